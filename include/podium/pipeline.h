@@ -1,0 +1,37 @@
+/* Pipeline: one thread per publisher demuxes the SRT byte stream with
+ * libavformat and fans refcounted packets out to a sink. */
+#ifndef PODIUM_PIPELINE_H
+#define PODIUM_PIPELINE_H
+
+#include <libavformat/avformat.h>
+#include <stdint.h>
+
+#include "podium/ingest.h"
+
+#define PIPE_OK 0
+#define PIPE_STOP (-2)     /* sink: this publisher was superseded, stop */
+#define PIPE_REFUSE (-3)   /* sink: the input cannot be used, drop it */
+
+/* The consumer of one session's packets. The pipeline borrows the packet
+ * for the duration of `packet`; a sink that keeps it takes av_packet_ref. */
+struct pipeline_sink {
+    /* New publisher `gen` with the demuxed streams; PIPE_OK or PIPE_REFUSE. */
+    int (*begin)(void *opaque, uint32_t gen, const AVFormatContext *ic,
+                 const char *peer);
+    /* PIPE_OK, or PIPE_STOP when gen is no longer the session's publisher. */
+    int (*packet)(void *opaque, uint32_t gen, const AVPacket *pkt,
+                  const AVStream *st);
+    /* Publisher `gen` is gone (disconnect, error, takeover, shutdown). */
+    void (*end)(void *opaque, uint32_t gen);
+    void *opaque;
+};
+
+/* Resolves the sink of a session (set up by main). */
+typedef const struct pipeline_sink *(*pipeline_sink_fn)(struct session *s);
+
+/* Starts the publisher's thread, which owns conn from now on and releases
+ * it with ingest_conn_close when the stream ends. On failure conn is
+ * closed here. Returns 0 or -1. */
+int pipeline_spawn(struct ingest_conn *conn, pipeline_sink_fn sink_of);
+
+#endif

@@ -1,0 +1,97 @@
+/* Segmenter: normalises timestamps, decides cuts, muxes MPEG-TS segments
+ * once into refcounted memory and hands each finished segment on. */
+#ifndef PODIUM_SEGMENTER_H
+#define PODIUM_SEGMENTER_H
+
+#include <libavformat/avformat.h>
+#include <libavutil/buffer.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "podium/pipeline.h"
+
+#define SEG_CLOCK 90000              /* all segmenter times are in 1/90000 s */
+#define SEG_MAX_BYTES (64 << 20)     /* a segment larger than this is cut */
+#define SEG_MAX_STREAMS 8
+
+/* A finished segment. `data` is immutable once published. */
+struct media_segment {
+    uint64_t seq;              /* media sequence number, never goes back */
+    double duration;           /* seconds, <= target_duration */
+    int target_duration;       /* EXT-X-TARGETDURATION, fixed per session */
+    int64_t pdt_ms;            /* wall clock of the first frame, Unix ms */
+    bool discontinuity;        /* first segment of a new publisher */
+    bool independent;          /* starts with a keyframe (or audio-only) */
+    AVBufferRef *data;         /* the muxed bytes */
+};
+
+/* Receives each segment; borrows seg (take av_buffer_ref to keep data). */
+typedef void (*seg_output_fn)(void *opaque, const struct media_segment *seg);
+
+/* --- cut logic (pure; exposed for unit tests) --- */
+enum seg_cut { SEG_CUT_NONE, SEG_CUT_KEYFRAME, SEG_CUT_FORCED };
+
+struct seg_cutter {
+    int64_t seg_dur;           /* configured segment_duration */
+    int64_t first_cap;         /* longest first segment before the target is fixed */
+    int target;                /* fixed EXT-X-TARGETDURATION (s); 0 = not yet */
+    bool audio_ref;            /* reference stream is audio (every frame a key) */
+    int64_t start;             /* current segment's start */
+};
+
+void seg_cutter_init(struct seg_cutter *c, double segment_duration, bool audio_ref);
+/* Decision for a packet at time ts on the reference stream (ref=true) or
+ * another stream; gap is the spacing of that stream's frames; ref_lag is
+ * how far the reference stream's last time is behind ts (0 for ref). */
+enum seg_cut seg_cutter_check(const struct seg_cutter *c, int64_t ts, int64_t gap,
+                              bool ref, bool key, int64_t ref_lag);
+/* Fixes the target from the first segment's duration (ticks); idempotent. */
+void seg_cutter_fix_target(struct seg_cutter *c, int64_t first_duration);
+
+/* --- timestamp normalisation (pure; exposed for unit tests) --- */
+struct seg_track {
+    bool seen;
+    int64_t last_in;           /* last input dts (any epoch, 33-bit wrapping) */
+    int64_t last_out;          /* last output dts on the session timeline */
+    int64_t gap;               /* last positive dts spacing */
+};
+
+/* Signed difference a-b of two 33-bit MPEG timestamps. */
+int64_t seg_wrap_diff(int64_t a, int64_t b);
+
+/* Maps one input dts to the session timeline. `clock` is the latest output
+ * time of any stream of this publisher (the session clock), `origin_in` /
+ * `origin_out` map the publisher's first timestamp. Returns the output dts,
+ * strictly increasing per track; jumps and resets are re-anchored to clock. */
+int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
+                      int64_t clock, bool have_clock, int64_t origin_in,
+                      int64_t origin_out);
+
+/* --- the segmenter --- */
+struct seg_params {
+    const char *session_id;
+    double segment_duration;
+    seg_output_fn output;
+    void *opaque;
+};
+
+struct segmenter;
+
+/* NULL on allocation failure. Free with seg_free. */
+struct segmenter *seg_create(const struct seg_params *p);
+/* Flushes nothing; call seg_sink()->end first to publish a partial segment. */
+void seg_free(struct segmenter **s);
+
+/* The pipeline sink feeding this segmenter (pointer valid while s lives). */
+const struct pipeline_sink *seg_sink(struct segmenter *s);
+
+struct seg_stats {
+    uint64_t segments;         /* produced so far */
+    uint64_t bytes_out;
+    uint64_t packets_dropped;  /* before the first keyframe, unusable */
+    int target;
+    double last_bitrate;       /* bits/s of the last segment */
+};
+void seg_get_stats(struct segmenter *s, struct seg_stats *out);
+
+#endif

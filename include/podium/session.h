@@ -1,0 +1,80 @@
+/* Session registry: every session Podium knows, configured or ad-hoc.
+ * Sessions are created at start-up (config) or on first publish (ad-hoc,
+ * only without -c) and live until registry_free: pointers returned by the
+ * registry stay valid for the life of the process, so other threads may
+ * hold them without reference counting. */
+#ifndef PODIUM_SESSION_H
+#define PODIUM_SESSION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "podium/config.h"
+
+#define REGISTRY_MAX_SESSIONS 1024
+#define NO_PUBLISHER (-1)
+
+struct segmenter;
+struct live_window;
+
+struct session {
+    char id[CONFIG_ID_MAX];
+    struct session_conf conf;       /* strings owned by the session */
+
+    /* Media path objects, created by the registry's setup hook, owned by
+     * whoever set them up (freed by its teardown hook). */
+    struct segmenter *seg;
+    struct live_window *win;
+
+    pthread_mutex_t lock;           /* guards the publisher fields below */
+    int publisher_sock;             /* SRTSOCKET, NO_PUBLISHER when none */
+    uint32_t publisher_gen;         /* bumped on every new publisher */
+    char publisher_addr[64];
+    time_t publisher_since;
+    time_t last_publish_end;
+
+    atomic_uint_fast64_t bytes_in;  /* SRT payload bytes received */
+    atomic_uint_fast64_t publishers_total;
+};
+
+struct session_hooks {
+    /* Called once per new session before it becomes visible; 0 or -1. */
+    int (*setup)(struct session *s, void *opaque);
+    /* Called once per session by registry_free. */
+    void (*teardown)(struct session *s, void *opaque);
+    void *opaque;
+};
+
+struct registry;
+
+/* Creates the registry and one session per configured [session]. The
+ * registry keeps a pointer to cfg (which must outlive it). NULL on failure. */
+struct registry *registry_create(const struct config *cfg,
+                                 const struct session_hooks *hooks);
+
+/* Tears down every session (teardown hook) and frees the registry. */
+void registry_free(struct registry **reg);
+
+/* Session by id, or NULL. */
+struct session *registry_find(struct registry *reg, const char *id);
+
+/* Session by id; in ad-hoc mode creates it when missing. NULL when unknown
+ * (or the registry is full, or setup failed: logged). */
+struct session *registry_get_for_publish(struct registry *reg, const char *id);
+
+/* Snapshot of the sessions, in creation order. Returns the count written. */
+size_t registry_list(struct registry *reg, struct session **out, size_t cap);
+
+/* Publisher bookkeeping, all under s->lock. session_attach returns the
+ * previous publisher socket (NO_PUBLISHER if none) which the caller closes,
+ * and stores the new generation in *gen. */
+int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen);
+/* Clears the publisher if gen is still the current one; returns true then. */
+bool session_detach(struct session *s, uint32_t gen);
+/* Copies the publisher address into buf (empty when none); returns live. */
+bool session_publisher(struct session *s, char *buf, size_t len, time_t *since);
+
+#endif

@@ -1,0 +1,419 @@
+#include "podium/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct load_ctx {
+    struct config *cfg;
+    const char *path;
+    FILE *err;
+    int errors;
+    struct session_conf *cur;   /* section being filled, NULL outside one */
+    char cur_section[128];
+    bool section_reported;
+};
+
+static const char *const format_names[] = { "presentation", "panel",
+                                            "workshop", "lightning" };
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        abort(); /* start-up only: nothing sensible to do without memory */
+    return d;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = xstrdup(v);
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->srt_listen.host, sizeof(cfg->srt_listen.host), "127.0.0.1");
+    cfg->srt_listen.port = 9000;
+    snprintf(cfg->http_listen.host, sizeof(cfg->http_listen.host), "127.0.0.1");
+    cfg->http_listen.port = 8080;
+    cfg->data_dir = xstrdup("./data");
+    cfg->admin_token = xstrdup("");
+    cfg->access = ACCESS_OPEN;
+    cfg->hls_format = HLS_FORMAT_TS;
+    cfg->segment_duration = 2.0;
+    cfg->window = 6;
+    cfg->part_duration = 0;
+    cfg->srt_latency_ms = 120;
+    cfg->close_after = 60;
+    cfg->adhoc_sessions = true;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_sessions; i++) {
+        free(cfg->sessions[i].title);
+        free(cfg->sessions[i].speakers);
+        free(cfg->sessions[i].passphrase);
+    }
+    free(cfg->sessions);
+    free(cfg->path);
+    free(cfg->data_dir);
+    free(cfg->admin_token);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+int config_parse_listen(const char *s, struct listen_addr *out)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(out->host))
+        return -1;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+        return -1;
+    memcpy(out->host, s, (size_t)(colon - s));
+    out->host[colon - s] = '\0';
+    out->port = (int)port;
+    return 0;
+}
+
+bool config_valid_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n >= CONFIG_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_')
+            return false;
+    return true;
+}
+
+int config_format_minutes(enum session_format f)
+{
+    static const int minutes[] = { 40, 60, 160, 10 };
+    return minutes[f];
+}
+
+const char *config_format_name(enum session_format f)
+{
+    return format_names[f];
+}
+
+int config_parse_time(const char *s, time_t *out)
+{
+    struct tm tm = { 0 };
+    char z = 0;
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &n) != 7
+        || z != 'Z' || s[n] != '\0')
+        return -1;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31
+        || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = timegm(&tm);
+    return 0;
+}
+
+const struct session_conf *config_find_session(const struct config *cfg,
+                                               const char *id)
+{
+    for (size_t i = 0; i < cfg->n_sessions; i++)
+        if (strcmp(cfg->sessions[i].id, id) == 0)
+            return &cfg->sessions[i];
+    return NULL;
+}
+
+/* libinih does not pass line numbers to handlers in Debian's build, so the
+ * line of a bad key is found again by scanning the file. */
+static int find_line(const char *path, const char *section, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[1024], cur[256] = "";
+    int lineno = 0, found = 0;
+    size_t klen = strlen(key);
+    while (!found && fgets(buf, sizeof(buf), f)) {
+        lineno++;
+        char *p = buf;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '[') {
+            char *e = strchr(p, ']');
+            if (e) {
+                *e = '\0';
+                snprintf(cur, sizeof(cur), "%s", p + 1);
+            }
+            if (!*key && strcmp(cur, section) == 0)
+                found = lineno;
+            continue;
+        }
+        if (*key && strcmp(cur, section) == 0 && strncmp(p, key, klen) == 0) {
+            char *q = p + klen;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if (*q == '=' || *q == ':')
+                found = lineno;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static void config_error(struct load_ctx *ctx, const char *section,
+                         const char *key, const char *fmt, const char *value)
+{
+    int line = find_line(ctx->path, section, key ? key : "");
+    fprintf(ctx->err, "%s:%d: %s%s%s: ", ctx->path, line,
+            section, key ? "." : "", key ? key : "");
+    fprintf(ctx->err, fmt, value);
+    fputc('\n', ctx->err);
+    ctx->errors++;
+}
+
+static int parse_double(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d) || d < lo || d > hi)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int parse_int(const char *v, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long l = strtol(v, &end, 10);
+    if (errno || end == v || *end || l < lo || l > hi)
+        return -1;
+    *out = (int)l;
+    return 0;
+}
+
+static int lookup_name(const char *v, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void server_key(struct load_ctx *ctx, const char *key, const char *v)
+{
+    struct config *cfg = ctx->cfg;
+    static const char *const access_names[] = { "open", "registered" };
+    int i;
+
+    if (strcmp(key, "srt_listen") == 0) {
+        if (config_parse_listen(v, &cfg->srt_listen))
+            config_error(ctx, "server", key, "'%s' is not host:port", v);
+    } else if (strcmp(key, "http_listen") == 0) {
+        if (config_parse_listen(v, &cfg->http_listen))
+            config_error(ctx, "server", key, "'%s' is not host:port", v);
+    } else if (strcmp(key, "data_dir") == 0) {
+        if (!*v)
+            config_error(ctx, "server", key, "must not be empty%s", "");
+        else
+            set_str(&cfg->data_dir, v);
+    } else if (strcmp(key, "access") == 0) {
+        if ((i = lookup_name(v, access_names, 2)) < 0)
+            config_error(ctx, "server", key,
+                         "'%s' is not one of open, registered", v);
+        else
+            cfg->access = (enum access_mode)i;
+    } else if (strcmp(key, "admin_token") == 0) {
+        if (*v && strlen(v) < 16)
+            config_error(ctx, "server", key,
+                         "must be empty or at least 16 characters%s", "");
+        else
+            set_str(&cfg->admin_token, v);
+    } else {
+        config_error(ctx, "server", key, "unknown key%s", "");
+    }
+}
+
+static void hls_key(struct load_ctx *ctx, const char *key, const char *v)
+{
+    struct config *cfg = ctx->cfg;
+    static const char *const fmt_names[] = { "ts", "fmp4" };
+    int i;
+
+    if (strcmp(key, "format") == 0) {
+        if ((i = lookup_name(v, fmt_names, 2)) < 0)
+            config_error(ctx, "hls", key, "'%s' is not one of ts, fmp4", v);
+        else
+            cfg->hls_format = (enum hls_format)i;
+    } else if (strcmp(key, "segment_duration") == 0) {
+        if (parse_double(v, 0.5, 30.0, &cfg->segment_duration))
+            config_error(ctx, "hls", key,
+                         "'%s' is not a number of seconds in [0.5, 30]", v);
+    } else if (strcmp(key, "window") == 0) {
+        if (parse_int(v, 3, 100, &cfg->window))
+            config_error(ctx, "hls", key, "'%s' is not an integer in [3, 100]", v);
+    } else if (strcmp(key, "part_duration") == 0) {
+        if (parse_double(v, 0.0, 5.0, &cfg->part_duration))
+            config_error(ctx, "hls", key,
+                         "'%s' is not a number of seconds in [0, 5]", v);
+    } else {
+        config_error(ctx, "hls", key, "unknown key%s", "");
+    }
+}
+
+static struct session_conf *new_session(struct load_ctx *ctx, const char *id)
+{
+    struct config *cfg = ctx->cfg;
+    if (!config_valid_id(id)) {
+        config_error(ctx, ctx->cur_section, NULL,
+                     "session id '%s' must be 1-63 of A-Z a-z 0-9 - _", id);
+        return NULL;
+    }
+    if (config_find_session(cfg, id)) {
+        config_error(ctx, ctx->cur_section, NULL,
+                     "session '%s' is defined twice", id);
+        return NULL;
+    }
+    struct session_conf *s = realloc(cfg->sessions,
+                                     (cfg->n_sessions + 1) * sizeof(*s));
+    if (!s)
+        abort();
+    cfg->sessions = s;
+    s = &cfg->sessions[cfg->n_sessions++];
+    memset(s, 0, sizeof(*s));
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->title = xstrdup(id);
+    s->speakers = xstrdup("");
+    return s;
+}
+
+static void session_key(struct load_ctx *ctx, const char *key, const char *v)
+{
+    struct session_conf *s = ctx->cur;
+    static const char *const window_names[] = { "open", "strict" };
+    int i;
+
+    if (!s)
+        return; /* the section header was already reported */
+    if (strcmp(key, "title") == 0) {
+        set_str(&s->title, v);
+    } else if (strcmp(key, "speakers") == 0) {
+        set_str(&s->speakers, v);
+    } else if (strcmp(key, "format") == 0) {
+        if ((i = lookup_name(v, format_names, 4)) < 0)
+            config_error(ctx, ctx->cur_section, key,
+                "'%s' is not one of presentation, panel, workshop, lightning", v);
+        else
+            s->format = (enum session_format)i;
+    } else if (strcmp(key, "starts") == 0) {
+        if (config_parse_time(v, &s->starts))
+            config_error(ctx, ctx->cur_section, key,
+                         "'%s' is not a UTC time like 2021-02-22T16:00:00Z", v);
+    } else if (strcmp(key, "passphrase") == 0) {
+        size_t n = strlen(v);
+        if (n < CONFIG_PASS_MIN || n > CONFIG_PASS_MAX)
+            config_error(ctx, ctx->cur_section, key,
+                         "must be 10 to 79 characters%s", "");
+        else
+            set_str(&s->passphrase, v);
+    } else if (strcmp(key, "ingest_window") == 0) {
+        if ((i = lookup_name(v, window_names, 2)) < 0)
+            config_error(ctx, ctx->cur_section, key,
+                         "'%s' is not one of open, strict", v);
+        else
+            s->ingest_strict = i == 1;
+    } else {
+        config_error(ctx, ctx->cur_section, key, "unknown key%s", "");
+    }
+}
+
+static int on_ini_key(void *user, const char *section, const char *key,
+                       const char *value)
+{
+    struct load_ctx *ctx = user;
+
+    if (strcmp(section, ctx->cur_section) != 0) {
+        snprintf(ctx->cur_section, sizeof(ctx->cur_section), "%s", section);
+        ctx->cur = NULL;
+        ctx->section_reported = false;
+        if (strncmp(section, "session ", 8) == 0)
+            ctx->cur = new_session(ctx, section + 8);
+    }
+    if (!key)
+        return 1; /* section header seen (INI_CALL_HANDLER_ON_NEW_SECTION) */
+
+    if (strcmp(section, "server") == 0)
+        server_key(ctx, key, value);
+    else if (strcmp(section, "hls") == 0)
+        hls_key(ctx, key, value);
+    else if (strcmp(section, "srt") == 0) {
+        if (strcmp(key, "latency_ms") != 0)
+            config_error(ctx, section, key, "unknown key%s", "");
+        else if (parse_int(value, 20, 8000, &ctx->cfg->srt_latency_ms))
+            config_error(ctx, section, key,
+                         "'%s' is not milliseconds in [20, 8000]", value);
+    } else if (strcmp(section, "recording") == 0) {
+        if (strcmp(key, "close_after") != 0)
+            config_error(ctx, section, key, "unknown key%s", "");
+        else if (parse_int(value, 1, 86400, &ctx->cfg->close_after))
+            config_error(ctx, section, key,
+                         "'%s' is not seconds in [1, 86400]", value);
+    } else if (strncmp(section, "session ", 8) == 0)
+        session_key(ctx, key, value);
+    else if (!*section)
+        config_error(ctx, "", key, "key outside any section%s", "");
+    else if (!ctx->section_reported) {
+        config_error(ctx, section, NULL, "unknown section%s", "");
+        ctx->section_reported = true; /* once per section, not per key */
+    }
+    return 1;
+}
+
+int config_load(struct config *cfg, const char *path, FILE *err)
+{
+    config_defaults(cfg);
+    snprintf(cfg->srt_listen.host, sizeof(cfg->srt_listen.host), "0.0.0.0");
+    snprintf(cfg->http_listen.host, sizeof(cfg->http_listen.host), "0.0.0.0");
+    cfg->adhoc_sessions = false;
+    cfg->path = xstrdup(path);
+
+    struct load_ctx ctx = { .cfg = cfg, .path = path, .err = err };
+    int r = ini_parse(path, on_ini_key, &ctx);
+    if (r < 0) {
+        fprintf(err, "%s: cannot read: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (r > 0) {
+        fprintf(err, "%s:%d: syntax error\n", path, r);
+        ctx.errors++;
+    }
+    for (size_t i = 0; i < cfg->n_sessions; i++) {
+        struct session_conf *s = &cfg->sessions[i];
+        if (!s->passphrase) {
+            char sec[128];
+            snprintf(sec, sizeof(sec), "session %s", s->id);
+            ctx.path = path;
+            config_error(&ctx, sec, NULL, "passphrase is required%s", "");
+        }
+        if (s->ingest_strict && !s->starts) {
+            char sec[128];
+            snprintf(sec, sizeof(sec), "session %s", s->id);
+            config_error(&ctx, sec, "ingest_window",
+                         "strict needs 'starts'%s", "");
+        }
+    }
+    if (cfg->part_duration > 0 && cfg->part_duration >= cfg->segment_duration)
+        config_error(&ctx, "hls", "part_duration",
+                     "must be smaller than segment_duration%s", "");
+    return ctx.errors ? -1 : 0;
+}

@@ -1,0 +1,533 @@
+/* SRT ingest.
+ *
+ * One listener socket, one accept thread blocked in srt_accept. The listen
+ * callback runs inside libsrt before the handshake completes: it parses the
+ * stream id, refuses unknown sessions with SRT_REJX_NOTFOUND, and sets the
+ * session's passphrase on the new socket so a wrong one fails the handshake
+ * inside libsrt. libsrt reports that failure only through its log, so a log
+ * handler turns it into a Podium log line with the peer address.
+ *
+ * A publisher connection is handed to the pipeline (callback) and released
+ * with ingest_conn_close. Takeover and shutdown close the socket from this
+ * side, which wakes the blocking srt_recvmsg of the publisher's thread; no
+ * connection ever wakes on a timer of its own. */
+#include "podium/ingest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <srt/access_control.h>
+#include <srt/srt.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "podium/log.h"
+
+#define PENDING_MAX 64            /* handshakes remembered for log lines */
+#define LIVE_PAYLOAD_MAX 1456
+
+struct pending {
+    SRTSOCKET sock;
+    char peer[64];
+    char session[CONFIG_ID_MAX];
+};
+
+struct ingest {
+    const struct config *cfg;
+    struct registry *reg;
+    ingest_publisher_fn on_publisher;
+    void *opaque;
+    SRTSOCKET listener;
+    pthread_t thread;
+    atomic_bool stopping;
+
+    pthread_mutex_t lock;         /* guards conns, n_conns, pending */
+    pthread_cond_t released;
+    struct ingest_conn *conns[INGEST_MAX_PUBLISHERS];
+    int n_conns;
+    struct pending pending[PENDING_MAX];
+    unsigned pending_next;
+};
+
+struct ingest_conn {
+    struct ingest *ing;
+    SRTSOCKET sock;
+    struct session *session;
+    uint32_t gen;
+    char peer[64];
+    int slot;
+    /* Only used when the demuxer offers less room than one SRT message. */
+    uint8_t stash[LIVE_PAYLOAD_MAX];
+    size_t stash_off, stash_len;
+};
+
+/* libsrt's log handler has no per-listener opaque that survives srt_cleanup
+ * ordering, so the one ingest instance registers itself here. */
+static struct ingest *log_owner;
+
+int ingest_parse_streamid(const char *sid, struct streamid *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    out->mode = INGEST_PUBLISH;
+    if (!sid || !*sid) {
+        *why = "empty stream id";
+        return -1;
+    }
+    if (strncmp(sid, "#!::", 4) != 0) {
+        if (!config_valid_id(sid)) {
+            *why = "stream id is not a valid session id";
+            return -1;
+        }
+        snprintf(out->session, sizeof(out->session), "%s", sid);
+        return 0;
+    }
+
+    bool have_r = false;
+    out->mode = INGEST_REQUEST; /* SRT Access Control default for m */
+    const char *p = sid + 4;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (!eq) {
+            *why = "stream id item without '='";
+            return -1;
+        }
+        size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
+        const char *v = eq + 1;
+        if (klen == 1 && p[0] == 'r') {
+            if (vlen == 0 || vlen >= sizeof(out->session)) {
+                *why = "session id too long or empty";
+                return -1;
+            }
+            memcpy(out->session, v, vlen);
+            out->session[vlen] = '\0';
+            if (!config_valid_id(out->session)) {
+                *why = "stream id r= is not a valid session id";
+                return -1;
+            }
+            have_r = true;
+        } else if (klen == 1 && p[0] == 'm') {
+            if (vlen == 7 && strncmp(v, "publish", 7) == 0)
+                out->mode = INGEST_PUBLISH;
+            else if (vlen == 7 && strncmp(v, "request", 7) == 0)
+                out->mode = INGEST_REQUEST;
+            else {
+                *why = "stream id m= must be publish or request";
+                return -1;
+            }
+        }
+        /* other keys (u, h, s, t, ...) are allowed and ignored */
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (!have_r) {
+        *why = "stream id has no r=<session>";
+        return -1;
+    }
+    return 0;
+}
+
+static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        snprintf(buf, len, "%s:%d", host, port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        snprintf(buf, len, "[%s]:%d", host, port);
+    } else {
+        snprintf(buf, len, "unknown");
+    }
+}
+
+static void remember_pending(struct ingest *ing, SRTSOCKET ns, const char *peer,
+                             const char *session)
+{
+    pthread_mutex_lock(&ing->lock);
+    struct pending *p = &ing->pending[ing->pending_next++ % PENDING_MAX];
+    p->sock = ns;
+    snprintf(p->peer, sizeof(p->peer), "%s", peer);
+    snprintf(p->session, sizeof(p->session), "%s", session);
+    pthread_mutex_unlock(&ing->lock);
+}
+
+static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
+                     const struct sockaddr *peeraddr, const char *streamid)
+{
+    struct ingest *ing = opaque;
+    char peer[64];
+    struct streamid sid;
+    const char *why = NULL;
+    (void)hsversion;
+
+    format_addr(peeraddr, peer, sizeof(peer));
+    if (atomic_load(&ing->stopping)) {
+        srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
+        return -1;
+    }
+    if (ingest_parse_streamid(streamid, &sid, &why) < 0) {
+        log_msg(LV_WARN, NULL, "\"connection refused: %s\" peer=%s streamid=\"%.80s\"",
+                why, peer, streamid ? streamid : "");
+        srt_setrejectreason(ns, SRT_REJX_BAD_REQUEST);
+        return -1;
+    }
+    if (sid.mode != INGEST_PUBLISH) {
+        log_msg(LV_WARN, sid.session,
+                "\"connection refused: only m=publish is supported\" peer=%s", peer);
+        srt_setrejectreason(ns, SRT_REJX_BAD_MODE);
+        return -1;
+    }
+    struct session *s = registry_get_for_publish(ing->reg, sid.session);
+    if (!s) {
+        log_msg(LV_WARN, sid.session,
+                "\"connection refused: unknown session\" peer=%s", peer);
+        srt_setrejectreason(ns, SRT_REJX_NOTFOUND);
+        return -1;
+    }
+    if (s->conf.passphrase) {
+        const char *pw = s->conf.passphrase;
+        if (srt_setsockflag(ns, SRTO_PASSPHRASE, pw, (int)strlen(pw)) == SRT_ERROR) {
+            log_msg(LV_ERROR, s->id, "\"cannot set passphrase\" peer=%s err=\"%s\"",
+                    peer, srt_getlasterror_str());
+            srt_setrejectreason(ns, SRT_REJX_ISE);
+            return -1;
+        }
+    }
+    remember_pending(ing, ns, peer, s->id);
+    log_msg(LV_DEBUG, s->id, "\"handshake\" peer=%s socket=%d", peer, ns);
+    return 0;
+}
+
+/* libsrt reports a failed handshake (wrong or missing passphrase) only in
+ * its log, as "@<socket>:newConnection: connection rejected due to: ...".
+ * The pending table maps that socket back to the peer address and session
+ * seen by the listen callback. */
+static void srt_log_cb(void *opaque, int level, const char *file, int line,
+                       const char *area, const char *message)
+{
+    (void)opaque; (void)file; (void)line; (void)area;
+    struct ingest *ing = log_owner;
+    if (!ing || !message)
+        return;
+    const char *rej = strstr(message, "connection rejected due to: ");
+    const char *at = strchr(message, '@');
+    if (!rej || !at) {
+        log_msg(LV_DEBUG, NULL, "\"libsrt\" srt_level=%d detail=\"%.200s\"", level, message);
+        return;
+    }
+    SRTSOCKET sock = (SRTSOCKET)strtol(at + 1, NULL, 10);
+    char peer[64] = "unknown", session[CONFIG_ID_MAX] = "", reason[96];
+    pthread_mutex_lock(&ing->lock);
+    for (int i = 0; i < PENDING_MAX; i++) {
+        struct pending *p = &ing->pending[i];
+        if (p->sock == sock && sock) {
+            snprintf(peer, sizeof(peer), "%s", p->peer);
+            snprintf(session, sizeof(session), "%s", p->session);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ing->lock);
+    size_t j = 0;
+    for (const char *q = rej + 28; *q && j < sizeof(reason) - 1; q++)
+        if (*q != '\n' && *q != '"')
+            reason[j++] = *q;
+    reason[j] = '\0';
+    const char *what = strstr(reason, "BADSECRET") ? "wrong passphrase"
+                       : strstr(reason, "UNSECURE") ? "missing passphrase"
+                       : "handshake rejected";
+    log_msg(LV_WARN, session[0] ? session : NULL,
+            "\"connection refused: %s\" peer=%s reason=\"%s\"", what, peer, reason);
+}
+
+static struct ingest_conn *conn_new(struct ingest *ing, SRTSOCKET sock,
+                                    struct session *s, const char *peer)
+{
+    struct ingest_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->ing = ing;
+    c->sock = sock;
+    c->session = s;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    pthread_mutex_lock(&ing->lock);
+    c->slot = -1;
+    for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++) {
+        if (!ing->conns[i]) {
+            ing->conns[i] = c;
+            c->slot = i;
+            ing->n_conns++;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ing->lock);
+    if (c->slot < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
+{
+    char sidbuf[512] = "";
+    int len = sizeof(sidbuf);
+    struct streamid sid;
+    const char *why;
+
+    /* The listen callback already validated this id; read it again rather
+     * than carry state across libsrt's threads. */
+    if (srt_getsockflag(sock, SRTO_STREAMID, sidbuf, &len) == SRT_ERROR
+        || ingest_parse_streamid(sidbuf, &sid, &why) < 0) {
+        srt_close(sock);
+        return;
+    }
+    struct session *s = registry_find(ing->reg, sid.session);
+    if (!s) {
+        srt_close(sock);
+        return;
+    }
+    struct ingest_conn *c = conn_new(ing, sock, s, peer);
+    if (!c) {
+        log_msg(LV_WARN, s->id, "\"publisher refused: too many connections\" peer=%s", peer);
+        srt_close(sock);
+        return;
+    }
+    int old = session_attach(s, sock, peer, &c->gen);
+    if (old != NO_PUBLISHER) {
+        log_msg(LV_INFO, s->id, "\"publisher takeover: closing previous connection\" peer=%s", peer);
+        srt_close(old);
+    }
+    log_msg(LV_INFO, s->id, "\"publisher connected\" peer=%s", peer);
+    ing->on_publisher(c, ing->opaque);
+}
+
+static void *accept_thread(void *arg)
+{
+    struct ingest *ing = arg;
+    while (!atomic_load(&ing->stopping)) {
+        struct sockaddr_storage ss;
+        int sslen = sizeof(ss);
+        SRTSOCKET sock = srt_accept(ing->listener, (struct sockaddr *)&ss, &sslen);
+        if (sock == SRT_INVALID_SOCK) {
+            if (atomic_load(&ing->stopping))
+                break;
+            log_msg(LV_WARN, NULL, "\"srt accept failed\" err=\"%s\"", srt_getlasterror_str());
+            struct timespec ts = { 0, 50 * 1000 * 1000 };
+            nanosleep(&ts, NULL); /* avoid a hot loop on a persistent error */
+            continue;
+        }
+        char peer[64];
+        format_addr((struct sockaddr *)&ss, peer, sizeof(peer));
+        accept_one(ing, sock, peer);
+    }
+    return NULL;
+}
+
+static int resolve(const struct listen_addr *a, struct sockaddr_storage *ss,
+                   int *sslen)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE };
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", a->port);
+    if (getaddrinfo(a->host, port, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = (int)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
+                            ingest_publisher_fn on_publisher, void *opaque)
+{
+    struct ingest *ing = calloc(1, sizeof(*ing));
+    struct sockaddr_storage ss;
+    int sslen = 0, yes = 1, no = 0;
+    int latency = cfg->srt_latency_ms;
+
+    if (!ing)
+        return NULL;
+    ing->cfg = cfg;
+    ing->reg = reg;
+    ing->on_publisher = on_publisher;
+    ing->opaque = opaque;
+    pthread_mutex_init(&ing->lock, NULL);
+    pthread_cond_init(&ing->released, NULL);
+
+    srt_startup();
+    log_owner = ing;
+    srt_setloglevel(LOG_WARNING);
+    srt_setloghandler(NULL, srt_log_cb);
+    srt_setlogflags(SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME
+                    | SRT_LOGF_DISABLE_SEVERITY | SRT_LOGF_DISABLE_EOL);
+
+    if (resolve(&cfg->srt_listen, &ss, &sslen) < 0) {
+        log_msg(LV_ERROR, NULL, "\"cannot resolve srt_listen\" addr=%s:%d",
+                cfg->srt_listen.host, cfg->srt_listen.port);
+        goto out_fail;
+    }
+    ing->listener = srt_create_socket();
+    if (ing->listener == SRT_INVALID_SOCK
+        || srt_setsockflag(ing->listener, SRTO_RCVSYN, &yes, sizeof(yes)) == SRT_ERROR
+        || srt_setsockflag(ing->listener, SRTO_LATENCY, &latency, sizeof(latency)) == SRT_ERROR
+        || srt_setsockflag(ing->listener, SRTO_SENDER, &no, sizeof(no)) == SRT_ERROR
+        || srt_bind(ing->listener, (struct sockaddr *)&ss, sslen) == SRT_ERROR
+        || srt_listen_callback(ing->listener, listen_cb, ing) == SRT_ERROR
+        || srt_listen(ing->listener, 64) == SRT_ERROR) {
+        log_msg(LV_ERROR, NULL, "\"cannot listen for SRT\" addr=%s:%d err=\"%s\"",
+                cfg->srt_listen.host, cfg->srt_listen.port, srt_getlasterror_str());
+        goto out_fail;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof(bound);
+    char addr[64];
+    srt_getsockname(ing->listener, (struct sockaddr *)&bound, &blen);
+    format_addr((struct sockaddr *)&bound, addr, sizeof(addr));
+    log_msg(LV_INFO, NULL, "\"listening\" proto=srt addr=%s latency_ms=%d", addr, latency);
+
+    if (pthread_create(&ing->thread, NULL, accept_thread, ing) != 0) {
+        log_msg(LV_ERROR, NULL, "\"cannot start the SRT accept thread\"");
+        goto out_fail;
+    }
+    return ing;
+
+out_fail:
+    if (ing->listener != SRT_INVALID_SOCK && ing->listener)
+        srt_close(ing->listener);
+    log_owner = NULL;
+    srt_cleanup();
+    pthread_cond_destroy(&ing->released);
+    pthread_mutex_destroy(&ing->lock);
+    free(ing);
+    return NULL;
+}
+
+void ingest_stop(struct ingest **ping, int timeout_ms)
+{
+    struct ingest *ing = *ping;
+    if (!ing)
+        return;
+    atomic_store(&ing->stopping, true);
+    srt_close(ing->listener);
+    pthread_join(ing->thread, NULL);
+
+    pthread_mutex_lock(&ing->lock);
+    for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++)
+        if (ing->conns[i])
+            srt_close(ing->conns[i]->sock);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (ing->n_conns > 0)
+        if (pthread_cond_timedwait(&ing->released, &ing->lock, &deadline) == ETIMEDOUT)
+            break;
+    int left = ing->n_conns;
+    pthread_mutex_unlock(&ing->lock);
+    if (left > 0) {
+        /* Threads still own their connections; leaking the ingest is safer
+         * than freeing memory they use. The process is about to exit. */
+        log_msg(LV_ERROR, NULL, "\"publishers did not stop in time\" left=%d", left);
+        *ping = NULL;
+        return;
+    }
+    log_owner = NULL;
+    srt_setloghandler(NULL, NULL);
+    srt_cleanup();
+    pthread_cond_destroy(&ing->released);
+    pthread_mutex_destroy(&ing->lock);
+    free(ing);
+    *ping = NULL;
+}
+
+int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len)
+{
+    if (c->stash_len > c->stash_off) {
+        size_t n = c->stash_len - c->stash_off;
+        if (n > len)
+            n = len;
+        memcpy(buf, c->stash + c->stash_off, n);
+        c->stash_off += n;
+        return (int)n;
+    }
+    int n;
+    if (len >= LIVE_PAYLOAD_MAX) {
+        n = srt_recvmsg(c->sock, (char *)buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+    } else {
+        /* Rare: the demuxer's buffer has less room than one message. */
+        n = srt_recvmsg(c->sock, (char *)c->stash, sizeof(c->stash));
+        if (n > 0) {
+            c->stash_len = (size_t)n;
+            c->stash_off = 0;
+            return ingest_conn_read(c, buf, len);
+        }
+    }
+    if (n <= 0)
+        return INGEST_EOF;
+    atomic_fetch_add_explicit(&c->session->bytes_in, (uint_fast64_t)n,
+                              memory_order_relaxed);
+    return n;
+}
+
+struct session *ingest_conn_session(const struct ingest_conn *c)
+{
+    return c->session;
+}
+
+uint32_t ingest_conn_gen(const struct ingest_conn *c)
+{
+    return c->gen;
+}
+
+const char *ingest_conn_peer(const struct ingest_conn *c)
+{
+    return c->peer;
+}
+
+int ingest_sock_stats(int sock, struct ingest_link_stats *out)
+{
+    SRT_TRACEBSTATS st;
+    if (sock == NO_PUBLISHER || srt_bstats(sock, &st, 0) == SRT_ERROR)
+        return -1;
+    out->rtt_ms = st.msRTT;
+    out->mbps_recv = st.mbpsRecvRate;
+    out->pkts_lost = st.pktRcvLossTotal;
+    out->pkts_retrans = st.pktRcvRetrans;
+    out->pkts_dropped = st.pktRcvDropTotal;
+    out->rcvbuf_ms = st.msRcvBuf;
+    return 0;
+}
+
+void ingest_conn_close(struct ingest_conn **pc)
+{
+    struct ingest_conn *c = *pc;
+    if (!c)
+        return;
+    struct ingest *ing = c->ing;
+    if (session_detach(c->session, c->gen))
+        log_msg(LV_INFO, c->session->id, "\"publisher disconnected\" peer=%s", c->peer);
+    srt_close(c->sock);
+    pthread_mutex_lock(&ing->lock);
+    ing->conns[c->slot] = NULL;
+    ing->n_conns--;
+    pthread_cond_broadcast(&ing->released);
+    pthread_mutex_unlock(&ing->lock);
+    free(c);
+    *pc = NULL;
+}

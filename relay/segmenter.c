@@ -1,0 +1,619 @@
+/* Segmenter.
+ *
+ * Timestamps. Every packet's dts is mapped onto one session timeline in
+ * 1/90000 s that starts at ORIGIN and never goes back, across publishers:
+ * per track, the 33-bit difference to the previous dts is added to the
+ * previous output, so PTS wrap is invisible. A difference that is negative
+ * or too large is a jump or a timebase reset: if another track of the same
+ * publisher is running, the track is re-anchored to that session clock
+ * (audio and video stay together); otherwise it continues one frame after
+ * its last output. pts keeps its offset to dts (B-frames).
+ *
+ * Cuts. A segment is cut before the reference stream's (first video, else
+ * first audio) keyframe at or after segment_duration. EXT-X-TARGETDURATION
+ * is fixed by the first segment (the keyframe interval the publisher really
+ * sends); afterwards a segment that would exceed it is cut anyway, on a
+ * non-keyframe, and marked not independent. If the reference stream stalls
+ * while another runs on, that stream's packets drive the forced cut.
+ *
+ * Muxing. One mpegts muxer per publisher writes through a custom AVIO into
+ * a growable buffer; at a cut the muxer is flushed and that buffer becomes
+ * the segment's AVBufferRef (no copy). The segment is handed to the output
+ * callback, which references it. A new publisher gets a fresh muxer (its
+ * streams may differ) and its first segment carries a discontinuity. */
+#include "podium/segmenter.h"
+
+#include <libavutil/mathematics.h>
+#include <libavutil/opt.h>
+#include <libavutil/time.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "podium/log.h"
+
+#define WRAP (INT64_C(1) << 33)
+#define ORIGIN (10 * SEG_CLOCK)          /* keeps PCR = dts - delay positive */
+#define MUX_DELAY_US 200000
+#define MAX_STEP (2 * SEG_CLOCK)         /* a larger dts step is a jump ... */
+#define CLOCK_SLACK SEG_CLOCK            /* ... unless it lands near the clock */
+#define MAX_PTS_OFFSET (10 * SEG_CLOCK)
+#define KEY_WAIT (10 * SEG_CLOCK)        /* give up waiting for a keyframe */
+#define MAX_IN_STREAMS 64
+#define IO_BUF 32768
+#define INITIAL_SEG_BYTES (256 * 1024)
+
+struct growbuf {
+    uint8_t *data;                       /* av_malloc'd */
+    size_t len, cap;
+    bool overflow;
+};
+
+struct segmenter {
+    pthread_mutex_t lock;                /* everything below */
+    char id[CONFIG_ID_MAX];
+    seg_output_fn output;
+    void *opaque;
+    struct pipeline_sink sink;
+    double segment_duration;
+
+    struct seg_cutter cut;
+    uint64_t next_seq;
+    bool next_disc;
+    int64_t timeline_end;                /* end of everything muxed so far */
+
+    /* current publisher */
+    uint32_t gen;                        /* 0: none */
+    AVFormatContext *oc;
+    int map[MAX_IN_STREAMS];             /* input stream -> output, -1 drop */
+    struct seg_track tracks[SEG_MAX_STREAMS];
+    int64_t default_gap[SEG_MAX_STREAMS];
+    int ref;                             /* output index of the reference */
+    bool has_video;
+    bool origin_set;
+    int64_t origin_in, origin_out, wall_ms;
+    int64_t clock;
+    bool have_clock;
+    int64_t ref_last;
+    bool ref_seen;
+    bool started;
+    int64_t seg_start;
+    bool seg_independent;
+    bool seg_has_data;
+    struct growbuf buf;
+    AVPacket *tmp;
+
+    /* stats */
+    uint64_t segments, bytes_out, dropped;
+    double last_bitrate;
+};
+
+/* ---------------------------------------------------------------- cuts */
+
+void seg_cutter_init(struct seg_cutter *c, double segment_duration, bool audio_ref)
+{
+    memset(c, 0, sizeof(*c));
+    c->seg_dur = llrint(segment_duration * SEG_CLOCK);
+    c->first_cap = c->seg_dur * 3 > 10 * SEG_CLOCK ? c->seg_dur * 3 : 10 * SEG_CLOCK;
+    if (c->first_cap > 30 * SEG_CLOCK)
+        c->first_cap = 30 * SEG_CLOCK;
+    c->audio_ref = audio_ref;
+}
+
+enum seg_cut seg_cutter_check(const struct seg_cutter *c, int64_t ts, int64_t gap,
+                              bool ref, bool key, int64_t ref_lag)
+{
+    int64_t elapsed = ts - c->start;
+    int64_t limit = c->target ? (int64_t)c->target * SEG_CLOCK : c->first_cap;
+    /* Audio frames never land exactly on the boundary: cut at the nearest. */
+    int64_t slack = c->audio_ref ? gap / 2 : SEG_CLOCK / 200;
+
+    if (ref && key && elapsed >= c->seg_dur - slack && elapsed > 0)
+        return SEG_CUT_KEYFRAME;
+    if (ref && elapsed + gap > limit && elapsed > 0)
+        return SEG_CUT_FORCED;
+    if (!ref && ref_lag > SEG_CLOCK && elapsed + gap > limit && elapsed > 0)
+        return SEG_CUT_FORCED;
+    return SEG_CUT_NONE;
+}
+
+void seg_cutter_fix_target(struct seg_cutter *c, int64_t first_duration)
+{
+    if (c->target)
+        return;
+    /* Video: a GOP of 2.002 s (29.97 fps) needs a target of 3, else every
+     * segment would be force-cut. Audio cuts are free, so round down. */
+    double eps = c->audio_ref ? 0.05 : 0.001;
+    double d = (double)(first_duration > c->seg_dur ? first_duration : c->seg_dur);
+    int t = (int)ceil(d / SEG_CLOCK - eps);
+    c->target = t < 1 ? 1 : t;
+}
+
+/* ---------------------------------------------------------- timestamps */
+
+int64_t seg_wrap_diff(int64_t a, int64_t b)
+{
+    int64_t d = (a - b) & (WRAP - 1);
+    return d >= WRAP / 2 ? d - WRAP : d;
+}
+
+int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
+                      int64_t clock, bool have_clock, int64_t origin_in,
+                      int64_t origin_out)
+{
+    int64_t out;
+
+    if (!t->seen) {
+        int64_t off = seg_wrap_diff(in, origin_in);
+        if (have_clock && (off < -MAX_STEP || off > MAX_STEP))
+            out = clock;
+        else
+            out = origin_out + off;
+        t->seen = true;
+        t->gap = default_gap > 0 ? default_gap : SEG_CLOCK / 30;
+        t->last_in = in;
+        t->last_out = out;
+        return out;
+    }
+
+    int64_t d = seg_wrap_diff(in, t->last_in);
+    if (d > 0 && d <= MAX_STEP) {
+        out = t->last_out + d;
+        if (d < SEG_CLOCK)
+            t->gap = d;
+    } else if (d > 0 && have_clock && llabs(t->last_out + d - clock) <= CLOCK_SLACK) {
+        out = t->last_out + d;               /* a stall the other tracks saw too */
+    } else if (d <= 0 && d > -SEG_CLOCK / 10) {
+        out = t->last_out + 1;               /* jitter: keep dts increasing */
+    } else {
+        int64_t next = t->last_out + t->gap; /* jump or reset: re-anchor */
+        out = have_clock && clock > next ? clock : next;
+    }
+    if (out <= t->last_out)
+        out = t->last_out + 1;
+    t->last_in = in;
+    t->last_out = out;
+    return out;
+}
+
+/* -------------------------------------------------------------- muxing */
+
+static int write_cb(void *opaque, uint8_t *data, int len)
+{
+    struct growbuf *b = opaque;
+    if (len <= 0)
+        return 0;
+    if (b->len + (size_t)len > b->cap) {
+        size_t cap = b->cap ? b->cap : INITIAL_SEG_BYTES;
+        while (cap < b->len + (size_t)len)
+            cap *= 2;
+        if (cap > SEG_MAX_BYTES + IO_BUF) {
+            b->overflow = true;
+            return len; /* dropped: the segment is cut at the next packet */
+        }
+        uint8_t *n = av_realloc(b->data, cap);
+        if (!n) {
+            b->overflow = true;
+            return len;
+        }
+        b->data = n;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, (size_t)len);
+    b->len += (size_t)len;
+    return len;
+}
+
+static void close_muxer(struct segmenter *s)
+{
+    if (!s->oc)
+        return;
+    if (s->oc->pb) {
+        av_freep(&s->oc->pb->buffer);
+        avio_context_free(&s->oc->pb);
+    }
+    avformat_free_context(s->oc);
+    s->oc = NULL;
+}
+
+static int64_t now_ms(void)
+{
+    return av_gettime() / 1000;
+}
+
+/* Flushes the muxer and publishes what it wrote as one segment ending at
+ * `end` (session timeline). */
+static void finish_segment(struct segmenter *s, int64_t end)
+{
+    if (!s->oc || !s->started)
+        return;
+    av_write_frame(s->oc, NULL);         /* flush PES buffered by mpegts */
+    avio_flush(s->oc->pb);
+    if (s->buf.len == 0 || !s->seg_has_data)
+        return;
+
+    int64_t dur = end - s->seg_start;
+    if (dur <= 0)
+        dur = 1;
+    seg_cutter_fix_target(&s->cut, dur);
+    if (dur > (int64_t)s->cut.target * SEG_CLOCK) {
+        log_msg(LV_WARN, s->id, "\"segment longer than target, clamped\" seq=%llu duration=%.3f target=%d",
+                (unsigned long long)s->next_seq, (double)dur / SEG_CLOCK, s->cut.target);
+        dur = (int64_t)s->cut.target * SEG_CLOCK;
+    }
+    if (s->buf.overflow)
+        log_msg(LV_WARN, s->id, "\"segment exceeded the size cap, bytes dropped\" seq=%llu cap=%d",
+                (unsigned long long)s->next_seq, SEG_MAX_BYTES);
+
+    struct media_segment seg = {
+        .seq = s->next_seq,
+        .duration = (double)dur / SEG_CLOCK,
+        .target_duration = s->cut.target,
+        .pdt_ms = s->wall_ms + (s->seg_start - s->origin_out) / 90,
+        .discontinuity = s->next_disc,
+        .independent = s->seg_independent,
+    };
+    size_t len = s->buf.len;
+    seg.data = av_buffer_create(s->buf.data, len, av_buffer_default_free, NULL, 0);
+    if (!seg.data) {
+        log_msg(LV_ERROR, s->id, "\"out of memory publishing a segment\" seq=%llu",
+                (unsigned long long)seg.seq);
+        s->buf.len = 0;
+        s->buf.overflow = false;
+        return;
+    }
+    /* The buffer now belongs to seg.data; start the next one about as big. */
+    size_t next_cap = len + len / 4;
+    s->buf.data = av_malloc(next_cap);
+    s->buf.cap = s->buf.data ? next_cap : 0;
+    s->buf.len = 0;
+    s->buf.overflow = false;
+
+    s->output(s->opaque, &seg);
+    av_buffer_unref(&seg.data);
+
+    s->next_seq++;
+    s->next_disc = false;
+    s->seg_has_data = false;
+    s->segments++;
+    s->bytes_out += len;
+    s->last_bitrate = (double)len * 8.0 / ((double)dur / SEG_CLOCK);
+    log_msg(LV_DEBUG, s->id, "\"segment\" seq=%llu duration=%.3f bytes=%zu independent=%d",
+            (unsigned long long)seg.seq, seg.duration, len, seg.independent);
+
+    /* Every segment must start with PAT/PMT, also on non-video cuts. */
+    av_opt_set(s->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
+}
+
+/* Publishes the partial segment of the current publisher and drops its
+ * muxer; the next segment starts a discontinuity. */
+static void end_publisher(struct segmenter *s)
+{
+    if (s->started) {
+        int64_t end;
+        if (s->ref_seen)
+            end = s->tracks[s->ref].last_out + s->tracks[s->ref].gap;
+        else
+            end = s->clock + SEG_CLOCK / 30;
+        finish_segment(s, end);
+    }
+    for (int i = 0; i < SEG_MAX_STREAMS; i++)
+        if (s->tracks[i].seen && s->tracks[i].last_out + s->tracks[i].gap > s->timeline_end)
+            s->timeline_end = s->tracks[i].last_out + s->tracks[i].gap;
+    close_muxer(s);
+    if (s->segments > 0)
+        s->next_disc = true;
+    s->gen = 0;
+    s->started = false;
+    s->seg_has_data = false;
+}
+
+static bool codec_supported(const AVCodecParameters *par)
+{
+    switch (par->codec_id) {
+    case AV_CODEC_ID_H264:
+    case AV_CODEC_ID_HEVC:
+    case AV_CODEC_ID_AAC:
+    case AV_CODEC_ID_MP3:
+    case AV_CODEC_ID_MP2:
+    case AV_CODEC_ID_OPUS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int64_t stream_gap(const AVStream *st)
+{
+    const AVCodecParameters *par = st->codecpar;
+    if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate > 0) {
+        int fs = par->frame_size > 0 ? par->frame_size : 1024;
+        return av_rescale(fs, SEG_CLOCK, par->sample_rate);
+    }
+    AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    if (fr.num > 0 && fr.den > 0 && av_q2d(fr) >= 1.0 && av_q2d(fr) <= 240.0)
+        return av_rescale(SEG_CLOCK, fr.den, fr.num);
+    return SEG_CLOCK / 30;
+}
+
+static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char *peer)
+{
+    char err[AV_ERROR_MAX_STRING_SIZE];
+    int video = -1, audio = -1, n_out = 0, ret;
+    uint8_t *iobuf = NULL;
+
+    for (int i = 0; i < MAX_IN_STREAMS; i++)
+        s->map[i] = -1;
+    ret = avformat_alloc_output_context2(&s->oc, NULL, "mpegts", NULL);
+    if (ret < 0 || !s->oc)
+        goto out_nomem;
+
+    for (unsigned i = 0; i < ic->nb_streams && i < MAX_IN_STREAMS; i++) {
+        const AVStream *ist = ic->streams[i];
+        const AVCodecParameters *par = ist->codecpar;
+        if (par->codec_type != AVMEDIA_TYPE_VIDEO && par->codec_type != AVMEDIA_TYPE_AUDIO)
+            continue;
+        if (!codec_supported(par)) {
+            log_msg(LV_WARN, s->id, "\"input stream ignored: unsupported codec\" peer=%s index=%u codec=%s",
+                    peer, i, avcodec_get_name(par->codec_id));
+            continue;
+        }
+        if (n_out >= SEG_MAX_STREAMS)
+            break;
+        AVStream *ost = avformat_new_stream(s->oc, NULL);
+        if (!ost || avcodec_parameters_copy(ost->codecpar, par) < 0)
+            goto out_nomem;
+        ost->codecpar->codec_tag = 0;
+        ost->time_base = (AVRational){ 1, SEG_CLOCK };
+        s->map[i] = n_out;
+        s->default_gap[n_out] = stream_gap(ist);
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO && video < 0)
+            video = n_out;
+        if (par->codec_type == AVMEDIA_TYPE_AUDIO && audio < 0)
+            audio = n_out;
+        n_out++;
+    }
+    if (n_out == 0) {
+        log_msg(LV_WARN, s->id, "\"publisher refused: no H.264/HEVC video or AAC/Opus/MP3 audio\" peer=%s",
+                peer);
+        close_muxer(s);
+        return PIPE_REFUSE;
+    }
+
+    iobuf = av_malloc(IO_BUF);
+    if (!iobuf)
+        goto out_nomem;
+    s->oc->pb = avio_alloc_context(iobuf, IO_BUF, 1, &s->buf, NULL, write_cb, NULL);
+    if (!s->oc->pb) {
+        av_free(iobuf);
+        goto out_nomem;
+    }
+    s->oc->max_delay = MUX_DELAY_US;
+    AVDictionary *opts = NULL;
+    av_dict_set(&opts, "mpegts_copyts", "1", 0);
+    av_dict_set(&opts, "mpegts_flags", "+resend_headers", 0);
+    ret = avformat_write_header(s->oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        log_msg(LV_WARN, s->id, "\"publisher refused: cannot mux its streams\" peer=%s err=\"%s\"",
+                peer, av_make_error_string(err, sizeof(err), ret));
+        close_muxer(s);
+        return PIPE_REFUSE;
+    }
+    /* The header (PAT/PMT) is written again at the first cut; keep the
+     * first segment's bytes starting clean. */
+    avio_flush(s->oc->pb);
+    s->buf.len = 0;
+
+    s->has_video = video >= 0;
+    s->ref = video >= 0 ? video : audio;
+    struct seg_cutter keep = s->cut;
+    seg_cutter_init(&s->cut, s->segment_duration, video < 0);
+    s->cut.target = keep.target;         /* fixed once per session */
+    return PIPE_OK;
+
+out_nomem:
+    log_msg(LV_ERROR, s->id, "\"out of memory opening the muxer\" peer=%s", peer);
+    close_muxer(s);
+    return PIPE_REFUSE;
+}
+
+/* ---------------------------------------------------------------- sink */
+
+static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
+                      const char *peer)
+{
+    struct segmenter *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    if (s->gen)
+        end_publisher(s);                /* taken over mid-segment */
+    memset(s->tracks, 0, sizeof(s->tracks));
+    s->origin_set = false;
+    s->have_clock = false;
+    s->ref_seen = false;
+    s->started = false;
+    s->seg_has_data = false;
+    s->buf.len = 0;
+    s->buf.overflow = false;
+    int ret = open_muxer(s, ic, peer);
+    if (ret == PIPE_OK)
+        s->gen = gen;
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+static void sink_end(void *opaque, uint32_t gen)
+{
+    struct segmenter *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    if (s->gen == gen)
+        end_publisher(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
+                       const AVStream *st)
+{
+    struct segmenter *s = opaque;
+    int ret = PIPE_OK;
+    char err[AV_ERROR_MAX_STRING_SIZE];
+
+    pthread_mutex_lock(&s->lock);
+    if (s->gen != gen) {
+        ret = PIPE_STOP;
+        goto out_unlock;
+    }
+    if (pkt->stream_index < 0 || pkt->stream_index >= MAX_IN_STREAMS
+        || s->map[pkt->stream_index] < 0 || pkt->size <= 0)
+        goto out_unlock;
+
+    int o = s->map[pkt->stream_index];
+    struct seg_track *t = &s->tracks[o];
+    int64_t raw = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    int64_t pts_raw = pkt->pts;
+    AVRational tb = st->time_base;
+    bool tb90 = tb.num == 1 && tb.den == SEG_CLOCK;
+    if (!tb90) {
+        AVRational clk = { 1, SEG_CLOCK };
+        if (raw != AV_NOPTS_VALUE)
+            raw = av_rescale_q(raw, tb, clk);
+        if (pts_raw != AV_NOPTS_VALUE)
+            pts_raw = av_rescale_q(pts_raw, tb, clk);
+    }
+    if (raw == AV_NOPTS_VALUE) {
+        if (!t->seen)
+            goto out_unlock;            /* nothing to anchor it to */
+        raw = t->last_in + t->gap;
+    }
+    if (!s->origin_set) {
+        s->origin_in = raw;
+        s->origin_out = s->timeline_end > 0 ? s->timeline_end : ORIGIN;
+        s->wall_ms = now_ms();
+        s->origin_set = true;
+    }
+    int64_t dts = seg_track_map(t, raw, s->default_gap[o], s->clock,
+                                s->have_clock, s->origin_in, s->origin_out);
+    if (pkt->duration > 0) {
+        int64_t d = tb90 ? pkt->duration
+                         : av_rescale_q(pkt->duration, tb, (AVRational){ 1, SEG_CLOCK });
+        if (d > 0 && d < SEG_CLOCK)
+            t->gap = d;
+    }
+    int64_t off = pts_raw != AV_NOPTS_VALUE ? seg_wrap_diff(pts_raw, raw) : 0;
+    if (off < 0 || off > MAX_PTS_OFFSET)
+        off = 0;
+    int64_t pts = dts + off;
+    if (!s->have_clock || dts > s->clock)
+        s->clock = dts;
+    s->have_clock = true;
+
+    bool ref = o == s->ref;
+    bool key = (pkt->flags & AV_PKT_FLAG_KEY) || !s->has_video;
+    if (ref) {
+        s->ref_last = dts;
+        s->ref_seen = true;
+    }
+
+    if (!s->started) {
+        if (s->has_video && !(ref && key)) {
+            if (dts - s->origin_out < KEY_WAIT) {
+                s->dropped++;
+                goto out_unlock;         /* clean start at the first keyframe */
+            }
+            log_msg(LV_WARN, s->id, "\"no keyframe within 10 s, starting anyway\"");
+        }
+        s->started = true;
+        s->seg_start = dts;
+        s->seg_independent = ref && key;
+        if (s->dropped)
+            log_msg(LV_INFO, s->id, "\"started at the first keyframe\" dropped_packets=%llu",
+                    (unsigned long long)s->dropped);
+    } else {
+        int64_t lag = ref ? 0 : (s->ref_seen ? dts - s->ref_last : INT64_MAX / 2);
+        enum seg_cut c = seg_cutter_check(&s->cut, dts, t->gap, ref, key, lag);
+        if (c == SEG_CUT_NONE && s->buf.len > SEG_MAX_BYTES - (4 << 20))
+            c = SEG_CUT_FORCED;
+        if (c != SEG_CUT_NONE) {
+            s->cut.start = s->seg_start;
+            finish_segment(s, dts);
+            s->seg_start = dts;
+            s->seg_independent = c == SEG_CUT_KEYFRAME || (ref && key);
+        }
+    }
+    s->cut.start = s->seg_start;
+
+    if (av_packet_ref(s->tmp, pkt) < 0) {
+        ret = PIPE_OK;
+        goto out_unlock;
+    }
+    s->tmp->stream_index = o;
+    s->tmp->dts = dts;
+    s->tmp->pts = pts;
+    s->tmp->pos = -1;
+    s->tmp->duration = 0;
+    s->tmp->time_base = (AVRational){ 1, SEG_CLOCK };
+    int r = av_write_frame(s->oc, s->tmp);
+    av_packet_unref(s->tmp);
+    if (r < 0)
+        log_msg(LV_WARN, s->id, "\"packet not muxed\" stream=%d err=\"%s\"",
+                o, av_make_error_string(err, sizeof(err), r));
+    else
+        s->seg_has_data = true;
+
+out_unlock:
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+struct segmenter *seg_create(const struct seg_params *p)
+{
+    struct segmenter *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->tmp = av_packet_alloc();
+    if (!s->tmp) {
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    snprintf(s->id, sizeof(s->id), "%s", p->session_id);
+    s->output = p->output;
+    s->opaque = p->opaque;
+    s->segment_duration = p->segment_duration;
+    seg_cutter_init(&s->cut, p->segment_duration, false);
+    s->sink = (struct pipeline_sink){ .begin = sink_begin, .packet = sink_packet,
+                                      .end = sink_end, .opaque = s };
+    return s;
+}
+
+void seg_free(struct segmenter **ps)
+{
+    struct segmenter *s = *ps;
+    if (!s)
+        return;
+    close_muxer(s);
+    av_freep(&s->buf.data);
+    av_packet_free(&s->tmp);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    *ps = NULL;
+}
+
+const struct pipeline_sink *seg_sink(struct segmenter *s)
+{
+    return &s->sink;
+}
+
+void seg_get_stats(struct segmenter *s, struct seg_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    out->segments = s->segments;
+    out->bytes_out = s->bytes_out;
+    out->packets_dropped = s->dropped;
+    out->target = s->cut.target;
+    out->last_bitrate = s->last_bitrate;
+    pthread_mutex_unlock(&s->lock);
+}

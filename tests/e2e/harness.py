@@ -1,0 +1,1037 @@
+"""Shared harness for Podium end-to-end tests (Python 3 stdlib only).
+
+Every test file does:
+
+    import harness as h
+    def main(t):            # t is a harness.Test
+        pod = t.podium(sessions={...})
+        ...
+    h.run(main, tools=["ffmpeg", "ffprobe"])
+
+Rules the harness enforces:
+- no sleep is used as synchronisation: wait_for() polls a condition against a
+  deadline and raises with a message naming what it waited for;
+- every process started is tracked and killed by PID at exit (never by name);
+- each podium is stopped with SIGTERM at the end and must exit 0 within 5 s
+  (ASan leak reports make the exit code non-zero);
+- on failure the tail of every podium log (and of the publishers' logs) is
+  printed.
+
+Environment:
+  PODIUM_BIN            path to the podium binary (default: <repo>/build/podium)
+  PODIUM_TIMEOUT_SCALE  multiply every deadline (default 1; e.g. 2 for slow hosts)
+  PODIUM_E2E_KEEP=1     keep the temporary directory even when the test passes
+"""
+
+import atexit
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SCALE = float(os.environ.get("PODIUM_TIMEOUT_SCALE", "1") or "1")
+SIGTERM_EXIT_DEADLINE = 5.0  # contract: exits 0 within 5 s (not scaled)
+
+
+class TestFailure(Exception):
+    """A check failed; the message says what was expected and what happened."""
+
+
+def fail(msg):
+    raise TestFailure(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+    return cond
+
+
+def note(msg):
+    print("[e2e %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def scaled(seconds):
+    return seconds * SCALE
+
+
+def wait_for(cond, timeout, what, interval=0.1):
+    """Poll cond() until it returns a truthy value (returned) or the deadline.
+
+    Exceptions other than TestFailure raised by cond count as "not yet" (the
+    last one is quoted in the failure message). timeout is scaled by
+    PODIUM_TIMEOUT_SCALE."""
+    timeout = scaled(timeout)
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except TestFailure:
+            raise
+        except Exception as e:  # noqa: BLE001 - polling: remember, retry
+            last_exc = e
+        if time.monotonic() >= deadline:
+            extra = " (last error: %r)" % (last_exc,) if last_exc else ""
+            fail("timed out after %.1f s waiting for %s%s" % (timeout, what, extra))
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- processes
+
+_procs = []          # (Popen, name, logpath)
+_procs_lock = threading.Lock()
+
+
+def spawn(cmd, name, log_path=None, stdin=None):
+    """Start a tracked process; stdout+stderr go to log_path (or DEVNULL)."""
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    try:
+        p = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                             stdout=out, stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL)
+    finally:
+        if log_path:
+            out.close()
+    with _procs_lock:
+        _procs.append((p, name, log_path))
+    return p
+
+
+def kill_proc(p, sig=signal.SIGKILL):
+    """Send sig to exactly this PID if it is still running, then reap it."""
+    if p.poll() is None:
+        try:
+            os.kill(p.pid, sig)
+        except ProcessLookupError:
+            pass
+    if sig == signal.SIGKILL:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _kill_all():
+    with _procs_lock:
+        procs = list(_procs)
+    for p, _name, _log in procs:
+        kill_proc(p, signal.SIGKILL)
+
+
+atexit.register(_kill_all)
+
+
+def wait_exit(p, timeout, what):
+    """Wait until process p exits; return its exit code."""
+    try:
+        return p.wait(timeout=scaled(timeout))
+    except subprocess.TimeoutExpired:
+        fail("timed out after %.1f s waiting for %s (pid %d) to exit"
+             % (scaled(timeout), what, p.pid))
+
+
+def run_capture(cmd, timeout, what):
+    """Run a short-lived tool to completion; return (rc, stdout, stderr)."""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    with _procs_lock:
+        _procs.append((p, what, None))
+    try:
+        out, err = p.communicate(timeout=scaled(timeout))
+    except subprocess.TimeoutExpired:
+        kill_proc(p)
+        fail("%s did not finish within %.1f s: %s" % (what, scaled(timeout), " ".join(cmd)))
+    return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def tail(path, n=40):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError as e:
+        return "<cannot read %s: %s>" % (path, e)
+    return "\n".join(lines[-n:])
+
+
+# ---------------------------------------------------------------- logfmt
+
+_LOGFMT_RE = re.compile(r'([A-Za-z0-9_.\-]+)=("(?:[^"\\]|\\.)*"|[^ \t]*)')
+
+
+def parse_logfmt(line):
+    """'a=1 msg="x y" b=2' -> {'a': '1', 'msg': 'x y', 'b': '2'}."""
+    fields = {}
+    for m in _LOGFMT_RE.finditer(line):
+        k, v = m.group(1), m.group(2)
+        if v.startswith('"') and v.endswith('"') and len(v) >= 2:
+            v = re.sub(r'\\(.)', r'\1', v[1:-1])
+        fields[k] = v
+    return fields
+
+
+# ---------------------------------------------------------------- HTTP
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name) if self.headers is not None else None
+
+    def json(self):
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            fail("response body is not JSON (%s): %r" % (e, self.body[:300]))
+
+    def __repr__(self):
+        return "<HTTP %s %r>" % (self.status, self.body[:120])
+
+
+def http(method, url, data=None, headers=None, timeout=5.0):
+    """One HTTP request; 4xx/5xx are returned, not raised. Connection errors raise."""
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with _opener.open(req, timeout=scaled(timeout)) as r:
+            return Resp(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        body = e.read() if e.fp is not None else b""
+        return Resp(e.code, e.headers, body)
+
+
+def max_age(cache_control):
+    m = re.search(r'(?:^|[,\s])max-age\s*=\s*"?(\d+)', cache_control or "")
+    return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------- playlists
+
+class Segment:
+    def __init__(self, seq, duration, uri, disc, pdt, extinf_text):
+        self.seq = seq
+        self.duration = duration
+        self.uri = uri
+        self.disc = disc          # preceded by #EXT-X-DISCONTINUITY
+        self.pdt = pdt            # datetime or None
+        self.extinf_text = extinf_text
+        self.dnum = None          # discontinuity number (DISCONTINUITY-SEQUENCE based)
+
+    def __repr__(self):
+        return "<seg %d %.3fs%s>" % (self.seq, self.duration, " DISC" if self.disc else "")
+
+
+def parse_pdt(value):
+    v = value.strip()
+    if v.endswith("Z") or v.endswith("z"):
+        v = v[:-1] + "+00:00"
+    # Python < 3.11 fromisoformat wants exactly 3 or 6 fraction digits.
+    m = re.match(r'^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?([+-]\d{2}:?\d{2})$', v)
+    if not m:
+        raise ValueError("not an ISO 8601 date-time with offset: %r" % value)
+    frac = (m.group(2) or "0")[:6].ljust(6, "0")
+    off = m.group(3)
+    if ":" not in off:
+        off = off[:3] + ":" + off[3:]
+    return datetime.datetime.fromisoformat("%s.%s%s" % (m.group(1), frac, off))
+
+
+class Playlist:
+    """A parsed media playlist; .problems lists every RFC 8216/contract violation."""
+
+    def __init__(self, text):
+        self.text = text
+        self.problems = []
+        self.version = None
+        self.target = None
+        self.media_seq = None
+        self.disc_seq = None
+        self.endlist = False
+        self.segments = []
+        self.pdt_count = 0
+        self._parse()
+
+    def _p(self, msg):
+        self.problems.append(msg)
+
+    def _parse(self):
+        lines = [l.strip() for l in self.text.splitlines()]
+        lines = [l for l in lines if l]
+        if not lines or lines[0] != "#EXTM3U":
+            self._p("first line is not #EXTM3U")
+        pending_dur = None
+        pending_text = None
+        pending_disc = False
+        pending_pdt = None
+        raw = []  # (duration, text, uri, disc, pdt)
+        for l in lines[1:]:
+            if l.startswith("#EXT-X-VERSION:"):
+                self.version = self._int(l)
+            elif l.startswith("#EXT-X-TARGETDURATION:"):
+                self.target = self._int(l)
+            elif l.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+                self.media_seq = self._int(l)
+            elif l.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
+                self.disc_seq = self._int(l)
+            elif l == "#EXT-X-DISCONTINUITY":
+                pending_disc = True
+            elif l.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                self.pdt_count += 1
+                try:
+                    pending_pdt = parse_pdt(l.split(":", 1)[1])
+                except ValueError as e:
+                    self._p(str(e))
+            elif l.startswith("#EXTINF:"):
+                val = l[len("#EXTINF:"):].split(",", 1)[0]
+                pending_text = val
+                try:
+                    pending_dur = float(val)
+                except ValueError:
+                    self._p("bad EXTINF %r" % l)
+                    pending_dur = -1.0
+            elif l == "#EXT-X-ENDLIST":
+                self.endlist = True
+            elif l.startswith("#"):
+                continue  # other tags/comments
+            else:
+                if pending_dur is None:
+                    self._p("URI %r without #EXTINF" % l)
+                    continue
+                raw.append((pending_dur, pending_text, l, pending_disc, pending_pdt))
+                pending_dur, pending_text, pending_disc, pending_pdt = None, None, False, None
+        if pending_dur is not None:
+            self._p("#EXTINF at the end without a URI")
+        for name, v in (("#EXT-X-VERSION", self.version), ("#EXT-X-TARGETDURATION", self.target),
+                        ("#EXT-X-MEDIA-SEQUENCE", self.media_seq),
+                        ("#EXT-X-DISCONTINUITY-SEQUENCE", self.disc_seq)):
+            if v is None:
+                self._p("missing %s" % name)
+        if self.pdt_count == 0 and raw:
+            self._p("no #EXT-X-PROGRAM-DATE-TIME")
+        base = self.media_seq if self.media_seq is not None else 0
+        dnum = self.disc_seq if self.disc_seq is not None else 0
+        for i, (dur, text, uri, disc, pdt) in enumerate(raw):
+            seq = base + i
+            if disc:
+                dnum += 1
+            s = Segment(seq, dur, uri, disc, pdt, text)
+            s.dnum = dnum
+            self.segments.append(s)
+            path = urllib.parse.urlsplit(uri).path
+            if os.path.basename(path) != "%d.ts" % seq:
+                self._p("segment #%d has URI %r, expected %d.ts (sequence number)" % (i, uri, seq))
+            if self.target is not None:
+                if not dur > 0:
+                    self._p("%d.ts: EXTINF %s is not > 0" % (seq, text))
+                if int(dur + 0.5) > self.target:
+                    self._p("%d.ts: EXTINF %s rounds to more than TARGETDURATION %d (RFC 8216 4.3.3.1)"
+                            % (seq, text, self.target))
+                elif dur > self.target + 0.001:
+                    self._p("%d.ts: EXTINF %s exceeds TARGETDURATION %d" % (seq, text, self.target))
+        prev = None
+        for s in self.segments:
+            if s.pdt is not None and prev is not None and s.pdt < prev:
+                self._p("PROGRAM-DATE-TIME goes back at %d.ts" % s.seq)
+            if s.pdt is not None:
+                prev = s.pdt
+
+    def _int(self, line):
+        try:
+            return int(line.split(":", 1)[1])
+        except ValueError:
+            self._p("bad integer in %r" % line)
+            return None
+
+    def seqs(self):
+        return [s.seq for s in self.segments]
+
+
+# ---------------------------------------------------------------- podium
+
+class Podium:
+    def __init__(self, test, name, sessions, segment_duration=1.0, window=6,
+                 latency_ms=120, close_after=60, extra_ini=""):
+        self.test = test
+        self.name = name
+        self.dir = os.path.join(test.tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.data_dir = os.path.join(self.dir, "data")
+        self.log_path = os.path.join(self.dir, "podium.log")
+        self.conf_path = os.path.join(self.dir, "podium.ini")
+        self.sessions = dict(sessions)   # id -> {"title":..., "passphrase":...}
+        self.segment_duration = float(segment_duration)
+        self.window = int(window)
+        self.proc = None
+        self.srt_port = None
+        self.http_port = None
+        self.stopped = False
+        lines = ["[server]",
+                 "srt_listen  = 127.0.0.1:0",
+                 "http_listen = 127.0.0.1:0",
+                 "data_dir    = %s" % self.data_dir,
+                 "[hls]",
+                 "segment_duration = %s" % segment_duration,
+                 "window = %d" % window,
+                 "[srt]",
+                 "latency_ms = %d" % latency_ms,
+                 "[recording]",
+                 "close_after = %d" % close_after]
+        for sid, s in self.sessions.items():
+            lines += ["[session %s]" % sid,
+                      "title = %s" % s.get("title", sid),
+                      "passphrase = %s" % s["passphrase"]]
+        text = "\n".join(lines) + "\n" + extra_ini
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+
+    # -- lifecycle
+    def start(self):
+        note("starting %s: %s -c %s" % (self.name, self.test.bin, self.conf_path))
+        self.proc = spawn([self.test.bin, "-c", self.conf_path], "podium " + self.name,
+                          log_path=self.log_path)
+
+        def ports():
+            if self.proc.poll() is not None:
+                fail("podium exited with code %s during startup" % self.proc.returncode)
+            found = {}
+            for f in self.log_records():
+                if f.get("msg") == "listening" and f.get("level") == "info" and "proto" in f:
+                    m = re.match(r'^(.*):(\d+)$', f.get("addr", ""))
+                    if m:
+                        found[f["proto"]] = int(m.group(2))
+            return found if "srt" in found and "http" in found else None
+
+        found = wait_for(ports, 10, 'both msg="listening" lines (proto=srt, proto=http) in %s'
+                         % self.log_path)
+        self.srt_port, self.http_port = found["srt"], found["http"]
+        check(self.srt_port > 0 and self.http_port > 0,
+              "listening lines report port 0 (srt=%d http=%d): the real port must be logged"
+              % (self.srt_port, self.http_port))
+        wait_for(lambda: self.get("/healthz").status == 200, 10, "GET /healthz == 200")
+        note("%s up: srt=%d http=%d" % (self.name, self.srt_port, self.http_port))
+        return self
+
+    def stop(self):
+        """SIGTERM; must exit 0 within 5 s."""
+        if self.proc is None or self.stopped:
+            return
+        self.stopped = True
+        if self.proc.poll() is not None:
+            fail("podium %s died before SIGTERM with exit code %s" % (self.name, self.proc.returncode))
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=SIGTERM_EXIT_DEADLINE)
+        except subprocess.TimeoutExpired:
+            kill_proc(self.proc)
+            fail("podium %s did not exit within %.0f s of SIGTERM (killed)" % (self.name, SIGTERM_EXIT_DEADLINE))
+        check(rc == 0, "podium %s exited with code %d after SIGTERM, expected 0 "
+                       "(ASan/LSan reports make the exit code non-zero; see log)" % (self.name, rc))
+        note("%s stopped cleanly (exit 0)" % self.name)
+
+    def assert_running(self):
+        if self.proc.poll() is not None:
+            fail("podium %s is not running (exit code %s)" % (self.name, self.proc.returncode))
+
+    # -- logs
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_records(self):
+        return [parse_logfmt(l) for l in self.log_text().splitlines() if "=" in l]
+
+    def log_lines_matching(self, pred):
+        out = []
+        for l in self.log_text().splitlines():
+            f = parse_logfmt(l)
+            if pred(f, l):
+                out.append(l)
+        return out
+
+    def warn_peer_lines(self):
+        """Log lines at level warn (or error) naming a 127.0.0.1 peer."""
+        return self.log_lines_matching(
+            lambda f, l: f.get("level") in ("warn", "warning", "error")
+            and ("peer=127.0.0.1" in l or f.get("peer", "").startswith("127.0.0.1")))
+
+    # -- URLs
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+
+    def get(self, path, **kw):
+        return http("GET", self.url(path), **kw)
+
+    def request(self, method, path, **kw):
+        return http(method, self.url(path), **kw)
+
+    def api(self, sid):
+        r = self.get("/api/v1/sessions/%s" % sid)
+        check(r.status == 200, "GET /api/v1/sessions/%s -> %d, expected 200" % (sid, r.status))
+        return r.json()
+
+    def srt_url(self, sid, passphrase=None, streamid=None):
+        """ffmpeg caller URL; streamid defaults to the access-control form."""
+        if streamid is None:
+            streamid = "#!::r=%s,m=publish" % sid
+        if passphrase is None and sid in self.sessions:
+            passphrase = self.sessions[sid]["passphrase"]
+        u = "srt://127.0.0.1:%d?mode=caller&latency=120000&streamid=%s" % (self.srt_port, streamid)
+        if passphrase:
+            u += "&passphrase=%s" % passphrase
+        return u
+
+    # -- media
+    def publish(self, sid, duration=8, passphrase=None, streamid=None, **kw):
+        url = self.srt_url(sid, passphrase=passphrase, streamid=streamid)
+        return self.test.publisher(url, duration=duration, label=sid, **kw)
+
+    def watch(self, sid, **kw):
+        w = PlaylistWatcher(self, sid, **kw)
+        self.test.watchers.append(w)
+        return w.start()
+
+
+# ---------------------------------------------------------------- publishers
+
+class Publisher:
+    def __init__(self, proc, label, log_path, cmd):
+        self.proc = proc
+        self.label = label
+        self.log_path = log_path
+        self.cmd = cmd
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def poll(self):
+        return self.proc.poll()
+
+    def kill(self):
+        kill_proc(self.proc, signal.SIGKILL)
+
+    def wait(self, timeout):
+        return wait_exit(self.proc, timeout, "publisher %s" % self.label)
+
+    def wait_ok(self, timeout):
+        rc = self.wait(timeout)
+        check(rc == 0, "publisher %s exited with %d, expected 0; its log:\n%s"
+                       % (self.label, rc, tail(self.log_path, 15)))
+
+    def log(self):
+        return tail(self.log_path, 15)
+
+
+def ffmpeg_cmd(url, duration=8, video=True, audio=True, gop=30, size="640x360", rate=30,
+               input_file=None, extra_out=(), copy=False):
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error"]
+    if input_file:
+        cmd += ["-re", "-i", input_file]
+    else:
+        if video:
+            cmd += ["-re", "-f", "lavfi", "-i", "testsrc2=size=%s:rate=%d" % (size, rate)]
+        if audio:
+            cmd += ["-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    if duration is not None:
+        cmd += ["-t", str(duration)]
+    if copy:
+        cmd += ["-c", "copy", "-copyinkf"]
+    else:
+        if video:
+            cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                    "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+                    "-pix_fmt", "yuv420p"]
+        if audio:
+            cmd += ["-c:a", "aac", "-b:a", "96k"]
+    cmd += list(extra_out)
+    cmd += ["-f", "mpegts", url]
+    return cmd
+
+
+# ---------------------------------------------------------------- probing
+
+def ffprobe_json(args, timeout=20, what="ffprobe"):
+    rc, out, err = run_capture(["ffprobe", "-v", "error", "-of", "json"] + args, timeout, what)
+    if rc != 0:
+        fail("%s failed (exit %d): %s" % (what, rc, err.strip()[-800:]))
+    try:
+        return json.loads(out or "{}")
+    except ValueError:
+        fail("%s printed invalid JSON: %r" % (what, out[:300]))
+
+
+def probe_streams(path):
+    j = ffprobe_json(["-show_streams", "-show_format", path], what="ffprobe %s" % path)
+    return j.get("streams", []), j.get("format", {})
+
+
+def check_segment(path, video=True, audio=True, vcodec="h264", acodec="aac", first_key=True):
+    """Segment is valid MPEG-TS with exactly the wanted stream kinds; video starts on a keyframe."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) > 0 and len(data) % 188 == 0 and data[0] == 0x47,
+          "%s is not MPEG-TS (size %d, first byte %r)" % (path, len(data), data[:1]))
+    streams, fmt = probe_streams(path)
+    kinds = sorted(s.get("codec_type") for s in streams)
+    v = [s for s in streams if s.get("codec_type") == "video"]
+    a = [s for s in streams if s.get("codec_type") == "audio"]
+    if video:
+        check(len(v) == 1 and v[0].get("codec_name") == vcodec,
+              "%s: expected one %s video stream, ffprobe found %s" % (path, vcodec, kinds))
+        check(int(v[0].get("width") or 0) > 0, "%s: video stream has no dimensions" % path)
+    else:
+        check(not v, "%s: expected no video stream, ffprobe found %s" % (path, kinds))
+    if audio:
+        check(len(a) == 1 and a[0].get("codec_name") == acodec,
+              "%s: expected one %s audio stream, ffprobe found %s" % (path, acodec, kinds))
+        check(int(a[0].get("sample_rate") or 0) > 0, "%s: audio stream has no sample rate" % path)
+    else:
+        check(not a, "%s: expected no audio stream, ffprobe found %s" % (path, kinds))
+    if video and first_key:
+        check_starts_with_keyframe(path)
+    return streams, fmt
+
+
+def check_starts_with_keyframe(path):
+    """First video packet carries the keyframe flag and is the first decoded frame, a keyframe.
+
+    (-show_frames alone would skip undecodable leading non-keyframes, so the
+    packet flag is the real check.)"""
+    j = ffprobe_json(["-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1",
+                      "-show_entries", "packet=pts,dts,flags", path],
+                     what="ffprobe first packet of %s" % path)
+    pk = j.get("packets", [])
+    check(pk, "%s: no video packet" % path)
+    check("K" in pk[0].get("flags", ""),
+          "%s: first video packet is not a keyframe (flags=%r): segment does not start on a keyframe"
+          % (path, pk[0].get("flags")))
+    j = ffprobe_json(["-select_streams", "v:0", "-show_frames", "-read_intervals", "%+#1",
+                      "-show_entries", "frame=key_frame,pict_type,pts", path],
+                     what="ffprobe first frame of %s" % path)
+    fr = j.get("frames", [])
+    check(fr, "%s: first video frame could not be decoded" % path)
+    check(int(fr[0].get("key_frame", 0)) == 1,
+          "%s: first decoded video frame has key_frame=%s" % (path, fr[0].get("key_frame")))
+
+
+def closed_copy(watcher, pl, dest):
+    """Write a local VOD copy (with #EXT-X-ENDLIST) of playlist pl using the
+    watcher's downloaded segments; return its path."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:%d" % pl.target,
+             "#EXT-X-MEDIA-SEQUENCE:%d" % pl.media_seq, "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for s in pl.segments:
+        path = watcher.segment_path(s.seq)
+        check(path, "segment %d.ts of the final playlist was never downloaded" % s.seq)
+        if s.disc:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines.append("#EXTINF:%s," % s.extinf_text)
+        lines.append(os.path.basename(path))
+    lines.append("#EXT-X-ENDLIST")
+    with open(dest, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return dest
+
+
+# ---------------------------------------------------------------- playlist watcher
+
+class PlaylistWatcher:
+    """Polls /live/<sid>/index.m3u8 in a thread, validates each playlist and the
+    invariants across polls, and downloads every segment as soon as it is listed.
+
+    Cross-poll invariants: TARGETDURATION constant; MEDIA-SEQUENCE and
+    DISCONTINUITY-SEQUENCE never decrease; the newest segment number never
+    decreases; a given segment number keeps its EXTINF, its discontinuity flag
+    and its discontinuity number; once the window has slid it holds exactly
+    `window` segments; the playlist never disappears once served; no ENDLIST."""
+
+    def __init__(self, pod, sid, interval=0.2, allow_endlist=False, check_durations=True):
+        self.pod = pod
+        self.sid = sid
+        self.interval = interval
+        self.allow_endlist = allow_endlist
+        self.check_durations = check_durations
+        self.dir = os.path.join(pod.dir, "dl-" + sid)
+        os.makedirs(self.dir, exist_ok=True)
+        self.lock = threading.Lock()
+        self.errors = []
+        self.polls = 0              # successful (200) playlist fetches
+        self.attempts = 0
+        self.first_target = None
+        self.first_media_seq = None
+        self.last = None            # last Playlist
+        self.last_text = None
+        self.history = []           # (monotonic, media_seq, newest_seq, n)
+        self.segs = {}              # seq -> Segment (first observation)
+        self.paths = {}             # seq -> local path
+        self.seen_200 = False
+        self.content_types = set()
+        self.cache_controls = set()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def url(self):
+        return self.pod.url("/live/%s/index.m3u8" % self.sid)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="watch-" + self.sid, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=15)
+        seqs = self.seen_seqs()
+        note("watcher %s: %d polls, %d segments seen (%s), TARGETDURATION %s, discontinuities before %r, %d problems"
+             % (self.sid, self.polls, len(seqs), "%d..%d" % (seqs[0], seqs[-1]) if seqs else "-",
+                self.first_target, self.disc_seqs(), len(self.errors)))
+
+    def _err(self, msg):
+        with self.lock:
+            if len(self.errors) < 50 and msg not in self.errors:
+                self.errors.append(msg)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as e:  # noqa: BLE001 - reported by assert_ok
+                self._err("poll error: %r" % (e,))
+            self._stop.wait(self.interval)
+
+    def poll_once(self):
+        self.attempts += 1
+        r = http("GET", self.url())
+        if r.status == 404:
+            if self.seen_200:
+                self._err("playlist answered 404 after it had been served")
+            return
+        if r.status != 200:
+            self._err("playlist answered %d" % r.status)
+            return
+        self.seen_200 = True
+        self.content_types.add(r.header("Content-Type"))
+        self.cache_controls.add(r.header("Cache-Control"))
+        text = r.body.decode("utf-8", "replace")
+        pl = Playlist(text)
+        for p in pl.problems:
+            self._err("%s (playlist:\n%s)" % (p, text))
+        if pl.endlist and not self.allow_endlist:
+            self._err("unexpected #EXT-X-ENDLIST in live playlist")
+        if len(pl.segments) == 0:
+            self._err("playlist served with 200 but no segments")
+        if len(pl.segments) > self.pod.window:
+            self._err("playlist has %d segments, window is %d" % (len(pl.segments), self.pod.window))
+        with self.lock:
+            prev = self.last
+            if self.first_target is None:
+                self.first_target = pl.target
+                self.first_media_seq = pl.media_seq
+        if pl.target != self.first_target:
+            self._err("TARGETDURATION changed from %s to %s" % (self.first_target, pl.target))
+        if prev is not None and pl.media_seq is not None and prev.media_seq is not None:
+            if pl.media_seq < prev.media_seq:
+                self._err("MEDIA-SEQUENCE decreased from %d to %d" % (prev.media_seq, pl.media_seq))
+            if (pl.disc_seq is not None and prev.disc_seq is not None
+                    and pl.disc_seq < prev.disc_seq):
+                self._err("DISCONTINUITY-SEQUENCE decreased from %d to %d" % (prev.disc_seq, pl.disc_seq))
+            if prev.segments and pl.segments and pl.segments[-1].seq < prev.segments[-1].seq:
+                self._err("newest segment number decreased from %d to %d"
+                          % (prev.segments[-1].seq, pl.segments[-1].seq))
+        if (pl.media_seq is not None and self.first_media_seq is not None
+                and pl.media_seq > self.first_media_seq and len(pl.segments) != self.pod.window):
+            self._err("window slid (MEDIA-SEQUENCE %d) but playlist has %d segments, window is %d"
+                      % (pl.media_seq, len(pl.segments), self.pod.window))
+        new = []
+        with self.lock:
+            for s in pl.segments:
+                old = self.segs.get(s.seq)
+                if old is None:
+                    self.segs[s.seq] = s
+                    new.append(s)
+                    continue
+                if old.extinf_text != s.extinf_text:
+                    self.errors.append("%d.ts: EXTINF changed from %s to %s" % (s.seq, old.extinf_text, s.extinf_text))
+                if old.disc != s.disc:
+                    self.errors.append("%d.ts: #EXT-X-DISCONTINUITY flag changed from %s to %s"
+                                       % (s.seq, old.disc, s.disc))
+                if old.dnum != s.dnum:
+                    self.errors.append("%d.ts: discontinuity number changed from %d to %d "
+                                       "(DISCONTINUITY-SEQUENCE not kept consistent with removed tags)"
+                                       % (s.seq, old.dnum, s.dnum))
+        for s in new:
+            self._download(s)
+        with self.lock:
+            self.last = pl
+            self.last_text = text
+            self.polls += 1
+            self.history.append((time.monotonic(), pl.media_seq,
+                                 pl.segments[-1].seq if pl.segments else None, len(pl.segments)))
+
+    def _download(self, s):
+        url = urllib.parse.urljoin(self.url(), s.uri)
+        r = http("GET", url, timeout=10)
+        if r.status != 200:
+            self._err("segment %s listed in the playlist answered %d" % (s.uri, r.status))
+            return
+        ct = r.header("Content-Type")
+        if ct != "video/mp2t":
+            self._err("segment %s Content-Type %r, expected video/mp2t" % (s.uri, ct))
+        if not r.body or len(r.body) % 188 != 0 or r.body[0] != 0x47:
+            self._err("segment %s is not MPEG-TS (%d bytes)" % (s.uri, len(r.body)))
+        path = os.path.join(self.dir, "%d.ts" % s.seq)
+        with open(path, "wb") as f:
+            f.write(r.body)
+        with self.lock:
+            self.paths[s.seq] = path
+
+    # -- queries (thread-safe)
+    def segment_path(self, seq):
+        with self.lock:
+            return self.paths.get(seq)
+
+    def seen_seqs(self):
+        with self.lock:
+            return sorted(self.segs)
+
+    def downloaded(self):
+        with self.lock:
+            return sorted(self.paths)
+
+    def newest(self):
+        with self.lock:
+            if self.last is None or not self.last.segments:
+                return None
+            return self.last.segments[-1].seq
+
+    def count(self):
+        with self.lock:
+            return len(self.segs)
+
+    def disc_seqs(self):
+        with self.lock:
+            return sorted(q for q, s in self.segs.items() if s.disc)
+
+    def snapshot(self):
+        with self.lock:
+            return self.last, self.last_text, self.polls
+
+    def wait_segments(self, n, timeout, what=None):
+        """Wait until at least n distinct segments have been seen and downloaded."""
+        wait_for(lambda: (self.pod.assert_running() or True) and len(self.downloaded()) >= n
+                 and self.count() >= n,
+                 timeout, what or "%d segments of %s" % (n, self.sid))
+
+    def wait_polls(self, n, timeout=10):
+        start = self.polls
+        wait_for(lambda: self.polls >= start + n, timeout, "%d more playlist polls of %s" % (n, self.sid))
+
+    def assert_ok(self):
+        with self.lock:
+            errs = list(self.errors)
+        if errs:
+            fail("playlist checks for session %s failed:\n  - %s" % (self.sid, "\n  - ".join(errs)))
+
+    def check_durations_against(self, seg_dur, gop, exempt_last=True):
+        """Non-final segments last between seg_dur-0.5 and seg_dur+gop (cut at the first
+        keyframe at/after seg_dur). The last segment before a discontinuity and the
+        newest segment may be shorter."""
+        with self.lock:
+            segs = [self.segs[q] for q in sorted(self.segs)]
+        bad = []
+        for i, s in enumerate(segs):
+            nxt = segs[i + 1] if i + 1 < len(segs) else None
+            short_ok = nxt is None or nxt.disc
+            if s.duration > seg_dur + gop + 0.05:
+                bad.append("%d.ts EXTINF %.3f > %.3f (segment_duration %.1f + GOP %.1f)"
+                           % (s.seq, s.duration, seg_dur + gop, seg_dur, gop))
+            if not short_ok and s.duration < seg_dur - 0.5:
+                bad.append("%d.ts EXTINF %.3f < segment_duration %.1f - 0.5" % (s.seq, s.duration, seg_dur))
+        if bad:
+            fail("segment durations of %s out of range:\n  - %s" % (self.sid, "\n  - ".join(bad)))
+
+
+def first_pts(path, stream="v:0", n=10):
+    """Smallest PTS (90 kHz, mod 2^33) among the first n packets of a stream, or None."""
+    j = ffprobe_json(["-select_streams", stream, "-show_packets", "-read_intervals", "%%+#%d" % n,
+                      "-show_entries", "packet=pts,codec_type", path], what="ffprobe packets of %s" % path)
+    pts = [int(p["pts"]) for p in j.get("packets", []) if p.get("pts") not in (None, "N/A")]
+    return (min(pts) % (1 << 33)) if pts else None
+
+
+def check_timestamp_continuity(w, video=True, tolerance=0.25):
+    """Between consecutive segments without #EXT-X-DISCONTINUITY, the next segment
+    starts where the previous one ended (start + EXTINF, modulo the 33-bit wrap):
+    no unannounced timestamp jump."""
+    seqs = w.downloaded()
+    starts = {}
+    for q in seqs:
+        starts[q] = first_pts(w.segment_path(q), "v:0" if video else "a:0")
+    bad = []
+    for a, b in zip(seqs, seqs[1:]):
+        if b != a + 1 or w.segs[b].disc or starts[a] is None or starts[b] is None:
+            continue
+        expect = starts[a] + int(round(w.segs[a].duration * 90000))
+        diff = ((starts[b] - expect + (1 << 32)) % (1 << 33)) - (1 << 32)
+        if abs(diff) > tolerance * 90000:
+            bad.append("%d.ts starts at pts %d, expected %d (%d.ts start + EXTINF %s): jump of %+.3f s "
+                       "without #EXT-X-DISCONTINUITY" % (b, starts[b], expect % (1 << 33), a,
+                                                        w.segs[a].extinf_text, diff / 90000.0))
+    if bad:
+        fail("timestamp continuity of %s:\n  - %s" % (w.sid, "\n  - ".join(bad)))
+
+
+def parallel(*fns):
+    """Run the given no-argument functions in threads; re-raise the first failure."""
+    errors = []
+
+    def wrap(f):
+        try:
+            f()
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            errors.append(e)
+    ths = [threading.Thread(target=wrap, args=(f,), name=getattr(f, "__name__", "fn")) for f in fns]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    for e in errors[1:]:
+        print("(also failed: %s)" % e, flush=True)
+    if errors:
+        raise errors[0]
+
+
+# ---------------------------------------------------------------- test runner
+
+class Test:
+    def __init__(self, name, tmp, binary):
+        self.name = name
+        self.tmp = tmp
+        self.bin = binary
+        self.podiums = []
+        self.publishers = []
+        self.watchers = []
+        self._n = 0
+
+    def podium(self, sessions, start=True, **kw):
+        pod = Podium(self, "podium%d" % len(self.podiums), sessions, **kw)
+        self.podiums.append(pod)
+        if start:
+            pod.start()
+        return pod
+
+    def publisher(self, url, duration=8, label="pub", **kw):
+        self._n += 1
+        log_path = os.path.join(self.tmp, "ffmpeg-%02d-%s.log" % (self._n, re.sub(r'\W', '_', label)))
+        cmd = ffmpeg_cmd(url, duration=duration, **kw)
+        p = spawn(cmd, "ffmpeg " + label, log_path=log_path)
+        pub = Publisher(p, "%s#%d" % (label, self._n), log_path, cmd)
+        self.publishers.append(pub)
+        note("publisher %s pid %d -> %s" % (pub.label, p.pid, url.split("?")[0]))
+        return pub
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def finish(self):
+        for w in self.watchers:
+            w.stop()
+        for w in self.watchers:
+            w.assert_ok()
+        for pub in self.publishers:
+            kill_proc(pub.proc)
+        for pod in self.podiums:
+            pod.stop()
+
+
+def find_binary():
+    b = os.environ.get("PODIUM_BIN") or os.path.join(REPO, "build", "podium")
+    if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+        print("FAIL: podium binary not found or not executable: %r (set PODIUM_BIN)" % b, flush=True)
+        sys.exit(1)
+    return os.path.abspath(b)
+
+
+def require_tools(tools):
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        print("FAIL: required tool(s) not found in PATH: %s (Debian: apt-get install ffmpeg srt-tools)"
+              % ", ".join(missing), flush=True)
+        sys.exit(1)
+
+
+def _on_sigterm(signum, _frame):
+    raise SystemExit("interrupted by signal %d" % signum)
+
+
+def run(main, tools=("ffmpeg", "ffprobe")):
+    """Run main(Test) and exit 0 on success, 1 with a message on failure."""
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    require_tools(list(tools))
+    binary = find_binary()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    tmp = tempfile.mkdtemp(prefix="podium-%s-" % name)
+    t = Test(name, tmp, binary)
+    ok = False
+    t0 = time.monotonic()
+    try:
+        main(t)
+        t.finish()
+        ok = True
+    except TestFailure as e:
+        print("\nFAIL %s: %s" % (name, e), flush=True)
+    except SystemExit as e:
+        print("\nFAIL %s: %s" % (name, e), flush=True)
+    except BaseException:  # noqa: BLE001 - report everything
+        print("\nFAIL %s: unexpected error:\n%s" % (name, traceback.format_exc()), flush=True)
+    if not ok:
+        for w in t.watchers:
+            w.stop()
+            if w.errors:
+                print("\n--- playlist problems seen for %s:\n  - %s" % (w.sid, "\n  - ".join(w.errors[:10])))
+            if w.last_text:
+                print("\n--- last playlist of %s:\n%s" % (w.sid, w.last_text.rstrip()))
+        for pod in t.podiums:
+            if pod.proc is not None and not pod.stopped:
+                try:
+                    pod.stop()
+                except TestFailure as e:
+                    print("(also: %s)" % e)
+            print("\n--- tail of %s (%s):\n%s" % (pod.name, pod.log_path, tail(pod.log_path, 60)))
+        for pub in t.publishers:
+            txt = tail(pub.log_path, 5)
+            if txt.strip():
+                print("\n--- tail of publisher %s (%s):\n%s" % (pub.label, pub.log_path, txt))
+        print("\n(temporary files kept in %s)" % tmp, flush=True)
+    _kill_all()
+    if ok:
+        print("PASS %s (%.1f s)" % (name, time.monotonic() - t0), flush=True)
+        if os.environ.get("PODIUM_E2E_KEEP") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("(temporary files kept in %s)" % tmp)
+    sys.exit(0 if ok else 1)

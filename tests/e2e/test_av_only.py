@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""An audio-only and a video-only publisher (two sessions, in parallel) each
+produce playable HLS carrying only their own kind of stream."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SESSIONS = {"radio": {"title": "Audio only", "passphrase": "radio-secret-123"},
+            "silent": {"title": "Video only", "passphrase": "silent-secret-123"}}
+
+
+def main(t):
+    pod = t.podium(SESSIONS)
+    pa = pod.publish("radio", duration=8, video=False, audio=True)
+    pv = pod.publish("silent", duration=8, video=True, audio=False)
+    wa = pod.watch("radio")
+    wv = pod.watch("silent")
+    wa.wait_segments(3, 20, "3 segments of the audio-only session")
+    wv.wait_segments(3, 20, "3 segments of the video-only session")
+    pa.wait_ok(25)
+    pv.wait_ok(25)
+    for sid, w, video, audio in (("radio", wa, False, True), ("silent", wv, True, False)):
+        h.wait_for(lambda: pod.api(sid).get("publisher") is None, 10, "API %s publisher=null at the end" % sid)
+        w.wait_polls(2)
+        w.stop()
+        w.assert_ok()
+        seqs = w.seen_seqs()
+        h.check(len(seqs) >= 5, "%s: only %d segments for an 8 s stream" % (sid, len(seqs)))
+        h.check(seqs == list(range(seqs[0], seqs[-1] + 1)), "%s: segment numbers not contiguous: %r" % (sid, seqs))
+        h.check(not w.disc_seqs(), "%s: unexpected discontinuities at %r" % (sid, w.disc_seqs()))
+        w.check_durations_against(pod.segment_duration, 1.0 if video else 0.1)
+        total = sum(w.segs[q].duration for q in seqs)
+        h.check(6.0 <= total <= 9.5, "%s: sum of EXTINF %.2f s for an 8 s stream" % (sid, total))
+        for q in seqs:
+            h.check_segment(w.segment_path(q), video=video, audio=audio)
+        # decode a whole segment, not just probe it
+        q = seqs[len(seqs) // 2]
+        rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-xerror",
+                                    "-i", w.segment_path(q), "-f", "null", "-"], 30, "ffmpeg decoding %d.ts" % q)
+        h.check(rc == 0, "%s: %d.ts does not decode cleanly (exit %d): %s" % (sid, q, rc, err[-600:]))
+        final, _, _ = w.snapshot()
+        local = h.closed_copy(w, final, os.path.join(w.dir, "closed.m3u8"))
+        streams, _ = h.probe_streams(local)
+        kinds = sorted(s.get("codec_type") for s in streams)
+        want = (["audio"] if audio else []) + (["video"] if video else [])
+        h.check(kinds == want, "%s: ffprobe of the playlist found %r, expected %r" % (sid, kinds, want))
+
+
+if __name__ == "__main__":
+    h.run(main)

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Garbage over an authenticated SRT connection never breaks podium.
+
+Phase 1: 1 MB of random bytes. Phase 2: 1 MB of "structured garbage": valid
+PAT/PMT announcing H.264 + AAC, then PES packets with valid headers, random
+timestamps and random payload (reaches the demuxer/parsers, not only the sync
+search). Both pushed with srt-live-transmit from a paced pipe. Afterwards
+/healthz answers and a real ffmpeg publisher produces a playable playlist."""
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SID = "keynote"
+PASS = "keynote-secret-123"
+CHUNK = 1316
+MB = 1 << 20
+
+
+def crc32_mpeg(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else (crc << 1)
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def ts_packet(pid, payload, pusi, cc):
+    hdr = struct.pack(">BHB", 0x47, (0x4000 if pusi else 0) | pid, 0x10 | (cc & 0xF))
+    body = payload[:184]
+    if len(body) < 184:
+        body = body + b"\xff" * (184 - len(body))
+    return hdr + body
+
+
+def psi(table_id, ext, body):
+    sec = struct.pack(">BHHBBB", table_id, 0xB000 | (len(body) + 9), ext, 0xC1, 0, 0) + body
+    sec += struct.pack(">I", crc32_mpeg(sec))
+    return b"\x00" + sec  # pointer field
+
+
+def pts_bytes(marker, pts):
+    return struct.pack(">BHH", (marker << 4) | (((pts >> 30) & 7) << 1) | 1,
+                       (((pts >> 15) & 0x7FFF) << 1) | 1, ((pts & 0x7FFF) << 1) | 1)
+
+
+def structured_garbage(size, rng):
+    pat = psi(0x00, 1, struct.pack(">HH", 1, 0xE000 | 0x1000))
+    pmt_body = struct.pack(">HH", 0xE000 | 0x100, 0xF000)
+    pmt_body += struct.pack(">BHH", 0x1B, 0xE000 | 0x100, 0xF000)   # H.264
+    pmt_body += struct.pack(">BHH", 0x0F, 0xE000 | 0x101, 0xF000)   # AAC ADTS
+    pmt = psi(0x02, 1, pmt_body)
+    out = bytearray()
+    cc = {0: 0, 0x1000: 0, 0x100: 0, 0x101: 0}
+    n = 0
+    while len(out) < size:
+        if n % 40 == 0:
+            out += ts_packet(0, pat, True, cc[0]); cc[0] += 1
+            out += ts_packet(0x1000, pmt, True, cc[0x1000]); cc[0x1000] += 1
+        pid = rng.choice((0x100, 0x101))
+        if rng.random() < 0.3:
+            sid = 0xE0 if pid == 0x100 else 0xC0
+            pts = rng.getrandbits(33)
+            pes = b"\x00\x00\x01" + bytes([sid]) + b"\x00\x00" + b"\x80\x80\x05" + pts_bytes(2, pts)
+            if pid == 0x100 and rng.random() < 0.5:
+                pes += b"\x00\x00\x00\x01\x09\xf0\x00\x00\x00\x01" + bytes([rng.choice((0x65, 0x41, 0x67, 0x68))])
+            payload = pes + rng.randbytes(184 - len(pes))
+            out += ts_packet(pid, payload, True, cc[pid])
+        else:
+            out += ts_packet(pid, rng.randbytes(184), False, cc[pid])
+        cc[pid] += 1
+        if rng.random() < 0.01:
+            cc[pid] += rng.randint(1, 5)  # continuity errors too
+        n += 1
+    return bytes(out[:size - size % 188])
+
+
+def last_stats(path):
+    """Cumulative send counters from srt-live-transmit's JSON stats file."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return json.loads(line).get("send", {})
+        except ValueError:
+            continue
+    return None
+
+
+def push(t, pod, data, label):
+    chunks = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
+    stats = t.path("%s-stats.json" % label)
+    log = t.path("%s-slt.log" % label)
+    url = "srt://127.0.0.1:%d?streamid=%s&passphrase=%s&latency=120" % (pod.srt_port, SID, PASS)
+    cmd = ["srt-live-transmit", "-a:no", "-c:%d" % CHUNK, "-s:10", "-f", "-pf:json",
+           "-statsout:%s" % stats, "file://con", url]
+    p = h.spawn(cmd, "srt-live-transmit " + label, log_path=log, stdin=subprocess.PIPE)
+    h.note("%s: srt-live-transmit pid %d, %d bytes in %d chunks" % (label, p.pid, len(data), len(chunks)))
+    done = threading.Event()
+    broken = []
+
+    def feed():
+        try:
+            for i, c in enumerate(chunks):
+                p.stdin.write(c)
+                p.stdin.flush()
+                if i % 10 == 9:
+                    time.sleep(0.02)  # pacing (live mode drops unpaced input), not synchronisation
+        except (BrokenPipeError, OSError) as e:
+            broken.append(e)
+        finally:
+            done.set()
+
+    th = threading.Thread(target=feed, daemon=True)
+    th.start()
+    try:
+        def delivered():
+            pod.assert_running()
+            if p.poll() is not None:
+                return "srt-live-transmit exited (%d)" % p.returncode
+            s = last_stats(stats)
+            if done.is_set() and s and s.get("packets", 0) >= len(chunks) - 10:
+                return "sent %d packets" % s["packets"]
+            return None
+        # while waiting, podium must keep answering
+        def serving_and_delivered():
+            pod.assert_running()
+            h.check(pod.get("/healthz").status == 200, "/healthz not 200 during %s" % label)
+            return delivered()
+        how = h.wait_for(serving_and_delivered, 30,
+                         "%s: garbage delivered (or connection closed by podium)" % label)
+        h.note("%s: %s" % (label, how))
+        out = h.tail(log, 50)
+        h.check("connected" in out.lower(),
+                "%s: srt-live-transmit never connected with streamid=%s and the right passphrase:\n%s"
+                % (label, SID, out))
+    finally:
+        h.kill_proc(p)
+        th.join(timeout=10)
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+    h.check(pod.get("/healthz").status == 200, "/healthz not 200 after %s" % label)
+    pod.assert_running()
+
+
+def main(t):
+    pod = t.podium({SID: {"title": "Keynote", "passphrase": PASS}})
+    rng = random.Random(0x90D1)  # reproducible garbage
+
+    push(t, pod, rng.randbytes(MB), "random")
+    j = pod.api(SID)
+    h.check(j.get("segments") == 0, "random bytes produced %r segments" % j.get("segments"))
+    r = pod.get("/live/%s/index.m3u8" % SID)
+    h.check(r.status == 404, "random bytes produced a playlist (HTTP %d)" % r.status)
+
+    push(t, pod, structured_garbage(MB, rng), "structured")
+    before = pod.api(SID).get("segments") or 0
+    h.note("segments after structured garbage: %d" % before)
+
+    pub = pod.publish(SID, duration=7)
+    w = pod.watch(SID)
+    h.wait_for(lambda: (pod.api(SID).get("segments") or 0) >= before + 4, 20,
+               "4 segments from the valid publisher after the garbage")
+    pub.wait_ok(20)
+    w.wait_polls(3)
+    w.stop()
+    w.assert_ok()
+    h.check(pod.get("/healthz").status == 200, "/healthz not 200 at the end")
+    final, _, _ = w.snapshot()
+    # the valid publisher's segments: after the last discontinuity, if garbage made any
+    disc = [s.seq for s in final.segments if s.disc]
+    valid = [s for s in final.segments if not disc or s.seq >= disc[-1]]
+    h.check(len(valid) >= 3, "only %d segments from the valid publisher in the final playlist" % len(valid))
+    for s in valid:
+        h.check_segment(w.segment_path(s.seq))
+    local = h.closed_copy(w, final, os.path.join(w.dir, "closed.m3u8"))
+    rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", local,
+                                "-f", "null", "-"], 60, "ffmpeg decoding the playlist")
+    h.check(rc == 0, "ffmpeg could not decode the playlist after garbage (exit %d): %s" % (rc, err[-600:]))
+
+
+if __name__ == "__main__":
+    h.run(main, tools=("ffmpeg", "ffprobe", "srt-live-transmit"))

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Timestamp edge cases, one session each, in parallel:
+(a) wrap:      PTS crosses the 33-bit wrap a few seconds in (-output_ts_offset 95440);
+(b) midgop:    the stream starts on non-keyframes (pre-cut file sent with -copyinkf);
+(c) longgop:   3 s GOP with segment_duration 1: TARGETDURATION >= 3, never exceeded;
+(d) gopchange: first publisher 1 s GOP fixes the target; a second publisher with a
+               3 s GOP must get segments cut at the target (DESIGN: never exceed it)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SIDS = ["wrap", "midgop", "longgop", "gopchange"]
+SIZE = "426x240"
+
+
+def common_checks(w, min_segs, total_range, first_key=True):
+    w.wait_polls(2)
+    w.stop()
+    w.assert_ok()
+    seqs = w.seen_seqs()
+    h.check(len(seqs) >= min_segs, "%s: only %d segments, expected >= %d" % (w.sid, len(seqs), min_segs))
+    h.check(seqs == list(range(seqs[0], seqs[-1] + 1)), "%s: segment numbers not contiguous: %r" % (w.sid, seqs))
+    total = sum(w.segs[q].duration for q in seqs)
+    h.check(total_range[0] <= total <= total_range[1], "%s: sum of EXTINF %.2f s, expected %.1f..%.1f"
+            % (w.sid, total, total_range[0], total_range[1]))
+    for q in seqs:
+        h.check_segment(w.segment_path(q), first_key=first_key)
+    return seqs
+
+
+def case_wrap(t, pod):
+    w = pod.watch("wrap")
+    pub = pod.publish("wrap", duration=10, size=SIZE, extra_out=["-output_ts_offset", "95440"])
+    w.wait_segments(3, 20, "3 segments of the wrapping stream")
+    pub.wait_ok(25)
+    h.wait_for(lambda: pod.api("wrap").get("publisher") is None, 10, "wrap: publisher=null at the end")
+    # wrap happens ~2.3 s in: at least 5 segments after it
+    common_checks(w, 8, (8.0, 11.5))
+    w.check_durations_against(pod.segment_duration, 1.0)
+    h.check_timestamp_continuity(w)
+
+
+def case_midgop(t, pod):
+    full, cut = t.path("gop60.ts"), t.path("midgop.ts")
+    rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
+                                "-f", "lavfi", "-i", "testsrc2=size=%s:rate=30" % SIZE,
+                                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "9",
+                                "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-keyint_min", "60",
+                                "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
+                                "-f", "mpegts", full], 60, "generating the GOP-60 file")
+    h.check(rc == 0, "could not generate %s: %s" % (full, err))
+    rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", full,
+                                "-ss", "0.5", "-c", "copy", "-copyinkf", "-f", "mpegts", cut], 60,
+                               "cutting the file mid-GOP")
+    h.check(rc == 0, "could not cut %s: %s" % (cut, err))
+    j = h.ffprobe_json(["-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1",
+                        "-show_entries", "packet=flags", cut])
+    h.check("K" not in j["packets"][0]["flags"],
+            "test setup: %s should start on a non-keyframe (flags %r)" % (cut, j["packets"][0]["flags"]))
+    w = pod.watch("midgop")
+    pub = t.publisher(pod.srt_url("midgop"), duration=None, label="midgop", input_file=cut, copy=True)
+    w.wait_segments(2, 20, "2 segments of the mid-GOP stream")
+    pub.wait_ok(25)
+    h.wait_for(lambda: pod.api("midgop").get("publisher") is None, 10, "midgop: publisher=null at the end")
+    # keyframes at 2, 4, 6, 8 s of the original: 2..8.5 s is published (leading 1.5 s undecodable)
+    seqs = common_checks(w, 3, (5.0, 8.6))
+    first = w.segs[seqs[0]]
+    h.check(w.first_target >= 2, "midgop: TARGETDURATION %d with a 2 s GOP" % w.first_target)
+    h.check(1.5 <= first.duration <= w.first_target + 0.001,
+            "midgop: first segment EXTINF %s, expected about 2 s (one GOP)" % first.extinf_text)
+    w.check_durations_against(pod.segment_duration, 2.0)
+    h.check_timestamp_continuity(w)
+
+
+def case_longgop(t, pod):
+    w = pod.watch("longgop")
+    pub = pod.publish("longgop", duration=10, size=SIZE, gop=90)
+    w.wait_segments(2, 20, "2 segments of the 3 s GOP stream")
+    pub.wait_ok(25)
+    h.wait_for(lambda: pod.api("longgop").get("publisher") is None, 10, "longgop: publisher=null at the end")
+    seqs = common_checks(w, 3, (8.0, 11.5))
+    h.check(w.first_target >= 3, "longgop: TARGETDURATION %d but the GOP is 3 s (segments cut on keyframes)"
+            % w.first_target)
+    for q in seqs[:-1]:
+        d = w.segs[q].duration
+        h.check(2.9 <= d <= 3.1, "longgop: %d.ts EXTINF %s, expected one 3 s GOP" % (q, w.segs[q].extinf_text))
+    h.check_timestamp_continuity(w)
+
+
+def case_gopchange(t, pod):
+    w = pod.watch("gopchange")
+    p1 = pod.publish("gopchange", duration=4, size=SIZE, gop=30)
+    w.wait_segments(2, 20, "2 segments of the 1 s GOP publisher")
+    p1.wait_ok(20)
+    h.wait_for(lambda: pod.api("gopchange").get("publisher") is None, 10, "gopchange: publisher=null after the first")
+    w.wait_polls(1)
+    target = w.first_target
+    last1 = w.newest()
+    p2 = pod.publish("gopchange", duration=7, size=SIZE, gop=90)
+    w.wait_segments(len(w.seen_seqs()) + 2, 20, "2 segments of the 3 s GOP publisher")
+    p2.wait_ok(20)
+    h.wait_for(lambda: pod.api("gopchange").get("publisher") is None, 10, "gopchange: publisher=null at the end")
+    w.wait_polls(2)
+    w.stop()
+    w.assert_ok()  # includes: TARGETDURATION unchanged, every EXTINF <= TARGETDURATION
+    h.check(w.first_target == target, "gopchange: TARGETDURATION changed")
+    d = w.disc_seqs()
+    h.check(d == [last1 + 1], "gopchange: expected one #EXT-X-DISCONTINUITY before %d.ts, saw %r" % (last1 + 1, d))
+    seqs = w.seen_seqs()
+    for q in seqs:
+        h.check_segment(w.segment_path(q), first_key=(q <= last1 or q == last1 + 1))
+    total2 = sum(w.segs[q].duration for q in seqs if q > last1)
+    h.check(5.5 <= total2 <= 7.6, "gopchange: second publisher's EXTINF sum %.2f s for a 7 s stream" % total2)
+    h.check_timestamp_continuity(w)
+
+
+def main(t):
+    sessions = {sid: {"title": sid, "passphrase": "secret-of-%s" % sid} for sid in SIDS}
+    pod = t.podium(sessions)
+    h.parallel(lambda: case_wrap(t, pod), lambda: case_midgop(t, pod),
+               lambda: case_longgop(t, pod), lambda: case_gopchange(t, pod))
+
+
+if __name__ == "__main__":
+    h.run(main)
