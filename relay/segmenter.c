@@ -106,8 +106,9 @@ enum seg_cut seg_cutter_check(const struct seg_cutter *c, int64_t ts, int64_t ga
 {
     int64_t elapsed = ts - c->start;
     int64_t limit = c->target ? (int64_t)c->target * SEG_CLOCK : c->first_cap;
-    /* Audio frames never land exactly on the boundary: cut at the nearest. */
-    int64_t slack = c->audio_ref ? gap / 2 : SEG_CLOCK / 200;
+    /* Audio frames never land on the boundary: cut at the last frame that
+     * keeps the segment within segment_duration. */
+    int64_t slack = c->audio_ref ? gap - 1 : SEG_CLOCK / 200;
 
     if (ref && key && elapsed >= c->seg_dur - slack && elapsed > 0)
         return SEG_CUT_KEYFRAME;
