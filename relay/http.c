@@ -19,7 +19,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "podium/export.h"
 #include "podium/ingest.h"
+#include "podium/record.h"
 #include "podium/log.h"
 #include "podium/segmenter.h"
 #include "podium/store.h"
@@ -27,9 +34,19 @@
 #define POOL_THREADS 2
 #define MAX_CONNECTIONS 8192
 #define ALLOW_READ "GET, HEAD, OPTIONS"
+#define ALLOW_POST "POST, OPTIONS"
+#define MAX_BODY (64 * 1024)
 
-enum { ST_2XX, ST_304, ST_400, ST_404, ST_405, ST_5XX, ST_OTHER, ST_N };
-static const char *const status_names[ST_N] = { "2xx", "304", "400", "404", "405", "5xx", "other" };
+enum { ST_2XX, ST_304, ST_400, ST_401, ST_404, ST_405, ST_5XX, ST_OTHER, ST_N };
+static const char *const status_names[ST_N] = { "2xx", "304", "400", "401", "404", "405",
+                                                 "5xx", "other" };
+
+/* Per request: the body of a POST/PATCH/DELETE, up to MAX_BODY. */
+struct request {
+    char *body;
+    size_t len;
+    bool too_large;
+};
 
 struct http {
     const struct config *cfg;
@@ -49,7 +66,7 @@ static void unref_cb(void *cls)
 static void count_status(struct http *h, unsigned code)
 {
     int k = code >= 200 && code < 300 ? ST_2XX : code == 304 ? ST_304
-            : code == 400 ? ST_400 : code == 404 ? ST_404 : code == 405 ? ST_405
+            : code == 400 ? ST_400 : code == 401 ? ST_401 : code == 404 ? ST_404 : code == 405 ? ST_405
             : code >= 500 ? ST_5XX : ST_OTHER;
     atomic_fetch_add_explicit(&h->by_status[k], 1, memory_order_relaxed);
 }
@@ -99,7 +116,37 @@ static enum MHD_Result error_reply(struct http *h, struct MHD_Connection *c,
         MHD_add_response_header(r, "Cache-Control", "no-store");
     if (r && code == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, "Allow", ALLOW_READ);
+    if (r && code == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"podium\"");
     return reply(h, c, code, r);
+}
+
+static enum MHD_Result method_not_allowed(struct http *h, struct MHD_Connection *c,
+                                          const char *allow)
+{
+    struct MHD_Response *r = text_response("application/json",
+                                           "{\"error\":\"method not allowed\"}\n");
+    if (r)
+        MHD_add_response_header(r, "Allow", allow);
+    return reply(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+}
+
+/* Constant time in the length of the expected token. */
+static bool token_equal(const char *given, const char *expected)
+{
+    size_t n = strlen(expected), m = strlen(given);
+    unsigned char diff = (unsigned char)(n != m);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(expected[i] ^ (i < m ? given[i] : 0));
+    return diff == 0 && n > 0;
+}
+
+static bool is_organizer(struct http *h, struct MHD_Connection *c)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    return token_equal(auth + 7, h->cfg->admin_token ? h->cfg->admin_token : "");
 }
 
 static enum MHD_Result buffer_reply(struct http *h, struct MHD_Connection *c,
@@ -155,7 +202,17 @@ static json_t *session_json(struct session *s)
     if (s->win)
         store_get_stats(s->win, &ws);
 
-    const char *state = live ? "live" : ws.segments > 0 ? "ended" : "scheduled";
+    struct rec_stats rs = { 0 };
+    struct export_status es = { 0 };
+    if (s->rec)
+        rec_get_stats(s->rec, &rs);
+    if (s->exp)
+        export_get_status(s->exp, &es);
+    bool published = atomic_load(&s->published);
+    const char *state = live || (rs.open && !atomic_load(&s->ended)) ? "live"
+                        : published ? "published"
+                        : es.state == EXPORT_DONE ? "recorded"
+                        : rs.exists || ws.segments > 0 ? "ended" : "scheduled";
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(s->id));
     json_object_set_new(o, "title", json_string(s->conf.title));
@@ -202,13 +259,49 @@ static json_t *session_json(struct session *s)
     json_object_set_new(o, "discontinuities", json_integer((json_int_t)ws.discontinuities));
     json_object_set_new(o, "publishers_total",
                         json_integer((json_int_t)atomic_load(&s->publishers_total)));
-    char url[128];
+    char url[2 * CONFIG_ID_MAX + 32];
     snprintf(url, sizeof(url), "/live/%s/index.m3u8", s->id);
     json_object_set_new(o, "live_url", json_string(url));
+
+    json_t *r = json_object();
+    json_object_set_new(r, "state", json_string(!rs.exists ? "none" : rs.open ? "recording"
+                                                : "finalized"));
+    json_object_set_new(r, "segments", json_integer((json_int_t)rs.segments));
+    json_object_set_new(r, "duration", json_real(rs.duration));
+    json_object_set_new(r, "bytes", json_integer((json_int_t)rs.bytes));
+    json_object_set_new(r, "write_errors", json_integer((json_int_t)rs.write_errors));
+    json_object_set_new(r, "gaps_total", json_integer((json_int_t)rs.gaps_total));
+    json_t *gaps = json_array();
+    for (size_t i = 0; i < rs.n_gaps; i++) {
+        json_t *g = json_object();
+        json_object_set_new(g, "after_seq", json_integer((json_int_t)rs.gaps[i].after_seq));
+        json_object_set_new(g, "segments_lost", json_integer((json_int_t)rs.gaps[i].lost));
+        json_object_set_new(g, "reason", json_string(rs.gaps[i].reason));
+        json_array_append_new(gaps, g);
+    }
+    json_object_set_new(r, "gaps", gaps);
+    json_object_set_new(r, "published", json_boolean(published));
+    snprintf(url, sizeof(url), "/vod/%s/index.m3u8", s->id);
+    json_object_set_new(r, "url", json_string(url));
+    json_t *x = json_object();
+    json_object_set_new(x, "state", json_string(export_state_name(es.state)));
+    json_object_set_new(x, "percent", json_integer(es.percent));
+    json_object_set_new(x, "start", json_real(es.start));
+    json_object_set_new(x, "end", json_real(es.end));
+    if (es.state == EXPORT_DONE) {
+        json_object_set_new(x, "duration", json_real(es.duration));
+        snprintf(url, sizeof(url), "/vod/%s/%s.mp4", s->id, s->id);
+        json_object_set_new(x, "url", json_string(url));
+    }
+    if (es.error[0])
+        json_object_set_new(x, "error", json_string(es.error));
+    json_object_set_new(r, "export", x);
+    json_object_set_new(o, "recording", r);
     return o;
 }
 
-static enum MHD_Result json_reply(struct http *h, struct MHD_Connection *c, json_t *j)
+static enum MHD_Result json_reply_code(struct http *h, struct MHD_Connection *c, json_t *j,
+                                       unsigned code)
 {
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
@@ -222,7 +315,12 @@ static enum MHD_Result json_reply(struct http *h, struct MHD_Connection *c, json
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    return reply(h, c, MHD_HTTP_OK, r);
+    return reply(h, c, code, r);
+}
+
+static enum MHD_Result json_reply(struct http *h, struct MHD_Connection *c, json_t *j)
+{
+    return json_reply_code(h, c, j, MHD_HTTP_OK);
 }
 
 static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
@@ -384,33 +482,341 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
     return reply(h, c, MHD_HTTP_OK, r);
 }
 
+
+/* --------------------------------------------------------------- VOD */
+
+static void http_date(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* Parses a single "bytes=" range against size. 1: range set, 0: serve the
+ * whole file (absent, multiple or malformed), -1: unsatisfiable. */
+static int parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *to)
+{
+    if (!v || strncmp(v, "bytes=", 6) != 0 || strchr(v, ','))
+        return 0;
+    const char *p = v + 6;
+    char *end;
+    if (*p == '-') {
+        errno = 0;
+        unsigned long long n = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1 || *end)
+            return 0;
+        if (n == 0 || size == 0)
+            return -1;
+        *from = n >= size ? 0 : size - n;
+        *to = size - 1;
+        return 1;
+    }
+    errno = 0;
+    unsigned long long a = strtoull(p, &end, 10);
+    if (errno || end == p || *end != '-')
+        return 0;
+    const char *q = end + 1;
+    unsigned long long b = size ? size - 1 : 0;
+    if (*q) {
+        b = strtoull(q, &end, 10);
+        if (errno || *end)
+            return 0;
+        if (b < a)
+            return 0;
+        if (b >= size)
+            b = size - 1;
+    }
+    if (a >= size)
+        return -1;
+    *from = a;
+    *to = b;
+    return 1;
+}
+
+/* Serves a file from the recording folder with sendfile, ETag,
+ * Last-Modified, conditional GET and single ranges. */
+static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
+                                  const char *path, const char *type, const char *cache)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    }
+    char etag[64], lm[64];
+    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+    http_date(st.st_mtime, lm, sizeof(lm));
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    if (inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+        close(fd);
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (r) {
+            MHD_add_response_header(r, "ETag", etag);
+            MHD_add_response_header(r, "Cache-Control", cache);
+        }
+        return reply(h, c, MHD_HTTP_NOT_MODIFIED, r);
+    }
+    uint64_t size = (uint64_t)st.st_size, from = 0, to = size ? size - 1 : 0;
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
+    int rr = if_range && strcmp(if_range, etag) != 0 ? 0 : parse_range(range, size, &from, &to);
+    if (rr < 0) {
+        close(fd);
+        char cr[64];
+        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+        struct MHD_Response *r = text_response("application/json",
+                                               "{\"error\":\"range not satisfiable\"}\n");
+        if (r)
+            MHD_add_response_header(r, "Content-Range", cr);
+        return reply(h, c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+    }
+    uint64_t len = rr > 0 ? to - from + 1 : size;
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, from);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", cache);
+    MHD_add_response_header(r, "ETag", etag);
+    MHD_add_response_header(r, "Last-Modified", lm);
+    MHD_add_response_header(r, "Accept-Ranges", "bytes");
+    unsigned code = MHD_HTTP_OK;
+    if (rr > 0) {
+        char cr[96];
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)from,
+                 (unsigned long long)to, (unsigned long long)size);
+        MHD_add_response_header(r, "Content-Range", cr);
+        code = MHD_HTTP_PARTIAL_CONTENT;
+    }
+    return reply(h, c, code, r);
+}
+
+static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const char *rest)
+{
+    char id[CONFIG_ID_MAX];
+    const char *slash = strchr(rest, '/');
+    if (!slash || (size_t)(slash - rest) >= sizeof(id))
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    memcpy(id, rest, (size_t)(slash - rest));
+    id[slash - rest] = '\0';
+    const char *file = slash + 1;
+    struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
+    if (!s || !s->rec)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such recording");
+    struct rec_stats rs;
+    rec_get_stats(s->rec, &rs);
+    bool organizer = is_organizer(h, c);
+    bool published = atomic_load(&s->published);
+    bool open = rs.open && !atomic_load(&s->ended);
+    /* Attendees may seek back while the session runs; afterwards only a
+     * published recording exists for them. */
+    if (!rs.exists || (!open && !published && !organizer))
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such recording");
+    const char *priv = "private, no-store";
+    char path[PATH_MAX], mp4[CONFIG_ID_MAX + 8];
+    snprintf(mp4, sizeof(mp4), "%s.mp4", s->id);
+    if (strcmp(file, "index.m3u8") == 0) {
+        snprintf(path, sizeof(path), "%s/index.m3u8", rec_dir(s->rec));
+        return file_reply(h, c, path, "application/vnd.apple.mpegurl",
+                          !published && !open ? priv : open ? "max-age=1" : "public, max-age=300");
+    }
+    if (strcmp(file, mp4) == 0) {
+        snprintf(path, sizeof(path), "%s/%s", rec_dir(s->rec), mp4);
+        return file_reply(h, c, path, "video/mp4",
+                          published ? "public, max-age=300" : priv);
+    }
+    char *end;
+    errno = 0;
+    if (file[0] < '0' || file[0] > '9')
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    unsigned long long seq = strtoull(file, &end, 10);
+    if (errno || strcmp(end, ".ts") != 0)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    snprintf(path, sizeof(path), "%s/%llu.ts", rec_dir(s->rec), seq);
+    return file_reply(h, c, path, "video/mp2t",
+                      published || open ? "public, max-age=31536000, immutable" : priv);
+}
+
+/* ---------------------------------------------------- organizer API */
+
+static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
+                                      struct session *s, const char *action,
+                                      const struct request *req)
+{
+    if (strcmp(action, "end") == 0) {
+        pthread_mutex_lock(&s->lock);
+        int sock = s->publisher_sock;
+        pthread_mutex_unlock(&s->lock);
+        atomic_store(&s->end_requested, true);
+        if (sock != NO_PUBLISHER)
+            ingest_kick(sock);
+        log_msg(LV_INFO, s->id, "\"organizer ends the session\"");
+        json_t *o = session_json(s);
+        char *txt = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!txt)
+            return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(txt), txt,
+                                                                 MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+            free(txt);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        return reply(h, c, MHD_HTTP_ACCEPTED, r);
+    }
+    if (strcmp(action, "publish") == 0) {
+        double start = 0, end = 0;
+        if (req->len > 0) {
+            json_error_t jerr;
+            json_t *j = json_loadb(req->body, req->len, 0, &jerr);
+            if (!j || !json_is_object(j)) {
+                json_decref(j);
+                return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "body must be a JSON object");
+            }
+            json_t *js = json_object_get(j, "start"), *je = json_object_get(j, "end");
+            const char *bad = NULL;
+            if (js && !json_is_number(js))
+                bad = "start must be a number of seconds";
+            else if (je && !json_is_number(je))
+                bad = "end must be a number of seconds";
+            if (!bad) {
+                start = js ? json_number_value(js) : 0;
+                end = je ? json_number_value(je) : 0;
+                if (start < 0)
+                    bad = "start must be >= 0";
+                else if (je && end <= start)
+                    bad = "end must be greater than start";
+            }
+            json_decref(j);
+            if (bad)
+                return error_reply(h, c, MHD_HTTP_BAD_REQUEST, bad);
+        }
+        struct rec_stats rs;
+        rec_get_stats(s->rec, &rs);
+        if (!rs.exists)
+            return error_reply(h, c, MHD_HTTP_CONFLICT, "nothing recorded yet");
+        if (rs.open && !atomic_load(&s->ended))
+            return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
+        if (start >= rs.duration)
+            return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "start is beyond the recording");
+        if (export_start(s->exp, start, end) < 0)
+            return error_reply(h, c, MHD_HTTP_CONFLICT, "an export is already running");
+        return json_reply_code(h, c, session_json(s), MHD_HTTP_ACCEPTED);
+    }
+    if (strcmp(action, "unpublish") == 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/published", rec_dir(s->rec));
+        unlink(path);
+        atomic_store(&s->published, false);
+        log_msg(LV_INFO, s->id, "\"recording unpublished\"");
+        return json_reply(h, c, session_json(s));
+    }
+    if (strcmp(action, "recording") == 0) {      /* DELETE */
+        struct rec_stats rs;
+        rec_get_stats(s->rec, &rs);
+        if (rs.open && !atomic_load(&s->ended))
+            return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
+        atomic_store(&s->published, false);
+        rec_delete(s->rec);
+        return json_reply_code(h, c, session_json(s), MHD_HTTP_ACCEPTED);
+    }
+    return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+/* /api/v1/sessions/<id>/<action> with a non-read method. */
+static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const char *url,
+                                 const char *method, const struct request *req)
+{
+    if (strcmp(url, "/api/v1/sessions") == 0 || strncmp(url, "/api/v1/sessions/", 17) != 0)
+        return error_reply(h, c, MHD_HTTP_NOT_IMPLEMENTED, "not implemented yet");
+    if (!is_organizer(h, c))
+        return error_reply(h, c, MHD_HTTP_UNAUTHORIZED, "organizer token required");
+    if (req->too_large)
+        return error_reply(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
+    char id[CONFIG_ID_MAX];
+    const char *rest = url + 17, *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (n == 0 || n >= sizeof(id))
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
+    if (!s)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+    if (!slash)
+        return error_reply(h, c, MHD_HTTP_NOT_IMPLEMENTED, "not implemented yet");
+    const char *action = slash + 1;
+    bool post_action = strcmp(action, "end") == 0 || strcmp(action, "publish") == 0
+                       || strcmp(action, "unpublish") == 0;
+    if (post_action && strcmp(method, "POST") != 0)
+        return method_not_allowed(h, c, ALLOW_POST);
+    if (strcmp(action, "recording") == 0 && strcmp(method, "DELETE") != 0)
+        return method_not_allowed(h, c, "DELETE, OPTIONS");
+    return session_action(h, c, s, action, req);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version,
                                const char *upload_data, size_t *upload_size,
                                void **req_cls)
 {
     struct http *h = cls;
-    (void)version; (void)upload_data; (void)upload_size; (void)req_cls;
+    (void)version;
+
+    bool read = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool write = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
+                 || strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
+    if (write) {
+        /* Collect the body (bounded) before answering. */
+        struct request *req = *req_cls;
+        if (!req) {
+            req = calloc(1, sizeof(*req));
+            if (!req)
+                return MHD_NO;
+            *req_cls = req;
+            return MHD_YES;
+        }
+        if (*upload_size > 0) {
+            if (!req->too_large && req->len + *upload_size <= MAX_BODY) {
+                char *nb = realloc(req->body, req->len + *upload_size + 1);
+                if (!nb)
+                    return MHD_NO;
+                req->body = nb;
+                memcpy(req->body + req->len, upload_data, *upload_size);
+                req->len += *upload_size;
+                req->body[req->len] = '\0';
+            } else {
+                req->too_large = true;
+            }
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        if (strncmp(url, "/api/", 5) == 0)
+            return api_write(h, c, url, method, req);
+        return method_not_allowed(h, c, ALLOW_READ);
+    }
 
     if (strcmp(method, "OPTIONS") == 0) {
         struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL,
                                                                  MHD_RESPMEM_PERSISTENT);
+        const char *allow = strncmp(url, "/api/", 5) == 0
+                            ? "GET, HEAD, POST, PATCH, DELETE, OPTIONS" : ALLOW_READ;
         if (r) {
-            MHD_add_response_header(r, "Access-Control-Allow-Methods", ALLOW_READ);
+            MHD_add_response_header(r, "Access-Control-Allow-Methods", allow);
             MHD_add_response_header(r, "Access-Control-Allow-Headers",
                                     "Authorization, Content-Type, Range");
             MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
-            MHD_add_response_header(r, "Allow", ALLOW_READ);
+            MHD_add_response_header(r, "Allow", allow);
         }
         return reply(h, c, MHD_HTTP_NO_CONTENT, r);
     }
-    bool read = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    if (!read) {
-        if (strcmp(method, "POST") && strcmp(method, "PUT") && strcmp(method, "PATCH")
-            && strcmp(method, "DELETE"))
-            return error_reply(h, c, MHD_HTTP_NOT_IMPLEMENTED, "method not implemented");
-        return error_reply(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-    }
+    if (!read)
+        return error_reply(h, c, MHD_HTTP_NOT_IMPLEMENTED, "method not implemented");
 
     if (strcmp(url, "/healthz") == 0)
         return reply(h, c, MHD_HTTP_OK, text_response("text/plain", "ok\n"));
@@ -420,11 +826,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return metrics(h, c);
     if (strcmp(url, "/api/v1/sessions") == 0)
         return api_sessions(h, c, NULL);
-    if (strncmp(url, "/api/v1/sessions/", 17) == 0)
-        return api_sessions(h, c, url + 17);
+    if (strncmp(url, "/api/v1/sessions/", 17) == 0) {
+        const char *id = url + 17;
+        if (strchr(id, '/'))
+            return method_not_allowed(h, c, ALLOW_POST);
+        return api_sessions(h, c, id);
+    }
     if (strncmp(url, "/live/", 6) == 0)
         return live_reply(h, c, url + 6);
+    if (strncmp(url, "/vod/", 5) == 0)
+        return vod_reply(h, c, url + 5);
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls; (void)c; (void)toe;
+    struct request *req = *req_cls;
+    if (req) {
+        free(req->body);
+        free(req);
+        *req_cls = NULL;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -467,6 +891,7 @@ struct http *http_start(const struct config *cfg, struct registry *reg)
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
                                  MHD_OPTION_END);
     freeaddrinfo(res);
     if (!h->daemon) {

@@ -514,6 +514,12 @@ int ingest_sock_stats(int sock, struct ingest_link_stats *out)
     return 0;
 }
 
+void ingest_kick(int sock)
+{
+    if (sock != NO_PUBLISHER)
+        srt_close(sock);
+}
+
 void ingest_conn_close(struct ingest_conn **pc)
 {
     struct ingest_conn *c = *pc;

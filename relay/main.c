@@ -13,7 +13,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <unistd.h>
+
 #include "podium/config.h"
+#include "podium/export.h"
+#include "podium/record.h"
 #include "podium/http.h"
 #include "podium/ingest.h"
 #include "podium/log.h"
@@ -37,26 +44,168 @@ static void usage(FILE *f)
             "Watch:    http://HOST:8080/live/<session>/index.m3u8\n");
 }
 
+struct app {
+    struct config cfg;
+    struct rec_writer *writer;
+    struct registry *reg;
+    pthread_mutex_t lock;             /* stopping; wakes the housekeeper */
+    pthread_cond_t wake;
+    bool stopping;
+};
+
+/* The segmenter's one output: the same segment to live viewers and disk. */
+static void on_segment(void *opaque, const struct media_segment *seg)
+{
+    struct session *s = opaque;
+    store_on_segment(s->win, seg);
+    rec_on_segment(s->rec, seg);
+    atomic_store(&s->ended, false);
+}
+
+static void published_path(const struct session *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/published", rec_dir(s->rec));
+}
+
+/* Runs on the export thread: the recording becomes public once its MP4 is
+ * complete. */
+static void on_export_done(void *opaque, bool ok)
+{
+    struct session *s = opaque;
+    if (!ok)
+        return;
+    char path[PATH_MAX];
+    published_path(s, path, sizeof(path));
+    int err = rec_write_atomic(path, "1\n", 2);
+    if (err < 0)
+        log_msg(LV_ERROR, s->id, "\"cannot persist the published flag\" err=\"%s\"", strerror(-err));
+    atomic_store(&s->published, true);
+    log_msg(LV_INFO, s->id, "\"recording published\"");
+}
+
 static int setup_session(struct session *s, void *opaque)
 {
-    const struct config *cfg = opaque;
-    s->win = store_window_create(s->id, cfg->window);
+    struct app *app = opaque;
+    s->win = store_window_create(s->id, app->cfg.window);
+    s->rec = rec_open(app->writer, app->cfg.data_dir, s->id);
     struct seg_params p = { .session_id = s->id,
-                            .segment_duration = cfg->segment_duration,
-                            .output = store_on_segment, .opaque = s->win };
-    s->seg = s->win ? seg_create(&p) : NULL;
-    if (!s->seg) {
+                            .segment_duration = app->cfg.segment_duration,
+                            .output = on_segment, .opaque = s };
+    s->seg = s->win && s->rec ? seg_create(&p) : NULL;
+    s->exp = s->seg ? export_create(s->rec, s->id, on_export_done, s) : NULL;
+    if (!s->exp) {
+        seg_free(&s->seg);
+        rec_free(&s->rec);
         store_window_free(&s->win);
         return -1;
     }
+    seg_continue_from(s->seg, rec_next_seq(s->rec));
+
+    struct rec_stats rs;
+    rec_get_stats(s->rec, &rs);
+    if (rs.exists && !rs.open) {
+        char path[PATH_MAX];
+        published_path(s, path, sizeof(path));
+        atomic_store(&s->ended, true);
+        atomic_store(&s->published, access(path, F_OK) == 0);
+    }
+    if (rs.open)
+        s->last_publish_end = time(NULL);   /* close_after counts from now */
     return 0;
 }
 
 static void teardown_session(struct session *s, void *opaque)
 {
     (void)opaque;
+    export_free(&s->exp);
     seg_free(&s->seg);
+    rec_free(&s->rec);
     store_window_free(&s->win);
+}
+
+/* Ends sessions whose publisher has been gone for close_after (or that an
+ * organizer ended): recording finalized, live playlist gets ENDLIST. One
+ * process-wide tick; no session has a timer of its own. */
+static void *housekeeper(void *arg)
+{
+    struct app *app = arg;
+    pthread_mutex_lock(&app->lock);
+    while (!app->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&app->wake, &app->lock, &ts);
+        if (app->stopping)
+            break;
+        pthread_mutex_unlock(&app->lock);
+
+        struct session *list[REGISTRY_MAX_SESSIONS];
+        size_t n = registry_list(app->reg, list, REGISTRY_MAX_SESSIONS);
+        time_t now = time(NULL);
+        for (size_t i = 0; i < n; i++) {
+            struct session *s = list[i];
+            char addr[64];
+            if (session_publisher(s, addr, sizeof(addr), NULL) || atomic_load(&s->ended))
+                continue;
+            struct rec_stats rs;
+            rec_get_stats(s->rec, &rs);
+            pthread_mutex_lock(&s->lock);
+            time_t since = s->last_publish_end;
+            pthread_mutex_unlock(&s->lock);
+            bool asked = atomic_exchange(&s->end_requested, false);
+            if (!rs.open || (!asked && now - since < app->cfg.close_after))
+                continue;
+            rec_finalize(s->rec);
+            store_set_ended(s->win, true);
+            atomic_store(&s->ended, true);
+            log_msg(LV_INFO, s->id, "\"session ended\" reason=%s", asked ? "organizer" : "close_after");
+        }
+        pthread_mutex_lock(&app->lock);
+    }
+    pthread_mutex_unlock(&app->lock);
+    return NULL;
+}
+
+/* admin_token from the config, else data_dir/admin.token, else a new one
+ * stored there (0600). */
+static int load_admin_token(struct config *cfg)
+{
+    char path[PATH_MAX], tok[65] = "";
+    if (cfg->admin_token && *cfg->admin_token)
+        return 0;
+    snprintf(path, sizeof(path), "%s/admin.token", cfg->data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fgets(tok, sizeof(tok), f))
+            tok[strcspn(tok, "\r\n")] = '\0';
+        fclose(f);
+    }
+    if (strlen(tok) < 16) {
+        uint8_t raw[24];
+        FILE *r = fopen("/dev/urandom", "r");
+        if (!r || fread(raw, 1, sizeof(raw), r) != sizeof(raw)) {
+            if (r)
+                fclose(r);
+            log_msg(LV_ERROR, NULL, "\"cannot read /dev/urandom for the admin token\"");
+            return -1;
+        }
+        fclose(r);
+        for (size_t i = 0; i < sizeof(raw); i++)
+            snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, tok, strlen(tok)) < 0 || fsync(fd) < 0) {
+            log_msg(LV_ERROR, NULL, "\"cannot store the admin token\" path=%s err=\"%s\"",
+                    path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        close(fd);
+        log_msg(LV_INFO, NULL, "\"admin token generated\" path=%s", path);
+    }
+    free(cfg->admin_token);
+    cfg->admin_token = strdup(tok);
+    return cfg->admin_token ? 0 : -1;
 }
 
 static const struct pipeline_sink *sink_of(struct session *s)
@@ -113,7 +262,11 @@ int main(int argc, char **argv)
     const char *path = NULL;
     bool check = false;
     int opt, ret = 1;
-    struct config cfg;
+    static struct app app = { .lock = PTHREAD_MUTEX_INITIALIZER,
+                              .wake = PTHREAD_COND_INITIALIZER };
+    struct config *cfgp = &app.cfg;
+    pthread_t keeper;
+    bool keeper_started = false;
     struct registry *reg = NULL;
     struct http *http = NULL;
     struct ingest *ing = NULL;
@@ -142,16 +295,16 @@ int main(int argc, char **argv)
         log_set_level(LV_DEBUG);
 
     if (path) {
-        if (config_load(&cfg, path, stderr) < 0) {
-            config_free(&cfg);
+        if (config_load(cfgp, path, stderr) < 0) {
+            config_free(cfgp);
             return 1;
         }
     } else {
-        config_defaults(&cfg);
+        config_defaults(cfgp);
     }
     if (check) {
-        printf("%s: ok (%zu sessions)\n", path, cfg.n_sessions);
-        config_free(&cfg);
+        printf("%s: ok (%zu sessions)\n", path, cfgp->n_sessions);
+        config_free(cfgp);
         return 0;
     }
 
@@ -169,20 +322,25 @@ int main(int argc, char **argv)
     if (!path)
         log_msg(LV_WARN, NULL, "\"no config file: accepting any session id without a passphrase\"");
 
-    if (ensure_dir(cfg.data_dir) < 0)
+    if (ensure_dir(cfgp->data_dir) < 0 || load_admin_token(cfgp) < 0)
+        goto out;
+    app.writer = rec_writer_start(getenv("PODIUM_TEST_FAULT_ENOSPC"));
+    if (!app.writer)
         goto out;
     struct session_hooks hooks = { .setup = setup_session,
-                                   .teardown = teardown_session, .opaque = &cfg };
-    reg = registry_create(&cfg, &hooks);
+                                   .teardown = teardown_session, .opaque = &app };
+    reg = registry_create(cfgp, &hooks);
+    app.reg = reg;
     if (!reg)
         goto out;
-    http = http_start(&cfg, reg);
-    if (!http)
+    keeper_started = pthread_create(&keeper, NULL, housekeeper, &app) == 0;
+    http = http_start(cfgp, reg);
+    if (!http || !keeper_started)
         goto out;
-    ing = ingest_start(&cfg, reg, on_publisher, NULL);
+    ing = ingest_start(cfgp, reg, on_publisher, NULL);
     if (!ing)
         goto out;
-    log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", cfg.n_sessions);
+    log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", cfgp->n_sessions);
 
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -193,9 +351,24 @@ out:
     /* Publishers first: their threads flush the last segment into the
      * window, which HTTP may still be serving until http_stop. */
     ingest_stop(&ing, SHUTDOWN_PUBLISHERS_MS);
+    if (keeper_started) {
+        pthread_mutex_lock(&app.lock);
+        app.stopping = true;
+        pthread_cond_signal(&app.wake);
+        pthread_mutex_unlock(&app.lock);
+        pthread_join(keeper, NULL);
+    }
     http_stop(&http);
+    if (reg) {
+        struct session *list[REGISTRY_MAX_SESSIONS];
+        size_t n = registry_list(reg, list, REGISTRY_MAX_SESSIONS);
+        for (size_t i = 0; i < n; i++)
+            rec_finalize(list[i]->rec);     /* no-op unless open */
+    }
+    /* Every queued segment reaches the disk before the recorders go. */
+    rec_writer_stop(&app.writer);
     registry_free(&reg);
-    config_free(&cfg);
+    config_free(cfgp);
     if (ret == 0)
         log_msg(LV_INFO, NULL, "\"stopped\"");
     return ret;

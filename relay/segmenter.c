@@ -608,6 +608,14 @@ const struct pipeline_sink *seg_sink(struct segmenter *s)
     return &s->sink;
 }
 
+void seg_continue_from(struct segmenter *s, uint64_t next_seq)
+{
+    pthread_mutex_lock(&s->lock);
+    s->next_seq = next_seq;
+    s->next_disc = next_seq > 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
 void seg_get_stats(struct segmenter *s, struct seg_stats *out)
 {
     pthread_mutex_lock(&s->lock);

@@ -58,6 +58,10 @@ struct ingest_link_stats {
 };
 int ingest_sock_stats(int sock, struct ingest_link_stats *out);
 
+/* Closes a publisher's socket from outside its thread (organizer ended the
+ * session); its pipeline then ends as on a disconnect. */
+void ingest_kick(int sock);
+
 /* Closes the connection, detaches it from its session if it is still the
  * current publisher, frees it and sets *c to NULL. */
 void ingest_conn_close(struct ingest_conn **c);

@@ -85,6 +85,10 @@ void seg_free(struct segmenter **s);
 /* The pipeline sink feeding this segmenter (pointer valid while s lives). */
 const struct pipeline_sink *seg_sink(struct segmenter *s);
 
+/* Numbers the next segment next_seq (recording continued after a restart);
+ * it then carries a discontinuity. Call before the first publisher. */
+void seg_continue_from(struct segmenter *s, uint64_t next_seq);
+
 struct seg_stats {
     uint64_t segments;         /* produced so far */
     uint64_t bytes_out;

@@ -19,6 +19,8 @@
 
 struct segmenter;
 struct live_window;
+struct recorder;
+struct exporter;
 
 struct session {
     char id[CONFIG_ID_MAX];
@@ -28,6 +30,12 @@ struct session {
      * whoever set them up (freed by its teardown hook). */
     struct segmenter *seg;
     struct live_window *win;
+    struct recorder *rec;
+    struct exporter *exp;
+
+    atomic_bool published;          /* recording public (MP4 exported) */
+    atomic_bool end_requested;      /* organizer asked to end it now */
+    atomic_bool ended;              /* recording finalized, ENDLIST live */
 
     pthread_mutex_t lock;           /* guards the publisher fields below */
     int publisher_sock;             /* SRTSOCKET, NO_PUBLISHER when none */

@@ -1,0 +1,80 @@
+/* Recording: every segment a session publishes is written once to
+ * data_dir/recordings/<id>/ by one background writer thread, with an HLS
+ * playlist rewritten atomically (EVENT while open, VOD once finalized).
+ * Writes never run on the packet path or an HTTP thread. */
+#ifndef PODIUM_RECORD_H
+#define PODIUM_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "podium/segmenter.h"
+
+#define REC_QUEUE_BYTES (256u << 20)   /* pending writes, all sessions */
+#define REC_MAX_ENTRIES 200000          /* segments per recording */
+#define REC_GAPS_KEPT 16
+
+struct rec_writer;
+struct recorder;
+
+/* Starts the writer thread. fault_file (may be NULL) is a test hook: while
+ * that file exists every segment write fails with ENOSPC. NULL on failure. */
+struct rec_writer *rec_writer_start(const char *fault_file);
+/* Writes everything queued, stops the thread, frees; sets *w to NULL. */
+void rec_writer_stop(struct rec_writer **w);
+
+/* Opens (creating or recovering after a crash) the recording of session id
+ * under data_dir. A recording found without ENDLIST stays open and is
+ * finalized by the caller after close_after. NULL on failure (logged). */
+struct recorder *rec_open(struct rec_writer *w, const char *data_dir, const char *id);
+/* Frees r (the writer must have been stopped or drained first). */
+void rec_free(struct recorder **r);
+
+/* seg_output_fn: queues the segment for writing (takes a reference). */
+void rec_on_segment(void *opaque, const struct media_segment *seg);
+
+/* Queues finalization: ENDLIST + PLAYLIST-TYPE:VOD. A later segment reopens
+ * the recording after a discontinuity. */
+void rec_finalize(struct recorder *r);
+
+/* Removes the recording's files (asynchronously, on the writer thread) and
+ * empties it. */
+void rec_delete(struct recorder *r);
+
+/* Sequence number after the last recorded segment (0 when empty). */
+uint64_t rec_next_seq(struct recorder *r);
+
+struct rec_gap {
+    uint64_t after_seq;             /* last segment written before the gap */
+    uint64_t lost;                  /* segments not recorded */
+    char reason[48];
+};
+
+struct rec_stats {
+    bool exists;                    /* at least one segment recorded */
+    bool open;                      /* no ENDLIST yet */
+    bool recovered;                 /* found open at start-up */
+    uint64_t segments;
+    double duration;                /* seconds recorded */
+    uint64_t bytes;
+    uint64_t write_errors;
+    uint64_t gaps_total;
+    size_t n_gaps;
+    struct rec_gap gaps[REC_GAPS_KEPT];
+    time_t last_write;
+};
+void rec_get_stats(struct recorder *r, struct rec_stats *out);
+
+/* The recording folder (owned by r). */
+const char *rec_dir(const struct recorder *r);
+
+/* Snapshot of (seq, duration, discontinuity) for export; the caller frees
+ * *seqs, *durs and *discs. Returns the count. */
+size_t rec_snapshot(struct recorder *r, uint64_t **seqs, double **durs, bool **discs);
+
+/* Atomic file write: path.tmp, fsync, rename, fsync of the folder. 0/-errno. */
+int rec_write_atomic(const char *path, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,607 @@
+/* Recorder.
+ *
+ * Segments reach the recorder as references to the very bytes live viewers
+ * get; the one writer thread puts each on disk once (tmp file, fsync,
+ * rename), then rewrites the playlist the same way and fsyncs the folder.
+ * So after a kill -9 the folder holds a playlist listing only complete
+ * segments; at worst the segment being written is missing.
+ *
+ * A write that fails (disk full, I/O error) or a queue that is full opens a
+ * gap: the segments are not recorded, the error is logged once, counted and
+ * listed in the stats, and the next segment that does get written carries a
+ * discontinuity. Nothing already written is touched. */
+#include "podium/record.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "podium/log.h"
+#include "podium/playlist.h"
+
+enum job_kind { JOB_SEGMENT, JOB_GAP, JOB_FINALIZE, JOB_DELETE };
+
+struct job {
+    struct job *next;
+    enum job_kind kind;
+    struct recorder *rec;
+    struct media_segment seg;       /* JOB_SEGMENT: seg.data is our reference */
+};
+
+struct rec_writer {
+    pthread_t thread;
+    pthread_mutex_t lock;           /* queue */
+    pthread_cond_t cond;
+    struct job *head, *tail;
+    size_t queued_bytes;
+    bool stopping;
+    char *fault_file;
+};
+
+struct recorder {
+    struct rec_writer *w;
+    char id[CONFIG_ID_MAX];
+    char dir[PATH_MAX - 128];       /* room for "/<seq>.ts.tmp" in PATH_MAX */
+
+    pthread_mutex_t lock;           /* everything below */
+    struct playlist_entry *e;
+    size_t n, cap;
+    bool open;
+    bool recovered;
+    bool in_gap;
+    uint64_t next_seq;
+    uint64_t bytes, write_errors, gaps_total;
+    struct rec_gap gaps[REC_GAPS_KEPT];
+    size_t n_gaps;
+    time_t last_write;
+};
+
+/* ------------------------------------------------------------ files */
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    const uint8_t *p = data;
+    int ret = 0;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            ret = -errno;
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (ret == 0 && fsync(fd) < 0)
+        ret = -errno;
+    if (close(fd) < 0 && ret == 0)
+        ret = -errno;
+    return ret;
+}
+
+static int write_tmp_rename(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int r = write_file(tmp, data, len);
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
+int rec_write_atomic(const char *path, const void *data, size_t len)
+{
+    int r = write_tmp_rename(path, data, len);
+    if (r < 0)
+        return r;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    return fsync_dir(slash ? dir : ".");
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* ------------------------------------------------------- playlists */
+
+/* Caller holds r->lock. */
+static int write_playlist(struct recorder *r)
+{
+    size_t cap = 512 + r->n * 128;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    struct playlist_params p = { .target = 1, .type = r->open ? "EVENT" : "VOD",
+                                 .ended = !r->open, .ext = "ts" };
+    for (size_t i = 0; i < r->n; i++) {
+        int t = (int)(r->e[i].duration + 0.999);
+        if (t > p.target)
+            p.target = t;
+    }
+    int n = playlist_render(buf, cap, &p, r->e, r->n);
+    int ret = -EOVERFLOW;
+    if (n >= 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/index.m3u8", r->dir);
+        ret = rec_write_atomic(path, buf, (size_t)n);
+    }
+    free(buf);
+    return ret;
+}
+
+static void start_gap(struct recorder *r, const char *reason)
+{
+    if (!r->in_gap) {
+        struct rec_gap *g = &r->gaps[r->n_gaps < REC_GAPS_KEPT ? r->n_gaps++ : REC_GAPS_KEPT - 1];
+        g->after_seq = r->n ? r->e[r->n - 1].seq : 0;
+        g->lost = 0;
+        snprintf(g->reason, sizeof(g->reason), "%s", reason);
+        r->in_gap = true;
+        r->gaps_total++;
+        log_msg(LV_ERROR, r->id, "\"recording gap: segment not written, live continues\" reason=\"%s\" after_seq=%llu",
+                reason, (unsigned long long)g->after_seq);
+    }
+    r->gaps[r->n_gaps - 1].lost++;
+}
+
+static void do_segment(struct rec_writer *w, struct recorder *r, struct media_segment *seg)
+{
+    char path[PATH_MAX];
+    int err = 0;
+
+    snprintf(path, sizeof(path), "%s/%llu.ts", r->dir, (unsigned long long)seg->seq);
+    if (w->fault_file && access(w->fault_file, F_OK) == 0)
+        err = -ENOSPC;                     /* test hook: simulated full disk */
+    else
+        err = write_tmp_rename(path, seg->data->data, seg->data->size);
+
+    pthread_mutex_lock(&r->lock);
+    if (err == 0 && r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 256;
+        struct playlist_entry *e = cap <= REC_MAX_ENTRIES
+                                   ? realloc(r->e, cap * sizeof(*e)) : NULL;
+        if (e) {
+            r->e = e;
+            r->cap = cap;
+        } else {
+            err = -ENOMEM;
+            unlink(path);
+        }
+    }
+    if (err < 0) {
+        r->write_errors++;
+        start_gap(r, strerror(-err));
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    bool disc = seg->discontinuity || r->in_gap || (r->n > 0 && !r->open);
+    if (r->in_gap)
+        log_msg(LV_INFO, r->id, "\"recording resumed after gap\" seq=%llu lost=%llu",
+                (unsigned long long)seg->seq,
+                (unsigned long long)r->gaps[r->n_gaps - 1].lost);
+    r->in_gap = false;
+    r->e[r->n++] = (struct playlist_entry){ .seq = seg->seq, .duration = seg->duration,
+                                            .pdt_ms = seg->pdt_ms, .discontinuity = disc && r->n > 0,
+                                            .independent = seg->independent };
+    r->open = true;
+    r->bytes += seg->data->size;
+    r->next_seq = seg->seq + 1;
+    r->last_write = time(NULL);
+    err = write_playlist(r);
+    if (err < 0) {
+        /* The segment is on disk but not listed; the next successful
+         * playlist write lists it. Earlier state on disk is intact. */
+        r->write_errors++;
+        log_msg(LV_ERROR, r->id, "\"recording playlist not updated\" err=\"%s\"", strerror(-err));
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void do_delete(struct recorder *r)
+{
+    pthread_mutex_lock(&r->lock);
+    DIR *d = opendir(r->dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof(path), "%s/%s", r->dir, de->d_name) < (int)sizeof(path))
+                unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(r->dir);
+    r->n = 0;
+    r->open = false;
+    r->bytes = 0;
+    r->n_gaps = 0;
+    r->in_gap = false;
+    pthread_mutex_unlock(&r->lock);
+    log_msg(LV_INFO, r->id, "\"recording deleted\"");
+}
+
+static void *writer_thread(void *arg)
+{
+    struct rec_writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->head && !w->stopping)
+            pthread_cond_wait(&w->cond, &w->lock);
+        struct job *j = w->head;
+        if (!j)
+            break;                          /* stopping and drained */
+        w->head = j->next;
+        if (!w->head)
+            w->tail = NULL;
+        if (j->seg.data)
+            w->queued_bytes -= j->seg.data->size;
+        pthread_mutex_unlock(&w->lock);
+
+        struct recorder *r = j->rec;
+        switch (j->kind) {
+        case JOB_SEGMENT:
+            if (mkdirs(r->dir) < 0) {
+                pthread_mutex_lock(&r->lock);
+                r->write_errors++;
+                start_gap(r, strerror(errno));
+                pthread_mutex_unlock(&r->lock);
+            } else {
+                do_segment(w, r, &j->seg);
+            }
+            break;
+        case JOB_GAP:
+            pthread_mutex_lock(&r->lock);
+            start_gap(r, "write queue full");
+            pthread_mutex_unlock(&r->lock);
+            break;
+        case JOB_FINALIZE:
+            pthread_mutex_lock(&r->lock);
+            if (r->open && r->n > 0) {
+                r->open = false;
+                int err = write_playlist(r);
+                if (err < 0)
+                    log_msg(LV_ERROR, r->id, "\"cannot finalize recording playlist\" err=\"%s\"",
+                            strerror(-err));
+                else
+                    log_msg(LV_INFO, r->id, "\"recording finalized\" segments=%zu", r->n);
+            }
+            r->recovered = false;
+            pthread_mutex_unlock(&r->lock);
+            break;
+        case JOB_DELETE:
+            do_delete(r);
+            break;
+        }
+        av_buffer_unref(&j->seg.data);
+        free(j);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void enqueue(struct rec_writer *w, struct job *j)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+struct rec_writer *rec_writer_start(const char *fault_file)
+{
+    struct rec_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if (fault_file && !(w->fault_file = strdup(fault_file)))
+        goto out_free;
+    if (pthread_create(&w->thread, NULL, writer_thread, w) != 0)
+        goto out_free;
+    return w;
+out_free:
+    free(w->fault_file);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    return NULL;
+}
+
+void rec_writer_stop(struct rec_writer **pw)
+{
+    struct rec_writer *w = *pw;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    free(w->fault_file);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    *pw = NULL;
+}
+
+/* --------------------------------------------------------- recovery */
+
+static bool file_ok(const char *dir, uint64_t seq)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%llu.ts", dir, (unsigned long long)seq);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
+static void remove_tmp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path))
+                unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+/* Reads back a playlist this module wrote. Entries whose file is missing
+ * (lost in a crash) are dropped, marking a discontinuity. */
+static void recover(struct recorder *r)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/index.m3u8", r->dir);
+    FILE *f = fopen(path, "r");
+    remove_tmp_files(r->dir);
+    if (!f)
+        return;
+    char line[512];
+    struct playlist_entry cur = { 0 };
+    bool ended = false, have_inf = false, dropped = false;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
+            cur.duration = strtod(line + 8, NULL);
+            have_inf = true;
+        } else if (strcmp(line, "#EXT-X-DISCONTINUITY") == 0) {
+            cur.discontinuity = true;
+        } else if (strncmp(line, "#EXT-X-PROGRAM-DATE-TIME:", 25) == 0) {
+            struct tm tm = { 0 };
+            int ms = 0;
+            if (sscanf(line + 25, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
+                       &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7) {
+                tm.tm_year -= 1900;
+                tm.tm_mon -= 1;
+                cur.pdt_ms = (int64_t)timegm(&tm) * 1000 + ms;
+            }
+        } else if (strcmp(line, "#EXT-X-ENDLIST") == 0) {
+            ended = true;
+        } else if (line[0] != '#' && line[0] && have_inf) {
+            char *end;
+            unsigned long long seq = strtoull(line, &end, 10);
+            if (strcmp(end, ".ts") == 0 && file_ok(r->dir, seq)) {
+                if (r->n == r->cap) {
+                    size_t cap = r->cap ? r->cap * 2 : 256;
+                    struct playlist_entry *e = realloc(r->e, cap * sizeof(*e));
+                    if (!e)
+                        break;
+                    r->e = e;
+                    r->cap = cap;
+                }
+                cur.seq = seq;
+                cur.independent = true;
+                cur.discontinuity = (cur.discontinuity || dropped) && r->n > 0;
+                r->e[r->n++] = cur;
+                r->next_seq = seq + 1;
+                struct stat st;
+                char sp[PATH_MAX];
+                snprintf(sp, sizeof(sp), "%s/%llu.ts", r->dir, seq);
+                if (stat(sp, &st) == 0)
+                    r->bytes += (uint64_t)st.st_size;
+                dropped = false;
+            } else {
+                dropped = true;
+            }
+            memset(&cur, 0, sizeof(cur));
+            have_inf = false;
+        }
+    }
+    fclose(f);
+    r->open = !ended && r->n > 0;
+    r->recovered = r->open;
+    if (r->open)
+        log_msg(LV_WARN, r->id, "\"recording was interrupted; kept open for the speaker to return\" segments=%zu",
+                r->n);
+    if (r->n > 0)
+        write_playlist(r);                  /* drop entries lost in a crash */
+}
+
+struct recorder *rec_open(struct rec_writer *w, const char *data_dir, const char *id)
+{
+    struct recorder *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->w = w;
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    if (snprintf(r->dir, sizeof(r->dir), "%s/recordings/%s", data_dir, id) >= (int)sizeof(r->dir)) {
+        log_msg(LV_ERROR, id, "\"recording path too long\"");
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    recover(r);
+    return r;
+}
+
+void rec_free(struct recorder **pr)
+{
+    struct recorder *r = *pr;
+    if (!r)
+        return;
+    pthread_mutex_destroy(&r->lock);
+    free(r->e);
+    free(r);
+    *pr = NULL;
+}
+
+void rec_on_segment(void *opaque, const struct media_segment *seg)
+{
+    struct recorder *r = opaque;
+    struct rec_writer *w = r->w;
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        log_msg(LV_ERROR, r->id, "\"out of memory queueing a recording write\"");
+        return;
+    }
+    j->rec = r;
+    pthread_mutex_lock(&w->lock);
+    bool full = w->queued_bytes + seg->data->size > REC_QUEUE_BYTES;
+    if (!full)
+        w->queued_bytes += seg->data->size;
+    pthread_mutex_unlock(&w->lock);
+    if (full) {
+        j->kind = JOB_GAP;                  /* refuse instead of growing */
+    } else {
+        j->kind = JOB_SEGMENT;
+        j->seg = *seg;
+        j->seg.data = av_buffer_ref(seg->data);
+        if (!j->seg.data) {
+            j->kind = JOB_GAP;
+            pthread_mutex_lock(&w->lock);
+            w->queued_bytes -= seg->data->size;
+            pthread_mutex_unlock(&w->lock);
+        }
+    }
+    enqueue(w, j);
+}
+
+static void simple_job(struct recorder *r, enum job_kind kind)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return;
+    j->kind = kind;
+    j->rec = r;
+    enqueue(r->w, j);
+}
+
+void rec_finalize(struct recorder *r)
+{
+    simple_job(r, JOB_FINALIZE);
+}
+
+void rec_delete(struct recorder *r)
+{
+    simple_job(r, JOB_DELETE);
+}
+
+uint64_t rec_next_seq(struct recorder *r)
+{
+    pthread_mutex_lock(&r->lock);
+    uint64_t n = r->next_seq;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+void rec_get_stats(struct recorder *r, struct rec_stats *out)
+{
+    pthread_mutex_lock(&r->lock);
+    memset(out, 0, sizeof(*out));
+    out->exists = r->n > 0;
+    out->open = r->open;
+    out->recovered = r->recovered;
+    out->segments = r->n;
+    for (size_t i = 0; i < r->n; i++)
+        out->duration += r->e[i].duration;
+    out->bytes = r->bytes;
+    out->write_errors = r->write_errors;
+    out->gaps_total = r->gaps_total;
+    out->n_gaps = r->n_gaps;
+    memcpy(out->gaps, r->gaps, sizeof(out->gaps));
+    out->last_write = r->last_write;
+    pthread_mutex_unlock(&r->lock);
+}
+
+const char *rec_dir(const struct recorder *r)
+{
+    return r->dir;
+}
+
+size_t rec_snapshot(struct recorder *r, uint64_t **seqs, double **durs, bool **discs)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t n = r->n;
+    *seqs = malloc((n ? n : 1) * sizeof(**seqs));
+    *durs = malloc((n ? n : 1) * sizeof(**durs));
+    *discs = malloc((n ? n : 1) * sizeof(**discs));
+    if (!*seqs || !*durs || !*discs) {
+        free(*seqs);
+        free(*durs);
+        free(*discs);
+        *seqs = NULL;
+        *durs = NULL;
+        *discs = NULL;
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        (*seqs)[i] = r->e[i].seq;
+        (*durs)[i] = r->e[i].duration;
+        (*discs)[i] = r->e[i].discontinuity;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
