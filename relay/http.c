@@ -50,6 +50,7 @@ struct request {
 
 struct http {
     const struct config *cfg;
+    char web_dir[PATH_MAX - 64];         /* hls.min.js and other assets */
     struct registry *reg;
     struct MHD_Daemon *daemon;
     time_t started;
@@ -417,7 +418,9 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
         if (live)
             fputs("<span class=\"live\">LIVE</span> ", f);
         html_escape(f, list[i]->conf.title);
-        fputs(" &mdash; <a href=\"/live/", f);
+        fputs(" &mdash; <a href=\"/watch/", f);
+        html_escape(f, list[i]->id);
+        fputs("\">watch</a> &middot; <a href=\"/live/", f);
         html_escape(f, list[i]->id);
         fputs("/index.m3u8\">HLS</a></li>", f);
     }
@@ -641,6 +644,88 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
                       published || open ? "public, max-age=31536000, immutable" : priv);
 }
 
+
+/* The player page. Prefers hls.js whenever MSE works: Chromium answers
+ * "maybe" to canPlayType(mpegurl) and would otherwise skip it. */
+static const char watch_html[] =
+"<!doctype html><html><head><meta charset=\"utf-8\">"
+"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+"<title>%s - Podium</title>"
+"<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
+"video{width:100%%;background:#000}#status{color:#555}</style></head><body>"
+"<p><a href=\"/\">&larr; all sessions</a></p><h1 id=\"title\">%s</h1>"
+"<video id=\"video\" controls muted autoplay playsinline></video>"
+"<p id=\"status\">loading&hellip;</p>"
+"<script src=\"/static/hls.min.js\"></script>"
+"<script>\n"
+"const id = %s;\n"
+"const video = document.getElementById('video');\n"
+"const status = document.getElementById('status');\n"
+"window.podium = { errors: [], source: null };\n"
+"async function start() {\n"
+"  const r = await fetch('/api/v1/sessions/' + encodeURIComponent(id));\n"
+"  if (!r.ok) { status.textContent = 'No such session.'; return; }\n"
+"  const s = await r.json();\n"
+"  let src = null;\n"
+"  if (s.state === 'live') src = s.live_url;\n"
+"  else if (s.recording && s.recording.published) src = s.recording.url;\n"
+"  if (!src) { status.textContent = s.state === 'scheduled' ? 'Not started yet.' : 'Not available.'; return; }\n"
+"  window.podium.source = src;\n"
+"  status.textContent = s.state === 'live' ? 'Live' : 'Recording';\n"
+"  if (window.Hls && Hls.isSupported()) {\n"
+"    const hls = new Hls({ lowLatencyMode: true });\n"
+"    window.podium.hls = hls;\n"
+"    hls.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) { window.podium.errors.push(d.details); status.textContent = 'Player error: ' + d.details; } });\n"
+"    hls.loadSource(src);\n"
+"    hls.attachMedia(video);\n"
+"  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {\n"
+"    video.src = src;\n"
+"  } else {\n"
+"    status.textContent = 'This browser cannot play HLS.';\n"
+"  }\n"
+"  video.play().catch(() => {});\n"
+"}\n"
+"start();\n"
+"</script></body></html>\n";
+
+static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, const char *id)
+{
+    struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
+    if (!s)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+    char *title = NULL, *jsid = NULL;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&title, &tlen);
+    if (!f)
+        return MHD_NO;
+    html_escape(f, s->conf.title);
+    fclose(f);
+    json_t *j = json_string(s->id);
+    jsid = json_dumps(j, JSON_ENCODE_ANY);
+    json_decref(j);
+    struct MHD_Response *r = jsid ? text_response("text/html; charset=utf-8", watch_html,
+                                                  title, title, jsid) : NULL;
+    free(title);
+    free(jsid);
+    if (r)
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+    return reply(h, c, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result static_file(struct http *h, struct MHD_Connection *c, const char *name)
+{
+    static const char *const allowed[] = { "hls.min.js" };
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(name, allowed[i]) == 0) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", h->web_dir, name);
+            return file_reply(h, c, path, "text/javascript; charset=utf-8",
+                              "public, max-age=86400");
+        }
+    }
+    return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
 /* ---------------------------------------------------- organizer API */
 
 static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
@@ -836,6 +921,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return live_reply(h, c, url + 6);
     if (strncmp(url, "/vod/", 5) == 0)
         return vod_reply(h, c, url + 5);
+    if (strncmp(url, "/watch/", 7) == 0)
+        return watch_page(h, c, url + 7);
+    if (strncmp(url, "/static/", 8) == 0)
+        return static_file(h, c, url + 8);
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
@@ -874,6 +963,8 @@ struct http *http_start(const struct config *cfg, struct registry *reg)
     h->cfg = cfg;
     h->reg = reg;
     h->started = time(NULL);
+    const char *wd = getenv("PODIUM_WEB_DIR");
+    snprintf(h->web_dir, sizeof(h->web_dir), "%s", wd && *wd ? wd : PODIUM_WEB_DIR_DEFAULT);
     snprintf(port, sizeof(port), "%d", cfg->http_listen.port);
     if (getaddrinfo(cfg->http_listen.host, port, &hints, &res) != 0 || !res) {
         log_msg(LV_ERROR, NULL, "\"cannot resolve http_listen\" addr=%s:%d",
