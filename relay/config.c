@@ -14,7 +14,11 @@ struct load_ctx {
     int errors;
     struct session_conf *cur;   /* section being filled, NULL outside one */
     char cur_section[128];
-    bool section_reported;
+    /* how often each (section, key) was seen, to find the line of the nth */
+    struct { char sec[64]; char key[64]; int count; } seen[256];
+    int n_seen;
+    int cur_nth;
+    bool *entered;                      /* per session: its section was seen */
 };
 
 static const char *const format_names[] = { "presentation", "panel",
@@ -77,8 +81,16 @@ int config_parse_listen(const char *s, struct listen_addr *out)
     long port = strtol(colon + 1, &end, 10);
     if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
         return -1;
-    memcpy(out->host, s, (size_t)(colon - s));
-    out->host[colon - s] = '\0';
+    const char *h = s;
+    size_t hlen = (size_t)(colon - s);
+    if (h[0] == '[') {                     /* [::1]:9000 */
+        if (hlen < 3 || h[hlen - 1] != ']')
+            return -1;
+        h++;
+        hlen -= 2;
+    }
+    memcpy(out->host, h, hlen);
+    out->host[hlen] = '\0';
     out->port = (int)port;
     return 0;
 }
@@ -86,7 +98,7 @@ int config_parse_listen(const char *s, struct listen_addr *out)
 bool config_valid_id(const char *id)
 {
     size_t n = strlen(id);
-    if (n == 0 || n >= CONFIG_ID_MAX)
+    if (n == 0 || n > CONFIG_ID_LEN)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_')
@@ -119,7 +131,13 @@ int config_parse_time(const char *s, time_t *out)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    *out = timegm(&tm);
+    struct tm want = tm, back;
+    time_t t = timegm(&tm);
+    /* timegm normalises 2021-02-30 to March 2nd: reject such dates */
+    if (!gmtime_r(&t, &back) || back.tm_mday != want.tm_mday || back.tm_mon != want.tm_mon
+        || back.tm_year != want.tm_year)
+        return -1;
+    *out = t;
     return 0;
 }
 
@@ -134,7 +152,7 @@ const struct session_conf *config_find_session(const struct config *cfg,
 
 /* libinih does not pass line numbers to handlers in Debian's build, so the
  * line of a bad key is found again by scanning the file. */
-static int find_line(const char *path, const char *section, const char *key)
+static int find_line(const char *path, const char *section, const char *key, int nth)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -161,7 +179,7 @@ static int find_line(const char *path, const char *section, const char *key)
             char *q = p + klen;
             while (*q == ' ' || *q == '\t')
                 q++;
-            if (*q == '=' || *q == ':')
+            if ((*q == '=' || *q == ':') && --nth <= 0)
                 found = lineno;
         }
     }
@@ -172,7 +190,7 @@ static int find_line(const char *path, const char *section, const char *key)
 static void config_error(struct load_ctx *ctx, const char *section,
                          const char *key, const char *fmt, const char *value)
 {
-    int line = find_line(ctx->path, section, key ? key : "");
+    int line = find_line(ctx->path, section, key ? key : "", key ? ctx->cur_nth : 1);
     fprintf(ctx->err, "%s:%d: %s%s%s: ", ctx->path, line,
             section, key ? "." : "", key ? key : "");
     fprintf(ctx->err, fmt, value);
@@ -271,18 +289,24 @@ static void hls_key(struct load_ctx *ctx, const char *key, const char *v)
     }
 }
 
-static struct session_conf *new_session(struct load_ctx *ctx, const char *id)
+static void error_at(struct load_ctx *ctx, int line, const char *fmt, const char *value)
+{
+    fprintf(ctx->err, "%s:%d: ", ctx->path, line);
+    fprintf(ctx->err, fmt, value);
+    fputc('\n', ctx->err);
+    ctx->errors++;
+}
+
+static void new_session(struct load_ctx *ctx, const char *id, int line)
 {
     struct config *cfg = ctx->cfg;
     if (!config_valid_id(id)) {
-        config_error(ctx, ctx->cur_section, NULL,
-                     "session id '%s' must be 1-63 of A-Z a-z 0-9 - _", id);
-        return NULL;
+        error_at(ctx, line, "session %s: invalid session id (use 1-40 of A-Z a-z 0-9 - _)", id);
+        return;
     }
     if (config_find_session(cfg, id)) {
-        config_error(ctx, ctx->cur_section, NULL,
-                     "session '%s' is defined twice", id);
-        return NULL;
+        error_at(ctx, line, "session %s: defined twice", id);
+        return;
     }
     struct session_conf *s = realloc(cfg->sessions,
                                      (cfg->n_sessions + 1) * sizeof(*s));
@@ -294,7 +318,44 @@ static struct session_conf *new_session(struct load_ctx *ctx, const char *id)
     snprintf(s->id, sizeof(s->id), "%s", id);
     s->title = xstrdup(id);
     s->speakers = xstrdup("");
-    return s;
+}
+
+/* Section headers are checked here, before libinih runs: Debian's libinih
+ * neither reports a section without keys nor keeps more than 49 characters
+ * of a name, and a duplicate must be reported at its own line. */
+static void prescan(struct load_ctx *ctx)
+{
+    static const char *const known[] = { "server", "hls", "srt", "recording" };
+    FILE *f = fopen(ctx->path, "r");
+    if (!f)
+        return;
+    char buf[1024];
+    int lineno = 0;
+    while (fgets(buf, sizeof(buf), f)) {
+        lineno++;
+        char *p = buf;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != '[')
+            continue;
+        char *e = strchr(p, ']');
+        if (!e) {
+            error_at(ctx, lineno, "section header without ']'%s", "");
+            continue;
+        }
+        *e = '\0';
+        const char *name = p + 1;
+        if (strncmp(name, "session ", 8) == 0) {
+            new_session(ctx, name + 8, lineno);
+            continue;
+        }
+        bool ok = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            ok = ok || strcmp(name, known[i]) == 0;
+        if (!ok)
+            error_at(ctx, lineno, "unknown section [%s]", name);
+    }
+    fclose(f);
 }
 
 static void session_key(struct load_ctx *ctx, const char *key, const char *v)
@@ -345,12 +406,33 @@ static int on_ini_key(void *user, const char *section, const char *key,
     if (strcmp(section, ctx->cur_section) != 0) {
         snprintf(ctx->cur_section, sizeof(ctx->cur_section), "%s", section);
         ctx->cur = NULL;
-        ctx->section_reported = false;
-        if (strncmp(section, "session ", 8) == 0)
-            ctx->cur = new_session(ctx, section + 8);
+        if (strncmp(section, "session ", 8) == 0) {
+            const struct session_conf *sc = config_find_session(ctx->cfg, section + 8);
+            size_t i = sc ? (size_t)(sc - ctx->cfg->sessions) : 0;
+            /* a duplicate section (reported by prescan) must not override */
+            if (sc && ctx->entered && !ctx->entered[i]) {
+                ctx->entered[i] = true;
+                ctx->cur = &ctx->cfg->sessions[i];
+            }
+        }
     }
     if (!key)
-        return 1; /* section header seen (INI_CALL_HANDLER_ON_NEW_SECTION) */
+        return 1;
+
+    /* count this (section, key) so errors point at the right line */
+    ctx->cur_nth = 1;
+    int i;
+    for (i = 0; i < ctx->n_seen; i++)
+        if (strcmp(ctx->seen[i].sec, section) == 0 && strcmp(ctx->seen[i].key, key) == 0)
+            break;
+    if (i < ctx->n_seen) {
+        ctx->cur_nth = ++ctx->seen[i].count;
+    } else if (ctx->n_seen < (int)(sizeof(ctx->seen) / sizeof(ctx->seen[0]))) {
+        snprintf(ctx->seen[i].sec, sizeof(ctx->seen[i].sec), "%s", section);
+        snprintf(ctx->seen[i].key, sizeof(ctx->seen[i].key), "%s", key);
+        ctx->seen[i].count = 1;
+        ctx->n_seen++;
+    }
 
     if (strcmp(section, "server") == 0)
         server_key(ctx, key, value);
@@ -372,10 +454,7 @@ static int on_ini_key(void *user, const char *section, const char *key,
         session_key(ctx, key, value);
     else if (!*section)
         config_error(ctx, "", key, "key outside any section%s", "");
-    else if (!ctx->section_reported) {
-        config_error(ctx, section, NULL, "unknown section%s", "");
-        ctx->section_reported = true; /* once per section, not per key */
-    }
+    /* keys of unknown sections: the section was reported by prescan */
     return 1;
 }
 
@@ -388,7 +467,10 @@ int config_load(struct config *cfg, const char *path, FILE *err)
     cfg->path = xstrdup(path);
 
     struct load_ctx ctx = { .cfg = cfg, .path = path, .err = err };
+    prescan(&ctx);
+    ctx.entered = calloc(cfg->n_sessions + 1, sizeof(*ctx.entered));
     int r = ini_parse(path, on_ini_key, &ctx);
+    free(ctx.entered);
     if (r < 0) {
         fprintf(err, "%s: cannot read: %s\n", path, strerror(errno));
         return -1;

@@ -423,10 +423,19 @@ void ingest_stop(struct ingest **ping, int timeout_ms)
     srt_close(ing->listener);
     pthread_join(ing->thread, NULL);
 
+    /* Close outside the lock: libsrt may call our log handler, which takes it. */
+    SRTSOCKET *socks = calloc(INGEST_MAX_PUBLISHERS, sizeof(*socks));
+    int n = 0;
     pthread_mutex_lock(&ing->lock);
     for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++)
-        if (ing->conns[i])
-            srt_close(ing->conns[i]->sock);
+        if (ing->conns[i] && socks)
+            socks[n++] = ing->conns[i]->sock;
+    pthread_mutex_unlock(&ing->lock);
+    for (int i = 0; i < n; i++)
+        srt_close(socks[i]);
+    free(socks);
+
+    pthread_mutex_lock(&ing->lock);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += timeout_ms / 1000;

@@ -166,7 +166,9 @@ int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
     } else if (d > 0 && have_clock && llabs(t->last_out + d - clock) <= CLOCK_SLACK) {
         out = t->last_out + d;               /* a stall the other tracks saw too */
     } else if (d <= 0 && d > -SEG_CLOCK / 10) {
-        out = t->last_out + 1;               /* jitter: keep dts increasing */
+        /* Jitter: keep dts increasing, and keep last_in so the next frame's
+         * step absorbs the back-step instead of drifting by it. */
+        return ++t->last_out;
     } else {
         int64_t next = t->last_out + t->gap; /* jump or reset: re-anchor */
         out = have_clock && clock > next ? clock : next;

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#define CONFIG_ID_MAX 64        /* session ids: [A-Za-z0-9_-]{1,63} */
+#define CONFIG_ID_LEN 40        /* session ids: [A-Za-z0-9_-]{1,40} */
+#define CONFIG_ID_MAX 64        /* buffer size for an id */
 #define CONFIG_PASS_MIN 10      /* SRT passphrase length limits (libsrt) */
 #define CONFIG_PASS_MAX 79
 

@@ -353,6 +353,13 @@ class Playlist:
                 self._p("PROGRAM-DATE-TIME goes back at %d.ts" % s.seq)
             if s.pdt is not None:
                 prev = s.pdt
+        for a, b in zip(self.segments, self.segments[1:]):
+            # gross mismatches only: the date of b should be the date of a plus a's duration
+            if a.pdt is not None and b.pdt is not None and not b.disc:
+                gap = (b.pdt - a.pdt).total_seconds() - a.duration
+                if abs(gap) > 1.0:
+                    self._p("PROGRAM-DATE-TIME of %d.ts is %.3f s off %d.ts's date + EXTINF (no DISCONTINUITY)"
+                            % (b.seq, gap, a.seq))
 
     def _int(self, line):
         try:
@@ -600,7 +607,8 @@ def check_segment(path, video=True, audio=True, vcodec="h264", acodec="aac", fir
     if video:
         check(len(v) == 1 and v[0].get("codec_name") == vcodec,
               "%s: expected one %s video stream, ffprobe found %s" % (path, vcodec, kinds))
-        check(int(v[0].get("width") or 0) > 0, "%s: video stream has no dimensions" % path)
+        if first_key:  # without a leading keyframe (SPS/PPS) ffprobe cannot size the picture
+            check(int(v[0].get("width") or 0) > 0, "%s: video stream has no dimensions" % path)
     else:
         check(not v, "%s: expected no video stream, ffprobe found %s" % (path, kinds))
     if audio:
@@ -945,11 +953,13 @@ class Test:
         return pod
 
     def publisher(self, url, duration=8, label="pub", **kw):
-        self._n += 1
-        log_path = os.path.join(self.tmp, "ffmpeg-%02d-%s.log" % (self._n, re.sub(r'\W', '_', label)))
+        with _procs_lock:
+            self._n += 1
+            n = self._n
+        log_path = os.path.join(self.tmp, "ffmpeg-%02d-%s.log" % (n, re.sub(r'\W', '_', label)))
         cmd = ffmpeg_cmd(url, duration=duration, **kw)
         p = spawn(cmd, "ffmpeg " + label, log_path=log_path)
-        pub = Publisher(p, "%s#%d" % (label, self._n), log_path, cmd)
+        pub = Publisher(p, "%s#%d" % (label, n), log_path, cmd)
         self.publishers.append(pub)
         note("publisher %s pid %d -> %s" % (pub.label, p.pid, url.split("?")[0]))
         return pub

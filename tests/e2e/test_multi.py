@@ -53,5 +53,17 @@ def main(t):
                     % ((sid, q, v["width"], v["height"]) + SIZES[sid]))
 
 
+    # SIGTERM while all four sessions are live: exit 0 within 5 s (checked by
+    # pod.stop), and the publishers are disconnected.
+    counts = {sid: pod.api(sid).get("segments") or 0 for sid in IDS}
+    again = {sid: pod.publish(sid, duration=60, size="%dx%d" % SIZES[sid]) for sid in IDS}
+    h.wait_for(lambda: all((pod.api(sid).get("segments") or 0) > counts[sid] for sid in IDS), 20,
+               "a new segment in all four sessions from the second round of publishers")
+    pod.stop()
+    for sid, p in again.items():
+        rc = p.wait(15)  # podium closed the connection
+        h.note("%s: publisher ended with exit code %d after podium's SIGTERM" % (sid, rc))
+
+
 if __name__ == "__main__":
     h.run(main)

@@ -152,6 +152,22 @@ def main(t):
     h.check(j.get("media_sequence") == final.media_seq, "API media_sequence %r != playlist %d"
             % (j.get("media_sequence"), final.media_seq))
 
+    check_hostile_paths(pod)
+
+
+def check_hostile_paths(pod):
+    """Hostile paths: refused, never a file outside the data dir, never a crash."""
+    for path in ("/live/%s/../../../../etc/passwd" % SID, "/live/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+                 "/live/..%2f..%2f..%2fetc%2fpasswd/index.m3u8", "/live/%s/-1.ts" % SID,
+                 "/live/%s/abc.ts" % SID, "/live/%s/99999999999999999999999999.ts" % SID,
+                 "/live/%s/index.m3u8/extra" % SID, "/live/%s/0.ts%%00.m3u8" % SID,
+                 "/live/" + "a" * 8000 + "/index.m3u8", "/api/v1/sessions/" + "%ff" * 100):
+        r = pod.get(path)
+        h.check(b"root:" not in r.body, "GET %s served /etc/passwd" % path[:80])
+        h.check(r.status in (400, 403, 404, 414), "GET %s -> %d (Content-Type %s, %d bytes), expected 400/403/404/414"
+                % (path[:80], r.status, r.header("Content-Type"), len(r.body)))
+    pod.assert_running()
+
 
 if __name__ == "__main__":
     h.run(main)

@@ -4,14 +4,22 @@
 (b) midgop:    the stream starts on non-keyframes (pre-cut file sent with -copyinkf);
 (c) longgop:   3 s GOP with segment_duration 1: TARGETDURATION >= 3, never exceeded;
 (d) gopchange: first publisher 1 s GOP fixes the target; a second publisher with a
-               3 s GOP must get segments cut at the target (DESIGN: never exceed it)."""
+               3 s GOP must get segments cut at the target (DESIGN: never exceed it);
+(e) reset:     one SRT connection carries two concatenated MPEG-TS files, so PTS jump
+               back and continuity counters restart mid-stream (an encoder restart
+               without reconnecting); DESIGN: a DISCONTINUITY or rewritten timestamps,
+               never an unannounced jump. Sent raw, paced, with srt-live-transmit."""
 import os
+import signal
+import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
-SIDS = ["wrap", "midgop", "longgop", "gopchange"]
+SIDS = ["wrap", "midgop", "longgop", "gopchange", "reset"]
 SIZE = "426x240"
 
 
@@ -30,7 +38,26 @@ def common_checks(w, min_segs, total_range, first_key=True):
     return seqs
 
 
+WRAP = 1 << 33
+
+
+def check_publisher_wraps(t):
+    """Test setup: the publisher's -output_ts_offset really puts the 33-bit wrap a few seconds in."""
+    f = t.path("wrapcheck.ts")
+    rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
+                                "-f", "lavfi", "-i", "testsrc2=size=%s:rate=30" % SIZE, "-t", "5",
+                                "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+                                "-output_ts_offset", "95440", "-f", "mpegts", f], 60, "ffmpeg wrap check")
+    h.check(rc == 0, "could not encode %s: %s" % (f, err))
+    j = h.ffprobe_json(["-select_streams", "v:0", "-show_entries", "packet=pts", "-show_packets", f])
+    pts = [int(p["pts"]) % WRAP for p in j.get("packets", []) if p.get("pts") not in (None, "N/A")]
+    h.check(pts and pts[0] > WRAP - 8 * 90000 and min(pts) < 8 * 90000,
+            "test setup: -output_ts_offset 95440 does not make the PTS cross the 33-bit wrap "
+            "(first %s, min %s)" % (pts[:1], min(pts) if pts else None))
+
+
 def case_wrap(t, pod):
+    check_publisher_wraps(t)
     w = pod.watch("wrap")
     pub = pod.publish("wrap", duration=10, size=SIZE, extra_out=["-output_ts_offset", "95440"])
     w.wait_segments(3, 20, "3 segments of the wrapping stream")
@@ -116,12 +143,76 @@ def case_gopchange(t, pod):
     h.check_timestamp_continuity(w)
 
 
+def encode(t, path, seconds, freq):
+    rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
+                                "-f", "lavfi", "-i", "testsrc2=size=%s:rate=30" % SIZE,
+                                "-f", "lavfi", "-i", "sine=frequency=%d:sample_rate=48000" % freq,
+                                "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast",
+                                "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+                                "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", path], 60, "encoding %s" % path)
+    h.check(rc == 0, "could not encode %s: %s" % (path, err))
+
+
+def case_reset(t, pod):
+    sid = "reset"
+    a, b = t.path("reset-a.ts"), t.path("reset-b.ts")
+    encode(t, a, 4, 440)
+    encode(t, b, 4, 880)
+    with open(a, "rb") as f1, open(b, "rb") as f2:
+        data = f1.read() + f2.read()
+    chunk = 1316
+    chunks = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    rate = len(data) / 8.0  # real time: 8 s of media
+    w = pod.watch(sid)
+    url = "srt://127.0.0.1:%d?streamid=%s&passphrase=%s&latency=120" % (
+        pod.srt_port, sid, pod.sessions[sid]["passphrase"])
+    p = h.spawn(["srt-live-transmit", "-a:no", "-c:%d" % chunk, "file://con", url], "srt-live-transmit reset",
+                log_path=t.path("reset-slt.log"), stdin=subprocess.PIPE)
+    done = threading.Event()
+
+    def feed():
+        t0 = time.monotonic()
+        try:
+            for i, c in enumerate(chunks):
+                delay = t0 + i * chunk / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # pacing at the media rate, not synchronisation
+                p.stdin.write(c)
+                p.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+        finally:
+            done.set()
+    th = threading.Thread(target=feed, daemon=True)
+    th.start()
+    try:
+        w.wait_segments(2, 20, "reset: 2 segments")
+        h.wait_for(done.is_set, 30, "reset: the paced feed to finish")
+        h.check(p.poll() is None, "reset: srt-live-transmit ended early (podium closed the connection?):\n%s"
+                % h.tail(t.path("reset-slt.log")))
+    finally:
+        th.join(timeout=10)
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+        h.kill_proc(p, signal.SIGINT)  # after EOF, SIGINT makes it close its connection
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            h.kill_proc(p)
+    h.wait_for(lambda: pod.api(sid).get("publisher") is None, 15, "reset: publisher=null at the end")
+    common_checks(w, 6, (6.5, 9.0))
+    h.check_timestamp_continuity(w)
+    h.note("reset: discontinuities before %r (either that or rewritten timestamps is fine)" % w.disc_seqs())
+
+
 def main(t):
     sessions = {sid: {"title": sid, "passphrase": "secret-of-%s" % sid} for sid in SIDS}
     pod = t.podium(sessions)
     h.parallel(lambda: case_wrap(t, pod), lambda: case_midgop(t, pod),
-               lambda: case_longgop(t, pod), lambda: case_gopchange(t, pod))
+               lambda: case_longgop(t, pod), lambda: case_gopchange(t, pod), lambda: case_reset(t, pod))
 
 
 if __name__ == "__main__":
-    h.run(main)
+    h.run(main, tools=("ffmpeg", "ffprobe", "srt-live-transmit"))

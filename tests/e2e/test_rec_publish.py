@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Organizer ends a session, publishes a trimmed MP4, unpublishes it.
+
+- organizer endpoints answer 401 without (or with a wrong) Bearer token;
+- publish while live -> 409; POST .../end -> 202: the publisher is kicked, the
+  recording finalized within a few seconds, the live playlist gets ENDLIST;
+- bad publish bodies -> 400 (not JSON, not an object, non-number start,
+  end <= start, negative start, start beyond the recording);
+- publish {"start": 3, "end": 9} -> 202; export progress runs to done/100;
+  DATA_DIR/recordings/<id>/<id>.mp4: moov before mdat (+faststart), ffprobe
+  reads it, h264+aac, duration within one GOP of 6 s, first video packet a
+  keyframe, decodes without errors; its first picture is the recording's
+  keyframe at or before 3 s and its last picture within one GOP of 9 s
+  (frame checksums compared with the decoded recording);
+- state "published", recording.published true: recording playlist and MP4
+  served without token; Range bytes=100-1099 on the MP4 -> 206 with the right
+  Content-Range and the same bytes as that slice of the full download;
+- unpublish -> 200; then 404 without token, 200 with it."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import rec_util as ru  # noqa: E402
+
+SID = "lightning"
+START, END = 3, 9
+RECORD = 12.0
+
+
+def framemd5(src, what, extra_in=()):
+    """Per-frame MD5 of the decoded video frames of src, in presentation order."""
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error"] + list(extra_in) + \
+          ["-i", src, "-map", "0:v:0", "-f", "framemd5", "-"]
+    rc, out, err = h.run_capture(cmd, 60, "framemd5 of %s" % what)
+    h.check(rc == 0, "framemd5 of %s failed (%d): %s" % (what, rc, err[-800:]))
+    return [l.rsplit(",", 1)[1].strip() for l in out.splitlines() if l and not l.startswith("#")]
+
+
+def main(t):
+    pod = ru.podium(t, {SID: {"title": "Lightning", "passphrase": "lightning-secret-9"}}, close_after=30)
+    folder = ru.rec_dir(pod, SID)
+    mp4_url = "/vod/%s/%s.mp4" % (SID, SID)
+    pl_url = "/vod/%s/index.m3u8" % SID
+
+    r = ru.post(pod, SID, "publish", token=True)
+    h.check(r.status == 409, "publish before anything was recorded -> %d, expected 409" % r.status)
+    pub = pod.publish(SID, duration=60)
+    w = pod.watch(SID, allow_endlist=True)
+    ru.wait_rec(pod, SID, lambda x: x.get("duration", 0) >= RECORD, RECORD + 15,
+                "%.0f s recorded (API recording.duration)" % RECORD)
+
+    r = ru.post(pod, SID, "publish", body={"start": START, "end": END})
+    h.check(r.status == 409, "publish while the session is live -> %d, expected 409" % r.status)
+    for action in ("end", "publish", "unpublish"):
+        r = ru.post(pod, SID, action, token=False)
+        h.check(r.status == 401, "POST .../%s without token -> %d, expected 401" % (action, r.status))
+        r = pod.request("POST", "/api/v1/sessions/%s/%s" % (SID, action), data=b"",
+                        headers={"Authorization": "Bearer not-the-admin-token-123"})
+        h.check(r.status == 401, "POST .../%s with a wrong token -> %d, expected 401" % (action, r.status))
+    h.check(pub.poll() is None and pod.api(SID).get("live") is True,
+            "a 401 request affected the live session (publisher exited or not live)")
+
+    r = ru.post(pod, SID, "end")
+    h.check(r.status == 202, "POST .../end (token) -> %d, expected 202: %r" % (r.status, r.body[:200]))
+    rj = ru.wait_finalized(pod, SID, 4)
+    h.note("recording finalized after end: %d segments, %.3f s" % (rj["segments"], rj["duration"]))
+    rc = pub.wait(10)
+    h.note("publisher exited with %d after the organizer ended the session" % rc)
+    h.wait_for(lambda: pod.api(SID).get("publisher") is None, 5, "API publisher=null after end")
+    h.wait_for(lambda: "#EXT-X-ENDLIST" in pod.get("/live/%s/index.m3u8" % SID).body.decode(), 5,
+               "#EXT-X-ENDLIST in the live playlist after end")
+    w.wait_polls(2)
+    w.stop()
+    w.assert_ok()
+    j = pod.api(SID)
+    h.check(j.get("state") == "ended", "API state %r after end, expected ended" % j.get("state"))
+    text = ru.disk_text(pod, SID)
+    rpl = ru.check_rec_playlist(text, "recording after end", folder=folder, ended=True)
+    rec_total = sum(s.duration for s in rpl.segments)
+
+    # Bad requests.
+    for raw, why in ((b"{not json", "not JSON"), (b"[1, 2]", "not an object"),
+                     (b'{"start": "3"}', "start is a string"), (b'{"start": 5, "end": 2}', "end < start"),
+                     (b'{"start": 5, "end": 5}', "end == start"), (b'{"start": -1}', "negative start"),
+                     (b'{"start": 3600}', "start beyond the recording")):
+        r = ru.post(pod, SID, "publish", raw=raw)
+        h.check(r.status == 400, "publish with a bad body (%s: %r) -> %d, expected 400" % (why, raw, r.status))
+    h.check(ru.rec_json(pod, SID)["export"].get("state") == "idle",
+            "a rejected publish started an export: %r" % ru.rec_json(pod, SID)["export"])
+    r = pod.get(pl_url)
+    h.check(r.status == 404, "recording playlist without token before publishing -> %d, expected 404" % r.status)
+
+    # Publish with a trim.
+    r = ru.post(pod, SID, "publish", body={"start": START, "end": END})
+    h.check(r.status == 202, "publish {start:%d,end:%d} -> %d, expected 202: %r" % (START, END, r.status, r.body[:200]))
+    percents = []
+
+    def exported():
+        x = ru.rec_json(pod, SID)["export"]
+        percents.append(x.get("percent"))
+        h.check(x.get("state") in ("running", "done"), "export state %r: %r" % (x.get("state"), x))
+        return x if x.get("state") == "done" else None
+    x = h.wait_for(exported, 30, "export state done")
+    h.check(percents == sorted(percents) and x.get("percent") == 100,
+            "export percent not monotonic up to 100: %r" % percents)
+    h.check(x.get("start") == START and x.get("end") == END and x.get("url") == mp4_url,
+            "export JSON %r: expected start %d end %d url %s" % (x, START, END, mp4_url))
+    j = h.wait_for(lambda: (lambda a: a if a["recording"].get("published") else None)(pod.api(SID)), 5,
+                   "recording.published true after the export")
+    h.check(j.get("state") == "published", "API state %r after publishing, expected published" % j.get("state"))
+
+    mp4 = os.path.join(folder, "%s.mp4" % SID)
+    h.check(os.path.isfile(mp4), "%s does not exist after the export" % mp4)
+    h.check(not [n for n in os.listdir(folder) if n.endswith(".tmp")], "temporary files left in %s" % folder)
+    boxes = ru.mp4_top_boxes(mp4)
+    types = [b[0] for b in boxes]
+    h.note("mp4 top-level boxes: %s" % types)
+    h.check(types and types[0] == "ftyp", "MP4 does not start with ftyp: %r" % types)
+    h.check("moov" in types and "mdat" in types and types.index("moov") < types.index("mdat"),
+            "moov does not precede mdat (no +faststart): %r" % types)
+    dur, kinds = ru.probe_duration(mp4, "exported MP4")
+    h.check(kinds == ["audio", "video"], "MP4 streams %r, expected audio+video" % kinds)
+    h.check(abs(dur - (END - START)) <= ru.GOP,
+            "MP4 lasts %.3f s, expected %d s within one GOP (%.0f s)" % (dur, END - START, ru.GOP))
+    h.check(abs(x.get("duration", -1) - dur) <= 0.2,
+            "API export.duration %r, ffprobe says %.3f s" % (x.get("duration"), dur))
+    h.check_starts_with_keyframe(mp4)
+    frames, _ = ru.decode(mp4, "exported MP4")
+    h.note("MP4: %.3f s, %d video frames" % (dur, frames))
+
+    # The cut: first picture = recording keyframe at/before START, last within one GOP of END.
+    rec_copy = ru.local_copy(folder, text, t.path("rec-copy"))
+    rec_md5 = framemd5(rec_copy, "recording")
+    mp4_md5 = framemd5(mp4, "MP4")
+    h.check(len(set(rec_md5)) > len(rec_md5) * 0.95, "recording frames are not distinct enough to locate the cut")
+    h.check(mp4_md5 and mp4_md5[0] in rec_md5, "the MP4's first picture is not a picture of the recording")
+    first = rec_md5.index(mp4_md5[0])
+    h.check(mp4_md5[-1] in rec_md5, "the MP4's last picture is not a picture of the recording")
+    last = rec_md5.index(mp4_md5[-1])
+    fps = float(ru.FPS)
+    h.note("MP4 = recording pictures %d..%d (%.2f s .. %.2f s), recording has %d pictures (%.3f s)"
+           % (first, last, first / fps, (last + 1) / fps, len(rec_md5), rec_total))
+    h.check(START - ru.GOP - 0.01 <= first / fps <= START + 0.01,
+            "the MP4 starts at recording time %.3f s; expected the keyframe at or before %d s (within one GOP)"
+            % (first / fps, START))
+    h.check(abs((last + 1) / fps - END) <= ru.GOP,
+            "the MP4 ends at recording time %.3f s; expected %d s within one GOP" % ((last + 1) / fps, END))
+    h.check(mp4_md5 == rec_md5[first:first + len(mp4_md5)],
+            "the MP4's pictures are not the recording's pictures %d.. in order (dropped/duplicated frames)" % first)
+
+    # Public now.
+    with open(mp4, "rb") as f:
+        data = f.read()
+    r = pod.get(pl_url)
+    h.check(r.status == 200, "published recording playlist without token -> %d, expected 200" % r.status)
+    r = pod.get(mp4_url)
+    h.check(r.status == 200 and r.body == data, "GET %s without token -> %d, %d bytes (file %d bytes)"
+            % (mp4_url, r.status, len(r.body), len(data)))
+    h.check(r.header("Content-Type") == "video/mp4", "MP4 Content-Type %r" % r.header("Content-Type"))
+    h.check(r.header("Accept-Ranges") == "bytes", "MP4 Accept-Ranges %r" % r.header("Accept-Ranges"))
+    full = r.body
+    r = pod.get(mp4_url, headers={"Range": "bytes=100-1099"})
+    h.check(r.status == 206, "GET %s Range bytes=100-1099 -> %d, expected 206" % (mp4_url, r.status))
+    h.check(r.header("Content-Range") == "bytes 100-1099/%d" % len(full),
+            "Content-Range %r, expected 'bytes 100-1099/%d'" % (r.header("Content-Range"), len(full)))
+    h.check(len(r.body) == 1000 and r.body == full[100:1100],
+            "Range body: %d bytes, equal to the slice: %s" % (len(r.body), r.body == full[100:1100]))
+    seg0 = rpl.segments[0].uri
+    r = pod.get("/vod/%s/%s" % (SID, seg0))
+    h.check(r.status == 200, "published recording segment %s without token -> %d" % (seg0, r.status))
+    ru.decode(pod.url(pl_url), "published recording over HTTP (no token)")
+
+    # Unpublish.
+    r = ru.post(pod, SID, "unpublish")
+    h.check(r.status == 200, "POST .../unpublish -> %d, expected 200" % r.status)
+    j = pod.api(SID)
+    h.check(j["recording"].get("published") is False and j.get("state") != "published",
+            "after unpublish: state %r recording.published %r" % (j.get("state"), j["recording"].get("published")))
+    for path in (pl_url, mp4_url, "/vod/%s/%s" % (SID, seg0)):
+        r = pod.get(path)
+        h.check(r.status == 404, "GET %s without token after unpublish -> %d, expected 404" % (path, r.status))
+        r = pod.get(path, headers=ru.AUTH)
+        h.check(r.status == 200, "GET %s with token after unpublish -> %d, expected 200" % (path, r.status))
+    r = ru.post(pod, SID, "publish", raw=b'{"start": ')
+    h.check(r.status == 400, "publish with truncated JSON -> %d, expected 400" % r.status)
+
+
+if __name__ == "__main__":
+    h.run(main)
