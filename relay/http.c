@@ -30,6 +30,9 @@
 #include "podium/log.h"
 #include "podium/segmenter.h"
 #include "podium/store.h"
+#include "podium/token.h"
+
+#define TOKEN_TTL (30 * 24 * 3600)        /* attendee tokens: a conference month */
 
 #define POOL_THREADS 2
 #define MAX_CONNECTIONS 8192
@@ -50,6 +53,7 @@ struct request {
 
 struct http {
     const struct config *cfg;
+    struct http_env env;
     char web_dir[PATH_MAX - 64];         /* hls.min.js and other assets */
     struct registry *reg;
     struct MHD_Daemon *daemon;
@@ -150,6 +154,88 @@ static bool is_organizer(struct http *h, struct MHD_Connection *c)
     return token_equal(auth + 7, h->cfg->admin_token ? h->cfg->admin_token : "");
 }
 
+
+/* ------------------------------------------------ attendee access */
+
+/* The attendee token of a request: ?token= or a Bearer that is not the
+ * admin token. */
+static const char *request_token(struct MHD_Connection *c)
+{
+    const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    if (t && *t)
+        return t;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        return auth + 7;
+    return NULL;
+}
+
+/* With access=registered, media needs a valid attendee token (organizers
+ * pass). Returns true when the request may go on; otherwise *code and *why
+ * say how to refuse it. */
+static bool attendee_allowed(struct http *h, struct MHD_Connection *c, unsigned *code,
+                             const char **why)
+{
+    if (h->cfg->access != ACCESS_REGISTERED || is_organizer(h, c))
+        return true;
+    switch (token_check(h->env.secret, request_token(c), time(NULL))) {
+    case TOKEN_OK:
+        return true;
+    case TOKEN_MISSING:
+        *code = MHD_HTTP_UNAUTHORIZED;
+        *why = "registration required: POST /api/v1/register for a token";
+        return false;
+    case TOKEN_EXPIRED:
+        *code = MHD_HTTP_FORBIDDEN;
+        *why = "token expired: register again";
+        return false;
+    default:
+        *code = MHD_HTTP_FORBIDDEN;
+        *why = "invalid token";
+        return false;
+    }
+}
+
+/* A copy of playlist text with ?token=... on every URI line, so any HLS
+ * player carries the attendee's token to the segments. */
+static struct MHD_Response *playlist_with_token(const uint8_t *text, size_t len,
+                                                const char *token)
+{
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    size_t tlen = strlen(token), cap = len + lines * (tlen + 8) + 1;
+    char *out = malloc(cap), *w = out;
+    if (!out)
+        return NULL;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        memcpy(w, text + i, j - i);
+        w += j - i;
+        if (j > i && text[i] != '#') {
+            memcpy(w, "?token=", 7);
+            memcpy(w + 7, token, tlen);
+            w += 7 + tlen;
+        }
+        if (j < len)
+            *w++ = '\n';
+        i = j + 1;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer((size_t)(w - out), out,
+                                                             MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        free(out);
+    return r;
+}
+
+static bool token_in_playlists(struct http *h, struct MHD_Connection *c)
+{
+    return h->cfg->access == ACCESS_REGISTERED && !is_organizer(h, c) && request_token(c);
+}
+
 static enum MHD_Result buffer_reply(struct http *h, struct MHD_Connection *c,
                                     AVBufferRef *buf, const char *type,
                                     const char *cache)
@@ -190,7 +276,7 @@ static json_t *speakers_json(const char *list)
     return a;
 }
 
-static json_t *session_json(struct session *s)
+static json_t *session_json(struct http *h, struct session *s)
 {
     char addr[64], when[32];
     time_t since = 0;
@@ -214,19 +300,23 @@ static json_t *session_json(struct session *s)
                         : published ? "published"
                         : es.state == EXPORT_DONE ? "recorded"
                         : rs.exists || ws.segments > 0 ? "ended" : "scheduled";
+    struct session_info in;
+    session_info(s, &in);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(s->id));
-    json_object_set_new(o, "title", json_string(s->conf.title));
-    json_object_set_new(o, "speakers", speakers_json(s->conf.speakers));
-    json_object_set_new(o, "format", json_string(config_format_name(s->conf.format)));
-    if (s->conf.starts) {
-        iso_time(s->conf.starts, when, sizeof(when));
+    json_object_set_new(o, "title", json_string(in.title));
+    json_object_set_new(o, "speakers", speakers_json(in.speakers));
+    json_object_set_new(o, "format", json_string(config_format_name(in.format)));
+    if (in.starts) {
+        iso_time(in.starts, when, sizeof(when));
         json_object_set_new(o, "starts", json_string(when));
     } else {
         json_object_set_new(o, "starts", json_null());
     }
     json_object_set_new(o, "duration_minutes",
-                        json_integer(config_format_minutes(s->conf.format)));
+                        json_integer(config_format_minutes(in.format)));
+    json_object_set_new(o, "ingest_window", json_string(in.ingest_strict ? "strict" : "open"));
+    json_object_set_new(o, "source", json_string(in.from_api ? "api" : "config"));
     json_object_set_new(o, "state", json_string(state));
     json_object_set_new(o, "live", json_boolean(live));
     if (live) {
@@ -263,6 +353,8 @@ static json_t *session_json(struct session *s)
     char url[2 * CONFIG_ID_MAX + 32];
     snprintf(url, sizeof(url), "/live/%s/index.m3u8", s->id);
     json_object_set_new(o, "live_url", json_string(url));
+    json_object_set_new(o, "access", json_string(h->cfg->access == ACCESS_REGISTERED
+                                                 ? "registered" : "open"));
 
     json_t *r = json_object();
     json_object_set_new(r, "state", json_string(!rs.exists ? "none" : rs.open ? "recording"
@@ -331,13 +423,13 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
         struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
         if (!s)
             return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
-        return json_reply(h, c, session_json(s));
+        return json_reply(h, c, session_json(h, s));
     }
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, session_json(list[i]));
+        json_array_append_new(a, session_json(h, list[i]));
     json_t *o = json_object();
     json_object_set_new(o, "sessions", a);
     return json_reply(h, c, o);
@@ -356,6 +448,10 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
     if (!s || !s->win)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+    unsigned code;
+    const char *why;
+    if (!attendee_allowed(h, c, &code, &why))
+        return error_reply(h, c, code, why);
 
     if (strcmp(file, "index.m3u8") == 0) {
         AVBufferRef *pl = store_playlist(s->win);
@@ -366,6 +462,15 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         char cache[64];
         /* At most half the target, so players see every new segment. */
         snprintf(cache, sizeof(cache), "max-age=%d", st.ended ? 60 : st.target / 2);
+        if (token_in_playlists(h, c)) {
+            struct MHD_Response *r = playlist_with_token(pl->data, pl->size, request_token(c));
+            av_buffer_unref(&pl);
+            if (!r)
+                return MHD_NO;
+            MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
+            MHD_add_response_header(r, "Cache-Control", "private, no-cache");
+            return reply(h, c, MHD_HTTP_OK, r);
+        }
         return buffer_reply(h, c, pl, "application/vnd.apple.mpegurl", cache);
     }
 
@@ -417,7 +522,9 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
         fputs("<li>", f);
         if (live)
             fputs("<span class=\"live\">LIVE</span> ", f);
-        html_escape(f, list[i]->conf.title);
+        struct session_info in;
+        session_info(list[i], &in);
+        html_escape(f, in.title);
         fputs(" &mdash; <a href=\"/watch/", f);
         html_escape(f, list[i]->id);
         fputs("\">watch</a> &middot; <a href=\"/live/", f);
@@ -598,6 +705,40 @@ static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
     return reply(h, c, code, r);
 }
 
+static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connection *c,
+                                               const char *path)
+{
+    /* Recording playlists are small text files (about 60 bytes a segment). */
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len, f);
+        if (len < cap)
+            break;
+        uint8_t *nb = cap < (32u << 20) ? realloc(buf, cap * 2) : NULL;
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (!buf)
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "playlist too large");
+    struct MHD_Response *r = playlist_with_token(buf, len, request_token(c));
+    free(buf);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
+    MHD_add_response_header(r, "Cache-Control", "private, no-cache");
+    return reply(h, c, MHD_HTTP_OK, r);
+}
+
 static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const char *rest)
 {
     char id[CONFIG_ID_MAX];
@@ -619,11 +760,17 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
      * published recording exists for them. */
     if (!rs.exists || (!open && !published && !organizer))
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such recording");
+    unsigned code;
+    const char *why;
+    if (!attendee_allowed(h, c, &code, &why))
+        return error_reply(h, c, code, why);
     const char *priv = "private, no-store";
     char path[PATH_MAX], mp4[CONFIG_ID_MAX + 8];
     snprintf(mp4, sizeof(mp4), "%s.mp4", s->id);
     if (strcmp(file, "index.m3u8") == 0) {
         snprintf(path, sizeof(path), "%s/index.m3u8", rec_dir(s->rec));
+        if (token_in_playlists(h, c))
+            return vod_playlist_with_token(h, c, path);
         return file_reply(h, c, path, "application/vnd.apple.mpegurl",
                           !published && !open ? priv : open ? "max-age=1" : "public, max-age=300");
     }
@@ -698,7 +845,9 @@ static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, cons
     FILE *f = open_memstream(&title, &tlen);
     if (!f)
         return MHD_NO;
-    html_escape(f, s->conf.title);
+    struct session_info in;
+    session_info(s, &in);
+    html_escape(f, in.title);
     fclose(f);
     json_t *j = json_string(s->id);
     jsid = json_dumps(j, JSON_ENCODE_ANY);
@@ -740,7 +889,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         if (sock != NO_PUBLISHER)
             ingest_kick(sock);
         log_msg(LV_INFO, s->id, "\"organizer ends the session\"");
-        json_t *o = session_json(s);
+        json_t *o = session_json(h, s);
         char *txt = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         if (!txt)
@@ -791,7 +940,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "start is beyond the recording");
         if (export_start(s->exp, start, end) < 0)
             return error_reply(h, c, MHD_HTTP_CONFLICT, "an export is already running");
-        return json_reply_code(h, c, session_json(s), MHD_HTTP_ACCEPTED);
+        return json_reply_code(h, c, session_json(h, s), MHD_HTTP_ACCEPTED);
     }
     if (strcmp(action, "unpublish") == 0) {
         char path[PATH_MAX];
@@ -799,7 +948,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         unlink(path);
         atomic_store(&s->published, false);
         log_msg(LV_INFO, s->id, "\"recording unpublished\"");
-        return json_reply(h, c, session_json(s));
+        return json_reply(h, c, session_json(h, s));
     }
     if (strcmp(action, "recording") == 0) {      /* DELETE */
         struct rec_stats rs;
@@ -808,21 +957,233 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         atomic_store(&s->published, false);
         rec_delete(s->rec);
-        return json_reply_code(h, c, session_json(s), MHD_HTTP_ACCEPTED);
+        return json_reply_code(h, c, session_json(h, s), MHD_HTTP_ACCEPTED);
     }
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
-/* /api/v1/sessions/<id>/<action> with a non-read method. */
+static enum MHD_Result field_error(struct http *h, struct MHD_Connection *c,
+                                   const char *field, const char *why)
+{
+    json_t *o = json_object();
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s %s", field, why);
+    json_object_set_new(o, "error", json_string(msg));
+    json_object_set_new(o, "field", json_string(field));
+    return json_reply_code(h, c, o, MHD_HTTP_BAD_REQUEST);
+}
+
+static void save_sessions(struct http *h)
+{
+    char *txt = registry_dump_api(h->reg);
+    char path[PATH_MAX];
+    if (!txt) {
+        log_msg(LV_ERROR, NULL, "\"out of memory saving sessions\"");
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/sessions.json", h->cfg->data_dir);
+    rec_writer_file(h->env.writer, path, txt, strlen(txt), false, 0600);
+}
+
+static json_t *parse_body(const struct request *req, json_error_t *err)
+{
+    if (!req->body || req->len == 0)
+        return NULL;
+    return json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, err);
+}
+
+static void free_conf_strings(struct session_conf *c)
+{
+    free(c->title);
+    free(c->speakers);
+    free(c->passphrase);
+}
+
+static enum MHD_Result api_create(struct http *h, struct MHD_Connection *c,
+                                  const struct request *req)
+{
+    json_error_t jerr;
+    json_t *j = parse_body(req, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return field_error(h, c, "(body)", "must be a JSON object");
+    }
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (!id || !config_valid_id(id)) {
+        json_decref(j);
+        return field_error(h, c, "id", "must be 1-40 of A-Z a-z 0-9 - _");
+    }
+    struct session_conf conf = { 0 };
+    const char *field, *why;
+    snprintf(conf.id, sizeof(conf.id), "%s", id);
+    int r = session_conf_from_json(&conf, j, false, &field, &why);
+    char fname[64];
+    snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "");  /* field lives in j */
+    json_decref(j);
+    if (r < 0) {
+        enum MHD_Result ret = field_error(h, c, fname, why);
+        free_conf_strings(&conf);
+        return ret;
+    }
+    if (registry_find(h->reg, conf.id)) {
+        free_conf_strings(&conf);
+        return error_reply(h, c, MHD_HTTP_CONFLICT, "a session with this id exists");
+    }
+    struct session *s = registry_add(h->reg, &conf);
+    free_conf_strings(&conf);
+    if (!s)
+        return error_reply(h, c, MHD_HTTP_CONFLICT, "cannot create the session");
+    save_sessions(h);
+    log_msg(LV_INFO, s->id, "\"session created by the organizer API\"");
+    return json_reply_code(h, c, session_json(h, s), MHD_HTTP_CREATED);
+}
+
+static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
+                                  struct session *s, const struct request *req)
+{
+    json_error_t jerr;
+    json_t *j = parse_body(req, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return field_error(h, c, "(body)", "must be a JSON object");
+    }
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (json_object_get(j, "id") && (!id || strcmp(id, s->id) != 0)) {
+        json_decref(j);
+        return field_error(h, c, "id", "cannot be changed");
+    }
+    struct session_info in;
+    session_info(s, &in);
+    struct session_conf conf = { .format = in.format, .starts = in.starts,
+                                 .ingest_strict = in.ingest_strict };
+    snprintf(conf.id, sizeof(conf.id), "%s", s->id);
+    conf.title = strdup(in.title);
+    conf.speakers = strdup(in.speakers);
+    conf.passphrase = in.has_passphrase ? strdup(in.passphrase) : NULL;
+    const char *field = "(body)", *why = "out of memory";
+    int r = conf.title && conf.speakers ? session_conf_from_json(&conf, j, true, &field, &why) : -1;
+    char fname[64];
+    snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "");  /* field lives in j */
+    json_decref(j);
+    if (r == 0 && session_update(s, &conf) < 0)
+        r = -1;
+    free_conf_strings(&conf);
+    if (r < 0)
+        return field_error(h, c, fname, why);
+    save_sessions(h);
+    log_msg(LV_INFO, s->id, "\"session updated by the organizer API\"");
+    return json_reply(h, c, session_json(h, s));
+}
+
+static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, struct session *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int sock = s->publisher_sock;
+    pthread_mutex_unlock(&s->lock);
+    if (sock != NO_PUBLISHER)
+        ingest_kick(sock);
+    atomic_store(&s->end_requested, true);
+    registry_remove(h->reg, s);
+    save_sessions(h);
+    log_msg(LV_INFO, s->id, "\"session deleted by the organizer API\"");
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    return reply(h, c, MHD_HTTP_NO_CONTENT, r);
+}
+
+static enum MHD_Result api_register(struct http *h, struct MHD_Connection *c,
+                                    const struct request *req)
+{
+    if (h->cfg->access != ACCESS_REGISTERED)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "registration is not enabled: access is open");
+    if (req->too_large)
+        return error_reply(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
+    json_error_t jerr;
+    json_t *j = parse_body(req, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return field_error(h, c, "(body)", "must be a JSON object with name and email");
+    }
+    json_t *jn = json_object_get(j, "name"), *je = json_object_get(j, "email");
+    const char *name = json_string_value(jn), *email = json_string_value(je);
+    const char *field = NULL, *why = NULL;
+    if (!name || json_string_length(jn) == 0 || json_string_length(jn) > 200) {
+        field = "name";
+        why = "must be a string of 1 to 200 characters";
+    } else if (!email || json_string_length(je) > 254 || !strchr(email, '@')
+               || strchr(email, '@') == email || !strchr(strchr(email, '@'), '.')
+               || strpbrk(email, " \t\r\n<>\"")) {
+        field = "email";
+        why = "must be an e-mail address";
+    }
+    if (field) {
+        json_decref(j);
+        return field_error(h, c, field, why);
+    }
+    uint8_t raw[TOKEN_REG_LEN / 2];
+    char reg[TOKEN_REG_LEN + 1], tok[TOKEN_MAX];
+    FILE *ur = fopen("/dev/urandom", "r");
+    size_t got = ur ? fread(raw, 1, sizeof(raw), ur) : 0;
+    if (ur)
+        fclose(ur);
+    time_t expiry = time(NULL) + TOKEN_TTL;
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(reg + 2 * i, 3, "%02x", raw[i]);
+    if (got != sizeof(raw) || token_issue(h->env.secret, reg, expiry, tok, sizeof(tok)) < 0) {
+        json_decref(j);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot issue a token");
+    }
+    json_t *rec = json_object();
+    json_object_set_new(rec, "id", json_string(reg));
+    json_object_set(rec, "name", jn);
+    json_object_set(rec, "email", je);
+    json_object_set_new(rec, "registered", json_integer((json_int_t)time(NULL)));
+    json_object_set_new(rec, "expires", json_integer((json_int_t)expiry));
+    char *line = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    json_decref(j);
+    if (line) {
+        size_t n = strlen(line);
+        char *withnl = realloc(line, n + 2);
+        if (withnl) {
+            withnl[n] = '\n';
+            withnl[n + 1] = '\0';
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/registrations.jsonl", h->cfg->data_dir);
+            rec_writer_file(h->env.writer, path, withnl, n + 1, true, 0600);
+        } else {
+            free(line);
+        }
+    }
+    log_msg(LV_INFO, NULL, "\"attendee registered\" registration=%s", reg);
+    char when[32];
+    iso_time(expiry, when, sizeof(when));
+    json_t *o = json_object();
+    json_object_set_new(o, "token", json_string(tok));
+    json_object_set_new(o, "expires", json_string(when));
+    return json_reply_code(h, c, o, MHD_HTTP_CREATED);
+}
+
+/* POST/PATCH/DELETE under /api/. */
 static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const char *url,
                                  const char *method, const struct request *req)
 {
-    if (strcmp(url, "/api/v1/sessions") == 0 || strncmp(url, "/api/v1/sessions/", 17) != 0)
-        return error_reply(h, c, MHD_HTTP_NOT_IMPLEMENTED, "not implemented yet");
+    if (strcmp(url, "/api/v1/register") == 0) {
+        if (strcmp(method, "POST") != 0)
+            return method_not_allowed(h, c, ALLOW_POST);
+        return api_register(h, c, req);
+    }
+    bool list = strcmp(url, "/api/v1/sessions") == 0;
+    if (!list && strncmp(url, "/api/v1/sessions/", 17) != 0)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
     if (!is_organizer(h, c))
         return error_reply(h, c, MHD_HTTP_UNAUTHORIZED, "organizer token required");
     if (req->too_large)
         return error_reply(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
+    if (list) {
+        if (strcmp(method, "POST") != 0)
+            return method_not_allowed(h, c, "GET, HEAD, POST, OPTIONS");
+        return api_create(h, c, req);
+    }
     char id[CONFIG_ID_MAX];
     const char *rest = url + 17, *slash = strchr(rest, '/');
     size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
@@ -833,11 +1194,20 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
     struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
     if (!s)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
-    if (!slash)
-        return error_reply(h, c, MHD_HTTP_NOT_IMPLEMENTED, "not implemented yet");
+    if (!slash) {
+        bool patch = strcmp(method, "PATCH") == 0, del = strcmp(method, "DELETE") == 0;
+        if (!patch && !del)
+            return method_not_allowed(h, c, "GET, HEAD, PATCH, DELETE, OPTIONS");
+        if (!s->from_api)
+            return error_reply(h, c, MHD_HTTP_CONFLICT,
+                               "session is defined in the config file: edit it there");
+        return patch ? api_update(h, c, s, req) : api_delete(h, c, s);
+    }
     const char *action = slash + 1;
     bool post_action = strcmp(action, "end") == 0 || strcmp(action, "publish") == 0
                        || strcmp(action, "unpublish") == 0;
+    if (!post_action && strcmp(action, "recording") != 0)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
     if (post_action && strcmp(method, "POST") != 0)
         return method_not_allowed(h, c, ALLOW_POST);
     if (strcmp(action, "recording") == 0 && strcmp(method, "DELETE") != 0)
@@ -978,7 +1348,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_msg(LV_WARN, NULL, "\"http: %s\"", msg);
 }
 
-struct http *http_start(const struct config *cfg, struct registry *reg)
+struct http *http_start(const struct config *cfg, struct registry *reg,
+                        const struct http_env *env)
 {
     struct http *h = calloc(1, sizeof(*h));
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
@@ -989,6 +1360,7 @@ struct http *http_start(const struct config *cfg, struct registry *reg)
         return NULL;
     h->cfg = cfg;
     h->reg = reg;
+    h->env = *env;
     h->started = time(NULL);
     const char *wd = getenv("PODIUM_WEB_DIR");
     snprintf(h->web_dir, sizeof(h->web_dir), "%s", wd && *wd ? wd : PODIUM_WEB_DIR_DEFAULT);

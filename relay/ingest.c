@@ -195,8 +195,25 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
         srt_setrejectreason(ns, SRT_REJX_NOTFOUND);
         return -1;
     }
-    if (s->conf.passphrase) {
-        const char *pw = s->conf.passphrase;
+    struct session_info in;
+    session_info(s, &in);
+    if (in.ingest_strict) {
+        time_t now = time(NULL);
+        time_t open_at = in.starts - 30 * 60;
+        time_t close_at = in.starts + config_format_minutes(in.format) * 60 + 30 * 60;
+        if (now < open_at || now > close_at) {
+            char when[32];
+            struct tm tm;
+            gmtime_r(now < open_at ? &open_at : &close_at, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            log_msg(LV_WARN, s->id, "\"connection refused: outside the ingest window\" peer=%s %s=%s",
+                    peer, now < open_at ? "opens" : "closed", when);
+            srt_setrejectreason(ns, SRT_REJX_FORBIDDEN);
+            return -1;
+        }
+    }
+    if (in.has_passphrase) {
+        const char *pw = in.passphrase;
         if (srt_setsockflag(ns, SRTO_PASSPHRASE, pw, (int)strlen(pw)) == SRT_ERROR) {
             log_msg(LV_ERROR, s->id, "\"cannot set passphrase\" peer=%s err=\"%s\"",
                     peer, srt_getlasterror_str());

@@ -28,6 +28,7 @@
 #include "podium/segmenter.h"
 #include "podium/session.h"
 #include "podium/store.h"
+#include "podium/token.h"
 
 #define SHUTDOWN_PUBLISHERS_MS 3000
 
@@ -164,6 +165,49 @@ static void *housekeeper(void *arg)
     }
     pthread_mutex_unlock(&app->lock);
     return NULL;
+}
+
+/* Reads a small file into a NUL-terminated malloc'd string; NULL if absent. */
+static char *read_small_file(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+/* The attendee token key: data_dir/secret (0600), created once. */
+static int load_secret(const struct config *cfg, uint8_t out[TOKEN_SECRET_LEN])
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/secret", cfg->data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, out, TOKEN_SECRET_LEN);
+        close(fd);
+        if (n == TOKEN_SECRET_LEN)
+            return 0;
+    }
+    FILE *r = fopen("/dev/urandom", "r");
+    size_t got = r ? fread(out, 1, TOKEN_SECRET_LEN, r) : 0;
+    if (r)
+        fclose(r);
+    if (got != TOKEN_SECRET_LEN)
+        return -1;
+    int err = rec_write_atomic(path, out, TOKEN_SECRET_LEN);
+    if (err == 0 && chmod(path, 0600) < 0)
+        err = -errno;
+    if (err < 0) {
+        log_msg(LV_ERROR, NULL, "\"cannot store the token secret\" path=%s err=\"%s\"",
+                path, strerror(-err));
+        return -1;
+    }
+    return 0;
 }
 
 /* admin_token from the config, else data_dir/admin.token, else a new one
@@ -333,8 +377,20 @@ int main(int argc, char **argv)
     app.reg = reg;
     if (!reg)
         goto out;
+    char sj[PATH_MAX];
+    snprintf(sj, sizeof(sj), "%s/sessions.json", cfgp->data_dir);
+    char *saved = read_small_file(sj, 16 << 20);
+    if (saved) {
+        int n = registry_load_api(reg, saved);
+        free(saved);
+        if (n >= 0)
+            log_msg(LV_INFO, NULL, "\"sessions loaded\" file=%s count=%d", sj, n);
+    }
+    struct http_env env = { .writer = app.writer };
+    if (load_secret(cfgp, env.secret) < 0)
+        goto out;
     keeper_started = pthread_create(&keeper, NULL, housekeeper, &app) == 0;
-    http = http_start(cfgp, reg);
+    http = http_start(cfgp, reg, &env);
     if (!http || !keeper_started)
         goto out;
     ing = ingest_start(cfgp, reg, on_publisher, NULL);

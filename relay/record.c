@@ -26,13 +26,17 @@
 #include "podium/log.h"
 #include "podium/playlist.h"
 
-enum job_kind { JOB_SEGMENT, JOB_GAP, JOB_FINALIZE, JOB_DELETE };
+enum job_kind { JOB_SEGMENT, JOB_GAP, JOB_FINALIZE, JOB_DELETE, JOB_FILE };
 
 struct job {
     struct job *next;
     enum job_kind kind;
     struct recorder *rec;
     struct media_segment seg;       /* JOB_SEGMENT: seg.data is our reference */
+    char *path, *data;              /* JOB_FILE */
+    size_t len;
+    bool append;
+    int mode;
 };
 
 struct rec_writer {
@@ -263,6 +267,42 @@ static void do_delete(struct recorder *r)
     log_msg(LV_INFO, r->id, "\"recording deleted\"");
 }
 
+static void do_file(struct job *j)
+{
+    int err = 0;
+    if (j->append) {
+        int fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, j->mode);
+        if (fd < 0 || write(fd, j->data, j->len) != (ssize_t)j->len || fsync(fd) < 0)
+            err = -errno;
+        if (fd >= 0)
+            close(fd);
+    } else {
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, j->mode);
+        if (fd < 0 || fchmod(fd, (mode_t)j->mode) < 0
+            || write(fd, j->data, j->len) != (ssize_t)j->len || fsync(fd) < 0)
+            err = -errno;
+        if (fd >= 0)
+            close(fd);
+        if (err == 0 && rename(tmp, j->path) < 0)
+            err = -errno;
+        if (err < 0)
+            unlink(tmp);
+        if (err == 0) {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof(dir), "%s", j->path);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *slash = '\0';
+            fsync_dir(slash ? dir : ".");
+        }
+    }
+    if (err < 0)
+        log_msg(LV_ERROR, NULL, "\"cannot write state file\" path=%s err=\"%s\"", j->path,
+                strerror(-err ? -err : EIO));
+}
+
 static void *writer_thread(void *arg)
 {
     struct rec_writer *w = arg;
@@ -313,6 +353,11 @@ static void *writer_thread(void *arg)
             break;
         case JOB_DELETE:
             do_delete(r);
+            break;
+        case JOB_FILE:
+            do_file(j);
+            free(j->path);
+            free(j->data);
             break;
         }
         av_buffer_unref(&j->seg.data);
@@ -537,6 +582,27 @@ static void simple_job(struct recorder *r, enum job_kind kind)
     j->kind = kind;
     j->rec = r;
     enqueue(r->w, j);
+}
+
+void rec_writer_file(struct rec_writer *w, const char *path, char *data, size_t len,
+                     bool append, int mode)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    char *p = strdup(path);
+    if (!j || !p) {
+        log_msg(LV_ERROR, NULL, "\"out of memory queueing a state file\" path=%s", path);
+        free(j);
+        free(p);
+        free(data);
+        return;
+    }
+    j->kind = JOB_FILE;
+    j->path = p;
+    j->data = data;
+    j->len = len;
+    j->append = append;
+    j->mode = mode;
+    enqueue(w, j);
 }
 
 void rec_finalize(struct recorder *r)

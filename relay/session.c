@@ -1,5 +1,6 @@
 #include "podium/session.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,12 +95,18 @@ void registry_free(struct registry **preg)
     *preg = NULL;
 }
 
-static struct session *find_locked(struct registry *reg, const char *id)
+static struct session *find_any_locked(struct registry *reg, const char *id)
 {
     for (size_t i = 0; i < reg->n; i++)
         if (strcmp(reg->items[i]->id, id) == 0)
             return reg->items[i];
     return NULL;
+}
+
+static struct session *find_locked(struct registry *reg, const char *id)
+{
+    struct session *s = find_any_locked(reg, id);
+    return s && !s->deleted ? s : NULL;
 }
 
 struct session *registry_find(struct registry *reg, const char *id)
@@ -127,11 +134,279 @@ struct session *registry_get_for_publish(struct registry *reg, const char *id)
 
 size_t registry_list(struct registry *reg, struct session **out, size_t cap)
 {
+    size_t n = 0;
     pthread_mutex_lock(&reg->lock);
-    size_t n = reg->n < cap ? reg->n : cap;
-    memcpy(out, reg->items, n * sizeof(*out));
+    for (size_t i = 0; i < reg->n && n < cap; i++)
+        if (!reg->items[i]->deleted)
+            out[n++] = reg->items[i];
     pthread_mutex_unlock(&reg->lock);
     return n;
+}
+
+void session_info(struct session *s, struct session_info *out)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(out->title, sizeof(out->title), "%s", s->conf.title ? s->conf.title : s->id);
+    snprintf(out->speakers, sizeof(out->speakers), "%s", s->conf.speakers ? s->conf.speakers : "");
+    out->format = s->conf.format;
+    out->starts = s->conf.starts;
+    out->has_passphrase = s->conf.passphrase != NULL;
+    snprintf(out->passphrase, sizeof(out->passphrase), "%s",
+             s->conf.passphrase ? s->conf.passphrase : "");
+    out->ingest_strict = s->conf.ingest_strict;
+    out->from_api = s->from_api;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int session_update(struct session *s, const struct session_conf *conf)
+{
+    char *title = dup_or_null(conf->title ? conf->title : s->id);
+    char *speakers = dup_or_null(conf->speakers ? conf->speakers : "");
+    char *pass = dup_or_null(conf->passphrase);
+    if (!title || !speakers || (conf->passphrase && !pass)) {
+        free(title);
+        free(speakers);
+        free(pass);
+        return -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    free(s->conf.title);
+    free(s->conf.speakers);
+    free(s->conf.passphrase);
+    s->conf.title = title;
+    s->conf.speakers = speakers;
+    s->conf.passphrase = pass;
+    s->conf.format = conf->format;
+    s->conf.starts = conf->starts;
+    s->conf.ingest_strict = conf->ingest_strict;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+struct session *registry_add(struct registry *reg, const struct session_conf *conf)
+{
+    struct session *s = NULL;
+    pthread_mutex_lock(&reg->lock);
+    struct session *old = find_any_locked(reg, conf->id);
+    if (old && old->deleted) {
+        if (session_update(old, conf) == 0) {
+            old->deleted = false;
+            old->from_api = true;
+            s = old;
+        }
+    } else if (!old) {
+        s = session_new(reg, conf);
+        if (s)
+            s->from_api = true;
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return s;
+}
+
+void registry_remove(struct registry *reg, struct session *s)
+{
+    pthread_mutex_lock(&reg->lock);
+    s->deleted = true;
+    pthread_mutex_unlock(&reg->lock);
+}
+
+static const char *const format_keys[] = { "presentation", "panel", "workshop", "lightning" };
+
+char *registry_dump_api(struct registry *reg)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&reg->lock);
+    for (size_t i = 0; i < reg->n; i++) {
+        struct session *s = reg->items[i];
+        if (s->deleted || !s->from_api)
+            continue;
+        struct session_info in;
+        session_info(s, &in);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(s->id));
+        json_object_set_new(o, "title", json_string(in.title));
+        json_object_set_new(o, "speakers", json_string(in.speakers));
+        json_object_set_new(o, "format", json_string(format_keys[in.format]));
+        json_object_set_new(o, "starts", json_integer((json_int_t)in.starts));
+        json_object_set_new(o, "passphrase", json_string(in.passphrase));
+        json_object_set_new(o, "ingest_window", json_string(in.ingest_strict ? "strict" : "open"));
+        json_array_append_new(arr, o);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    json_t *root = json_object();
+    json_object_set_new(root, "sessions", arr);
+    char *txt = json_dumps(root, JSON_INDENT(1));
+    json_decref(root);
+    return txt;
+}
+
+int registry_load_api(struct registry *reg, const char *text)
+{
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    json_t *arr = root ? json_object_get(root, "sessions") : NULL;
+    if (!json_is_array(arr)) {
+        log_msg(LV_ERROR, NULL, "\"sessions.json is malformed\" line=%d err=\"%s\"",
+                err.line, root ? "no sessions array" : err.text);
+        json_decref(root);
+        return -1;
+    }
+    int n = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        struct session_conf c = { 0 };
+        const char *field, *why;
+        const char *id = json_string_value(json_object_get(o, "id"));
+        json_t *starts = json_object_get(o, "starts");
+        if (!id || !config_valid_id(id)) {
+            log_msg(LV_ERROR, NULL, "\"sessions.json: entry without a valid id skipped\" index=%zu", i);
+            continue;
+        }
+        snprintf(c.id, sizeof(c.id), "%s", id);
+        json_t *copy = json_deep_copy(o);
+        json_object_del(copy, "starts");   /* stored as a number */
+        int r = session_conf_from_json(&c, copy, false, &field, &why);
+        json_decref(copy);
+        if (r == 0 && json_is_integer(starts))
+            c.starts = (time_t)json_integer_value(starts);
+        if (r == 0 && registry_add(reg, &c))
+            n++;
+        else
+            log_msg(LV_ERROR, id, "\"sessions.json: entry skipped\" field=%s why=\"%s\"",
+                    r ? field : "id", r ? why : "duplicate");
+        free(c.title);
+        free(c.speakers);
+        free(c.passphrase);
+    }
+    json_decref(root);
+    return n;
+}
+
+static int set_string(char **dst, json_t *v, size_t max, const char **why)
+{
+    if (!json_is_string(v)) {
+        *why = "must be a string";
+        return -1;
+    }
+    if (json_string_length(v) > max) {
+        *why = "is too long";
+        return -1;
+    }
+    const char *str = json_string_value(v);
+    for (const char *p = str; *p; p++) {
+        if ((unsigned char)*p < 0x20) {
+            *why = "must not contain control characters";
+            return -1;
+        }
+    }
+    char *d = strdup(str);
+    if (!d) {
+        *why = "out of memory";
+        return -1;
+    }
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+int session_conf_from_json(struct session_conf *c, const void *obj, bool partial,
+                           const char **field, const char **why)
+{
+    json_t *o = (json_t *)obj;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(o)) {
+        *field = "(body)";
+        *why = "must be a JSON object";
+        return -1;
+    }
+    json_object_foreach(o, key, v) {
+        *field = key;
+        if (strcmp(key, "id") == 0) {
+            continue;                      /* checked by the caller */
+        } else if (strcmp(key, "title") == 0) {
+            if (set_string(&c->title, v, SESSION_TITLE_MAX, why) < 0)
+                return -1;
+            if (!*c->title) {
+                *why = "must not be empty";
+                return -1;
+            }
+        } else if (strcmp(key, "speakers") == 0) {
+            if (json_is_array(v)) {
+                /* ["Ada", "Alan"] is stored as "Ada, Alan" */
+                char buf[SESSION_SPEAKERS_MAX + 1] = "";
+                size_t i, len = 0;
+                json_t *e;
+                json_array_foreach(v, i, e) {
+                    const char *name = json_string_value(e);
+                    if (!name || strchr(name, ',')) {
+                        *why = "must be strings without commas";
+                        return -1;
+                    }
+                    int n = snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? ", " : "", name);
+                    if (n < 0 || (size_t)n >= sizeof(buf) - len) {
+                        *why = "is too long";
+                        return -1;
+                    }
+                    len += (size_t)n;
+                }
+                json_t *tmp = json_string(buf);
+                int r = set_string(&c->speakers, tmp, SESSION_SPEAKERS_MAX, why);
+                json_decref(tmp);
+                if (r < 0)
+                    return -1;
+            } else if (set_string(&c->speakers, v, SESSION_SPEAKERS_MAX, why) < 0) {
+                return -1;
+            }
+        } else if (strcmp(key, "format") == 0) {
+            const char *f = json_string_value(v);
+            int i;
+            for (i = 0; i < 4 && !(f && strcmp(f, format_keys[i]) == 0); i++)
+                ;
+            if (i == 4) {
+                *why = "must be one of presentation, panel, workshop, lightning";
+                return -1;
+            }
+            c->format = (enum session_format)i;
+        } else if (strcmp(key, "starts") == 0) {
+            if (json_is_null(v)) {
+                c->starts = 0;
+            } else if (!json_is_string(v) || config_parse_time(json_string_value(v), &c->starts) < 0) {
+                *why = "must be a UTC time like 2021-02-22T16:00:00Z";
+                return -1;
+            }
+        } else if (strcmp(key, "passphrase") == 0) {
+            size_t n = json_is_string(v) ? json_string_length(v) : 0;
+            if (!json_is_string(v) || n < CONFIG_PASS_MIN || n > CONFIG_PASS_MAX) {
+                *why = "must be a string of 10 to 79 characters";
+                return -1;
+            }
+            if (set_string(&c->passphrase, v, CONFIG_PASS_MAX, why) < 0)
+                return -1;
+        } else if (strcmp(key, "ingest_window") == 0) {
+            const char *w = json_string_value(v);
+            if (!w || (strcmp(w, "open") && strcmp(w, "strict"))) {
+                *why = "must be open or strict";
+                return -1;
+            }
+            c->ingest_strict = strcmp(w, "strict") == 0;
+        } else {
+            *why = "unknown field";
+            return -1;
+        }
+    }
+    if (!partial && !c->passphrase) {
+        *field = "passphrase";
+        *why = "is required";
+        return -1;
+    }
+    if (c->ingest_strict && !c->starts) {
+        *field = "ingest_window";
+        *why = "strict needs starts";
+        return -1;
+    }
+    return 0;
 }
 
 int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen)

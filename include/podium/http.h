@@ -3,15 +3,26 @@
 #ifndef PODIUM_HTTP_H
 #define PODIUM_HTTP_H
 
+#include <stdint.h>
+
 #include "podium/config.h"
+#include "podium/record.h"
 #include "podium/session.h"
+#include "podium/token.h"
 
 struct http;
 
+/* What the HTTP layer needs besides config and sessions. */
+struct http_env {
+    struct rec_writer *writer;            /* state files (sessions, registrations) */
+    uint8_t secret[TOKEN_SECRET_LEN];     /* attendee token key */
+};
+
 /* Binds http_listen, logs `msg="listening" proto=http addr=...` and starts
- * the server's thread pool. NULL on failure (logged). cfg and reg must
- * outlive the server. */
-struct http *http_start(const struct config *cfg, struct registry *reg);
+ * the server's thread pool. NULL on failure (logged). cfg, reg and
+ * env->writer must outlive the server; env is copied. */
+struct http *http_start(const struct config *cfg, struct registry *reg,
+                        const struct http_env *env);
 
 /* Stops serving (in-flight responses drop their references); frees. */
 void http_stop(struct http **h);

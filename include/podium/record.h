@@ -25,6 +25,13 @@ struct rec_writer *rec_writer_start(const char *fault_file);
 /* Writes everything queued, stops the thread, frees; sets *w to NULL. */
 void rec_writer_stop(struct rec_writer **w);
 
+/* Queues a small state file write on the writer thread, so HTTP threads
+ * never block on the disk. Takes ownership of data (malloc'd). With append
+ * the data is appended (O_APPEND, fsync); otherwise the file is replaced
+ * atomically with the given mode. */
+void rec_writer_file(struct rec_writer *w, const char *path, char *data, size_t len,
+                     bool append, int mode);
+
 /* Opens (creating or recovering after a crash) the recording of session id
  * under data_dir. A recording found without ENDLIST stays open and is
  * finalized by the caller after close_after. NULL on failure (logged). */

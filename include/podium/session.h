@@ -22,9 +22,16 @@ struct live_window;
 struct recorder;
 struct exporter;
 
+#define SESSION_TITLE_MAX 200
+#define SESSION_SPEAKERS_MAX 500
+
 struct session {
     char id[CONFIG_ID_MAX];
-    struct session_conf conf;       /* strings owned by the session */
+    /* Guarded by lock (the organizer API may change it); read it with
+     * session_info. Strings owned by the session. */
+    struct session_conf conf;
+    bool from_api;                  /* persisted in data_dir/sessions.json */
+    bool deleted;                   /* guarded by the registry lock */
 
     /* Media path objects, created by the registry's setup hook, owned by
      * whoever set them up (freed by its teardown hook). */
@@ -75,6 +82,43 @@ struct session *registry_get_for_publish(struct registry *reg, const char *id);
 
 /* Snapshot of the sessions, in creation order. Returns the count written. */
 size_t registry_list(struct registry *reg, struct session **out, size_t cap);
+
+/* A consistent copy of a session's descriptive fields. */
+struct session_info {
+    char title[SESSION_TITLE_MAX + 1];
+    char speakers[SESSION_SPEAKERS_MAX + 1];
+    enum session_format format;
+    time_t starts;
+    bool has_passphrase;
+    char passphrase[CONFIG_PASS_MAX + 1];
+    bool ingest_strict;
+    bool from_api;
+};
+void session_info(struct session *s, struct session_info *out);
+
+/* Replaces the descriptive fields (copies conf's strings). 0 or -1 (ENOMEM). */
+int session_update(struct session *s, const struct session_conf *conf);
+
+/* Adds a session created through the API. NULL when the id exists or on
+ * failure. A deleted session of the same id is revived. */
+struct session *registry_add(struct registry *reg, const struct session_conf *conf);
+
+/* Hides a session from lookups and publishers (its memory stays valid). */
+void registry_remove(struct registry *reg, struct session *s);
+
+/* JSON text of the API-created sessions for data_dir/sessions.json
+ * (passphrases included; the file is 0600). Caller frees. NULL on ENOMEM. */
+char *registry_dump_api(struct registry *reg);
+
+/* Adds the sessions of a sessions.json text. Returns how many, -1 on a
+ * malformed file (logged). */
+int registry_load_api(struct registry *reg, const char *json_text);
+
+/* Validates and fills conf from a JSON object (API create/update). With
+ * partial, absent fields keep conf's values. On error returns -1 and points
+ * *field at the offending field name and *why at a message (static). */
+int session_conf_from_json(struct session_conf *conf, const void *json_obj, bool partial,
+                           const char **field, const char **why);
 
 /* Publisher bookkeeping, all under s->lock. session_attach returns the
  * previous publisher socket (NO_PUBLISHER if none) which the caller closes,
