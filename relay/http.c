@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -513,6 +514,7 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>Podium</title>"
+          "<link rel=\"icon\" href=\"data:,\">"
           "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}"
           "li{margin:.4em 0}.live{color:#c00;font-weight:bold}</style></head><body>"
           "<h1>Podium</h1><h2>Sessions</h2><ul>", f);
@@ -543,6 +545,28 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
     return reply(h, c, MHD_HTTP_OK, r);
 }
 
+/* One Prometheus family: HELP/TYPE once, then a sample per session. */
+struct family {
+    const char *name, *help, *type;
+};
+
+static const struct family families[] = {
+    { "podium_session_live", "1 while a publisher is connected.", "gauge" },
+    { "podium_session_bytes_in_total", "SRT payload bytes received.", "counter" },
+    { "podium_session_packets_in_total", "SRT messages received.", "counter" },
+    { "podium_session_segments_total", "Live segments published.", "counter" },
+    { "podium_session_viewers", "Segment requests during the last segment (estimated viewers).", "gauge" },
+    { "podium_session_bitrate_bps", "Bitrate of the last segment.", "gauge" },
+    { "podium_srt_rtt_ms", "Publisher SRT round-trip time.", "gauge" },
+    { "podium_srt_packets_lost_total", "Publisher SRT packets lost (receiver side).", "counter" },
+    { "podium_srt_packets_retransmitted_total", "Publisher SRT retransmitted packets received.", "counter" },
+    { "podium_srt_packets_dropped_total", "Publisher SRT packets dropped as too late.", "counter" },
+    { "podium_srt_rcvbuf_ms", "Publisher SRT receive buffer level.", "gauge" },
+    { "podium_recording_bytes_total", "Bytes recorded to disk.", "counter" },
+    { "podium_recording_errors_total", "Recording write errors.", "counter" },
+    { "podium_recording_gaps_total", "Recording gaps (segments not written).", "counter" },
+};
+
 static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
 {
     char *text = NULL;
@@ -553,31 +577,58 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     int live = 0;
-    fputs("# HELP podium_session_bytes_in_total SRT payload bytes received.\n"
-          "# TYPE podium_session_bytes_in_total counter\n", f);
+    const size_t nf = sizeof(families) / sizeof(families[0]);
+    /* values[session][family], NAN where a sample does not apply */
+    double (*v)[sizeof(families) / sizeof(families[0])] = calloc(n ? n : 1, sizeof(*v));
+    if (!v) {
+        fclose(f);
+        free(text);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
     for (size_t i = 0; i < n; i++) {
+        struct session *s = list[i];
         char addr[64];
-        live += session_publisher(list[i], addr, sizeof(addr), NULL);
-        fprintf(f, "podium_session_bytes_in_total{session=\"%s\"} %" PRIuFAST64 "\n",
-                list[i]->id, atomic_load(&list[i]->bytes_in));
-    }
-    fputs("# HELP podium_session_segments_total Segments published.\n"
-          "# TYPE podium_session_segments_total counter\n", f);
-    for (size_t i = 0; i < n; i++) {
         struct store_stats st = { 0 };
-        if (list[i]->win)
-            store_get_stats(list[i]->win, &st);
-        fprintf(f, "podium_session_segments_total{session=\"%s\"} %" PRIu64 "\n",
-                list[i]->id, st.segments);
+        struct seg_stats ss = { 0 };
+        struct rec_stats rs = { 0 };
+        struct ingest_link_stats ls;
+        bool on = session_publisher(s, addr, sizeof(addr), NULL);
+        live += on;
+        store_get_stats(s->win, &st);
+        seg_get_stats(s->seg, &ss);
+        rec_get_stats(s->rec, &rs);
+        pthread_mutex_lock(&s->lock);
+        int sock = s->publisher_sock;
+        pthread_mutex_unlock(&s->lock);
+        bool link = on && ingest_sock_stats(sock, &ls) == 0;
+        double row[] = {
+            on, (double)atomic_load(&s->bytes_in), (double)atomic_load(&s->packets_in),
+            (double)st.segments, (double)st.viewers, ss.last_bitrate,
+            link ? ls.rtt_ms : NAN, link ? (double)ls.pkts_lost : NAN,
+            link ? (double)ls.pkts_retrans : NAN, link ? (double)ls.pkts_dropped : NAN,
+            link ? ls.rcvbuf_ms : NAN, (double)rs.bytes, (double)rs.write_errors,
+            (double)rs.gaps_total,
+        };
+        memcpy(v[i], row, sizeof(row));
     }
+    for (size_t k = 0; k < nf; k++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", families[k].name, families[k].help,
+                families[k].name, families[k].type);
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(v[i][k]))
+                fprintf(f, "%s{session=\"%s\"} %.17g\n", families[k].name, list[i]->id, v[i][k]);
+    }
+    free(v);
     fprintf(f, "# HELP podium_publishers Connected publishers.\n"
                "# TYPE podium_publishers gauge\npodium_publishers %d\n", live);
+    fprintf(f, "# HELP podium_sessions Sessions known.\n"
+               "# TYPE podium_sessions gauge\npodium_sessions %zu\n", n);
     fputs("# HELP podium_http_responses_total HTTP responses by status class.\n"
           "# TYPE podium_http_responses_total counter\n", f);
     for (int k = 0; k < ST_N; k++)
         fprintf(f, "podium_http_responses_total{status=\"%s\"} %" PRIuFAST64 "\n",
                 status_names[k], atomic_load(&h->by_status[k]));
-    fprintf(f, "# HELP podium_http_segment_bytes_total Segment bytes served.\n"
+    fprintf(f, "# HELP podium_http_segment_bytes_total Live segment bytes served.\n"
                "# TYPE podium_http_segment_bytes_total counter\n"
                "podium_http_segment_bytes_total %" PRIuFAST64 "\n",
             atomic_load(&h->segment_bytes));
@@ -797,6 +848,7 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
 static const char watch_html[] =
 "<!doctype html><html><head><meta charset=\"utf-8\">"
 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+"<link rel=\"icon\" href=\"data:,\">"
 "<title>%s - Podium</title>"
 "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
 "video{width:100%%;background:#000}#status{color:#555}</style></head><body>"

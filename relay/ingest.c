@@ -243,6 +243,9 @@ static void srt_log_cb(void *opaque, int level, const char *file, int line,
         log_msg(LV_DEBUG, NULL, "\"libsrt\" srt_level=%d detail=\"%.200s\"", level, message);
         return;
     }
+    /* Rejections our listen callback made were logged there already. */
+    if (strstr(rej, "PREDEFINED") || strstr(rej, "USER"))
+        return;
     SRTSOCKET sock = (SRTSOCKET)strtol(at + 1, NULL, 10);
     char peer[64] = "unknown", session[CONFIG_ID_MAX] = "", reason[96];
     pthread_mutex_lock(&ing->lock);
@@ -508,6 +511,7 @@ int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len)
         return INGEST_EOF;
     atomic_fetch_add_explicit(&c->session->bytes_in, (uint_fast64_t)n,
                               memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->session->packets_in, 1, memory_order_relaxed);
     return n;
 }
 

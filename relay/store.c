@@ -23,6 +23,9 @@ struct live_window {
     int target;
     bool ended;
     AVBufferRef *playlist;
+    /* Each player fetches every segment once: requests per segment period
+     * estimate the audience without tracking anyone. */
+    uint64_t requests, viewers;
 };
 
 struct live_window *store_window_create(const char *session_id, int window)
@@ -122,6 +125,8 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
     if (seg->discontinuity)
         w->disc_total++;
     w->ended = false;
+    w->viewers = w->requests;
+    w->requests = 0;
     render(w);
     pthread_mutex_unlock(&w->lock);
 }
@@ -153,6 +158,8 @@ AVBufferRef *store_segment(struct live_window *w, uint64_t seq)
         uint64_t first = slot_at(w, 0)->e.seq;
         if (seq >= first && seq - first < (uint64_t)w->count)
             r = av_buffer_ref(slot_at(w, (int)(seq - first))->data);
+        if (r)
+            w->requests++;
     }
     pthread_mutex_unlock(&w->lock);
     return r;
@@ -168,5 +175,6 @@ void store_get_stats(struct live_window *w, struct store_stats *out)
     out->held_bytes = w->held_bytes;
     out->target = w->target;
     out->ended = w->ended;
+    out->viewers = w->viewers;
     pthread_mutex_unlock(&w->lock);
 }

@@ -106,6 +106,13 @@ def read_status_kib(pid, keys=("VmRSS", "VmHWM")):
     return out
 
 
+def machine_busy_ticks():
+    """Busy (non-idle, non-iowait) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v[:8]) - v[3] - v[4]
+
+
 def descendants(root_pids):
     """root pids plus every live descendant."""
     children = {}
@@ -295,7 +302,7 @@ def podium_bin(args):
     path = os.path.abspath(args.podium)
     if os.access(path, os.X_OK):
         return path
-    if args.podium != os.path.join(BUILD, "podium"):
+    if path != os.path.join(BUILD, "podium"):
         raise SystemExit("bench: --podium %s is not executable" % path)
     if not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")):
         raise SystemExit("bench: build/podium missing and no CMakeLists.txt yet "
@@ -394,6 +401,18 @@ def log_lines(path, pattern, limit=8):
 # --------------------------------------------------------------------------
 # one run
 
+def du(path):
+    """Bytes in the files under path right now."""
+    total = 0
+    for d, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(d, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def playlist_produced(path):
     """Segments produced so far per a live playlist: media sequence + entries."""
     try:
@@ -411,10 +430,10 @@ def feeder_argv(media, url):
             "-map", "0", "-c", "copy", "-f", "mpegts", url]
 
 
-def feed_url(port, k, args):
+def feed_url(port, k, encrypt=True):
     url = "srt://127.0.0.1:%d?mode=caller&latency=%d&streamid=#!::r=s%d,m=publish" % (
         port, SRT_LATENCY_US, k)
-    return url + "&passphrase=" + passphrase(k)
+    return url + ("&passphrase=" + passphrase(k) if encrypt else "")
 
 
 def peer_argv(port, out_dir, k, args):
@@ -426,17 +445,21 @@ def peer_argv(port, out_dir, k, args):
             "-hls_flags", "delete_segments", os.path.join(out_dir, "index.m3u8")]
 
 
-def measure(server_pids, feeders, seconds, deadline_check=None):
+def measure(server_pids, feeders, seconds):
     """Start feeders, sample CPU at start and end and RSS every 0.5 s.
     feeders: list of callables that start one feeder each (returning Popen)."""
     rss_peak, rss_peak_per = 0, {}
+    load0 = loadavg()
+    m0 = machine_busy_ticks()
     c0 = cpu_ticks(server_pids)
     t0 = time.monotonic()
     fprocs = [start() for start in feeders]
     t_end = t0 + seconds
-    samples = 0
+    samples, series = 0, []
     while True:
         tot, per = rss_kib(server_pids)
+        if samples % 10 == 0:
+            series.append([round(time.monotonic() - t0, 1), tot])
         samples += 1
         if tot > rss_peak:
             rss_peak = tot
@@ -448,6 +471,7 @@ def measure(server_pids, feeders, seconds, deadline_check=None):
         time.sleep(min(SAMPLE_PERIOD, t_end - now))
     c1 = cpu_ticks(server_pids)
     t1 = time.monotonic()
+    m1 = machine_busy_ticks()
     hwm = hwm_kib(server_pids)
     return {
         "wall_s": round(t1 - t0, 3),
@@ -457,6 +481,10 @@ def measure(server_pids, feeders, seconds, deadline_check=None):
         "hwm_kib": sorted(hwm.values()),
         "hwm_sum_kib": sum(hwm.values()),
         "rss_samples": samples,
+        "rss_sum_series_kib": series,  # [seconds since start, sum of VmRSS] every 5 s
+        "loadavg_start": load0,
+        # whole machine, all processes (servers, feeders and anything else)
+        "machine_busy_cores": round((m1 - m0) / CLK_TCK / (t1 - t0), 3),
     }, fprocs
 
 
@@ -475,9 +503,10 @@ def feeder_state(fprocs):
     return dead, cpu
 
 
-def run_podium(n, r, args, media, procs, logdir):
+def run_podium(n, r, args, media, procs, work):
     res = {"kind": "podium", "n": n, "run": r, "valid": True, "problems": []}
-    tmp = tempfile.mkdtemp(prefix="podium-bench-", dir=args.tmpdir)
+    tmp = tempfile.mkdtemp(prefix="podium-n%d-r%d-" % (n, r), dir=work)
+    logdir = args.logdir
     try:
         data_dir = os.path.join(tmp, "data")
         os.makedirs(data_dir)
@@ -485,6 +514,7 @@ def run_podium(n, r, args, media, procs, logdir):
         with open(conf, "w") as f:
             f.write(podium_config(n, data_dir))
         plog = os.path.join(logdir, "podium-n%d-r%d.log" % (n, r))
+        res["log"] = rel(os.path.join(args.final_logdir, os.path.basename(plog)))
         server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
         srt_port, http_port = podium_ports(plog, server,
                                            time.monotonic() + PODIUM_START_DEADLINE)
@@ -492,7 +522,7 @@ def run_podium(n, r, args, media, procs, logdir):
 
         def starter(k):
             return lambda: procs.start(
-                feeder_argv(media, feed_url(srt_port, k, args)),
+                feeder_argv(media, feed_url(srt_port, k)),
                 os.path.join(logdir, "feeder-podium-n%d-r%d-s%d.log" % (n, r, k)),
                 "feeder s%d" % k)
 
@@ -509,11 +539,13 @@ def run_podium(n, r, args, media, procs, logdir):
             res["valid"] = False
             res["problems"].append("podium exited during the run (rc %s)" % server.returncode)
         else:
-            segs = {}
+            segs, api = {}, {}
             for k in range(1, n + 1):
                 url = "http://127.0.0.1:%d/api/v1/sessions/s%d" % (http_port, k)
                 try:
-                    v = find_key(http_json(url), "segments")
+                    j = http_json(url)
+                    api["s%d" % k] = j
+                    v = find_key(j, "segments")
                 except (OSError, ValueError, urllib.error.URLError) as e:
                     v = "error: %s" % e
                 if isinstance(v, list):
@@ -523,6 +555,12 @@ def run_podium(n, r, args, media, procs, logdir):
                     res["valid"] = False
                     res["problems"].append("s%d: segments=%r (%s)" % (k, v, url))
             res["segments"] = segs
+            res["api"] = api
+            lost = sum((find_key(j, "packets_lost") or 0) + (find_key(j, "packets_dropped") or 0)
+                       for j in api.values() if isinstance(j, dict))
+            if lost:
+                res["problems"].append("SRT packets lost+dropped (API): %d" % lost)
+        res["disk_bytes"] = du(data_dir)
         Procs.stop(fprocs, 3.0)
         stop = Procs.stop([server], PODIUM_STOP_GRACE)[server.pid]
         res["podium_exit"] = {"rc": stop[0], "seconds": stop[1], "killed": stop[2]}
@@ -533,7 +571,6 @@ def run_podium(n, r, args, media, procs, logdir):
             res["problems"].append("podium exit status %s after SIGTERM" % stop[0])
         res["log_errors"], res["log_errors_count"] = log_lines(plog, r"level=(error|fatal)")
         res["log_warnings"], res["log_warnings_count"] = log_lines(plog, r"level=warn")
-        res["log"] = rel(plog)
     except RuntimeError as e:
         res["valid"] = False
         res["problems"].append(str(e))
@@ -544,9 +581,10 @@ def run_podium(n, r, args, media, procs, logdir):
     return res
 
 
-def run_peer(n, r, args, media, procs, logdir):
+def run_peer(n, r, args, media, procs, work):
     res = {"kind": "peer", "n": n, "run": r, "valid": True, "problems": []}
-    tmp = tempfile.mkdtemp(prefix="peer-bench-", dir=args.tmpdir)
+    tmp = tempfile.mkdtemp(prefix="peer-n%d-r%d-" % (n, r), dir=work)
+    logdir = args.logdir
     try:
         ports = free_udp_ports(n)
         servers, outs = [], []
@@ -569,7 +607,7 @@ def run_peer(n, r, args, media, procs, logdir):
 
         def starter(k):
             return lambda: procs.start(
-                feeder_argv(media, feed_url(ports[k - 1], k, args)),
+                feeder_argv(media, feed_url(ports[k - 1], k, not args.peer_plain)),
                 os.path.join(logdir, "feeder-peer-n%d-r%d-s%d.log" % (n, r, k)),
                 "feeder s%d" % k)
 
@@ -596,6 +634,7 @@ def run_peer(n, r, args, media, procs, logdir):
                 res["problems"].append("s%d: no .ts in %s" % (k, out))
         res["segments"] = segs
         res["segments_produced"] = produced
+        res["disk_bytes"] = du(tmp)
         Procs.stop(fprocs, 3.0)
         Procs.stop(servers, 5.0)
     except RuntimeError as e:
@@ -655,12 +694,21 @@ def markdown(meta, runs, rows):
       % (meta["host"]["hostname"], meta["host"]["nproc"], meta["host"]["cpu"],
          meta["host"]["kernel"], meta["host"]["loadavg_start"],
          meta["host"].get("loadavg_end", "?")))
-    w("- podium: `%s` (%s, %s build)" % (meta["podium"]["binary"], meta["podium"]["version"],
-                                        meta["podium"]["build_type"]))
+    busy = [x["machine_busy_cores"] for x in runs if "machine_busy_cores" in x]
+    if busy:
+        w("- whole machine busy during the measured windows (all processes: servers, "
+          "feeders, other work): median %.2f [%.2f-%.2f] of %d cores"
+          % (statistics.median(busy), min(busy), max(busy), meta["host"]["nproc"]))
+    pm = meta["podium"]
+    w("- podium: `%s` (%s, %s build, binary of %s, sha256 %s; work tree at start: %s)"
+      % (pm["binary"], pm["version"], pm["build_type"], pm.get("built"),
+         (pm.get("sha256") or "-")[:12], pm.get("tree", "?")))
     w("- media: `%s` %.1f s, %.2f Mbit/s (%s), looped"
       % (rel(meta["media"]["path"]), meta["media"]["duration_s"],
          meta["media"]["bit_rate"] / 1e6, "+".join(meta["media"]["streams"])))
-    w("- feeder (identical for both, not measured): `%s`" % meta["feeder_cmd"])
+    w("- feeder, one per stream (identical for both%s, not measured): `%s`"
+      % (" except no passphrase for the peer" if meta["params"]["peer_plain"] else "",
+         meta["feeder_cmd"]))
     w("- peer, one per stream: `%s`" % meta["peer_cmd"])
     w("- %d s per run, runs alternate podium/peer; CPU = utime+stime of the server "
       "process(es), all threads; Podium RSS = VmHWM; ffmpeg RSS = peak of the sum "
@@ -677,11 +725,26 @@ def markdown(meta, runs, rows):
             fmt_stat(row["podium_rss"], 1), fmt_stat(row["peer_rss"], 1),
             fmt_ratio(row["podium_rss"], row["peer_rss"])))
     w("")
+    disk = []
+    for n in sorted({x["n"] for x in runs}):
+        parts = []
+        for kind, label in (("podium", "Podium"), ("peer", "ffmpeg")):
+            v = [x["disk_bytes"] / 1e6 for x in runs
+                 if x["n"] == n and x["kind"] == kind and x["valid"] and "disk_bytes" in x]
+            if v:
+                parts.append("%s %.1f MB" % (label, statistics.median(v)))
+        if parts:
+            disk.append("N=%d: %s" % (n, ", ".join(parts)))
+    if disk:
+        w("Files on disk at the end of a run (median; Podium: data_dir, ffmpeg: "
+          "its HLS dirs): " + "; ".join(disk) + ".")
+        w("")
     notes = []
     for x in runs:
         tag = "%s N=%d run %d" % (x["kind"], x["n"], x["run"])
         if not x["valid"]:
-            notes.append("- INVALID %s: %s" % (tag, "; ".join(x["problems"])))
+            notes.append("- INVALID %s: %s%s" % (tag, "; ".join(x["problems"]),
+                                                 " (log: %s)" % x["log"] if x.get("log") else ""))
         elif x["problems"]:
             notes.append("- %s: %s" % (tag, "; ".join(x["problems"])))
         if x.get("log_errors_count"):
@@ -727,6 +790,15 @@ def build_type(path):
     return "?"
 
 
+def git_describe():
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
 def podium_version(path):
     if not path:
         return "not run"
@@ -756,8 +828,8 @@ def parse_args(argv):
                     help="peer listeners without SRT encryption (default: the "
                     "same per-stream passphrase as Podium's sessions, so both "
                     "sides decrypt the same AES stream)")
-    ap.add_argument("--tmpdir", default=None, help="where run directories go (default $TMPDIR or /tmp)")
-    ap.add_argument("--keep", action="store_true", help="keep run directories")
+    ap.add_argument("--tmpdir", default=None, help="where the work directory goes (default $TMPDIR or /tmp)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (podium data, peer HLS output, logs)")
     ap.add_argument("--json", help="result file (default build/bench-results/ingest-<timestamp>.json)")
     a = ap.parse_args(argv)
     q = a.quick
@@ -769,50 +841,88 @@ def parse_args(argv):
     return a
 
 
+def snapshot(src, dst):
+    """Hard link (or copy) src to dst, so rebuilding or wiping build/ during a
+    long benchmark changes nothing under it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def sha256(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def save_results(meta, runs, rows, work_logs):
+    """(Re)create the result directory and write JSON and logs into it."""
+    os.makedirs(os.path.dirname(meta["json"]), exist_ok=True)
+    with open(meta["json"], "w") as f:
+        json.dump({"meta": meta, "summary": rows, "runs": runs}, f, indent=1)
+    final = os.path.join(ROOT, meta["logs"])
+    shutil.copytree(work_logs, final, dirs_exist_ok=True)
+
+
 def ingest(argv):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     now = datetime.datetime.now().astimezone()
     stamp = now.strftime("%Y%m%d-%H%M%S")
-    os.makedirs(RESULTS_DIR, exist_ok=True)
     json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "ingest-%s.json" % stamp))
-    logdir = os.path.join(RESULTS_DIR, "ingest-%s-logs" % stamp)
-    os.makedirs(logdir, exist_ok=True)
+    final_logs = os.path.join(RESULTS_DIR, "ingest-%s-logs" % stamp)
 
-    args.podium_bin = None if args.only == "peer" else podium_bin(args)
-    media, minfo = ensure_media()
-    minfo["path"] = media
-    meta = {
-        "date": now.isoformat(timespec="seconds"),
-        "command": os.environ.get("PODIUM_BENCH_CMDLINE")
-        or cmdline([sys.argv[0]] + ["ingest"] + argv),
-        "params": {"streams": args.streams, "seconds": args.seconds, "runs": args.runs,
-                   "only": args.only, "peer_plain": args.peer_plain},
-        "host": host_info(),
-        "podium": {"binary": args.podium_bin and rel(args.podium_bin),
-                   "version": podium_version(args.podium_bin),
-                   "build_type": build_type(args.podium_bin)},
-        "media": minfo,
-        "feeder_cmd": cmdline(feeder_argv(rel(media),
-                                          feed_url(9000, 1, args))).replace("9000", "PORT"),
-        "peer_cmd": cmdline(peer_argv(9000, "OUT", 1, args)).replace("9000", "PORT"),
-        "json": json_path,
-        "logs": rel(logdir),
-    }
-    total = len(args.streams) * args.runs * (1 if args.only else 2)
-    log("%d runs of %.0f s (~%.0f min); logs in %s"
-        % (total, args.seconds, total * (args.seconds + 6) / 60, meta["logs"]))
-
-    runs, procs = [], Procs()
+    src_bin = None if args.only == "peer" else podium_bin(args)
+    media_src, minfo = ensure_media()
+    minfo["path"] = media_src
+    work = tempfile.mkdtemp(prefix="bench-ingest-", dir=args.tmpdir)
+    runs, procs, meta = [], Procs(), {}
     try:
+        args.logdir = os.path.join(work, "logs")
+        args.final_logdir = final_logs
+        os.makedirs(args.logdir)
+        media = snapshot(media_src, os.path.join(work, os.path.basename(media_src)))
+        args.podium_bin = None
+        if src_bin:
+            args.podium_bin = os.path.join(work, "podium")
+            shutil.copy2(src_bin, args.podium_bin)
+        meta.update({
+            "date": now.isoformat(timespec="seconds"),
+            "command": os.environ.get("PODIUM_BENCH_CMDLINE")
+            or cmdline([sys.argv[0]] + ["ingest"] + argv),
+            "params": {"streams": args.streams, "seconds": args.seconds, "runs": args.runs,
+                       "only": args.only, "peer_plain": args.peer_plain},
+            "host": host_info(),
+            "podium": {"binary": src_bin and rel(src_bin),
+                       "sha256": src_bin and sha256(args.podium_bin),
+                       "version": podium_version(args.podium_bin),
+                       "build_type": build_type(src_bin),
+                       "tree": git_describe(),
+                       "built": src_bin and datetime.datetime.fromtimestamp(
+                           os.stat(src_bin).st_mtime).astimezone().isoformat(timespec="seconds")},
+            "media": minfo,
+            "feeder_cmd": cmdline(feeder_argv(rel(media_src),
+                                              feed_url(9000, 1))).replace("9000", "PORT"),
+            "peer_cmd": cmdline(peer_argv(9000, "OUT", 1, args)).replace("9000", "PORT"),
+            "json": json_path,
+            "logs": rel(final_logs),
+        })
+        total = len(args.streams) * args.runs * (1 if args.only else 2)
+        log("%d runs of %.0f s (~%.0f min); logs will be in %s"
+            % (total, args.seconds, total * (args.seconds + 6) / 60, meta["logs"]))
         for n in args.streams:
             for r in range(1, args.runs + 1):
                 for kind in ("podium", "peer"):
                     if args.only and kind != args.only:
                         continue
                     fn = run_podium if kind == "podium" else run_peer
-                    x = fn(n, r, args, media, procs, logdir)
+                    x = fn(n, r, args, media, procs, work)
                     runs.append(x)
                     log("%-6s N=%-2d run %d: cpu %.2f s over %.1f s, %.3f cpu-s/stream-min, "
                         "peak rss %.1f MiB, segments %s%s" % (
@@ -828,11 +938,15 @@ def ingest(argv):
         meta["interrupted"] = True
     finally:
         procs.stop_all()
-        meta["host"]["loadavg_end"] = loadavg()
-        rows = summarize(runs, args.streams)
-        with open(json_path, "w") as f:
-            json.dump({"meta": meta, "summary": rows, "runs": runs}, f, indent=1)
-        print(markdown(meta, runs, rows), flush=True)
+        if "json" in meta:
+            meta["host"]["loadavg_end"] = loadavg()
+            rows = summarize(runs, args.streams)
+            save_results(meta, runs, rows, args.logdir)
+            print(markdown(meta, runs, rows), flush=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log("kept " + work)
     bad = [x for x in runs if not x["valid"]]
     return 1 if bad or meta.get("interrupted") else 0
 

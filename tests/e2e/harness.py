@@ -594,13 +594,34 @@ def probe_streams(path):
     return j.get("streams", []), j.get("format", {})
 
 
-def check_segment(path, video=True, audio=True, vcodec="h264", acodec="aac", first_key=True):
-    """Segment is valid MPEG-TS with exactly the wanted stream kinds; video starts on a keyframe."""
+_seg_info = {}
+_seg_info_lock = threading.Lock()
+
+
+def segment_info(path):
+    """One ffprobe per segment file (cached): streams, format and the first packets."""
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)  # a file rewritten in place is probed again
+    with _seg_info_lock:
+        if key in _seg_info:
+            return _seg_info[key]
+    j = ffprobe_json(["-show_streams", "-show_format", "-show_packets", "-read_intervals", "%+#120", path],
+                     what="ffprobe %s" % path)
+    with _seg_info_lock:
+        _seg_info[key] = j
+    return j
+
+
+def check_segment(path, video=True, audio=True, vcodec="h264", acodec="aac", first_key=True,
+                  decode_first=False):
+    """Segment is valid MPEG-TS with exactly the wanted stream kinds; its video starts
+    on a keyframe (first_key); decode_first: the first decoded frame is a keyframe too."""
     with open(path, "rb") as f:
         data = f.read()
     check(len(data) > 0 and len(data) % 188 == 0 and data[0] == 0x47,
           "%s is not MPEG-TS (size %d, first byte %r)" % (path, len(data), data[:1]))
-    streams, fmt = probe_streams(path)
+    j = segment_info(path)
+    streams, fmt = j.get("streams", []), j.get("format", {})
     kinds = sorted(s.get("codec_type") for s in streams)
     v = [s for s in streams if s.get("codec_type") == "video"]
     a = [s for s in streams if s.get("codec_type") == "audio"]
@@ -618,23 +639,33 @@ def check_segment(path, video=True, audio=True, vcodec="h264", acodec="aac", fir
     else:
         check(not a, "%s: expected no audio stream, ffprobe found %s" % (path, kinds))
     if video and first_key:
-        check_starts_with_keyframe(path)
+        vp = [p for p in j.get("packets", []) if p.get("codec_type") == "video"]
+        check(vp, "%s: no video packet among the first 120 packets" % path)
+        check("K" in vp[0].get("flags", ""),
+              "%s: first video packet is not a keyframe (flags=%r): segment does not start on a keyframe"
+              % (path, vp[0].get("flags")))
+    if video and decode_first:
+        check_first_frame_decodes_as_key(path)
     return streams, fmt
 
 
 def check_starts_with_keyframe(path):
-    """First video packet carries the keyframe flag and is the first decoded frame, a keyframe.
-
-    (-show_frames alone would skip undecodable leading non-keyframes, so the
-    packet flag is the real check.)"""
+    """First video packet carries the keyframe flag and the first decoded frame is a keyframe."""
     j = ffprobe_json(["-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1",
                       "-show_entries", "packet=pts,dts,flags", path],
                      what="ffprobe first packet of %s" % path)
     pk = j.get("packets", [])
     check(pk, "%s: no video packet" % path)
     check("K" in pk[0].get("flags", ""),
-          "%s: first video packet is not a keyframe (flags=%r): segment does not start on a keyframe"
+          "%s: first video packet is not a keyframe (flags=%r): does not start on a keyframe"
           % (path, pk[0].get("flags")))
+    check_first_frame_decodes_as_key(path)
+
+
+def check_first_frame_decodes_as_key(path):
+    """ffprobe -show_frames -read_intervals %+#1 -select_streams v: key_frame=1.
+    (Alone this would skip undecodable leading non-keyframes; check_segment's
+    packet-flag check is the strict one.)"""
     j = ffprobe_json(["-select_streams", "v:0", "-show_frames", "-read_intervals", "%+#1",
                       "-show_entries", "frame=key_frame,pict_type,pts", path],
                      what="ffprobe first frame of %s" % path)
@@ -694,6 +725,7 @@ class PlaylistWatcher:
         self.segs = {}              # seq -> Segment (first observation)
         self.paths = {}             # seq -> local path
         self.seen_200 = False
+        self.first_bad_text = None  # first playlist that had a problem
         self.content_types = set()
         self.cache_controls = set()
         self._stop = threading.Event()
@@ -718,10 +750,16 @@ class PlaylistWatcher:
              % (self.sid, self.polls, len(seqs), "%d..%d" % (seqs[0], seqs[-1]) if seqs else "-",
                 self.first_target, self.disc_seqs(), len(self.errors)))
 
-    def _err(self, msg):
+    def _err(self, msg, playlist_text=None):
         with self.lock:
             if len(self.errors) < 50 and msg not in self.errors:
                 self.errors.append(msg)
+            if playlist_text is not None and self.first_bad_text is None:
+                self.first_bad_text = playlist_text
+
+    def _append_locked(self, msg):
+        if len(self.errors) < 50 and msg not in self.errors:
+            self.errors.append(msg)
 
     def _run(self):
         while not self._stop.is_set():
@@ -747,7 +785,7 @@ class PlaylistWatcher:
         text = r.body.decode("utf-8", "replace")
         pl = Playlist(text)
         for p in pl.problems:
-            self._err("%s (playlist:\n%s)" % (p, text))
+            self._err(p, text)
         if pl.endlist and not self.allow_endlist:
             self._err("unexpected #EXT-X-ENDLIST in live playlist")
         if len(pl.segments) == 0:
@@ -783,12 +821,12 @@ class PlaylistWatcher:
                     new.append(s)
                     continue
                 if old.extinf_text != s.extinf_text:
-                    self.errors.append("%d.ts: EXTINF changed from %s to %s" % (s.seq, old.extinf_text, s.extinf_text))
+                    self._append_locked("%d.ts: EXTINF changed from %s to %s" % (s.seq, old.extinf_text, s.extinf_text))
                 if old.disc != s.disc:
-                    self.errors.append("%d.ts: #EXT-X-DISCONTINUITY flag changed from %s to %s"
+                    self._append_locked("%d.ts: #EXT-X-DISCONTINUITY flag changed from %s to %s"
                                        % (s.seq, old.disc, s.disc))
                 if old.dnum != s.dnum:
-                    self.errors.append("%d.ts: discontinuity number changed from %d to %d "
+                    self._append_locked("%d.ts: discontinuity number changed from %d to %d "
                                        "(DISCONTINUITY-SEQUENCE not kept consistent with removed tags)"
                                        % (s.seq, old.dnum, s.dnum))
         for s in new:
@@ -862,7 +900,10 @@ class PlaylistWatcher:
         with self.lock:
             errs = list(self.errors)
         if errs:
-            fail("playlist checks for session %s failed:\n  - %s" % (self.sid, "\n  - ".join(errs)))
+            more = "\n  (%d more)" % (len(errs) - 15) if len(errs) > 15 else ""
+            bad = "\nfirst playlist with a problem:\n%s" % self.first_bad_text if self.first_bad_text else ""
+            fail("playlist checks for session %s failed:\n  - %s%s%s"
+                 % (self.sid, "\n  - ".join(errs[:15]), more, bad))
 
     def check_durations_against(self, seg_dur, gop, exempt_last=True):
         """Non-final segments last between seg_dur-0.5 and seg_dur+gop (cut at the first
@@ -883,11 +924,10 @@ class PlaylistWatcher:
             fail("segment durations of %s out of range:\n  - %s" % (self.sid, "\n  - ".join(bad)))
 
 
-def first_pts(path, stream="v:0", n=10):
-    """Smallest PTS (90 kHz, mod 2^33) among the first n packets of a stream, or None."""
-    j = ffprobe_json(["-select_streams", stream, "-show_packets", "-read_intervals", "%%+#%d" % n,
-                      "-show_entries", "packet=pts,codec_type", path], what="ffprobe packets of %s" % path)
-    pts = [int(p["pts"]) for p in j.get("packets", []) if p.get("pts") not in (None, "N/A")]
+def first_pts(path, kind="video", n=10):
+    """Smallest PTS (90 kHz, mod 2^33) among the first n packets of that kind, or None."""
+    pk = [p for p in segment_info(path).get("packets", []) if p.get("codec_type") == kind]
+    pts = [int(p["pts"]) for p in pk[:n] if p.get("pts") not in (None, "N/A")]
     return (min(pts) % (1 << 33)) if pts else None
 
 
@@ -898,7 +938,7 @@ def check_timestamp_continuity(w, video=True, tolerance=0.25):
     seqs = w.downloaded()
     starts = {}
     for q in seqs:
-        starts[q] = first_pts(w.segment_path(q), "v:0" if video else "a:0")
+        starts[q] = first_pts(w.segment_path(q), "video" if video else "audio")
     bad = []
     for a, b in zip(seqs, seqs[1:]):
         if b != a + 1 or w.segs[b].disc or starts[a] is None or starts[b] is None:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -23,6 +24,9 @@ FPS = 30          # publisher frame rate (harness.ffmpeg_cmd default)
 GOP = 1.0         # publisher GOP in seconds (-g 30 at 30 fps)
 SEG = 1.0         # segment_duration used by these tests
 
+_env_lock = threading.Lock()
+_create_lock = threading.Lock()
+
 
 # ---------------------------------------------------------------- podium
 
@@ -30,7 +34,8 @@ def podium(t, sessions, close_after=2, start=True, env=None, data_dir=None, **kw
     """A harness Podium with [server] admin_token set (and optionally another
     data_dir and extra environment variables for the podium process)."""
     kw.setdefault("segment_duration", SEG)
-    pod = t.podium(sessions, start=False, close_after=close_after, **kw)
+    with _create_lock:      # harness names podiums by count: no two threads at once
+        pod = t.podium(sessions, start=False, close_after=close_after, **kw)
     with open(pod.conf_path) as f:
         text = f.read()
     text = text.replace("[server]\n", "[server]\nadmin_token = %s\n" % ADMIN_TOKEN, 1)
@@ -48,17 +53,19 @@ def podium(t, sessions, close_after=2, start=True, env=None, data_dir=None, **kw
 
 def start_pod(pod):
     """Start (or restart) pod's process with its extra environment. The podium
-    process inherits os.environ at spawn time; it is restored right after."""
-    saved = {k: os.environ.get(k) for k in pod.rec_env}
-    os.environ.update(pod.rec_env)
-    try:
-        pod.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    process inherits os.environ at spawn time; it is restored right after (under
+    a lock, so podiums started from parallel threads do not inherit each other's)."""
+    with _env_lock:
+        saved = {k: os.environ.get(k) for k in pod.rec_env}
+        os.environ.update(pod.rec_env)
+        try:
+            pod.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     return pod
 
 
@@ -237,6 +244,23 @@ def decode(src, what, headers=None, timeout=90, allow_disc_noise=False):
             out_us = int(v)
     h.check(frames is not None, "ffmpeg decoding %s printed no progress:\n%s" % (what, out[-500:]))
     return frames, (out_us or 0) / 1e6
+
+
+def check_first_video_key(path, what=None):
+    """The first video packet of path carries the keyframe flag and the first
+    decoded video frame is a keyframe."""
+    what = what or path
+    j = h.ffprobe_json(["-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1",
+                        "-show_entries", "packet=pts,dts,flags", path], what="ffprobe first packet of %s" % what)
+    pk = j.get("packets", [])
+    h.check(pk, "%s: no video packet" % what)
+    h.check("K" in pk[0].get("flags", ""), "%s: first video packet is not a keyframe (flags=%r)"
+            % (what, pk[0].get("flags")))
+    j = h.ffprobe_json(["-select_streams", "v:0", "-show_frames", "-read_intervals", "%+#1",
+                        "-show_entries", "frame=key_frame,pict_type", path], what="ffprobe first frame of %s" % what)
+    fr = j.get("frames", [])
+    h.check(fr and int(fr[0].get("key_frame", 0)) == 1,
+            "%s: first decoded video frame is not a keyframe: %r" % (what, fr[:1]))
 
 
 def probe_duration(src, what):

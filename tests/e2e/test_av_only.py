@@ -35,6 +35,7 @@ def main(t):
         h.check(6.0 <= total <= 9.5, "%s: sum of EXTINF %.2f s for an 8 s stream" % (sid, total))
         for q in seqs:
             h.check_segment(w.segment_path(q), video=video, audio=audio)
+        h.check_timestamp_continuity(w, video=video)
         # decode a whole segment, not just probe it
         q = seqs[len(seqs) // 2]
         rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-xerror",

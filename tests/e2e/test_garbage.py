@@ -205,6 +205,7 @@ def main(t):
     h.check(not w.disc_seqs(), "discontinuities at %r: the garbage made segments?" % w.disc_seqs())
     for q in w.seen_seqs():
         h.check_segment(w.segment_path(q))
+    h.check_timestamp_continuity(w)
     final, _, _ = w.snapshot()
     local = h.closed_copy(w, final, os.path.join(w.dir, "closed.m3u8"))
     rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", local,

@@ -43,6 +43,7 @@ def main(t):
         h.check(seqs == list(range(seqs[0], seqs[-1] + 1)), "%s: segment numbers not contiguous: %r" % (sid, seqs))
         h.check(not w.disc_seqs(), "%s: unexpected discontinuities at %r" % (sid, w.disc_seqs()))
         w.check_durations_against(pod.segment_duration, 1.0)
+        h.check_timestamp_continuity(w)
         total = sum(w.segs[q].duration for q in seqs)
         h.check(6.0 <= total <= 9.5, "%s: sum of EXTINF %.2f s for an 8 s stream" % (sid, total))
         for q in (seqs[0], seqs[len(seqs) // 2], seqs[-1]):

@@ -114,10 +114,11 @@ def main(t):
     allow = (r.header("Allow") or "").upper()
     h.check("GET" in allow, "405 response Allow header %r does not list GET" % r.header("Allow"))
 
+    w.assert_ok()  # a broken playlist would otherwise show up only as a hanging reader below
     # A real HLS client reading the live playlist over HTTP (bounded with -t).
     rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error",
                                 "-i", pod.url("/live/%s/index.m3u8" % SID), "-t", "2",
-                                "-f", "null", "-"], 30, "ffmpeg reading the live playlist")
+                                "-f", "null", "-"], 20, "ffmpeg reading the live playlist")
     h.check(rc == 0, "ffmpeg could not read the live playlist over HTTP (exit %d): %s" % (rc, err[-600:]))
 
     pub.wait_ok(25)
@@ -136,6 +137,7 @@ def main(t):
     h.check(8.0 <= total <= 11.5, "sum of EXTINF %.2f s for a 10 s stream" % total)
     for q in w.downloaded():
         h.check_segment(w.segment_path(q), video=True, audio=True)
+    h.check_timestamp_continuity(w)
 
     # ffprobe the final playlist through a closed local copy.
     final, _, _ = w.snapshot()

@@ -15,7 +15,9 @@
 - state "published", recording.published true: recording playlist and MP4
   served without token; Range bytes=100-1099 on the MP4 -> 206 with the right
   Content-Range and the same bytes as that slice of the full download;
-- unpublish -> 200; then 404 without token, 200 with it."""
+- unpublish -> 200; then 404 without token, 200 with it;
+- publishing again with start 3.5 (between keyframes): the new MP4 starts on
+  the keyframe at or before 3.5 s."""
 import os
 import sys
 
@@ -25,6 +27,7 @@ import rec_util as ru  # noqa: E402
 
 SID = "lightning"
 START, END = 3, 9
+START2 = 3.5       # between keyframes (1 s GOP)
 RECORD = 12.0
 
 
@@ -125,7 +128,7 @@ def main(t):
             "MP4 lasts %.3f s, expected %d s within one GOP (%.0f s)" % (dur, END - START, ru.GOP))
     h.check(abs(x.get("duration", -1) - dur) <= 0.2,
             "API export.duration %r, ffprobe says %.3f s" % (x.get("duration"), dur))
-    h.check_starts_with_keyframe(mp4)
+    ru.check_first_video_key(mp4, "exported MP4")
     frames, _ = ru.decode(mp4, "exported MP4")
     h.note("MP4: %.3f s, %d video frames" % (dur, frames))
 
@@ -184,6 +187,28 @@ def main(t):
         h.check(r.status == 200, "GET %s with token after unpublish -> %d, expected 200" % (path, r.status))
     r = ru.post(pod, SID, "publish", raw=b'{"start": ')
     h.check(r.status == 400, "publish with truncated JSON -> %d, expected 400" % r.status)
+
+    # A start between keyframes: the MP4 starts on the keyframe at or before it.
+    r = ru.post(pod, SID, "publish", body={"start": START2, "end": END})
+    h.check(r.status == 202, "publish {start:%.1f,end:%d} -> %d, expected 202" % (START2, END, r.status))
+    x = h.wait_for(exported, 30, "second export state done")
+    h.check(x.get("start") == START2, "export JSON start %r, expected %.1f" % (x.get("start"), START2))
+    h.wait_for(lambda: ru.rec_json(pod, SID).get("published"), 5, "published again after the second export")
+    mp4_md5 = framemd5(mp4, "second MP4")
+    h.check(mp4_md5 and mp4_md5[0] in rec_md5, "the second MP4's first picture is not a picture of the recording")
+    first = rec_md5.index(mp4_md5[0])
+    h.note("second MP4 (start %.1f) starts at recording picture %d (%.2f s)" % (START2, first, first / fps))
+    h.check(START2 - ru.GOP - 0.01 <= first / fps <= START2 + 0.01,
+            "with start %.1f the MP4 starts at recording time %.3f s; expected the keyframe at or before "
+            "it (within one GOP)" % (START2, first / fps))
+    ru.check_first_video_key(mp4, "second exported MP4")
+    dur, _ = ru.probe_duration(mp4, "second exported MP4")
+    h.check(END - START2 - 0.05 <= dur <= END - START2 + ru.GOP,
+            "second MP4 lasts %.3f s for start %.1f end %d (expected %.1f s plus at most one GOP)"
+            % (dur, START2, END, END - START2))
+    r = pod.get(mp4_url)
+    h.check(r.status == 200 and r.body == open(mp4, "rb").read(),
+            "GET %s after the second export -> %d, differs from the file" % (mp4_url, r.status))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ def case_midgop(t, pod):
     h.wait_for(lambda: pod.api("midgop").get("publisher") is None, 10, "midgop: publisher=null at the end")
     # keyframes at 2, 4, 6, 8 s of the original: 2..8.5 s is published (leading 1.5 s undecodable)
     seqs = common_checks(w, 3, (5.0, 8.6))
+    h.check_segment(w.segment_path(seqs[0]), decode_first=True)
     first = w.segs[seqs[0]]
     h.check(w.first_target >= 2, "midgop: TARGETDURATION %d with a 2 s GOP" % w.first_target)
     h.check(1.5 <= first.duration <= w.first_target + 0.001,

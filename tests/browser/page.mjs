@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Opens a page, takes a screenshot and prints one JSON line:
+//   {"ok", "status", "url", "title", "text", "links": [{"text","href"}], "pageErrors", "error"}
+// Usage: node page.mjs URL SCREENSHOT.png [TIMEOUT_SECONDS=20]
+// Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
+import { onSignal, openBrowser, result } from './launch.mjs';
+
+const [url, shot, timeoutArg] = process.argv.slice(2);
+if (!url || !shot) {
+  console.error('usage: node page.mjs URL SCREENSHOT.png [TIMEOUT_SECONDS]');
+  process.exit(2);
+}
+const timeoutMs = Math.round(parseFloat(timeoutArg || '20') * 1000);
+
+const out = { ok: false, url, status: null, title: null, text: null, links: [], pageErrors: [],
+              consoleErrors: [], error: null };
+let b = null;
+onSignal(async (sig) => {
+  out.error = out.error || 'page.mjs: interrupted by ' + sig;
+  result(out);
+  if (b) await b.close();
+});
+const watchdog = setTimeout(async () => {
+  out.error = out.error || 'page.mjs: overall timeout of ' + timeoutMs / 1000 + ' s';
+  result(out);
+  if (b) await b.close();
+  process.exit(1);
+}, timeoutMs + 5000);
+try {
+  b = await openBrowser();
+  const { page } = b;
+  page.setDefaultTimeout(timeoutMs);
+  page.on('pageerror', (e) => out.pageErrors.push(String(e && e.message || e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') out.consoleErrors.push(m.text() + (m.location().url ? ' [' + m.location().url + ']' : ''));
+  });
+  const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
+  out.status = resp ? resp.status() : null;
+  out.title = await page.title();
+  out.text = await page.evaluate(() => document.body ? document.body.innerText : '');
+  out.links = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]'))
+    .map((a) => ({ text: a.innerText, href: a.getAttribute('href'), abs: a.href })));
+  await page.screenshot({ path: shot, fullPage: true });
+  out.screenshot = shot;
+  out.ok = out.status === 200 && out.pageErrors.length === 0;
+} catch (e) {
+  out.error = String(e && e.stack || e);
+  if (b) {
+    try { await b.page.screenshot({ path: shot, fullPage: true }); out.screenshot = shot; } catch { /* no page */ }
+  }
+} finally {
+  clearTimeout(watchdog);
+  if (b) await b.close();
+}
+result(out);
+process.exit(out.ok ? 0 : 1);

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+// Opens a Podium player page (/watch/<id>) and waits until the <video id="video">
+// has played for at least MIN_SECONDS (video.currentTime advancing at most ~1.5x
+// wall-clock speed; seeks and live-edge jumps are not counted) while
+// window.podium.errors (fatal hls.js errors) stays empty. Takes a screenshot and
+// prints one JSON line:
+//   {"ok", "advanced", "errors", "source", ...diagnostics}
+// Usage: node play.mjs URL SCREENSHOT.png [MIN_SECONDS=3] [TIMEOUT_SECONDS=30]
+// Exit 0 on success, 1 otherwise.
+import { onSignal, openBrowser, result, sleep } from './launch.mjs';
+
+const [url, shot, minArg, timeoutArg] = process.argv.slice(2);
+if (!url || !shot) {
+  console.error('usage: node play.mjs URL SCREENSHOT.png [MIN_SECONDS] [TIMEOUT_SECONDS]');
+  process.exit(2);
+}
+const minSeconds = parseFloat(minArg || '3');
+const timeoutMs = Math.round(parseFloat(timeoutArg || '30') * 1000);
+const POLL_MS = 200;
+
+// Test instrumentation, installed before the page's scripts: records what
+// hls.js reports (non-fatal errors, the codecs it buffers) in window.__podiumTest
+// as soon as the page creates its Hls instance (window.podium.hls = ...).
+function instrument() {
+  const rec = { warnings: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
+  window.__podiumTest = rec;
+  let podium;
+  Object.defineProperty(window, 'podium', {
+    configurable: true,
+    get() { return podium; },
+    set(v) {
+      podium = v;
+      if (!v || typeof v !== 'object') return;
+      let hls;
+      Object.defineProperty(v, 'hls', {
+        configurable: true, enumerable: true,
+        get() { return hls; },
+        set(h) {
+          hls = h;
+          try {
+            const E = window.Hls.Events;
+            h.on(E.ERROR, (e, d) => {
+              if (!d.fatal && rec.warnings.length < 50) rec.warnings.push(d.details);
+            });
+            h.on(E.BUFFER_CODECS, (e, d) => {
+              rec.codecs = {};
+              for (const k of ['audio', 'video', 'audiovideo']) {
+                if (d[k] && typeof d[k] === 'object')
+                  rec.codecs[k] = d[k].codec || d[k].mimeType || null;
+              }
+            });
+            h.on(E.LEVEL_LOADED, () => { rec.levelsLoaded++; });
+            h.on(E.FRAG_BUFFERED, () => { rec.fragsBuffered++; });
+          } catch (e) {
+            rec.warnings.push('instrumentation: ' + e);
+          }
+        },
+      });
+    },
+  });
+}
+
+function snapshot() {
+  const v = document.getElementById('video');
+  const p = window.podium || {};
+  const t = window.__podiumTest || {};
+  const buffered = [];
+  if (v) for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
+  return {
+    hasVideo: !!v,
+    currentTime: v ? v.currentTime : null,
+    paused: v ? v.paused : null,
+    ended: v ? v.ended : null,
+    readyState: v ? v.readyState : null,
+    duration: v && Number.isFinite(v.duration) ? v.duration : (v ? String(v.duration) : null),
+    videoWidth: v ? v.videoWidth : null,
+    videoHeight: v ? v.videoHeight : null,
+    videoBytes: v ? v.webkitVideoDecodedByteCount : null,
+    audioBytes: v ? v.webkitAudioDecodedByteCount : null,
+    mediaError: v && v.error ? v.error.code + ': ' + v.error.message : null,
+    buffered,
+    errors: Array.isArray(p.errors) ? p.errors.slice() : null,
+    source: p.source === undefined ? null : p.source,
+    hlsUsed: !!p.hls,
+    status: (document.getElementById('status') || {}).textContent || null,
+    warnings: (t.warnings || []).slice(),
+    codecs: t.codecs || null,
+    fragsBuffered: t.fragsBuffered || 0,
+  };
+}
+
+const out = { ok: false, url, advanced: 0, errors: [], source: null, minSeconds, pageErrors: [],
+              consoleErrors: [], jumps: [], error: null };
+let b = null;
+onSignal(async (sig) => {
+  out.error = out.error || 'play.mjs: interrupted by ' + sig;
+  result(out);
+  if (b) await b.close();
+});
+const t0 = Date.now();
+const watchdog = setTimeout(async () => {
+  out.error = out.error || 'play.mjs: overall timeout';
+  result(out);
+  if (b) await b.close();
+  process.exit(1);
+}, timeoutMs + 15000);
+
+try {
+  b = await openBrowser();
+  const { page } = b;
+  page.setDefaultTimeout(timeoutMs);
+  page.on('pageerror', (e) => out.pageErrors.push(String(e && e.message || e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') out.consoleErrors.push(m.text() + (m.location().url ? ' [' + m.location().url + ']' : ''));
+  });
+  await page.addInitScript(instrument);
+  const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
+  out.status = resp ? resp.status() : null;
+  if (out.status !== 200) throw new Error('GET ' + url + ' answered ' + out.status);
+
+  const deadline = t0 + timeoutMs;
+  let prev = null;        // {t, wall}
+  let s = null;
+  for (;;) {
+    s = await page.evaluate(snapshot);
+    const now = Date.now();
+    out.errors = s.errors || [];
+    out.source = s.source;
+    if (!s.hasVideo) throw new Error('the page has no <video id="video">');
+    if (s.errors === null) throw new Error('window.podium.errors is missing');
+    if (out.errors.length) { out.error = 'fatal player error(s): ' + out.errors.join(', '); break; }
+    if (s.mediaError) { out.error = 'video element error ' + s.mediaError; break; }
+    if (out.pageErrors.length) { out.error = 'uncaught page error(s): ' + out.pageErrors.join(' | '); break; }
+    const playing = !s.paused && s.readyState >= 2;
+    if (playing) {
+      if (out.startedAfter === undefined) {
+        out.startedAfter = (now - t0) / 1000;
+        out.startTime = s.currentTime;
+      }
+      if (prev) {
+        const d = s.currentTime - prev.t;
+        const wall = (now - prev.wall) / 1000;
+        if (d > 0 && d <= wall * 1.5 + 0.25) out.advanced += d;
+        else if (d !== 0 && out.jumps.length < 20) out.jumps.push({ from: prev.t, to: s.currentTime, wall });
+      }
+      prev = { t: s.currentTime, wall: now };
+    } else {
+      prev = null;
+    }
+    if (out.advanced >= minSeconds) { out.ok = true; break; }
+    if (s.ended) { out.error = 'playback ended after ' + out.advanced.toFixed(2) + ' s'; break; }
+    if (now >= deadline) {
+      out.error = 'timed out after ' + timeoutMs / 1000 + ' s: played ' + out.advanced.toFixed(2) +
+                  ' s of the ' + minSeconds + ' s wanted (paused=' + s.paused + ' readyState=' +
+                  s.readyState + ' status=' + JSON.stringify(s.status) + ')';
+      break;
+    }
+    await sleep(POLL_MS);
+  }
+  Object.assign(out, {
+    currentTime: s.currentTime, duration: s.duration, videoWidth: s.videoWidth,
+    videoHeight: s.videoHeight, videoBytes: s.videoBytes, audioBytes: s.audioBytes,
+    readyState: s.readyState, paused: s.paused, buffered: s.buffered, hlsUsed: s.hlsUsed,
+    status: s.status, warnings: s.warnings, codecs: s.codecs, fragsBuffered: s.fragsBuffered,
+  });
+  out.advanced = Math.round(out.advanced * 1000) / 1000;
+  await page.screenshot({ path: shot });
+  out.screenshot = shot;
+} catch (e) {
+  out.ok = false;
+  out.error = String(e && e.stack || e);
+  if (b) {
+    try { await b.page.screenshot({ path: shot }); out.screenshot = shot; } catch { /* no page */ }
+  }
+} finally {
+  clearTimeout(watchdog);
+  out.elapsed = (Date.now() - t0) / 1000;
+  if (b) await b.close();
+}
+result(out);
+process.exit(out.ok ? 0 : 1);
