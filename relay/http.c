@@ -277,6 +277,32 @@ static json_t *speakers_json(const char *list)
     return a;
 }
 
+/* scheduled -> live -> ended -> recorded (MP4 exported) -> published */
+static const char *state_of(struct session *s, bool live, const struct rec_stats *rs,
+                            const struct export_status *es, uint64_t live_segments)
+{
+    if (live || (rs->open && !atomic_load(&s->ended)))
+        return "live";
+    if (atomic_load(&s->published))
+        return "published";
+    if (es->state == EXPORT_DONE)
+        return "recorded";
+    return rs->exists || live_segments > 0 ? "ended" : "scheduled";
+}
+
+static const char *session_state(struct session *s)
+{
+    char addr[64];
+    struct rec_stats rs;
+    struct export_status es;
+    struct store_stats ws;
+    bool live = session_publisher(s, addr, sizeof(addr), NULL);
+    rec_get_stats(s->rec, &rs);
+    export_get_status(s->exp, &es);
+    store_get_stats(s->win, &ws);
+    return state_of(s, live, &rs, &es, ws.segments);
+}
+
 static json_t *session_json(struct http *h, struct session *s)
 {
     char addr[64], when[32];
@@ -297,10 +323,7 @@ static json_t *session_json(struct http *h, struct session *s)
     if (s->exp)
         export_get_status(s->exp, &es);
     bool published = atomic_load(&s->published);
-    const char *state = live || (rs.open && !atomic_load(&s->ended)) ? "live"
-                        : published ? "published"
-                        : es.state == EXPORT_DONE ? "recorded"
-                        : rs.exists || ws.segments > 0 ? "ended" : "scheduled";
+    const char *state = state_of(s, live, &rs, &es, ws.segments);
     struct session_info in;
     session_info(s, &in);
     json_t *o = json_object();
@@ -346,6 +369,7 @@ static json_t *session_json(struct http *h, struct session *s)
     json_object_set_new(o, "bitrate_bps", json_integer((json_int_t)ss.last_bitrate));
     json_object_set_new(o, "bytes_in", json_integer((json_int_t)atomic_load(&s->bytes_in)));
     json_object_set_new(o, "segments", json_integer((json_int_t)ws.segments));
+    json_object_set_new(o, "viewers", json_integer((json_int_t)ws.viewers));
     json_object_set_new(o, "media_sequence", json_integer((json_int_t)ws.media_sequence));
     json_object_set_new(o, "target_duration", json_integer(ws.target));
     json_object_set_new(o, "discontinuities", json_integer((json_int_t)ws.discontinuities));
@@ -504,37 +528,96 @@ static void html_escape(FILE *f, const char *s)
     }
 }
 
+struct listed {
+    struct session *s;
+    struct session_info in;
+    const char *state;
+};
+
+static int by_start(const void *a, const void *b)
+{
+    const struct listed *x = a, *y = b;
+    /* unscheduled sessions last */
+    time_t tx = x->in.starts ? x->in.starts : (time_t)INT64_MAX;
+    time_t ty = y->in.starts ? y->in.starts : (time_t)INT64_MAX;
+    return tx < ty ? -1 : tx > ty;
+}
+
+static void session_item(FILE *f, const struct listed *l, bool live)
+{
+    char when[64] = "";
+    fputs("<li>", f);
+    if (live)
+        fputs("<span class=\"live\">LIVE</span> ", f);
+    fputs("<a href=\"/watch/", f);
+    html_escape(f, l->s->id);
+    fputs("\">", f);
+    html_escape(f, l->in.title);
+    fputs("</a>", f);
+    if (l->in.speakers[0]) {
+        fputs(" <span class=\"who\">", f);
+        html_escape(f, l->in.speakers);
+        fputs("</span>", f);
+    }
+    if (l->in.starts) {
+        struct tm tm;
+        gmtime_r(&l->in.starts, &tm);
+        strftime(when, sizeof(when), "%a %d %b %H:%M UTC", &tm);
+    }
+    fprintf(f, " <span class=\"meta\">%s%s%s, %d min</span></li>", when,
+            when[0] ? " &middot; " : "", config_format_name(l->in.format),
+            config_format_minutes(l->in.format));
+}
+
 static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
 {
     char *page = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&page, &len);
-    if (!f)
-        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
-    fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>Podium</title>"
-          "<link rel=\"icon\" href=\"data:,\">"
-          "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}"
-          "li{margin:.4em 0}.live{color:#c00;font-weight:bold}</style></head><body>"
-          "<h1>Podium</h1><h2>Sessions</h2><ul>", f);
-    for (size_t i = 0; i < n; i++) {
-        char addr[64];
-        bool live = session_publisher(list[i], addr, sizeof(addr), NULL);
-        fputs("<li>", f);
-        if (live)
-            fputs("<span class=\"live\">LIVE</span> ", f);
-        struct session_info in;
-        session_info(list[i], &in);
-        html_escape(f, in.title);
-        fputs(" &mdash; <a href=\"/watch/", f);
-        html_escape(f, list[i]->id);
-        fputs("\">watch</a> &middot; <a href=\"/live/", f);
-        html_escape(f, list[i]->id);
-        fputs("/index.m3u8\">HLS</a></li>", f);
+    struct listed *l = calloc(n ? n : 1, sizeof(*l));
+    FILE *f = l ? open_memstream(&page, &len) : NULL;
+    if (!f) {
+        free(l);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    fputs("</ul></body></html>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        l[i].s = list[i];
+        session_info(list[i], &l[i].in);
+        l[i].state = session_state(list[i]);
+    }
+    qsort(l, n, sizeof(*l), by_start);
+    fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>Podium</title>"
+          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+          "<link rel=\"icon\" href=\"data:,\">"
+          "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
+          "li{margin:.5em 0}.live{color:#c00;font-weight:bold}.who{color:#333}"
+          ".meta{color:#777;font-size:90%}.none{color:#777}</style></head><body>"
+          "<h1>Podium</h1>", f);
+    if (h->cfg->access == ACCESS_REGISTERED)
+        fputs("<p>Attendance is free; the player asks you to register once.</p>", f);
+    static const char *const titles[] = { "Live now", "Upcoming", "Recordings" };
+    for (int sec = 0; sec < 3; sec++) {
+        int shown = 0;
+        fprintf(f, "<h2>%s</h2><ul id=\"%s\">", titles[sec],
+                sec == 0 ? "live" : sec == 1 ? "upcoming" : "recordings");
+        for (size_t i = 0; i < n; i++) {
+            bool want = sec == 0 ? strcmp(l[i].state, "live") == 0
+                      : sec == 1 ? strcmp(l[i].state, "scheduled") == 0
+                      : strcmp(l[i].state, "published") == 0;
+            if (want) {
+                session_item(f, &l[i], sec == 0);
+                shown++;
+            }
+        }
+        if (!shown)
+            fprintf(f, "<li class=\"none\">%s</li>", sec == 0 ? "Nothing live right now."
+                    : sec == 1 ? "Nothing scheduled." : "No recordings published yet.");
+        fputs("</ul>", f);
+    }
+    fputs("<p class=\"meta\"><a href=\"/organizer\">Organizers</a></p></body></html>\n", f);
     fclose(f);
+    free(l);
     struct MHD_Response *r = MHD_create_response_from_buffer(len, page, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(page);
@@ -853,6 +936,10 @@ static const char watch_html[] =
 "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
 "video{width:100%%;background:#000}#status{color:#555}</style></head><body>"
 "<p><a href=\"/\">&larr; all sessions</a></p><h1 id=\"title\">%s</h1>"
+"<form id=\"register\" hidden><p>Attendance is free: register once to watch.</p>"
+"<label>Name <input id=\"name\" required maxlength=\"200\"></label> "
+"<label>E-mail <input id=\"email\" type=\"email\" required maxlength=\"254\"></label> "
+"<button>Register</button> <span id=\"formmsg\"></span></form>"
 "<video id=\"video\" controls muted autoplay playsinline></video>"
 "<p id=\"status\">loading&hellip;</p>"
 "<script src=\"/static/hls.min.js\"></script>"
@@ -861,6 +948,27 @@ static const char watch_html[] =
 "const video = document.getElementById('video');\n"
 "const status = document.getElementById('status');\n"
 "window.podium = { errors: [], source: null };\n"
+"function attendeeToken() {\n"
+"  const saved = localStorage.getItem('podium-token');\n"
+"  if (saved) return Promise.resolve(saved);\n"
+"  const form = document.getElementById('register');\n"
+"  form.hidden = false;\n"
+"  status.textContent = 'Registration required.';\n"
+"  return new Promise(resolve => {\n"
+"    form.onsubmit = async ev => {\n"
+"      ev.preventDefault();\n"
+"      const r = await fetch('/api/v1/register', { method: 'POST',\n"
+"        headers: { 'Content-Type': 'application/json' },\n"
+"        body: JSON.stringify({ name: document.getElementById('name').value,\n"
+"                               email: document.getElementById('email').value }) });\n"
+"      const j = await r.json();\n"
+"      if (!r.ok) { document.getElementById('formmsg').textContent = j.error; return; }\n"
+"      localStorage.setItem('podium-token', j.token);\n"
+"      form.hidden = true;\n"
+"      resolve(j.token);\n"
+"    };\n"
+"  });\n"
+"}\n"
 "async function start() {\n"
 "  const r = await fetch('/api/v1/sessions/' + encodeURIComponent(id));\n"
 "  if (!r.ok) { status.textContent = 'No such session.'; return; }\n"
@@ -869,6 +977,7 @@ static const char watch_html[] =
 "  if (s.state === 'live') src = s.live_url;\n"
 "  else if (s.recording && s.recording.published) src = s.recording.url;\n"
 "  if (!src) { status.textContent = s.state === 'scheduled' ? 'Not started yet.' : 'Not available.'; return; }\n"
+"  if (s.access === 'registered') src += '?token=' + encodeURIComponent(await attendeeToken());\n"
 "  window.podium.source = src;\n"
 "  status.textContent = s.state === 'live' ? 'Live' : 'Recording';\n"
 "  if (window.Hls && Hls.isSupported()) {\n"
@@ -908,6 +1017,68 @@ static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, cons
                                                   title, title, jsid) : NULL;
     free(title);
     free(jsid);
+    if (r)
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+    return reply(h, c, MHD_HTTP_OK, r);
+}
+
+
+/* The organizer page: everything comes from the API with the admin token
+ * the organizer types in (kept in sessionStorage). */
+static const char organizer_html[] =
+"<!doctype html><html><head><meta charset=\"utf-8\"><title>Organizer - Podium</title>"
+"<link rel=\"icon\" href=\"data:,\">"
+"<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+"td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left}.bad{color:#c00}"
+"input.n{width:5em}</style></head><body><h1>Organizer</h1>"
+"<p><label>Admin token <input id=\"tok\" type=\"password\" size=\"40\"></label>"
+" <span id=\"msg\"></span></p>"
+"<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
+"<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
+"</tr></thead><tbody id=\"rows\"></tbody></table>"
+"<script>\n"
+"const tok = document.getElementById('tok');\n"
+"tok.value = sessionStorage.getItem('podium-admin') || '';\n"
+"tok.onchange = () => sessionStorage.setItem('podium-admin', tok.value);\n"
+"const esc = v => String(v).replace(/[&<>\"']/g, c => '&#' + c.charCodeAt(0) + ';');\n"
+"async function act(id, what, body) {\n"
+"  const r = await fetch('/api/v1/sessions/' + encodeURIComponent(id) + '/' + what, {\n"
+"    method: 'POST', headers: { 'Authorization': 'Bearer ' + tok.value,\n"
+"    'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : '' });\n"
+"  const j = await r.json().catch(() => ({}));\n"
+"  document.getElementById('msg').textContent = r.ok ? what + ': ok' : what + ': ' + (j.error || r.status);\n"
+"  refresh();\n"
+"}\n"
+"function publish(id) {\n"
+"  const s = parseFloat(document.getElementById('s-' + id).value || '0');\n"
+"  const e = parseFloat(document.getElementById('e-' + id).value || '0');\n"
+"  act(id, 'publish', e > 0 ? { start: s, end: e } : { start: s });\n"
+"}\n"
+"async function refresh() {\n"
+"  const r = await fetch('/api/v1/sessions');\n"
+"  const j = await r.json();\n"
+"  document.getElementById('rows').innerHTML = j.sessions.map(s => {\n"
+"    const p = s.publisher, l = p && p.srt, rec = s.recording, x = rec.export;\n"
+"    const link = l ? esc(l.rtt_ms.toFixed(1)) + ' ms / ' + l.packets_lost + ' / ' + l.packets_dropped : '';\n"
+"    const bad = l && (l.packets_dropped > 0 || l.rtt_ms > 300) ? ' class=\"bad\"' : '';\n"
+"    return '<tr><td>' + esc(s.id) + '<br>' + esc(s.title) + '</td><td>' + esc(s.state) + '</td><td>' +\n"
+"      (p ? esc(p.address) : '') + '</td><td>' + (s.bitrate_bps / 1e6).toFixed(2) + ' Mb/s</td><td' + bad + '>' +\n"
+"      link + '</td><td>' + s.viewers + '</td><td>' + esc(rec.state) + ' ' + rec.duration.toFixed(0) + ' s' +\n"
+"      (rec.gaps_total ? ' <span class=\"bad\">' + rec.gaps_total + ' gaps</span>' : '') +\n"
+"      (x.state !== 'idle' ? '<br>export ' + esc(x.state) + ' ' + x.percent + '%%' : '') + '</td><td>' +\n"
+"      '<button onclick=\"act(\\'' + esc(s.id) + '\\', \\'end\\')\">end</button> ' +\n"
+"      'from <input class=\"n\" id=\"s-' + esc(s.id) + '\" placeholder=\"0\"> to <input class=\"n\" id=\"e-' + esc(s.id) + '\" placeholder=\"end\"> ' +\n"
+"      '<button onclick=\"publish(\\'' + esc(s.id) + '\\')\">publish</button> ' +\n"
+"      '<button onclick=\"act(\\'' + esc(s.id) + '\\', \\'unpublish\\')\">unpublish</button></td></tr>';\n"
+"  }).join('');\n"
+"}\n"
+"refresh();\n"
+"setInterval(refresh, 2000);\n"
+"</script></body></html>\n";
+
+static enum MHD_Result organizer_page(struct http *h, struct MHD_Connection *c)
+{
+    struct MHD_Response *r = text_response("text/html; charset=utf-8", organizer_html);
     if (r)
         MHD_add_response_header(r, "Cache-Control", "no-cache");
     return reply(h, c, MHD_HTTP_OK, r);
@@ -1343,6 +1514,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return live_reply(h, c, url + 6);
     if (strncmp(url, "/vod/", 5) == 0)
         return vod_reply(h, c, url + 5);
+    if (strcmp(url, "/organizer") == 0)
+        return organizer_page(h, c);
     if (strncmp(url, "/watch/", 7) == 0)
         return watch_page(h, c, url + 7);
     if (strncmp(url, "/static/", 8) == 0)
