@@ -105,7 +105,7 @@ def _reap_tracked(tracked, grace):
     return alive
 
 
-def run_node(script, args, timeout, what, tmpdir=None):
+def run_node(script, args, timeout, what, tmpdir=None, env=None):
     """Run node tests/browser/<script> args; return its JSON result (last JSON line).
 
     timeout (already scaled) bounds the whole run; the drivers have their own
@@ -116,7 +116,10 @@ def run_node(script, args, timeout, what, tmpdir=None):
     cmd = ["node", os.path.join(HERE, script)] + [str(a) for a in args]
     h.note("%s: %s" % (what, " ".join(cmd[1:])))
     t0 = time.monotonic()
-    env = dict(os.environ, PODIUM_BROWSER_TMPDIR=tmpdir) if tmpdir else None
+    extra = dict(env or {})
+    if tmpdir:
+        extra["PODIUM_BROWSER_TMPDIR"] = tmpdir
+    env = dict(os.environ, **extra) if extra else None
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env)
     with h._procs_lock:                     # the harness kills it by PID at exit too
@@ -178,12 +181,16 @@ def summary(res):
     return json.dumps({k: res[k] for k in keys if k in res}, indent=1)
 
 
-def play(t, pod, path, what, min_seconds=3, timeout=30):
+def play(t, pod, path, what, min_seconds=3, timeout=30, register=None):
     """Play pod's page `path` in Chromium; fail unless it played >= min_seconds
-    with no fatal player error, decoding both video and audio."""
+    with no fatal player error, decoding both video and audio. register=(name,
+    email) fills the page's registration form first."""
     shot = shot_path(t, what)
+    env = {"PODIUM_REGISTER": "%s|%s" % register} if register else None
     res = run_node("play.mjs", [pod.url(path), shot, min_seconds, h.scaled(timeout)],
-                   h.scaled(timeout) + 30, "play.mjs %s" % path, tmpdir=t.tmp)
+                   h.scaled(timeout) + 30, "play.mjs %s" % path, tmpdir=t.tmp, env=env)
+    if register:
+        h.check(res.get("registered"), "the registration form was not filled: %s" % summary(res))
     h.note("%s: played %.2f s (started after %s s at t=%s), source %s, %sx%s, codecs %s, "
            "screenshot %s" % (path, res.get("advanced", 0), res.get("startedAfter"), res.get("startTime"),
                               res.get("source"), res.get("videoWidth"), res.get("videoHeight"),

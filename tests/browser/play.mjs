@@ -115,6 +115,17 @@ try {
   });
   await page.addInitScript(instrument);
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
+  // PODIUM_REGISTER="name|email": fill the page's registration form first,
+  // the way an attendee would (access = registered).
+  if (process.env.PODIUM_REGISTER) {
+    const [name, email] = process.env.PODIUM_REGISTER.split('|');
+    await page.waitForSelector('#register:not([hidden])', { timeout: timeoutMs });
+    await page.screenshot({ path: shot.replace(/\.png$/, '-form.png') });
+    await page.fill('#name', name);
+    await page.fill('#email', email);
+    await page.click('#register button');
+    out.registered = true;
+  }
   out.status = resp ? resp.status() : null;
   if (out.status !== 200) throw new Error('GET ' + url + ' answered ' + out.status);
 

@@ -376,7 +376,7 @@ class Playlist:
 
 class Podium:
     def __init__(self, test, name, sessions, segment_duration=1.0, window=6,
-                 latency_ms=120, close_after=60, extra_ini=""):
+                 latency_ms=120, close_after=60, extra_ini="", server_ini=""):
         self.test = test
         self.name = name
         self.dir = os.path.join(test.tmp, name)
@@ -395,6 +395,7 @@ class Podium:
                  "srt_listen  = 127.0.0.1:0",
                  "http_listen = 127.0.0.1:0",
                  "data_dir    = %s" % self.data_dir,
+                 server_ini,
                  "[hls]",
                  "segment_duration = %s" % segment_duration,
                  "window = %d" % window,

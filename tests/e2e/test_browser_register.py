@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""With access = registered, an attendee registers in the player page and
+then watches: /watch/<id> shows the registration form, the browser fills it
+(name, e-mail), the page gets a token from POST /api/v1/register and plays
+the live playlist with it (>= 3 s, no player error). Without a token the
+playlist answers 401, so playing at all proves the token was used.
+Screenshots (form and player): $E2E_ARTIFACTS or tests/e2e/artifacts/."""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "browser"))
+import harness as h  # noqa: E402
+import browser as br  # noqa: E402
+
+SID = "keynote"
+
+
+def main(t):
+    br.require()
+    pod = t.podium({SID: {"title": "Members only", "passphrase": "keynote-secret-42"}},
+                   server_ini="access = registered")
+    pub = pod.publish(SID, duration=25)
+
+    def live_segments():
+        pod.assert_running()
+        r = pod.get("/live/%s/index.m3u8" % SID)
+        h.check(r.status in (200, 401), "playlist without token: HTTP %d" % r.status)
+        # organizers see the playlist: count segments through the API instead
+        return (pod.api(SID).get("segments") or 0) >= 3
+    h.wait_for(live_segments, 15, "3 live segments")
+    h.check(pod.get("/live/%s/index.m3u8" % SID).status == 401,
+            "the live playlist must need a token (401) with access = registered")
+
+    res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=40,
+                  register=("Grace Hopper", "grace@example.org"))
+    src = res.get("source") or ""
+    h.check(src.startswith("/live/%s/index.m3u8?token=" % SID),
+            "window.podium.source %r should carry the token" % src)
+    h.check(pub.poll() is None, "the publisher stopped before playback was checked")
+    regs = os.path.join(pod.data_dir, "registrations.jsonl")
+    h.wait_for(lambda: os.path.exists(regs) and os.path.getsize(regs) > 0, 5,
+               "registrations.jsonl written")
+    with open(regs) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    h.check(any(r.get("email") == "grace@example.org" for r in rows),
+            "the registration is not persisted: %r" % rows)
+    h.check(oct(os.stat(regs).st_mode & 0o777) == "0o600", "registrations.jsonl must be 0600")
+
+
+if __name__ == "__main__":
+    h.run(main)
