@@ -777,6 +777,26 @@ static int parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *t
     return 1;
 }
 
+/* If-None-Match: a list of entity tags compared weakly (RFC 9110 13.1.2). */
+static bool etag_matches(const char *list, const char *etag)
+{
+    size_t n = strlen(etag);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return true;
+        while (*p && *p != ',')
+            p++;
+    }
+    return false;
+}
+
 /* Serves a file from the recording folder with sendfile, ETag,
  * Last-Modified, conditional GET and single ranges. */
 static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
@@ -794,7 +814,7 @@ static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
              (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
     http_date(st.st_mtime, lm, sizeof(lm));
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
-    if (inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+    if (inm && etag_matches(inm, etag)) {
         close(fd);
         struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (r) {
