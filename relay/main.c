@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -351,6 +352,10 @@ int main(int argc, char **argv)
         config_free(cfgp);
         return 0;
     }
+
+    /* One thread per publisher would otherwise get a malloc arena each, and
+     * RSS would grow with fragmentation rather than with the live windows. */
+    mallopt(M_ARENA_MAX, 2);
 
     /* Every thread inherits this mask; only sigwait below sees the signals. */
     sigset_t sigs;

@@ -73,7 +73,14 @@ static void run(struct ingest_conn *conn, const struct pipeline_sink *sink)
                 peer, av_make_error_string(err, sizeof(err), ret));
         goto out;
     }
-    ret = avformat_find_stream_info(ic, NULL);
+    /* Probing decodes a frame or two: one thread each, not a pool per stream. */
+    AVDictionary **sopts = av_calloc(ic->nb_streams ? ic->nb_streams : 1, sizeof(*sopts));
+    for (unsigned i = 0; sopts && i < ic->nb_streams; i++)
+        av_dict_set(&sopts[i], "threads", "1", 0);
+    ret = avformat_find_stream_info(ic, sopts);
+    for (unsigned i = 0; sopts && i < ic->nb_streams; i++)
+        av_dict_free(&sopts[i]);
+    av_freep(&sopts);
     if (ret < 0)
         log_msg(LV_WARN, s->id, "\"stream info incomplete\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));

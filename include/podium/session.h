@@ -52,6 +52,7 @@ struct session {
     time_t last_publish_end;
 
     atomic_uint_fast64_t bytes_in;  /* SRT payload bytes received */
+    atomic_uint_fast64_t packets_in;  /* SRT messages received */
     atomic_uint_fast64_t publishers_total;
 };
 

@@ -10,7 +10,7 @@
 
 #include "podium/segmenter.h"
 
-#define STORE_KEEP_EXTRA 4   /* segments kept after leaving the playlist */
+#define STORE_KEEP_EXTRA 2   /* segments kept after leaving the playlist, for players a little behind */
 
 struct live_window;
 
@@ -39,6 +39,7 @@ struct store_stats {
     uint64_t held_bytes;        /* bytes of segments held in memory */
     int target;
     bool ended;
+    uint64_t viewers;           /* segment requests during the last segment */
 };
 void store_get_stats(struct live_window *w, struct store_stats *out);
 
