@@ -34,11 +34,9 @@ static const char *media_name(enum AVMediaType t)
     return s ? s : "unknown";
 }
 
-static void run(struct ingest_conn *conn, const struct pipeline_sink *sink)
+int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_fn read,
+                 void *opaque, const struct pipeline_sink *sink)
 {
-    struct session *s = ingest_conn_session(conn);
-    uint32_t gen = ingest_conn_gen(conn);
-    const char *peer = ingest_conn_peer(conn);
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
     AVPacket *pkt = NULL;
@@ -51,9 +49,10 @@ static void run(struct ingest_conn *conn, const struct pipeline_sink *sink)
     pkt = av_packet_alloc();
     ic = avformat_alloc_context();
     if (iobuf)
-        pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, conn, read_cb, NULL, NULL);
+        pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, opaque, read, NULL, NULL);
     if (!pkt || !ic || !pb) {
-        log_msg(LV_ERROR, s->id, "\"out of memory starting the pipeline\" peer=%s", peer);
+        ret = AVERROR(ENOMEM);
+        log_msg(LV_ERROR, id, "\"out of memory starting the pipeline\" peer=%s", peer);
         if (!pb)
             av_free(iobuf);
         goto out;
@@ -69,7 +68,7 @@ static void run(struct ingest_conn *conn, const struct pipeline_sink *sink)
     ret = avformat_open_input(&ic, NULL, av_find_input_format("mpegts"), &opts);
     av_dict_free(&opts);
     if (ret < 0) {
-        log_msg(LV_WARN, s->id, "\"publisher refused: not an MPEG-TS stream\" peer=%s err=\"%s\"",
+        log_msg(LV_WARN, id, "\"publisher refused: not an MPEG-TS stream\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));
         goto out;
     }
@@ -82,15 +81,15 @@ static void run(struct ingest_conn *conn, const struct pipeline_sink *sink)
         av_dict_free(&sopts[i]);
     av_freep(&sopts);
     if (ret < 0)
-        log_msg(LV_WARN, s->id, "\"stream info incomplete\" peer=%s err=\"%s\"",
+        log_msg(LV_WARN, id, "\"stream info incomplete\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));
 
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVCodecParameters *par = ic->streams[i]->codecpar;
-        log_msg(LV_INFO, s->id, "\"input stream\" index=%u type=%s codec=%s",
+        log_msg(LV_INFO, id, "\"input stream\" index=%u type=%s codec=%s",
                 i, media_name(par->codec_type), avcodec_get_name(par->codec_id));
     }
-    if (sink->begin(sink->opaque, gen, ic, peer) != PIPE_OK)
+    if ((ret = sink->begin(sink->opaque, gen, ic, peer)) != PIPE_OK)
         goto out; /* the sink logged why */
     begun = true;
 
@@ -102,9 +101,9 @@ static void run(struct ingest_conn *conn, const struct pipeline_sink *sink)
             break;
     }
     if (ret < 0 && ret != AVERROR_EOF)
-        log_msg(LV_WARN, s->id, "\"input ended with an error\" peer=%s err=\"%s\"",
+        log_msg(LV_WARN, id, "\"input ended with an error\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));
-    log_msg(LV_INFO, s->id, "\"publisher stream ended\" peer=%s packets=%llu",
+    log_msg(LV_INFO, id, "\"publisher stream ended\" peer=%s packets=%llu",
             peer, (unsigned long long)packets);
 
 out:
@@ -116,6 +115,7 @@ out:
         avio_context_free(&pb);
     }
     av_packet_free(&pkt);
+    return ret == AVERROR_EOF || ret == PIPE_STOP ? 0 : ret;
 }
 
 static void *publisher_thread(void *arg)
@@ -124,7 +124,8 @@ static void *publisher_thread(void *arg)
     struct ingest_conn *conn = job->conn;
     const struct pipeline_sink *sink = job->sink_of(ingest_conn_session(conn));
     free(job);
-    run(conn, sink);
+    struct session *s = ingest_conn_session(conn);
+    pipeline_run(s->id, ingest_conn_gen(conn), ingest_conn_peer(conn), read_cb, conn, sink);
     ingest_conn_close(&conn);
     return NULL;
 }

@@ -29,6 +29,16 @@ struct pipeline_sink {
 /* Resolves the sink of a session (set up by main). */
 typedef const struct pipeline_sink *(*pipeline_sink_fn)(struct session *s);
 
+/* Reads up to len bytes of MPEG-TS into buf: bytes read, or AVERROR_EOF. */
+typedef int (*pipeline_read_fn)(void *opaque, uint8_t *buf, int len);
+
+/* Demuxes what read delivers and feeds sink as publisher gen of session id,
+ * on the calling thread, until the input ends or the sink says stop.
+ * Returns 0, or a negative AVERROR / PIPE_REFUSE when the input was unusable.
+ * (The publisher threads run this over SRT; benchmarks over a file.) */
+int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_fn read,
+                 void *opaque, const struct pipeline_sink *sink);
+
 /* Starts the publisher's thread, which owns conn from now on and releases
  * it with ingest_conn_close when the stream ends. On failure conn is
  * closed here. Returns 0 or -1. */

@@ -463,7 +463,8 @@ def main(t):
          "state scheduled, 0 segments/bytes, recording none" % (NOW_SID, stale))
     r = call(pod, "GET", "/live/%s/index.m3u8" % NOW_SID, auth=None)
     soft(r.status == 404, "re-created session %s: live playlist -> %d, expected 404 (the deleted session's "
-         "segments are served under the new session):\n%s" % (NOW_SID, r.status, r.body[:300].decode("utf-8", "replace")))
+         "segments are served under the new session):\n%s"
+         % (NOW_SID, r.status, r.body[:300].decode("utf-8", "replace")))
     r = call(pod, "GET", "/vod/%s/index.m3u8" % NOW_SID, auth="admin")
     soft(r.status == 404, "re-created session %s: recording playlist (organizer) -> %d, expected 404 "
          "(the deleted session's recording shows through)" % (NOW_SID, r.status))
@@ -502,7 +503,8 @@ def main(t):
             continue
         new = r.json()
         for k in STATIC_FIELDS:
-            h.check(new.get(k) == old.get(k), "after the restart %s.%s = %r, before %r" % (sid, k, new.get(k), old.get(k)))
+            h.check(new.get(k) == old.get(k),
+                    "after the restart %s.%s = %r, before %r" % (sid, k, new.get(k), old.get(k)))
     expect_404(pod, DEL_SID, "deleted session after the restart")
     expect_404(pod, NOW_SID, "session deleted while live, after the restart")
     ids = [s.get("id") for s in call(pod, "GET", "/api/v1/sessions", auth=None).json().get("sessions", [])]
