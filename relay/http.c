@@ -689,7 +689,7 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
             (double)st.segments, (double)st.viewers, ss.last_bitrate,
             link ? ls.rtt_ms : NAN, link ? (double)ls.pkts_lost : NAN,
             link ? (double)ls.pkts_retrans : NAN, link ? (double)ls.pkts_dropped : NAN,
-            link ? ls.rcvbuf_ms : NAN, (double)rs.bytes, (double)rs.write_errors,
+            link ? ls.rcvbuf_ms : NAN, (double)rs.bytes_written, (double)rs.write_errors,
             (double)rs.gaps_total,
         };
         memcpy(v[i], row, sizeof(row));
@@ -1260,7 +1260,7 @@ static enum MHD_Result api_create(struct http *h, struct MHD_Connection *c,
     const char *field, *why;
     snprintf(conf.id, sizeof(conf.id), "%s", id);
     int r = session_conf_from_json(&conf, j, false, &field, &why);
-    char fname[64];
+    char fname[128];
     snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "");  /* field lives in j */
     json_decref(j);
     if (r < 0) {
@@ -1305,7 +1305,7 @@ static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
     conf.passphrase = in.has_passphrase ? strdup(in.passphrase) : NULL;
     const char *field = "(body)", *why = "out of memory";
     int r = conf.title && conf.speakers ? session_conf_from_json(&conf, j, true, &field, &why) : -1;
-    char fname[64];
+    char fname[128];
     snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "");  /* field lives in j */
     json_decref(j);
     if (r == 0 && session_update(s, &conf) < 0)
@@ -1327,6 +1327,8 @@ static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, stru
         ingest_kick(sock);
     atomic_store(&s->end_requested, true);
     registry_remove(h->reg, s);
+    atomic_store(&s->published, false);
+    rec_discard(s->rec);            /* a new session with this id starts empty */
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session deleted by the organizer API\"");
     struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);

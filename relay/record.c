@@ -61,7 +61,8 @@ struct recorder {
     bool recovered;
     bool in_gap;
     uint64_t next_seq;
-    uint64_t bytes, write_errors, gaps_total;
+    uint64_t bytes, bytes_written, write_errors, gaps_total;
+    bool discarded;
     struct rec_gap gaps[REC_GAPS_KEPT];
     size_t n_gaps;
     time_t last_write;
@@ -230,6 +231,7 @@ static void do_segment(struct rec_writer *w, struct recorder *r, struct media_se
                                             .independent = seg->independent };
     r->open = true;
     r->bytes += seg->data->size;
+    r->bytes_written += seg->data->size;
     r->next_seq = seg->seq + 1;
     r->last_write = time(NULL);
     err = write_playlist(r);
@@ -323,6 +325,11 @@ static void *writer_thread(void *arg)
         struct recorder *r = j->rec;
         switch (j->kind) {
         case JOB_SEGMENT:
+            pthread_mutex_lock(&r->lock);
+            bool gone = r->discarded;
+            pthread_mutex_unlock(&r->lock);
+            if (gone)
+                break;
             if (mkdirs(r->dir) < 0) {
                 pthread_mutex_lock(&r->lock);
                 r->write_errors++;
@@ -615,6 +622,19 @@ void rec_delete(struct recorder *r)
     simple_job(r, JOB_DELETE);
 }
 
+void rec_discard(struct recorder *r)
+{
+    char away[sizeof(r->dir)];
+    pthread_mutex_lock(&r->lock);
+    r->discarded = true;
+    if (snprintf(away, sizeof(away), "%.*s.deleted-%lld", (int)sizeof(r->dir) - 40, r->dir,
+                 (long long)time(NULL)) < (int)sizeof(away)
+        && rename(r->dir, away) == 0)
+        snprintf(r->dir, sizeof(r->dir), "%s", away);
+    pthread_mutex_unlock(&r->lock);
+    simple_job(r, JOB_DELETE);
+}
+
 uint64_t rec_next_seq(struct recorder *r)
 {
     pthread_mutex_lock(&r->lock);
@@ -634,6 +654,7 @@ void rec_get_stats(struct recorder *r, struct rec_stats *out)
     for (size_t i = 0; i < r->n; i++)
         out->duration += r->e[i].duration;
     out->bytes = r->bytes;
+    out->bytes_written = r->bytes_written;
     out->write_errors = r->write_errors;
     out->gaps_total = r->gaps_total;
     out->n_gaps = r->n_gaps;

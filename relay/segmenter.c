@@ -54,9 +54,12 @@ struct segmenter {
     pthread_mutex_t lock;                /* everything below */
     char id[CONFIG_ID_MAX];
     seg_output_fn output;
+    seg_part_fn part_output;
     void *opaque;
     struct pipeline_sink sink;
     double segment_duration;
+    bool fmp4;
+    int64_t part_dur;                    /* 0: no parts */
 
     struct seg_cutter cut;
     uint64_t next_seq;
@@ -83,6 +86,16 @@ struct segmenter {
     bool seg_has_data;
     struct growbuf buf;
     AVPacket *tmp;
+
+    /* fMP4 */
+    AVBufferRef *init;                   /* ftyp+moov of the current muxer */
+    uint64_t init_id;
+    bool strip_adts[SEG_MAX_STREAMS];    /* ADTS in, raw AAC out */
+    /* LL-HLS parts of the segment being built */
+    int part_index;
+    size_t part_off;                     /* where the part starts in buf */
+    int64_t part_start;
+    bool part_fresh, part_independent;
 
     /* stats */
     uint64_t segments, bytes_out, dropped;
@@ -210,6 +223,7 @@ static int write_cb(void *opaque, uint8_t *data, int len)
 
 static void close_muxer(struct segmenter *s)
 {
+    av_buffer_unref(&s->init);
     if (!s->oc)
         return;
     if (s->oc->pb) {
@@ -225,12 +239,47 @@ static int64_t now_ms(void)
     return av_gettime() / 1000;
 }
 
+/* Publishes what was muxed since the last part as part `part_index` of the
+ * segment being built, ending at `end`. The part's bytes stay in the
+ * segment buffer too: the segment is its parts, back to back. */
+static void flush_part(struct segmenter *s, int64_t end)
+{
+    if (!s->part_dur || !s->part_output || !s->oc)
+        return;
+    av_write_frame(s->oc, NULL);         /* fMP4: writes one moof+mdat */
+    avio_flush(s->oc->pb);
+    size_t len = s->buf.len > s->part_off ? s->buf.len - s->part_off : 0;
+    if (len == 0 || s->buf.overflow)
+        return;
+    /* Parts are copied out: the segment buffer may move as it grows. */
+    AVBufferRef *b = av_buffer_alloc(len);
+    if (!b) {
+        log_msg(LV_ERROR, s->id, "\"out of memory publishing a part\"");
+        return;
+    }
+    memcpy(b->data, s->buf.data + s->part_off, len);
+    struct media_part p = {
+        .seq = s->next_seq, .index = s->part_index,
+        .duration = (double)(end - s->part_start) / SEG_CLOCK,
+        .independent = s->part_independent, .data = b,
+        .init = s->init, .init_id = s->init_id,
+    };
+    s->part_output(s->opaque, &p);
+    av_buffer_unref(&b);
+    s->part_index++;
+    s->part_off = s->buf.len;
+    s->part_start = end;
+    s->part_fresh = true;
+}
+
 /* Flushes the muxer and publishes what it wrote as one segment ending at
  * `end` (session timeline). */
 static void finish_segment(struct segmenter *s, int64_t end)
 {
     if (!s->oc || !s->started)
         return;
+    if (s->seg_has_data)
+        flush_part(s, end);              /* the last part ends the segment */
     av_write_frame(s->oc, NULL);         /* flush PES buffered by mpegts */
     avio_flush(s->oc->pb);
     if (s->buf.len == 0 || !s->seg_has_data)
@@ -256,6 +305,9 @@ static void finish_segment(struct segmenter *s, int64_t end)
         .pdt_ms = s->wall_ms + (s->seg_start - s->origin_out) / 90,
         .discontinuity = s->next_disc,
         .independent = s->seg_independent,
+        .init = s->init,
+        .init_id = s->init_id,
+        .parts = s->part_index,
     };
     size_t len = s->buf.len;
     seg.data = av_buffer_create(s->buf.data, len, av_buffer_default_free, NULL, 0);
@@ -279,6 +331,10 @@ static void finish_segment(struct segmenter *s, int64_t end)
     s->next_seq++;
     s->next_disc = false;
     s->seg_has_data = false;
+    s->part_index = 0;
+    s->part_off = 0;
+    s->part_start = end;
+    s->part_fresh = true;
     s->segments++;
     s->bytes_out += len;
     s->last_bitrate = (double)len * 8.0 / ((double)dur / SEG_CLOCK);
@@ -286,7 +342,8 @@ static void finish_segment(struct segmenter *s, int64_t end)
             (unsigned long long)seg.seq, seg.duration, len, seg.independent);
 
     /* Every segment must start with PAT/PMT, also on non-video cuts. */
-    av_opt_set(s->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
+    if (!s->fmp4)
+        av_opt_set(s->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
 }
 
 /* Publishes the partial segment of the current publisher and drops its
@@ -340,6 +397,46 @@ static int64_t stream_gap(const AVStream *st)
     return SEG_CLOCK / 30;
 }
 
+/* MP4 needs codec configuration up front: an AudioSpecificConfig for AAC
+ * (MPEG-TS carries ADTS headers instead, stripped per packet) and SPS/PPS
+ * extradata for video. */
+static int fmp4_prepare(struct segmenter *s, AVStream *ost, const char *peer)
+{
+    AVCodecParameters *par = ost->codecpar;
+    static const int rates[] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
+                                 22050, 16000, 12000, 11025, 8000, 7350 };
+    if (par->codec_id == AV_CODEC_ID_AAC) {
+        s->strip_adts[ost->index] = true;
+        if (par->extradata_size >= 2)
+            return 0;
+        int fi = -1;
+        for (int i = 0; i < 13; i++)
+            if (rates[i] == par->sample_rate)
+                fi = i;
+        int ch = par->ch_layout.nb_channels;
+        if (fi < 0 || ch < 1 || ch > 7) {
+            log_msg(LV_WARN, s->id, "\"publisher refused: AAC parameters unknown for fMP4\" peer=%s", peer);
+            return -1;
+        }
+        int aot = par->profile >= 0 ? par->profile + 1 : 2;   /* LC */
+        uint8_t *asc = av_mallocz(2 + AV_INPUT_BUFFER_PADDING_SIZE);
+        if (!asc)
+            return -1;
+        asc[0] = (uint8_t)((aot << 3) | (fi >> 1));
+        asc[1] = (uint8_t)(((fi & 1) << 7) | (ch << 3));
+        av_freep(&par->extradata);
+        par->extradata = asc;
+        par->extradata_size = 2;
+        return 0;
+    }
+    if ((par->codec_id == AV_CODEC_ID_H264 || par->codec_id == AV_CODEC_ID_HEVC)
+        && par->extradata_size == 0) {
+        log_msg(LV_WARN, s->id, "\"publisher refused: no SPS/PPS seen for fMP4\" peer=%s", peer);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char *peer)
 {
     char err[AV_ERROR_MAX_STRING_SIZE];
@@ -348,7 +445,7 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
 
     for (int i = 0; i < MAX_IN_STREAMS; i++)
         s->map[i] = -1;
-    ret = avformat_alloc_output_context2(&s->oc, NULL, "mpegts", NULL);
+    ret = avformat_alloc_output_context2(&s->oc, NULL, s->fmp4 ? "mp4" : "mpegts", NULL);
     if (ret < 0 || !s->oc)
         goto out_nomem;
 
@@ -369,6 +466,11 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
             goto out_nomem;
         ost->codecpar->codec_tag = 0;
         ost->time_base = (AVRational){ 1, SEG_CLOCK };
+        s->strip_adts[n_out] = false;
+        if (s->fmp4 && fmp4_prepare(s, ost, peer) < 0) {
+            close_muxer(s);
+            return PIPE_REFUSE;
+        }
         s->map[i] = n_out;
         s->default_gap[n_out] = stream_gap(ist);
         if (par->codec_type == AVMEDIA_TYPE_VIDEO && video < 0)
@@ -394,8 +496,15 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
     }
     s->oc->max_delay = MUX_DELAY_US;
     AVDictionary *opts = NULL;
-    av_dict_set(&opts, "mpegts_copyts", "1", 0);
-    av_dict_set(&opts, "mpegts_flags", "+resend_headers", 0);
+    if (s->fmp4) {
+        /* Fragments only when we flush (parts, segments); the moov is the
+         * init section, written by write_header. */
+        av_dict_set(&opts, "movflags",
+                    "+frag_custom+empty_moov+default_base_moof+skip_trailer", 0);
+    } else {
+        av_dict_set(&opts, "mpegts_copyts", "1", 0);
+        av_dict_set(&opts, "mpegts_flags", "+resend_headers", 0);
+    }
     ret = avformat_write_header(s->oc, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
@@ -404,10 +513,20 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         close_muxer(s);
         return PIPE_REFUSE;
     }
-    /* The header (PAT/PMT) is written again at the first cut; keep the
-     * first segment's bytes starting clean. */
+    /* TS: the header (PAT/PMT) is written again at the first cut, keep the
+     * first segment's bytes starting clean. fMP4: it is the init section. */
     avio_flush(s->oc->pb);
+    if (s->fmp4) {
+        s->init = av_buffer_alloc(s->buf.len);
+        if (!s->init)
+            goto out_nomem;
+        memcpy(s->init->data, s->buf.data, s->buf.len);
+        s->init_id = s->next_seq;
+    }
     s->buf.len = 0;
+    s->part_index = 0;
+    s->part_off = 0;
+    s->part_fresh = true;
 
     s->has_video = video >= 0;
     s->ref = video >= 0 ? video : audio;
@@ -528,6 +647,7 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         }
         s->started = true;
         s->seg_start = dts;
+        s->part_start = dts;
         s->seg_independent = ref && key;
         if (s->dropped)
             log_msg(LV_INFO, s->id, "\"started at the first keyframe\" dropped_packets=%llu",
@@ -542,7 +662,14 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
             finish_segment(s, dts);
             s->seg_start = dts;
             s->seg_independent = c == SEG_CUT_KEYFRAME || (ref && key);
+        } else if (s->part_dur && ref && !s->part_fresh
+                   && dts - s->part_start + t->gap > s->part_dur) {
+            flush_part(s, dts);          /* parts no longer than part_duration */
         }
+    }
+    if (s->part_fresh) {
+        s->part_independent = (ref && key) || !s->has_video;
+        s->part_fresh = false;
     }
     s->cut.start = s->seg_start;
 
@@ -556,6 +683,12 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     s->tmp->pos = -1;
     s->tmp->duration = 0;
     s->tmp->time_base = (AVRational){ 1, SEG_CLOCK };
+    if (s->strip_adts[o] && s->tmp->size > 9 && s->tmp->data[0] == 0xFF
+        && (s->tmp->data[1] & 0xF6) == 0xF0) {
+        int hdr = (s->tmp->data[1] & 1) ? 7 : 9;   /* protection_absent */
+        s->tmp->data += hdr;             /* same buffer, no copy */
+        s->tmp->size -= hdr;
+    }
     int r = av_write_frame(s->oc, s->tmp);
     av_packet_unref(s->tmp);
     if (r < 0)
@@ -584,8 +717,11 @@ struct segmenter *seg_create(const struct seg_params *p)
     pthread_mutex_init(&s->lock, NULL);
     snprintf(s->id, sizeof(s->id), "%s", p->session_id);
     s->output = p->output;
+    s->part_output = p->part_output;
     s->opaque = p->opaque;
     s->segment_duration = p->segment_duration;
+    s->fmp4 = p->fmp4;
+    s->part_dur = p->fmp4 && p->part_duration > 0 ? llrint(p->part_duration * SEG_CLOCK) : 0;
     seg_cutter_init(&s->cut, p->segment_duration, false);
     s->sink = (struct pipeline_sink){ .begin = sink_begin, .packet = sink_packet,
                                       .end = sink_end, .opaque = s };

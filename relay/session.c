@@ -95,18 +95,13 @@ void registry_free(struct registry **preg)
     *preg = NULL;
 }
 
-static struct session *find_any_locked(struct registry *reg, const char *id)
-{
-    for (size_t i = 0; i < reg->n; i++)
-        if (strcmp(reg->items[i]->id, id) == 0)
-            return reg->items[i];
-    return NULL;
-}
-
+/* The live session of that id (deleted ones keep their objects). */
 static struct session *find_locked(struct registry *reg, const char *id)
 {
-    struct session *s = find_any_locked(reg, id);
-    return s && !s->deleted ? s : NULL;
+    for (size_t i = 0; i < reg->n; i++)
+        if (!reg->items[i]->deleted && strcmp(reg->items[i]->id, id) == 0)
+            return reg->items[i];
+    return NULL;
 }
 
 struct session *registry_find(struct registry *reg, const char *id)
@@ -187,14 +182,9 @@ struct session *registry_add(struct registry *reg, const struct session_conf *co
 {
     struct session *s = NULL;
     pthread_mutex_lock(&reg->lock);
-    struct session *old = find_any_locked(reg, conf->id);
-    if (old && old->deleted) {
-        if (session_update(old, conf) == 0) {
-            old->deleted = false;
-            old->from_api = true;
-            s = old;
-        }
-    } else if (!old) {
+    /* A deleted session's object stays (other threads may still hold it);
+     * a new one with the same id starts from scratch. */
+    if (!find_locked(reg, conf->id)) {
         s = session_new(reg, conf);
         if (s)
             s->from_api = true;
@@ -265,16 +255,26 @@ int registry_load_api(struct registry *reg, const char *text)
         }
         snprintf(c.id, sizeof(c.id), "%s", id);
         json_t *copy = json_deep_copy(o);
-        json_object_del(copy, "starts");   /* stored as a number */
+        if (json_is_integer(starts)) {      /* stored as Unix seconds */
+            char iso[32];
+            struct tm tm;
+            time_t t = (time_t)json_integer_value(starts);
+            gmtime_r(&t, &tm);
+            strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            if (t)
+                json_object_set_new(copy, "starts", json_string(iso));
+            else
+                json_object_set_new(copy, "starts", json_null());
+        }
         int r = session_conf_from_json(&c, copy, false, &field, &why);
+        char fname[64];
+        snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "id");
         json_decref(copy);
-        if (r == 0 && json_is_integer(starts))
-            c.starts = (time_t)json_integer_value(starts);
         if (r == 0 && registry_add(reg, &c))
             n++;
         else
             log_msg(LV_ERROR, id, "\"sessions.json: entry skipped\" field=%s why=\"%s\"",
-                    r ? field : "id", r ? why : "duplicate");
+                    fname, r ? why : "duplicate");
         free(c.title);
         free(c.speakers);
         free(c.passphrase);
@@ -289,11 +289,14 @@ static int set_string(char **dst, json_t *v, size_t max, const char **why)
         *why = "must be a string";
         return -1;
     }
-    if (json_string_length(v) > max) {
+    const char *str = json_string_value(v);
+    size_t chars = 0;
+    for (const char *q = str; *q; q++)
+        chars += ((unsigned char)*q & 0xC0) != 0x80;   /* UTF-8 code points */
+    if (chars > max || json_string_length(v) > 4 * max) {
         *why = "is too long";
         return -1;
     }
-    const char *str = json_string_value(v);
     for (const char *p = str; *p; p++) {
         if ((unsigned char)*p < 0x20) {
             *why = "must not contain control characters";

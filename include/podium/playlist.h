@@ -6,12 +6,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* An LL-HLS partial segment, listed as "<seq>.<index>.<ext>". */
+struct playlist_part {
+    int index;
+    double duration;
+    bool independent;
+};
+
 struct playlist_entry {
     uint64_t seq;
     double duration;
     int64_t pdt_ms;                 /* 0: no PROGRAM-DATE-TIME */
     bool discontinuity;
     bool independent;
+    bool has_map;                   /* fMP4: needs init-<map_id>.mp4 */
+    uint64_t map_id;
+    const struct playlist_part *parts;  /* listed before the segment (LL-HLS) */
+    int n_parts;
 };
 
 struct playlist_params {
@@ -20,6 +31,17 @@ struct playlist_params {
     bool ended;                     /* EXT-X-ENDLIST */
     const char *type;               /* NULL, "EVENT" or "VOD" */
     const char *ext;                /* segment file extension, e.g. "ts" */
+    int version;                    /* EXT-X-VERSION; 0: 3 */
+    /* LL-HLS (part_target > 0) */
+    double part_target;             /* EXT-X-PART-INF:PART-TARGET */
+    double skip_until;              /* > 0: CAN-SKIP-UNTIL */
+    size_t skip;                    /* leading entries replaced by EXT-X-SKIP */
+    uint64_t pending_seq;           /* the segment being built ... */
+    const struct playlist_part *pending;  /* ... its parts so far */
+    int n_pending;
+    bool pending_has_map;
+    uint64_t pending_map_id;
+    bool preload_hint;              /* EXT-X-PRELOAD-HINT for the next part */
 };
 
 /* Renders n entries (oldest first; MEDIA-SEQUENCE is e[0].seq) into buf.

@@ -50,6 +50,11 @@ void rec_finalize(struct recorder *r);
  * empties it. */
 void rec_delete(struct recorder *r);
 
+/* The session is gone: its folder is renamed away at once (so a new
+ * session of the same id starts empty) and deleted on the writer thread;
+ * later segments are dropped. */
+void rec_discard(struct recorder *r);
+
 /* Sequence number after the last recorded segment (0 when empty). */
 uint64_t rec_next_seq(struct recorder *r);
 
@@ -65,7 +70,8 @@ struct rec_stats {
     bool recovered;                 /* found open at start-up */
     uint64_t segments;
     double duration;                /* seconds recorded */
-    uint64_t bytes;
+    uint64_t bytes;                 /* of the recording as it is now */
+    uint64_t bytes_written;         /* by this process, ever (a counter) */
     uint64_t write_errors;
     uint64_t gaps_total;
     size_t n_gaps;

@@ -23,10 +23,28 @@ struct media_segment {
     bool discontinuity;        /* first segment of a new publisher */
     bool independent;          /* starts with a keyframe (or audio-only) */
     AVBufferRef *data;         /* the muxed bytes */
+    /* fMP4 only: the initialization section this segment needs, and its id
+     * (the seq of the first segment muxed with it). NULL for MPEG-TS. */
+    AVBufferRef *init;
+    uint64_t init_id;
+    int parts;                 /* LL-HLS parts the segment was published as */
 };
 
-/* Receives each segment; borrows seg (take av_buffer_ref to keep data). */
+/* An LL-HLS partial segment: part `index` of segment `seq`. The parts of a
+ * segment, in order, are exactly the segment's bytes. */
+struct media_part {
+    uint64_t seq;
+    int index;
+    double duration;
+    bool independent;          /* starts with a keyframe */
+    AVBufferRef *data;
+    AVBufferRef *init;         /* as in media_segment */
+    uint64_t init_id;
+};
+
+/* Receive each segment / part; they borrow it (take av_buffer_ref to keep). */
 typedef void (*seg_output_fn)(void *opaque, const struct media_segment *seg);
+typedef void (*seg_part_fn)(void *opaque, const struct media_part *part);
 
 /* --- cut logic (pure; exposed for unit tests) --- */
 enum seg_cut { SEG_CUT_NONE, SEG_CUT_KEYFRAME, SEG_CUT_FORCED };
@@ -71,8 +89,11 @@ int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
 struct seg_params {
     const char *session_id;
     double segment_duration;
+    bool fmp4;                 /* CMAF fragments instead of MPEG-TS */
+    double part_duration;      /* > 0 (fmp4): publish parts this long */
     seg_output_fn output;
-    void *opaque;
+    seg_part_fn part_output;   /* may be NULL */
+    void *opaque;              /* for both */
 };
 
 struct segmenter;
