@@ -45,11 +45,15 @@ enum { ST_2XX, ST_304, ST_400, ST_401, ST_404, ST_405, ST_5XX, ST_OTHER, ST_N };
 static const char *const status_names[ST_N] = { "2xx", "304", "400", "401", "404", "405",
                                                  "5xx", "other" };
 
-/* Per request: the body of a POST/PATCH/DELETE, up to MAX_BODY. */
+/* Per request: the body of a POST/PATCH/DELETE, up to MAX_BODY; or the
+ * state of a held (suspended) GET. */
 struct request {
     char *body;
     size_t len;
     bool too_large;
+    struct MHD_Connection *conn;
+    struct live_window *win;         /* held on this window's waiters */
+    bool waiting, too_far;
 };
 
 struct http {
@@ -460,8 +464,62 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
     return json_reply(h, c, o);
 }
 
+static void wake_request(void *arg)
+{
+    struct request *req = arg;
+    req->waiting = false;
+    MHD_resume_connection(req->conn);   /* the handler runs again and answers */
+}
+
+/* Holds the request (suspended, no thread) until segment msn / part is
+ * there, at most three target durations. Returns true when it was
+ * suspended: the caller returns MHD_YES and is called again. */
+static bool hold_request(struct http *h, struct MHD_Connection *c, void **req_cls,
+                         struct live_window *win, uint64_t msn, int part)
+{
+    (void)h;
+    struct request *req = *req_cls;
+    if (req)
+        return false;                   /* resumed: answer now */
+    req = calloc(1, sizeof(*req));
+    if (!req)
+        return false;
+    *req_cls = req;
+    req->conn = c;
+    req->win = win;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    /* the housekeeper ticks once a second: stay inside the limit */
+    int hold = store_hold_limit_ms(win) - 1000;
+    req->waiting = true;
+    MHD_suspend_connection(c);
+    enum store_wait r = store_wait(win, msn, part, now_ms + (hold > 500 ? hold : 500),
+                                   wake_request, req);
+    if (r != STORE_WAITING) {
+        req->waiting = false;
+        req->too_far = r == STORE_TOO_FAR;
+        MHD_resume_connection(c);
+    }
+    return true;
+}
+
+static bool query_u64(struct MHD_Connection *c, const char *key, uint64_t *out, bool *bad)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    if (!v)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || n > INT64_MAX)
+        *bad = true;
+    *out = n;
+    return true;
+}
+
 static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
-                                  const char *rest)
+                                  const char *rest, void **req_cls)
 {
     char id[CONFIG_ID_MAX];
     const char *slash = strchr(rest, '/');
@@ -477,9 +535,24 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     const char *why;
     if (!attendee_allowed(h, c, &code, &why))
         return error_reply(h, c, code, why);
+    bool fmp4 = h->cfg->hls_format == HLS_FORMAT_FMP4;
+    bool ll = fmp4 && h->cfg->part_duration > 0;
 
     if (strcmp(file, "index.m3u8") == 0) {
-        AVBufferRef *pl = store_playlist(s->win);
+        uint64_t msn = 0, part = 0;
+        bool bad = false;
+        bool has_msn = ll && query_u64(c, "_HLS_msn", &msn, &bad);
+        bool has_part = ll && query_u64(c, "_HLS_part", &part, &bad);
+        if (bad || (has_part && !has_msn) || part > 100000)
+            return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "_HLS_msn/_HLS_part must be numbers, _HLS_part needs _HLS_msn");
+        if (has_msn && hold_request(h, c, req_cls, s->win, msn, has_part ? (int)part : -1))
+            return MHD_YES;
+        struct request *req = *req_cls;
+        if (req && req->too_far)
+            return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "_HLS_msn is too far ahead of the live edge");
+        const char *skip = ll ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "_HLS_skip") : NULL;
+        bool delta = skip && (strcmp(skip, "YES") == 0 || strcmp(skip, "v2") == 0);
+        AVBufferRef *pl = delta ? store_playlist_skip(s->win) : store_playlist(s->win);
         if (!pl)
             return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no segment yet");
         struct store_stats st;
@@ -499,19 +572,51 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         return buffer_reply(h, c, pl, "application/vnd.apple.mpegurl", cache);
     }
 
-    /* <n>.ts */
+    const char *immutable = "public, max-age=31536000, immutable";
     char *end;
     errno = 0;
+    if (fmp4 && strncmp(file, "init", 4) == 0) {
+        AVBufferRef *init = NULL;
+        if (strcmp(file, "init.mp4") == 0) {
+            init = store_init(s->win, 0, true);
+        } else if (file[4] == '-' && file[5] >= '0' && file[5] <= '9') {
+            unsigned long long iid = strtoull(file + 5, &end, 10);
+            if (!errno && strcmp(end, ".mp4") == 0)
+                init = store_init(s->win, iid, false);
+        }
+        if (!init)
+            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such init section");
+        return buffer_reply(h, c, init, "video/mp4", strcmp(file, "init.mp4") ? immutable : "no-cache");
+    }
+    /* <n>.ts, <n>.m4s, <n>.<part>.m4s */
     if (file[0] < '0' || file[0] > '9')
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
     unsigned long long seq = strtoull(file, &end, 10);
-    if (errno || strcmp(end, ".ts") != 0)
+    if (errno)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    if (ll && *end == '.' && end[1] >= '0' && end[1] <= '9') {
+        char *pend;
+        unsigned long part = strtoul(end + 1, &pend, 10);
+        if (strcmp(pend, ".m4s") != 0 || part > 100000)
+            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+        AVBufferRef *pb = store_part(s->win, seq, (int)part);
+        /* a preload-hinted part is held until it is complete */
+        if (!pb && hold_request(h, c, req_cls, s->win, seq, (int)part))
+            return MHD_YES;
+        if (!pb)
+            pb = store_part(s->win, seq, (int)part);
+        if (!pb)
+            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such part");
+        atomic_fetch_add_explicit(&h->segment_bytes, pb->size, memory_order_relaxed);
+        return buffer_reply(h, c, pb, "video/mp4", immutable);
+    }
+    if (strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
     AVBufferRef *seg = store_segment(s->win, seq);
     if (!seg)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such segment");
     atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
-    return buffer_reply(h, c, seg, "video/mp2t", "public, max-age=31536000, immutable");
+    return buffer_reply(h, c, seg, fmp4 ? "video/mp4" : "video/mp2t", immutable);
 }
 
 static void html_escape(FILE *f, const char *s)
@@ -1533,7 +1638,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return api_sessions(h, c, id);
     }
     if (strncmp(url, "/live/", 6) == 0)
-        return live_reply(h, c, url + 6);
+        return live_reply(h, c, url + 6, req_cls);
     if (strncmp(url, "/vod/", 5) == 0)
         return vod_reply(h, c, url + 5);
     if (strcmp(url, "/organizer") == 0)
@@ -1551,6 +1656,8 @@ static void request_done(void *cls, struct MHD_Connection *c, void **req_cls,
     (void)cls; (void)c; (void)toe;
     struct request *req = *req_cls;
     if (req) {
+        if (req->win && req->waiting)
+            store_cancel_wait(req->win, req);
         free(req->body);
         free(req);
         *req_cls = NULL;
@@ -1618,7 +1725,8 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
         free(h);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG
+                     | MHD_ALLOW_SUSPEND_RESUME;
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->http_listen.port, NULL, NULL,
@@ -1650,6 +1758,11 @@ void http_stop(struct http **ph)
     struct http *h = *ph;
     if (!h)
         return;
+    /* Held requests are answered now; MHD closes what is left. */
+    struct session *list[REGISTRY_MAX_SESSIONS];
+    size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
+    for (size_t i = 0; i < n; i++)
+        store_tick(list[i]->win, -1);
     MHD_stop_daemon(h->daemon);
     free(h);
     *ph = NULL;

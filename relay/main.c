@@ -64,6 +64,12 @@ static void on_segment(void *opaque, const struct media_segment *seg)
     atomic_store(&s->ended, false);
 }
 
+static void on_part(void *opaque, const struct media_part *part)
+{
+    struct session *s = opaque;
+    store_on_part(s->win, part);
+}
+
 static void published_path(const struct session *s, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/published", rec_dir(s->rec));
@@ -88,11 +94,15 @@ static void on_export_done(void *opaque, bool ok)
 static int setup_session(struct session *s, void *opaque)
 {
     struct app *app = opaque;
+    bool fmp4 = app->cfg.hls_format == HLS_FORMAT_FMP4;
     s->win = store_window_create(s->id, app->cfg.window);
+    if (s->win)
+        store_window_set_format(s->win, fmp4, app->cfg.part_duration);
     s->rec = rec_open(app->writer, app->cfg.data_dir, s->id);
     struct seg_params p = { .session_id = s->id,
                             .segment_duration = app->cfg.segment_duration,
-                            .output = on_segment, .opaque = s };
+                            .fmp4 = fmp4, .part_duration = app->cfg.part_duration,
+                            .output = on_segment, .part_output = on_part, .opaque = s };
     s->seg = s->win && s->rec ? seg_create(&p) : NULL;
     s->exp = s->seg ? export_create(s->rec, s->id, on_export_done, s) : NULL;
     if (!s->exp) {
@@ -144,8 +154,12 @@ static void *housekeeper(void *arg)
         struct session *list[REGISTRY_MAX_SESSIONS];
         size_t n = registry_list(app->reg, list, REGISTRY_MAX_SESSIONS);
         time_t now = time(NULL);
+        struct timespec mono;
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        int64_t now_ms = (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
         for (size_t i = 0; i < n; i++) {
             struct session *s = list[i];
+            store_tick(s->win, now_ms);     /* held playlist requests time out */
             char addr[64];
             if (session_publisher(s, addr, sizeof(addr), NULL) || atomic_load(&s->ended))
                 continue;

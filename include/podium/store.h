@@ -19,8 +19,39 @@ struct live_window *store_window_create(const char *session_id, int window);
 /* Drops every reference the window holds; sets *w to NULL. */
 void store_window_free(struct live_window **w);
 
+/* fMP4 segments (".m4s", EXT-X-MAP) and, with part_duration > 0, LL-HLS
+ * parts, preload hints and blocking reloads. Call before the first segment. */
+void store_window_set_format(struct live_window *w, bool fmp4, double part_duration);
+
 /* seg_output_fn: opaque is the window; takes its own reference of data. */
 void store_on_segment(void *opaque, const struct media_segment *seg);
+
+/* seg_part_fn: opaque is the window; takes its own reference of data. */
+void store_on_part(void *opaque, const struct media_part *part);
+
+/* New reference to part `index` of segment seq, or to init section id
+ * (the latest when latest is true); NULL when not held. */
+AVBufferRef *store_part(struct live_window *w, uint64_t seq, int index);
+AVBufferRef *store_init(struct live_window *w, uint64_t id, bool latest);
+
+/* New reference to the delta playlist (EXT-X-SKIP), or the full one when a
+ * delta would skip nothing. NULL before the first segment. */
+AVBufferRef *store_playlist_skip(struct live_window *w);
+
+/* Blocking playlist reload (and preload-hinted part requests). */
+enum store_wait { STORE_READY, STORE_WAITING, STORE_TOO_FAR };
+/* READY when segment msn is complete or (part >= 0) its part exists;
+ * TOO_FAR when msn is more than two segments ahead; otherwise registers
+ * the waiter: wake(arg) is called once, from any thread and under the
+ * window lock, when it becomes ready or at deadline_ms (store_tick). */
+enum store_wait store_wait(struct live_window *w, uint64_t msn, int part, int64_t deadline_ms,
+                           void (*wake)(void *arg), void *arg);
+/* Forgets the waiter with this arg, if still registered. */
+void store_cancel_wait(struct live_window *w, void *arg);
+/* Wakes waiters whose deadline passed (all of them when now_ms < 0). */
+void store_tick(struct live_window *w, int64_t now_ms);
+/* Seconds the window's playlist may be held: three target durations. */
+int store_hold_limit_ms(struct live_window *w);
 
 /* Marks the live playlist ended (EXT-X-ENDLIST) or open again. */
 void store_set_ended(struct live_window *w, bool ended);

@@ -13,6 +13,22 @@ Feeders (not measured) are identical for both: one
 `ffmpeg -re -stream_loop -1 -i MEDIA -c copy -f mpegts srt://...` per stream,
 where MEDIA is a pre-generated ~60 s 1280x720 30 fps H.264 3.3 Mbps CBR
 (2 s GOP, no B-frames) + AAC 128k MPEG-TS file cached in build/bench-media/.
+
+pipeline: instructions (valgrind --tool=callgrind, Ir of all threads) of
+  build/tests/pipeline_driver (Podium's demux -> segmenter -> live window +
+  recording, fed from a file in 1316-byte reads) and of
+  `ffmpeg -i FILE -c copy -f hls -hls_time 2 -hls_list_size 6` on the 60 s file
+  and on a 600 s file (the 60 s one looped with -stream_loop 9 -c copy);
+  per media-second = (Ir(600 s) - Ir(60 s)) / 540 s.  Plus Podium's top
+  functions (callgrind_annotate) with their marginal cost per media-second.
+
+memory: one Podium process, N sessions, each fed over SRT by
+  `ffmpeg -readrate 8 -stream_loop -1 -i MEDIA -c copy -t MINUTES*60 -f mpegts`;
+  VmRSS sampled every second, the live window sized from the playlist (HEAD of
+  each segment); RSS at 10/50/100 % of the session, max, flatness, and RSS per
+  session against live window bytes + 2 MiB.
+
+all: ingest, pipeline and memory with their defaults.
 """
 
 import argparse
@@ -31,6 +47,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -951,13 +968,808 @@ def ingest(argv):
     return 1 if bad or meta.get("interrupted") else 0
 
 
+# --------------------------------------------------------------------------
+# shared by pipeline and memory
+
+def stamp_now():
+    now = datetime.datetime.now().astimezone()
+    return now, now.strftime("%Y%m%d-%H%M%S")
+
+
+def ensure_built(path, what):
+    """path if executable; if it is the default build/ path and missing,
+    build build/ (Release) like ingest does."""
+    path = os.path.abspath(path)
+    if os.access(path, os.X_OK):
+        return path
+    if not path.startswith(BUILD + os.sep):
+        raise SystemExit("bench: %s %s is not executable" % (what, path))
+    if not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")):
+        raise SystemExit("bench: %s missing and no CMakeLists.txt" % rel(path))
+    log("%s missing: building build/ (Release)" % rel(path))
+    subprocess.run([os.path.join(ROOT, "scripts", "deps"), "build"], check=True)
+    subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"],
+                   check=True, stdout=sys.stderr)
+    subprocess.run(["cmake", "--build", BUILD, "-j2"], check=True, stdout=sys.stderr)
+    if not os.access(path, os.X_OK):
+        raise SystemExit("bench: build finished but %s does not exist" % path)
+    return path
+
+
+def binary_meta(path):
+    return {"binary": rel(path), "sha256": sha256(path),
+            "build_type": build_type(os.path.join(os.path.dirname(path), "..", "podium")
+                                     if os.path.basename(os.path.dirname(path)) == "tests"
+                                     else path),
+            "tree": git_describe(),
+            "built": datetime.datetime.fromtimestamp(
+                os.stat(path).st_mtime).astimezone().isoformat(timespec="seconds")}
+
+
+def header_lines(title, meta):
+    h = meta["host"]
+    out = ["# " + title, "",
+           "- date: %s" % meta["date"],
+           "- command: `%s`" % meta["command"],
+           "- host: %s, %d CPUs (%s), kernel %s; load average before %s, after %s"
+           % (h["hostname"], h["nproc"], h["cpu"], h["kernel"], h["loadavg_start"],
+              h.get("loadavg_end", "?"))]
+    return out
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1)
+
+
+def write_md(json_path, text):
+    md = os.path.splitext(json_path)[0] + ".md"
+    with open(md, "w") as f:
+        f.write(text + "\n")
+    return md
+
+
+# --------------------------------------------------------------------------
+# pipeline: instructions per media-second under callgrind
+
+LONG_LOOPS = 10  # the 600 s file = the 60 s file played 10 times (-stream_loop 9)
+
+
+def ensure_long_media(short_path, short_info):
+    """The 60 s file looped LONG_LOOPS times (stream copy), cached next to it."""
+    path = short_path.replace("-%ds.ts" % MEDIA["seconds"],
+                              "-%ds.ts" % (MEDIA["seconds"] * LONG_LOOPS))
+    want = short_info["duration_s"] * LONG_LOOPS
+    info = probe(path) if os.path.exists(path) else None
+    if info and info["streams"] == ["h264", "aac"] and abs(info["duration_s"] - want) < 2:
+        return path, info
+    tmp = path + ".tmp.ts"
+    argv = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-nostdin",
+            "-stream_loop", str(LONG_LOOPS - 1), "-i", short_path,
+            "-map", "0", "-c", "copy", "-f", "mpegts", tmp]
+    log("generating long bench media (once): " + cmdline(argv))
+    subprocess.run(argv, check=True)
+    os.replace(tmp, path)
+    info = probe(path)
+    if not info or abs(info["duration_s"] - want) > 2:
+        raise SystemExit("bench: %s: unexpected duration %s" % (path, info))
+    return path, info
+
+
+def peer_pipeline_argv(media, out_dir):
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", media,
+            "-c", "copy", "-f", "hls", "-hls_time", "2", "-hls_list_size", "6",
+            os.path.join(out_dir, "index.m3u8")]
+
+
+def callgrind_total(out_file):
+    """Total Ir of a callgrind output file (all threads)."""
+    total = None
+    with open(out_file, errors="replace") as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                v = int(line.split()[1])
+                total = v if total is None else max(total, v)
+    return total
+
+
+def run_callgrind(kind, label, argv, media, args, work, r):
+    res = {"kind": kind, "file": label, "run": r, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="cg-%s-%s-r%d-" % (kind, label, r), dir=work)
+    out = os.path.join(args.logdir, "callgrind.out.%s-%s-r%d" % (kind, label, r))
+    logf = os.path.join(args.logdir, "%s-%s-r%d.log" % (kind, label, r))
+    data = os.path.join(tmp, "data")
+    os.makedirs(data)
+    cmd = argv(media, data)
+    vg = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + cmd
+    res["cmd"] = cmdline(cmd)
+    t0 = time.monotonic()
+    with open(logf, "wb") as lf:
+        p = subprocess.Popen(vg, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                             cwd=tmp, start_new_session=True)
+        args.running = p
+        try:
+            rc = p.wait()
+        finally:
+            args.running = None
+    res["wall_s"] = round(time.monotonic() - t0, 1)
+    res["rc"] = rc
+    res["log"] = rel(os.path.join(args.final_logdir, os.path.basename(logf)))
+    if rc != 0:
+        res["valid"] = False
+        res["problems"].append("exit status %s" % rc)
+    try:
+        res["instructions"] = callgrind_total(out)
+    except OSError as e:
+        res["instructions"] = None
+        res["problems"].append("no callgrind output: %s" % e)
+    if not res["instructions"]:
+        res["valid"] = False
+    if kind == "podium":
+        m = re.findall(r"^segments=(\d+)", open(logf, errors="replace").read(), re.M)
+        res["segments"] = int(m[-1]) if m else None
+        res["log_warnings"], res["log_warnings_count"] = log_lines(logf, r"level=warn", 3)
+        res["log_errors"], res["log_errors_count"] = log_lines(logf, r"level=(error|fatal)", 3)
+    else:
+        res["segments"] = len([f for f in os.listdir(data) if f.endswith(".ts")])
+    res["disk_bytes"] = du(data)
+    if not res["segments"]:
+        res["valid"] = False
+        res["problems"].append("no segments")
+    res["callgrind_out"] = out
+    if not args.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return res
+
+
+FN_LINE_RE = re.compile(r"^\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*)$")
+# process-entry wrappers that sit above everything in an inclusive listing
+WRAPPER_RE = re.compile(r"\(below main\)|__libc_start_main|libc_start_call_main|"
+                        r"ld-linux[^ ]*\.so|:start_thread |:clone3? |:main \[")
+
+
+def annotate(out_file, inclusive):
+    """All functions of callgrind_annotate, biggest first: ([(Ir, pct, name)], argv).
+    Names lose the (temporary) directory of the binary."""
+    argv = ["callgrind_annotate", "--inclusive=%s" % ("yes" if inclusive else "no"),
+            "--threshold=100", out_file]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    rows, started = [], False
+    for line in r.stdout.splitlines():
+        if not started:
+            started = "file:function" in line
+            continue
+        m = FN_LINE_RE.match(line)
+        if m:
+            name = re.sub(r"\[/\S*/([^/\]]+)\]", r"[\1]", m.group(3).strip())
+            rows.append((int(m.group(1).replace(",", "")), float(m.group(2)), name))
+        elif rows and not line.strip():
+            break
+    return rows, argv
+
+
+def profile_text(long_run, short_run, dt, final_logs):
+    """Top 15 functions of Podium's long run, inclusive and self, with the
+    marginal cost per media-second from the long - short difference."""
+    out, raw = [], []
+    lo = os.path.join(final_logs, os.path.basename(long_run["callgrind_out"]))
+    short = {}
+
+    def table(title, rows, wrappers_note):
+        t = ["### Podium %s run: %s" % (long_run["file"], title), ""]
+        if wrappers_note:
+            t += ["Process-entry wrappers (ld.so entry, below main, __libc_start_main, "
+                  "main, start_thread, clone) left out.", ""]
+        t.append("| # | Ir (%s run) | %% of total | marginal Ir / media-s | function |"
+                 % long_run["file"])
+        t.append("| --: | --: | --: | --: | --- |")
+        for i, (ir, pct, name) in enumerate(rows, 1):
+            marg = (ir - short[name]) / dt if name in short else None
+            t.append("| %d | %s | %.1f | %s | `%s` |" % (
+                i, "{:,}".format(ir), pct, fmt_ir(marg), name))
+        t.append("")
+        return t
+    for inclusive in (True, False):
+        rows, argv = annotate(long_run["callgrind_out"], inclusive)
+        short.clear()
+        if short_run:
+            short.update({name: ir for ir, _, name in annotate(short_run["callgrind_out"], inclusive)[0]})
+        cmd = cmdline(argv[:-1] + [rel(lo)])
+        raw.append("`%s` (first 15 lines, unfiltered):\n\n```\n%s\n```\n" % (
+            cmd, "\n".join("%s (%5.2f%%)  %s" % ("{:,}".format(ir), pct, name)
+                           for ir, pct, name in rows[:15])))
+        tables = []
+        if inclusive:
+            rows = [x for x in rows if not WRAPPER_RE.search(x[2])]
+            tables.append(("Podium's own functions (pipeline_driver), by inclusive instructions",
+                           [x for x in rows if x[2].endswith("[pipeline_driver]")][:15]))
+        kind = "inclusive" if inclusive else "self (exclusive)"
+        tables.insert(0, ("top %d functions by %s instructions" % (min(15, len(rows)), kind),
+                          rows[:15]))
+        for title, rows in tables:
+            out.extend(table(title, rows, inclusive and "functions" in title and "top" in title))
+    out.append("marginal = (Ir(%s) - Ir(%s)) / %.1f s per function; `???:0x...` are "
+               "static functions of the Debian FFmpeg libraries (no debug symbols)."
+               % (long_run["file"], short_run["file"] if short_run else "?", dt))
+    out.append("")
+    return "\n".join(out), "\n".join(raw)
+
+
+def pipeline_args(argv):
+    ap = argparse.ArgumentParser(prog="scripts/bench pipeline",
+                                 description="Instructions per media-second (callgrind) of "
+                                 "Podium's pipeline_driver and of `ffmpeg -c copy -f hls`, "
+                                 "marginal cost between a 60 s and a 600 s file.")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="runs per side and file (default 1: callgrind counts are "
+                    "deterministic, so repeats only confirm; a 600 s run takes minutes)")
+    ap.add_argument("--only", choices=("podium", "peer"), help="run one side only")
+    ap.add_argument("--driver", default=os.path.join(BUILD, "tests", "pipeline_driver"),
+                    help="pipeline_driver binary (default build/tests/pipeline_driver; "
+                    "built if missing)")
+    ap.add_argument("--tmpdir", default=None, help="work directory parent (default $TMPDIR or /tmp)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--json", help="result file (default build/bench-results/pipeline-<timestamp>.json)")
+    a = ap.parse_args(argv)
+    if a.runs < 1:
+        ap.error("--runs must be positive")
+    return a
+
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def pipeline(argv):
+    args = pipeline_args(argv)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    if not shutil.which("valgrind") or not shutil.which("callgrind_annotate"):
+        raise SystemExit("bench: valgrind missing (scripts/deps bench)")
+    now, stamp = stamp_now()
+    json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "pipeline-%s.json" % stamp))
+    base = os.path.splitext(json_path)[0]
+    final_logs = base + "-logs"
+    driver = None if args.only == "peer" else ensure_built(args.driver, "--driver")
+    short, sinfo = ensure_media()
+    long_, linfo = ensure_long_media(short, sinfo)
+    sinfo["path"], linfo["path"] = short, long_
+    files = [("%ds" % round(sinfo["duration_s"]), short, sinfo),
+             ("%ds" % round(linfo["duration_s"]), long_, linfo)]
+    work = tempfile.mkdtemp(prefix="bench-pipeline-", dir=args.tmpdir)
+    args.logdir = os.path.join(work, "logs")
+    args.final_logdir = final_logs
+    os.makedirs(args.logdir)
+    vg = subprocess.run(["valgrind", "--version"], capture_output=True, text=True).stdout.strip()
+    ffv = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    meta = {"date": now.isoformat(timespec="seconds"),
+            "command": os.environ.get("PODIUM_BENCH_CMDLINE")
+            or cmdline([sys.argv[0], "pipeline"] + argv),
+            "params": {"runs": args.runs, "only": args.only},
+            "host": host_info(), "valgrind": vg, "ffmpeg": ffv,
+            "driver": binary_meta(driver) if driver else None,
+            "media": {label: info for label, _, info in files},
+            "podium_cmd": "valgrind --tool=callgrind %s FILE DATA_DIR" % (
+                rel(driver) if driver else "pipeline_driver"),
+            "peer_cmd": "valgrind --tool=callgrind " + cmdline(
+                peer_pipeline_argv("FILE", "OUTDIR")),
+            "json": json_path, "logs": rel(final_logs)}
+    runs = []
+    args.running = None
+    drv_copy = None
+    if driver:
+        drv_copy = os.path.join(work, "pipeline_driver")
+        shutil.copy2(driver, drv_copy)
+    sides = [("podium", lambda m, d: [drv_copy, m, d]),
+             ("peer", lambda m, d: peer_pipeline_argv(m, d))]
+    profile = None
+    try:
+        n = args.runs * len(files) * (1 if args.only else 2)
+        log("%d callgrind runs (the %s ones take about a minute each under callgrind); logs in %s"
+            % (n, files[1][0], meta["logs"]))
+        for r in range(1, args.runs + 1):
+            for label, path, info in files:
+                for kind, argvf in sides:
+                    if args.only and kind != args.only:
+                        continue
+                    x = run_callgrind(kind, label, argvf, path, args, work, r)
+                    x["media_s"] = info["duration_s"]
+                    runs.append(x)
+                    log("%-6s %5s run %d: %s Ir in %.0f s wall, segments %s%s" % (
+                        kind, label, r, "{:,}".format(x["instructions"] or 0), x["wall_s"],
+                        x["segments"], "" if x["valid"] else "  INVALID: " + "; ".join(x["problems"])))
+    except (KeyboardInterrupt, Interrupted) as e:
+        log("interrupted (%s): reporting the runs done so far" % (e or "SIGINT"))
+        meta["interrupted"] = True
+        if args.running is not None and args.running.poll() is None:
+            args.running.kill()
+            args.running.wait()
+    meta["host"]["loadavg_end"] = loadavg()
+    dt = linfo["duration_s"] - sinfo["duration_s"]
+    summary = {"marginal_media_s": dt}
+    for kind in ("podium", "peer"):
+        i_s = med([x["instructions"] for x in runs if x["kind"] == kind and x["valid"]
+                   and x["file"] == files[0][0]])
+        i_l = med([x["instructions"] for x in runs if x["kind"] == kind and x["valid"]
+                   and x["file"] == files[1][0]])
+        summary[kind] = {"instr_short": i_s, "instr_long": i_l,
+                         "per_media_s": (i_l - i_s) / dt if i_s and i_l else None,
+                         "startup_estimate": (i_s - (i_l - i_s) / dt * sinfo["duration_s"])
+                         if i_s and i_l else None}
+    pm, fm = summary["podium"]["per_media_s"], summary["peer"]["per_media_s"]
+    summary["ratio"] = pm / fm if pm and fm else None
+    pl = [x for x in runs if x["kind"] == "podium" and x["valid"] and x["file"] == files[1][0]]
+    ps = [x for x in runs if x["kind"] == "podium" and x["valid"] and x["file"] == files[0][0]]
+    raw = None
+    if pl:
+        profile, raw = profile_text(pl[0], ps[0] if ps else None, dt, final_logs)
+        prof_path = base + "-podium-profile.md"
+        meta["profile"] = rel(prof_path)
+    for x in runs:
+        x["callgrind_out"] = rel(os.path.join(final_logs, os.path.basename(x["callgrind_out"])))
+    write_json(json_path, {"meta": meta, "summary": summary, "runs": runs})
+    shutil.copytree(args.logdir, final_logs, dirs_exist_ok=True)
+    if profile:
+        with open(prof_path, "w") as f:
+            f.write("# Podium pipeline_driver callgrind profile (%s)\n\n%s\n## Raw "
+                    "callgrind_annotate\n\n%s" % (meta["date"], profile, raw))
+    text = pipeline_markdown(meta, summary, runs, files, profile)
+    write_md(json_path, text)
+    print(text, flush=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log("kept " + work)
+    bad = [x for x in runs if not x["valid"]]
+    return 1 if bad or meta.get("interrupted") else 0
+
+
+def fmt_ir(v):
+    return "{:,}".format(int(round(v))) if v is not None else "n/a"
+
+
+def pipeline_markdown(meta, summary, runs, files, profile):
+    out = header_lines("Podium pipeline benchmark (instructions per media-second)", meta)
+    w = out.append
+    d = meta.get("driver")
+    if d:
+        w("- podium: `%s` (%s build, binary of %s, sha256 %s; work tree at start: %s)"
+          % (d["binary"], d["build_type"], d["built"], d["sha256"][:12], d["tree"]))
+    w("- %s; %s" % (meta["valgrind"], meta["ffmpeg"]))
+    for label, path, info in files:
+        w("- media %s: `%s` %.2f s, %.2f Mbit/s, %.1f MB" % (
+            label, rel(path), info["duration_s"], info["bit_rate"] / 1e6, info["bytes"] / 1e6))
+    w("- podium: `%s` (demux in 1316-byte reads -> segmenter -> live window 6 x 2 s "
+      "in memory + recording on disk)" % meta["podium_cmd"])
+    w("- peer: `%s`" % meta["peer_cmd"])
+    w("- instructions = callgrind Ir of the whole process, all threads; per media-second = "
+      "(Ir(%s) - Ir(%s)) / %.1f s, so start-up and teardown cancel out; callgrind counts "
+      "are deterministic, runs=%d (median if more)"
+      % (files[1][0], files[0][0], summary["marginal_media_s"], meta["params"]["runs"]))
+    w("")
+    w("| | Podium | ffmpeg | Podium / ffmpeg |")
+    w("| --- | --: | --: | --: |")
+    p, f = summary["podium"], summary["peer"]
+
+    def ratio(a, b):
+        return "%.3f" % (a / b) if a and b else "n/a"
+    w("| **instructions per media-second** | **%s** | **%s** | **%s** (target <= 0.5) |" % (
+        fmt_ir(p["per_media_s"]), fmt_ir(f["per_media_s"]),
+        ratio(p["per_media_s"], f["per_media_s"])))
+    w("| total instructions, %s file | %s | %s | %s |" % (
+        files[0][0], fmt_ir(p["instr_short"]), fmt_ir(f["instr_short"]),
+        ratio(p["instr_short"], f["instr_short"])))
+    w("| total instructions, %s file | %s | %s | %s |" % (
+        files[1][0], fmt_ir(p["instr_long"]), fmt_ir(f["instr_long"]),
+        ratio(p["instr_long"], f["instr_long"])))
+    w("| fixed cost (start-up + teardown, extrapolated) | %s | %s | |" % (
+        fmt_ir(p["startup_estimate"]), fmt_ir(f["startup_estimate"])))
+    w("")
+    notes = []
+    for x in runs:
+        tag = "%s %s run %d" % (x["kind"], x["file"], x["run"])
+        if not x["valid"]:
+            notes.append("- INVALID %s: %s (log: %s)" % (tag, "; ".join(x["problems"]), x["log"]))
+        if x.get("log_errors_count"):
+            notes.append("- %s: %d error line(s), first: `%s`"
+                         % (tag, x["log_errors_count"], x["log_errors"][0]))
+    segs = ", ".join("%s %s: %s segments, %.0f MB on disk, %.0f s under callgrind" % (
+        x["kind"], x["file"], x["segments"], x["disk_bytes"] / 1e6, x["wall_s"]) for x in runs)
+    w("Runs: " + segs + ".")
+    w("")
+    if notes:
+        w("Notes:")
+        w("")
+        out.extend(notes)
+        w("")
+    if profile:
+        w(profile)
+        w("Profile: `%s`; callgrind files: `%s/`" % (meta["profile"], meta["logs"]))
+        w("")
+    w("Raw numbers: `%s`" % rel(meta["json"]))
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+# memory: Podium RSS over a long session fed faster than real time
+
+def memory_feeder_argv(media, url, rate, seconds):
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
+            "-readrate", str(rate), "-stream_loop", "-1", "-i", media,
+            "-map", "0", "-c", "copy", "-t", "%.3f" % seconds, "-f", "mpegts", url]
+
+
+class HeadRequest(urllib.request.Request):
+    def get_method(self):
+        return "HEAD"
+
+
+def window_bytes(http_port, sid):
+    """(segments, bytes) of the live window: the playlist's segments, sized
+    by HEAD (GET when HEAD gives no Content-Length)."""
+    base = "http://127.0.0.1:%d/live/%s/" % (http_port, sid)
+    with urllib.request.urlopen(base + "index.m3u8", timeout=3.0) as r:
+        text = r.read().decode("utf-8", "replace")
+    uris = [l.strip() for l in text.splitlines() if l.strip() and not l.startswith("#")]
+    total = 0
+    for u in uris:
+        url = urllib.parse.urljoin(base + "index.m3u8", u)
+        size = None
+        try:
+            with urllib.request.urlopen(HeadRequest(url), timeout=3.0) as r:
+                cl = r.headers.get("Content-Length")
+                size = int(cl) if cl is not None else None
+        except (OSError, ValueError, urllib.error.URLError):
+            size = None
+        if size is None:
+            with urllib.request.urlopen(url, timeout=3.0) as r:
+                size = len(r.read())
+        total += size
+    return len(uris), total
+
+
+def at_fraction(series, t_total, frac):
+    """RSS of the sample closest to frac of the session."""
+    if not series:
+        return None
+    want = frac * t_total
+    return min(series, key=lambda s: abs(s[0] - want))[1]
+
+
+def memory_args(argv):
+    ap = argparse.ArgumentParser(prog="scripts/bench memory",
+                                 description="Podium RSS over a long SRT session fed "
+                                 "faster than real time (the 60 s media looped).")
+    ap.add_argument("--minutes", type=float, default=160.0,
+                    help="session length in media minutes (default 160)")
+    ap.add_argument("--streams", type=int, default=1, help="concurrent sessions (default 1)")
+    ap.add_argument("--rate", type=float, default=8.0,
+                    help="feed speed, x real time (ffmpeg -readrate; default 8)")
+    ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
+                    help="podium binary (default build/podium; built if missing)")
+    ap.add_argument("--tmpdir", default=None, help="work directory parent (default $TMPDIR or /tmp)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (incl. recordings)")
+    ap.add_argument("--json", help="result file (default build/bench-results/memory-<timestamp>.json)")
+    a = ap.parse_args(argv)
+    if a.minutes <= 0 or a.streams < 1 or a.rate <= 0:
+        ap.error("minutes, streams and rate must be positive")
+    return a
+
+
+MEM_SAMPLE_PERIOD = 1.0
+RSS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
+MEM_WINDOW_POLL = 10.0
+FLAT_TOLERANCE = 0.10
+SLACK_KIB = 2048
+
+
+def memory(argv):
+    args = memory_args(argv)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    now, stamp = stamp_now()
+    json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "memory-%s.json" % stamp))
+    final_logs = os.path.splitext(json_path)[0] + "-logs"
+    src_bin = ensure_built(args.podium, "--podium")
+    media_src, minfo = ensure_media()
+    minfo["path"] = media_src
+    n = args.streams
+    seconds = args.minutes * 60.0
+    work = tempfile.mkdtemp(prefix="bench-memory-", dir=args.tmpdir)
+    logdir = os.path.join(work, "logs")
+    os.makedirs(logdir)
+    media = snapshot(media_src, os.path.join(work, os.path.basename(media_src)))
+    pbin = os.path.join(work, "podium")
+    shutil.copy2(src_bin, pbin)
+    meta = {"date": now.isoformat(timespec="seconds"),
+            "command": os.environ.get("PODIUM_BENCH_CMDLINE")
+            or cmdline([sys.argv[0], "memory"] + argv),
+            "params": {"minutes": args.minutes, "streams": n, "rate": args.rate},
+            "host": host_info(),
+            "podium": dict(binary_meta(src_bin), version=podium_version(pbin)),
+            "media": minfo,
+            "feeder_cmd": cmdline(memory_feeder_argv(rel(media_src), feed_url(9000, 1),
+                                                     args.rate, seconds)).replace("9000", "PORT"),
+            "json": json_path, "logs": rel(final_logs)}
+    res = {"valid": True, "problems": []}
+    procs = Procs()
+    data_dir = os.path.join(work, "data")
+    os.makedirs(data_dir)
+    series, windows, api = [], [], {}
+    try:
+        conf = os.path.join(work, "podium.ini")
+        with open(conf, "w") as f:
+            f.write(podium_config(n, data_dir))
+        plog = os.path.join(logdir, "podium.log")
+        res["log"] = rel(os.path.join(final_logs, "podium.log"))
+        server = procs.start([pbin, "-c", conf], plog, "podium")
+        srt_port, http_port = podium_ports(plog, server, time.monotonic() + PODIUM_START_DEADLINE)
+        time.sleep(1.0)
+        idle = read_status_kib(server.pid, RSS_KEYS)
+        res["rss_idle_kib"] = idle["VmRSS"]
+        res["rss_idle_detail_kib"] = idle
+        log("podium idle RSS %.1f MiB; feeding %d x %.0f media-min at %gx (~%.1f min wall)"
+            % (res["rss_idle_kib"] / 1024, n, args.minutes, args.rate, seconds / args.rate / 60))
+        t0 = time.monotonic()
+        fprocs = [procs.start(memory_feeder_argv(media, feed_url(srt_port, k), args.rate, seconds),
+                              os.path.join(logdir, "feeder-s%d.log" % k), "feeder s%d" % k)
+                  for k in range(1, n + 1)]
+        next_win = t0 + MEM_WINDOW_POLL
+        deadline = t0 + seconds / args.rate * 1.5 + 60
+        while True:
+            st = read_status_kib(server.pid, RSS_KEYS)
+            t = time.monotonic() - t0
+            if st is None or server.poll() is not None:
+                res["valid"] = False
+                res["problems"].append("podium exited during the session (rc %s)" % server.poll())
+                break
+            series.append([round(t, 2), st["VmRSS"]])
+            if not res.get("rss_max_detail_kib") or st["VmRSS"] >= res["rss_max_detail_kib"]["VmRSS"]:
+                res["rss_max_detail_kib"] = st
+            if time.monotonic() >= next_win:
+                next_win += MEM_WINDOW_POLL
+                try:
+                    segs, b = window_bytes(http_port, "s1")
+                    windows.append([round(t, 1), segs, b])
+                except (OSError, ValueError, urllib.error.URLError) as e:
+                    windows.append([round(t, 1), None, "error: %s" % e])
+                # API snapshot while publishing (bitrate, target duration)
+                # (kept only while every session still has its publisher)
+                try:
+                    snap = {"s%d" % k: http_json("http://127.0.0.1:%d/api/v1/sessions/s%d"
+                                                 % (http_port, k)) for k in range(1, n + 1)}
+                    if all(isinstance(j, dict) and j.get("publisher") for j in snap.values()):
+                        api = snap
+                except (OSError, ValueError, urllib.error.URLError):
+                    pass
+            if all(p.poll() is not None for p in fprocs):
+                break
+            if time.monotonic() > deadline:
+                res["valid"] = False
+                res["problems"].append("feeders still running after %.0f s" % (deadline - t0))
+                break
+            time.sleep(MEM_SAMPLE_PERIOD)
+        t_end = time.monotonic() - t0
+        res["session_wall_s"] = round(t_end, 1)
+        res["effective_rate"] = round(seconds / t_end, 2)
+        bad = [(p.bench_name, p.returncode, first_line(p.bench_log)) for p in fprocs
+               if p.returncode not in (0, None)]
+        if bad:
+            res["valid"] = False
+            res["problems"].append("feeders failed: %s" % bad)
+        if server.poll() is None:
+            st = read_status_kib(server.pid)
+            res["hwm_kib"] = st and st.get("VmHWM")
+            try:
+                final = {"s%d" % k: http_json("http://127.0.0.1:%d/api/v1/sessions/s%d"
+                                              % (http_port, k)) for k in range(1, n + 1)}
+                res["api_end"] = final
+            except (OSError, ValueError, urllib.error.URLError) as e:
+                res["problems"].append("API at end: %s" % e)
+        res["api_during"] = api
+        lost = sum((find_key(j, "packets_lost") or 0) + (find_key(j, "packets_dropped") or 0)
+                   for j in api.values() if isinstance(j, dict))
+        if lost:
+            res["problems"].append("SRT packets lost+dropped (API, last poll while "
+                                   "publishing): %d" % lost)
+        rec = [find_key(j.get("recording", {}), "segments") for j in res.get("api_end", {}).values()
+               if isinstance(j, dict)]
+        res["recording_segments"] = rec
+        res["disk_bytes"] = du(data_dir)
+        stop = Procs.stop([server], PODIUM_STOP_GRACE)[server.pid]
+        res["podium_exit"] = {"rc": stop[0], "seconds": stop[1], "killed": stop[2]}
+        if stop[2]:
+            res["problems"].append("podium did not exit within %.0f s of SIGTERM" % PODIUM_STOP_GRACE)
+        elif stop[0] != 0:
+            res["problems"].append("podium exit status %s after SIGTERM" % stop[0])
+        res["log_errors"], res["log_errors_count"] = log_lines(plog, r"level=(error|fatal)")
+        res["log_warnings"], res["log_warnings_count"] = log_lines(plog, r"level=warn")
+    except RuntimeError as e:
+        res["valid"] = False
+        res["problems"].append(str(e))
+    except (KeyboardInterrupt, Interrupted) as e:
+        log("interrupted (%s): reporting what was sampled" % (e or "SIGINT"))
+        meta["interrupted"] = True
+    finally:
+        procs.stop_all()
+    meta["host"]["loadavg_end"] = loadavg()
+    res["rss_series_kib"] = series
+    res["window_polls"] = windows
+    summary = memory_summary(res, series, windows, api, args)
+    write_json(json_path, {"meta": meta, "summary": summary, "run": res})
+    shutil.copytree(logdir, final_logs, dirs_exist_ok=True)
+    text = memory_markdown(meta, summary, res, args)
+    write_md(json_path, text)
+    print(text, flush=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log("kept " + work)
+    return 1 if not res["valid"] or meta.get("interrupted") else 0
+
+
+def memory_summary(res, series, windows, api, args):
+    s = {}
+    if not series:
+        return s
+    t_total = series[-1][0]
+    # window full after window x segment_duration media seconds (+1 segment of slack)
+    fill_t = (6 + 1) * 2.0 / args.rate
+    start_flat = max(fill_t, 0.10 * t_total)
+    after = [v for t, v in series if t >= start_flat]
+    s["rss_at_10pct_kib"] = at_fraction(series, t_total, 0.10)
+    s["rss_at_50pct_kib"] = at_fraction(series, t_total, 0.50)
+    s["rss_at_100pct_kib"] = series[-1][1]
+    s["rss_max_kib"] = max(v for _, v in series)
+    s["rss_idle_kib"] = res.get("rss_idle_kib")
+    s["hwm_kib"] = res.get("hwm_kib")
+    s["flat_from_s"] = round(start_flat, 1)
+    if after:
+        lo, hi = min(after), max(after)
+        s["flat_spread"] = (hi - lo) / lo
+        s["flat"] = s["flat_spread"] <= FLAT_TOLERANCE
+    good = [w for w in windows if isinstance(w[2], int)]
+    if good:
+        s["window_bytes_max"] = max(w[2] for w in good)
+        s["window_bytes_median"] = statistics.median(w[2] for w in good)
+        s["window_segments"] = statistics.median(w[1] for w in good)
+    j = api.get("s1") if isinstance(api, dict) else None
+    if isinstance(j, dict):
+        br, td = find_key(j, "bitrate_bps"), find_key(j, "target_duration")
+        if br and td:
+            s["window_bytes_from_api"] = br / 8.0 * td * 6
+    n = args.streams
+    s["rss_per_session_kib"] = s["rss_max_kib"] / n
+    if s["rss_idle_kib"]:
+        s["rss_marginal_per_session_kib"] = (s["rss_max_kib"] - s["rss_idle_kib"]) / n
+    if "window_bytes_max" in s:
+        s["budget_kib"] = s["window_bytes_max"] / 1024.0 + SLACK_KIB
+    return s
+
+
+def mib(kib):
+    return "%.1f" % (kib / 1024.0) if kib is not None else "n/a"
+
+
+def memory_markdown(meta, s, res, args):
+    out = header_lines("Podium memory benchmark (RSS over a long session)", meta)
+    w = out.append
+    pm = meta["podium"]
+    w("- podium: `%s` (%s, %s build, binary of %s, sha256 %s; work tree at start: %s); "
+      "config: segment_duration 2.0, window 6, one data_dir (recording on)"
+      % (pm["binary"], pm["version"], pm["build_type"], pm["built"], pm["sha256"][:12], pm["tree"]))
+    w("- media: `%s` %.1f s, %.2f Mbit/s, looped to %.0f media-min per session"
+      % (rel(meta["media"]["path"]), meta["media"]["duration_s"],
+         meta["media"]["bit_rate"] / 1e6, args.minutes))
+    w("- feeder, one per session (not measured): `%s`" % meta["feeder_cmd"])
+    w("- %d session(s) fed over SRT at %gx real time: %.0f media-s in %.0f s wall "
+      "(effective %.2fx); VmRSS of the Podium process sampled every %.0f s; "
+      "live window sized from the playlist (HEAD of each segment) every %.0f s"
+      % (args.streams, args.rate, args.minutes * 60, res.get("session_wall_s", 0),
+         res.get("effective_rate", 0), MEM_SAMPLE_PERIOD, MEM_WINDOW_POLL))
+    w("- flat = (max - min) / min of the samples from %.0f s wall on (10%% of the session, "
+      "after the window filled) <= %d%%" % (s.get("flat_from_s", 0), FLAT_TOLERANCE * 100))
+    w("")
+    w("| sessions | media min | idle RSS MiB | RSS 10% | RSS 50% | RSS 100% | RSS max "
+      "| VmHWM | flat after fill |")
+    w("| --: | --: | --: | --: | --: | --: | --: | --: | --- |")
+    flat = ("yes" if s.get("flat") else "NO") + (" (spread %.1f%%)" % (100 * s["flat_spread"])
+                                                 if "flat_spread" in s else "")
+    w("| %d | %.0f | %s | %s | %s | %s | %s | %s | %s |" % (
+        args.streams, args.minutes, mib(s.get("rss_idle_kib")), mib(s.get("rss_at_10pct_kib")),
+        mib(s.get("rss_at_50pct_kib")), mib(s.get("rss_at_100pct_kib")),
+        mib(s.get("rss_max_kib")), mib(s.get("hwm_kib")), flat if s else "n/a"))
+    w("")
+    w("| per session | MiB |")
+    w("| --- | --: |")
+    w("| live window bytes (playlist + HEAD, max of polls; %s segments) | %s |" % (
+        "%g" % s["window_segments"] if "window_segments" in s else "?",
+        "%.2f" % (s["window_bytes_max"] / 1048576.0) if "window_bytes_max" in s else "n/a"))
+    if "window_bytes_from_api" in s:
+        w("| live window from the API (bitrate_bps / 8 x target_duration x 6) | %.2f |"
+          % (s["window_bytes_from_api"] / 1048576.0))
+    w("| **budget: window bytes + 2 MiB** | **%s** |" % mib(s.get("budget_kib")))
+    w("| RSS max / sessions (whole process) | %s |" % mib(s.get("rss_per_session_kib")))
+    w("| (RSS max - idle RSS) / sessions | %s |" % mib(s.get("rss_marginal_per_session_kib")))
+    mx, idle = res.get("rss_max_detail_kib") or {}, res.get("rss_idle_detail_kib") or {}
+    if "RssAnon" in mx and "RssAnon" in idle:
+        w("| at the RSS max: anonymous (heap, SRT buffers) / file-backed (code) RSS, "
+          "whole process | %s / %s |" % (mib(mx["RssAnon"]), mib(mx["RssFile"])))
+        w("| (anonymous RSS at max - idle anonymous RSS) / sessions | %s |"
+          % mib((mx["RssAnon"] - idle["RssAnon"]) / args.streams))
+    w("")
+    if "budget_kib" in s:
+        verdict = []
+        for key, label in (("rss_per_session_kib", "whole-process RSS per session"),
+                           ("rss_marginal_per_session_kib", "RSS above idle per session")):
+            if s.get(key) is not None:
+                verdict.append("%s %s the budget (%.1f vs %.1f MiB)" % (
+                    label, "within" if s[key] <= s["budget_kib"] else "OVER",
+                    s[key] / 1024, s["budget_kib"] / 1024))
+        w("Verdict: " + "; ".join(verdict) + ".")
+        w("")
+    w("Recording: %s segments, %.0f MB in data_dir at the end; Podium exit: %s." % (
+        ",".join(str(x) for x in res.get("recording_segments", [])) or "?",
+        res.get("disk_bytes", 0) / 1e6, res.get("podium_exit", "?")))
+    w("")
+    notes = []
+    if not res["valid"]:
+        notes.append("- INVALID: %s (log: %s)" % ("; ".join(res["problems"]), res.get("log")))
+    elif res["problems"]:
+        notes.append("- " + "; ".join(res["problems"]))
+    if res.get("log_errors_count"):
+        notes.append("- %d error line(s) in %s, first: `%s`"
+                     % (res["log_errors_count"], res.get("log"), res["log_errors"][0]))
+    if res.get("log_warnings_count"):
+        notes.append("- %d warning line(s) in %s, first: `%s`"
+                     % (res["log_warnings_count"], res.get("log"), res["log_warnings"][0]))
+    if meta.get("interrupted"):
+        notes.append("- interrupted before the end of the session")
+    if notes:
+        w("Notes:")
+        w("")
+        out.extend(notes)
+        w("")
+    w("Raw numbers (RSS every second): `%s`" % rel(meta["json"]))
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+
+def run_all(argv):
+    if argv:
+        print("bench: all takes no options (runs ingest, pipeline, memory with "
+              "their defaults)", file=sys.stderr)
+        return 2
+    rc = 0
+    for name, fn in (("ingest", ingest), ("pipeline", pipeline), ("memory", memory)):
+        log("=== all: %s ===" % name)
+        os.environ["PODIUM_BENCH_CMDLINE"] = "scripts/bench all (%s)" % name
+        try:
+            r = fn([])
+        except SystemExit as e:
+            r = e.code if isinstance(e.code, int) else 1
+            if not isinstance(e.code, int):
+                print(e.code, file=sys.stderr)
+        print("", flush=True)
+        rc = rc or r
+    return rc
+
+
+SUBCOMMANDS = {"ingest": lambda a: ingest(a), "pipeline": lambda a: pipeline(a),
+               "memory": lambda a: memory(a), "all": lambda a: run_all(a)}
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] != "ingest":
-        sub = sys.argv[1] if len(sys.argv) > 1 else ""
+    sub = sys.argv[1] if len(sys.argv) > 1 else ""
+    if sub not in SUBCOMMANDS:
         print("bench: %s: not implemented yet" % (sub or "(no subcommand)"), file=sys.stderr)
         return 2
-    return ingest(sys.argv[2:])
+    return SUBCOMMANDS[sub](sys.argv[2:])
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
