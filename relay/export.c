@@ -117,7 +117,8 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
     uint64_t *seqs = NULL;
     double *durs = NULL;
     bool *discs = NULL;
-    size_t n = rec_snapshot(e->rec, &seqs, &durs, &discs);
+    int64_t *maps = NULL;
+    size_t n = rec_snapshot(e->rec, &seqs, &durs, &discs, &maps);
     struct run r = { .e = e, .last_dts = { INT64_MIN, INT64_MIN } };
     AVPacket *pkt = av_packet_alloc();
     AVFormatContext *ic = NULL;
@@ -155,9 +156,17 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
             ret = AVERROR_EXIT;
             break;
         }
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%llu.ts", rec_dir(e->rec), (unsigned long long)seqs[k]);
-        ret = avformat_open_input(&ic, path, av_find_input_format("mpegts"), NULL);
+        char path[2 * PATH_MAX + 16];
+        const AVInputFormat *fmt = av_find_input_format("mpegts");
+        if (maps[k] >= 0) {
+            /* fMP4: the init section, then the fragment, read as one file */
+            snprintf(path, sizeof(path), "concat:%s/init-%lld.mp4|%s/%llu.m4s", rec_dir(e->rec),
+                     (long long)maps[k], rec_dir(e->rec), (unsigned long long)seqs[k]);
+            fmt = av_find_input_format("mov");
+        } else {
+            snprintf(path, sizeof(path), "%s/%llu.ts", rec_dir(e->rec), (unsigned long long)seqs[k]);
+        }
+        ret = avformat_open_input(&ic, path, fmt, NULL);
         if (ret < 0) {
             log_msg(LV_WARN, e->id, "\"export: segment unreadable, skipped\" file=%s", path);
             ret = 0;
@@ -266,6 +275,7 @@ out:
     free(seqs);
     free(durs);
     free(discs);
+    free(maps);
     return ret;
 }
 

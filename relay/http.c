@@ -1040,14 +1040,22 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
     }
     char *end;
     errno = 0;
+    const char *cache = published || open ? "public, max-age=31536000, immutable" : priv;
+    if (strncmp(file, "init-", 5) == 0 && file[5] >= '0' && file[5] <= '9') {
+        unsigned long long iid = strtoull(file + 5, &end, 10);
+        if (errno || strcmp(end, ".mp4") != 0)
+            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+        snprintf(path, sizeof(path), "%s/init-%llu.mp4", rec_dir(s->rec), iid);
+        return file_reply(h, c, path, "video/mp4", cache);
+    }
     if (file[0] < '0' || file[0] > '9')
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
     unsigned long long seq = strtoull(file, &end, 10);
-    if (errno || strcmp(end, ".ts") != 0)
+    bool ts = strcmp(end, ".ts") == 0, m4s = strcmp(end, ".m4s") == 0;
+    if (errno || (!ts && !m4s))
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
-    snprintf(path, sizeof(path), "%s/%llu.ts", rec_dir(s->rec), seq);
-    return file_reply(h, c, path, "video/mp2t",
-                      published || open ? "public, max-age=31536000, immutable" : priv);
+    snprintf(path, sizeof(path), "%s/%llu%s", rec_dir(s->rec), seq, end);
+    return file_reply(h, c, path, ts ? "video/mp2t" : "video/mp4", cache);
 }
 
 

@@ -63,6 +63,9 @@ struct recorder {
     uint64_t next_seq;
     uint64_t bytes, bytes_written, write_errors, gaps_total;
     bool discarded;
+    bool fmp4;                      /* segments are .m4s with init sections */
+    bool have_init;
+    uint64_t init_written;          /* id of the last init-<id>.mp4 on disk */
     struct rec_gap gaps[REC_GAPS_KEPT];
     size_t n_gaps;
     time_t last_write;
@@ -158,7 +161,8 @@ static int write_playlist(struct recorder *r)
     if (!buf)
         return -ENOMEM;
     struct playlist_params p = { .target = 1, .type = r->open ? "EVENT" : "VOD",
-                                 .ended = !r->open, .ext = "ts" };
+                                 .ended = !r->open, .ext = r->fmp4 ? "m4s" : "ts",
+                                 .version = r->fmp4 ? 7 : 3 };
     for (size_t i = 0; i < r->n; i++) {
         int t = (int)(r->e[i].duration + 0.999);
         if (t > p.target)
@@ -195,10 +199,22 @@ static void do_segment(struct rec_writer *w, struct recorder *r, struct media_se
     char path[PATH_MAX];
     int err = 0;
 
-    snprintf(path, sizeof(path), "%s/%llu.ts", r->dir, (unsigned long long)seg->seq);
-    if (w->fault_file && access(w->fault_file, F_OK) == 0)
+    bool fmp4 = seg->init != NULL;
+    snprintf(path, sizeof(path), "%s/%llu.%s", r->dir, (unsigned long long)seg->seq,
+             fmp4 ? "m4s" : "ts");
+    if (w->fault_file && access(w->fault_file, F_OK) == 0) {
         err = -ENOSPC;                     /* test hook: simulated full disk */
-    else
+    } else if (fmp4 && (!r->have_init || r->init_written != seg->init_id)) {
+        char ipath[PATH_MAX];
+        snprintf(ipath, sizeof(ipath), "%s/init-%llu.mp4", r->dir,
+                 (unsigned long long)seg->init_id);
+        err = write_tmp_rename(ipath, seg->init->data, seg->init->size);
+        if (err == 0) {
+            r->have_init = true;
+            r->init_written = seg->init_id;
+        }
+    }
+    if (err == 0)
         err = write_tmp_rename(path, seg->data->data, seg->data->size);
 
     pthread_mutex_lock(&r->lock);
@@ -226,9 +242,11 @@ static void do_segment(struct rec_writer *w, struct recorder *r, struct media_se
                 (unsigned long long)seg->seq,
                 (unsigned long long)r->gaps[r->n_gaps - 1].lost);
     r->in_gap = false;
+    r->fmp4 = fmp4;
     r->e[r->n++] = (struct playlist_entry){ .seq = seg->seq, .duration = seg->duration,
                                             .pdt_ms = seg->pdt_ms, .discontinuity = disc && r->n > 0,
-                                            .independent = seg->independent };
+                                            .independent = seg->independent,
+                                            .has_map = fmp4, .map_id = seg->init_id };
     r->open = true;
     r->bytes += seg->data->size;
     r->bytes_written += seg->data->size;
@@ -426,11 +444,11 @@ void rec_writer_stop(struct rec_writer **pw)
 
 /* --------------------------------------------------------- recovery */
 
-static bool file_ok(const char *dir, uint64_t seq)
+static bool file_ok(const char *dir, uint64_t seq, const char *ext)
 {
     char path[PATH_MAX];
     struct stat st;
-    snprintf(path, sizeof(path), "%s/%llu.ts", dir, (unsigned long long)seq);
+    snprintf(path, sizeof(path), "%s/%llu.%s", dir, (unsigned long long)seq, ext);
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
@@ -463,7 +481,8 @@ static void recover(struct recorder *r)
         return;
     char line[512];
     struct playlist_entry cur = { 0 };
-    bool ended = false, have_inf = false, dropped = false;
+    bool ended = false, have_inf = false, dropped = false, have_map = false;
+    uint64_t map = 0;
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (strncmp(line, "#EXTINF:", 8) == 0) {
@@ -480,12 +499,17 @@ static void recover(struct recorder *r)
                 tm.tm_mon -= 1;
                 cur.pdt_ms = (int64_t)timegm(&tm) * 1000 + ms;
             }
+        } else if (strncmp(line, "#EXT-X-MAP:URI=\"init-", 21) == 0) {
+            map = strtoull(line + 21, NULL, 10);
+            have_map = true;
         } else if (strcmp(line, "#EXT-X-ENDLIST") == 0) {
             ended = true;
         } else if (line[0] != '#' && line[0] && have_inf) {
             char *end;
             unsigned long long seq = strtoull(line, &end, 10);
-            if (strcmp(end, ".ts") == 0 && file_ok(r->dir, seq)) {
+            const char *ext = strcmp(end, ".m4s") == 0 ? "m4s" : "ts";
+            if ((strcmp(end, ".ts") == 0 || strcmp(end, ".m4s") == 0)
+                && file_ok(r->dir, seq, ext)) {
                 if (r->n == r->cap) {
                     size_t cap = r->cap ? r->cap * 2 : 256;
                     struct playlist_entry *e = realloc(r->e, cap * sizeof(*e));
@@ -496,12 +520,15 @@ static void recover(struct recorder *r)
                 }
                 cur.seq = seq;
                 cur.independent = true;
+                cur.has_map = have_map && ext[0] == 'm';
+                cur.map_id = map;
+                r->fmp4 = ext[0] == 'm';
                 cur.discontinuity = (cur.discontinuity || dropped) && r->n > 0;
                 r->e[r->n++] = cur;
                 r->next_seq = seq + 1;
                 struct stat st;
                 char sp[PATH_MAX];
-                snprintf(sp, sizeof(sp), "%s/%llu.ts", r->dir, seq);
+                snprintf(sp, sizeof(sp), "%s/%llu.%s", r->dir, seq, ext);
                 if (stat(sp, &st) == 0)
                     r->bytes += (uint64_t)st.st_size;
                 dropped = false;
@@ -668,26 +695,31 @@ const char *rec_dir(const struct recorder *r)
     return r->dir;
 }
 
-size_t rec_snapshot(struct recorder *r, uint64_t **seqs, double **durs, bool **discs)
+size_t rec_snapshot(struct recorder *r, uint64_t **seqs, double **durs, bool **discs,
+                    int64_t **maps)
 {
     pthread_mutex_lock(&r->lock);
+    *maps = malloc((r->n ? r->n : 1) * sizeof(**maps));
     size_t n = r->n;
     *seqs = malloc((n ? n : 1) * sizeof(**seqs));
     *durs = malloc((n ? n : 1) * sizeof(**durs));
     *discs = malloc((n ? n : 1) * sizeof(**discs));
-    if (!*seqs || !*durs || !*discs) {
+    if (!*seqs || !*durs || !*discs || !*maps) {
         free(*seqs);
         free(*durs);
         free(*discs);
+        free(*maps);
         *seqs = NULL;
         *durs = NULL;
         *discs = NULL;
+        *maps = NULL;
         n = 0;
     }
     for (size_t i = 0; i < n; i++) {
         (*seqs)[i] = r->e[i].seq;
         (*durs)[i] = r->e[i].duration;
         (*discs)[i] = r->e[i].discontinuity;
+        (*maps)[i] = r->e[i].has_map ? (int64_t)r->e[i].map_id : -1;
     }
     pthread_mutex_unlock(&r->lock);
     return n;

@@ -501,6 +501,11 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
          * init section, written by write_header. */
         av_dict_set(&opts, "movflags",
                     "+frag_custom+empty_moov+default_base_moof+skip_trailer", 0);
+        /* Keep the session timeline in every track's tfdt: movenc would
+         * otherwise move only the first sample of a track to zero and
+         * audio and video would disagree by the offset. */
+        av_dict_set(&opts, "use_editlist", "0", 0);
+        s->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
     } else {
         av_dict_set(&opts, "mpegts_copyts", "1", 0);
         av_dict_set(&opts, "mpegts_flags", "+resend_headers", 0);
@@ -683,6 +688,10 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     s->tmp->pos = -1;
     s->tmp->duration = 0;
     s->tmp->time_base = (AVRational){ 1, SEG_CLOCK };
+    /* the mp4 muxer picks its own time base (1/sample_rate for audio) */
+    AVRational otb = s->oc->streams[o]->time_base;
+    if (otb.num != 1 || otb.den != SEG_CLOCK)
+        av_packet_rescale_ts(s->tmp, (AVRational){ 1, SEG_CLOCK }, otb);
     if (s->strip_adts[o] && s->tmp->size > 9 && s->tmp->data[0] == 0xFF
         && (s->tmp->data[1] & 0xF6) == 0xF0) {
         int hdr = (s->tmp->data[1] & 1) ? 7 : 9;   /* protection_absent */

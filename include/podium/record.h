@@ -83,9 +83,10 @@ void rec_get_stats(struct recorder *r, struct rec_stats *out);
 /* The recording folder (owned by r). */
 const char *rec_dir(const struct recorder *r);
 
-/* Snapshot of (seq, duration, discontinuity) for export; the caller frees
- * *seqs, *durs and *discs. Returns the count. */
-size_t rec_snapshot(struct recorder *r, uint64_t **seqs, double **durs, bool **discs);
+/* Snapshot of (seq, duration, discontinuity, init id or -1 for MPEG-TS)
+ * for export; the caller frees the four arrays. Returns the count. */
+size_t rec_snapshot(struct recorder *r, uint64_t **seqs, double **durs, bool **discs,
+                    int64_t **maps);
 
 /* Atomic file write: path.tmp, fsync, rename, fsync of the folder. 0/-errno. */
 int rec_write_atomic(const char *path, const void *data, size_t len);
