@@ -101,3 +101,20 @@ int playlist_render(char *buf, size_t cap, const struct playlist_params *p,
         put(&o, "#EXT-X-ENDLIST\n");
     return o.full ? -1 : (int)o.len;
 }
+
+int playlist_render_entry(char *buf, size_t cap, const struct playlist_entry *e,
+                          const char *ext, bool with_map)
+{
+    struct out o = { .buf = buf, .cap = cap };
+    if (cap == 0)
+        return -1;
+    buf[0] = '\0';
+    if (e->discontinuity)
+        put(&o, "#EXT-X-DISCONTINUITY\n");
+    if (with_map && e->has_map)
+        put(&o, "#EXT-X-MAP:URI=\"init-%" PRIu64 ".mp4\"\n", e->map_id);
+    if (e->pdt_ms > 0)
+        put_pdt(&o, e->pdt_ms);
+    put(&o, "#EXTINF:%.3f,\n%" PRIu64 ".%s\n", e->duration, e->seq, ext);
+    return o.full ? -1 : (int)o.len;
+}

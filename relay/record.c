@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "podium/log.h"
@@ -64,6 +65,13 @@ struct recorder {
     uint64_t bytes, bytes_written, write_errors, gaps_total;
     bool discarded;
     bool fmp4;                      /* segments are .m4s with init sections */
+    /* The playlist only grows: each entry is rendered once into body, and
+     * a rewrite is header + body, so a 160-minute workshop costs the same
+     * per segment as a lightning talk. */
+    char *body;
+    size_t body_len, body_cap;
+    int max_target;
+    bool all_independent;
     bool have_init;
     uint64_t init_written;          /* id of the last init-<id>.mp4 on disk */
     struct rec_gap gaps[REC_GAPS_KEPT];
@@ -106,6 +114,47 @@ static int write_file(const char *path, const void *data, size_t len)
     if (close(fd) < 0 && ret == 0)
         ret = -errno;
     return ret;
+}
+
+static int write_iov(const char *path, struct iovec *iov, int n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int ret = 0;
+    for (int i = 0; i < n && ret == 0; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t len = iov[i].iov_len;
+        while (len > 0) {
+            ssize_t w = write(fd, p, len);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                ret = -errno;
+                break;
+            }
+            p += w;
+            len -= (size_t)w;
+        }
+    }
+    if (ret == 0 && fsync(fd) < 0)
+        ret = -errno;
+    if (close(fd) < 0 && ret == 0)
+        ret = -errno;
+    return ret;
+}
+
+static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int r = write_iov(tmp, iov, n);
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
 }
 
 static int write_tmp_rename(const char *path, const void *data, size_t len)
@@ -153,30 +202,52 @@ static int mkdirs(const char *path)
 
 /* ------------------------------------------------------- playlists */
 
+/* Caller holds r->lock. Renders entry i at the end of body. */
+static int append_entry(struct recorder *r, size_t i)
+{
+    const struct playlist_entry *e = &r->e[i];
+    bool map_changed = e->has_map && (i == 0 || !r->e[i - 1].has_map
+                                      || r->e[i - 1].map_id != e->map_id
+                                      || e->discontinuity);
+    if (r->body_cap - r->body_len < 512) {
+        size_t cap = r->body_cap ? r->body_cap * 2 : 16384;
+        char *nb = realloc(r->body, cap);
+        if (!nb)
+            return -ENOMEM;
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    int n = playlist_render_entry(r->body + r->body_len, r->body_cap - r->body_len, e,
+                                  e->has_map ? "m4s" : "ts", map_changed);
+    if (n < 0)
+        return -EOVERFLOW;
+    r->body_len += (size_t)n;
+    int t = (int)(e->duration + 0.999);
+    if (t > r->max_target)
+        r->max_target = t;
+    r->all_independent = (i == 0 || r->all_independent) && e->independent;
+    return 0;
+}
+
 /* Caller holds r->lock. */
 static int write_playlist(struct recorder *r)
 {
-    size_t cap = 512 + r->n * 128;
-    char *buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
-    struct playlist_params p = { .target = 1, .type = r->open ? "EVENT" : "VOD",
-                                 .ended = !r->open, .ext = r->fmp4 ? "m4s" : "ts",
-                                 .version = r->fmp4 ? 7 : 3 };
-    for (size_t i = 0; i < r->n; i++) {
-        int t = (int)(r->e[i].duration + 0.999);
-        if (t > p.target)
-            p.target = t;
-    }
-    int n = playlist_render(buf, cap, &p, r->e, r->n);
-    int ret = -EOVERFLOW;
-    if (n >= 0) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/index.m3u8", r->dir);
-        ret = rec_write_atomic(path, buf, (size_t)n);
-    }
-    free(buf);
-    return ret;
+    char head[512], tail[32] = "";
+    int hn = snprintf(head, sizeof(head),
+                      "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%d\n"
+                      "#EXT-X-MEDIA-SEQUENCE:%llu\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+                      "#EXT-X-PLAYLIST-TYPE:%s\n%s",
+                      r->fmp4 ? 7 : 3, r->max_target > 0 ? r->max_target : 1,
+                      (unsigned long long)(r->n ? r->e[0].seq : 0), r->open ? "EVENT" : "VOD",
+                      r->all_independent && r->n ? "#EXT-X-INDEPENDENT-SEGMENTS\n" : "");
+    if (!r->open)
+        snprintf(tail, sizeof(tail), "#EXT-X-ENDLIST\n");
+    struct iovec iov[3] = { { head, (size_t)hn }, { r->body, r->body_len },
+                            { tail, strlen(tail) } };
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/index.m3u8", r->dir);
+    int ret = write_tmp_rename_iov(path, iov, 3);
+    return ret < 0 ? ret : fsync_dir(r->dir);
 }
 
 static void start_gap(struct recorder *r, const char *reason)
@@ -248,6 +319,8 @@ static void do_segment(struct rec_writer *w, struct recorder *r, struct media_se
                                             .independent = seg->independent,
                                             .has_map = fmp4, .map_id = seg->init_id };
     r->open = true;
+    if (append_entry(r, r->n - 1) < 0)
+        log_msg(LV_ERROR, r->id, "\"out of memory listing a recorded segment\"");
     r->bytes += seg->data->size;
     r->bytes_written += seg->data->size;
     r->next_seq = seg->seq + 1;
@@ -279,6 +352,8 @@ static void do_delete(struct recorder *r)
     }
     rmdir(r->dir);
     r->n = 0;
+    r->body_len = 0;
+    r->max_target = 0;
     r->open = false;
     r->bytes = 0;
     r->n_gaps = 0;
@@ -540,6 +615,8 @@ static void recover(struct recorder *r)
         }
     }
     fclose(f);
+    for (size_t i = 0; i < r->n; i++)
+        append_entry(r, i);
     r->open = !ended && r->n > 0;
     r->recovered = r->open;
     if (r->open)
@@ -573,6 +650,7 @@ void rec_free(struct recorder **pr)
         return;
     pthread_mutex_destroy(&r->lock);
     free(r->e);
+    free(r->body);
     free(r);
     *pr = NULL;
 }

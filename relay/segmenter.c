@@ -290,7 +290,9 @@ static void finish_segment(struct segmenter *s, int64_t end)
         dur = 1;
     seg_cutter_fix_target(&s->cut, dur);
     if (dur > (int64_t)s->cut.target * SEG_CLOCK) {
-        log_msg(LV_WARN, s->id, "\"segment longer than target, clamped\" seq=%llu duration=%.3f target=%d",
+        /* a few ms over after re-anchoring a timestamp jump is expected */
+        bool small = dur - (int64_t)s->cut.target * SEG_CLOCK < SEG_CLOCK / 20;
+        log_msg(small ? LV_DEBUG : LV_WARN, s->id, "\"segment longer than target, clamped\" seq=%llu duration=%.3f target=%d",
                 (unsigned long long)s->next_seq, (double)dur / SEG_CLOCK, s->cut.target);
         dur = (int64_t)s->cut.target * SEG_CLOCK;
     }

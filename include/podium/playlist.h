@@ -49,4 +49,10 @@ struct playlist_params {
 int playlist_render(char *buf, size_t cap, const struct playlist_params *p,
                     const struct playlist_entry *e, size_t n);
 
+/* Renders the lines of one media segment (DISCONTINUITY, MAP when
+ * with_map, PROGRAM-DATE-TIME, EXTINF, URI) for playlists that only ever
+ * grow, such as recordings. Returns the length, or -1 if cap is too small. */
+int playlist_render_entry(char *buf, size_t cap, const struct playlist_entry *e,
+                          const char *ext, bool with_map);
+
 #endif
