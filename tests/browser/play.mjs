@@ -7,6 +7,11 @@
 //   {"ok", "advanced", "errors", "source", ...diagnostics}
 // Usage: node play.mjs URL SCREENSHOT.png [MIN_SECONDS=3] [TIMEOUT_SECONDS=30]
 // Exit 0 on success, 1 otherwise.
+// Optional: PODIUM_SAMPLE_LATENCY=SECONDS (default off): once it has played,
+// keep playing SECONDS more and sample hls.js's live latency
+// (window.podium.hls.latency, seconds behind the live edge) every 500 ms into
+// "latency": [...] (also "targetLatency", "latencyPlayed", "latencyStalls");
+// a fatal player error while sampling fails the run.
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
 const [url, shot, minArg, timeoutArg] = process.argv.slice(2);
@@ -17,6 +22,8 @@ if (!url || !shot) {
 const minSeconds = parseFloat(minArg || '3');
 const timeoutMs = Math.round(parseFloat(timeoutArg || '30') * 1000);
 const POLL_MS = 200;
+const sampleSeconds = parseFloat(process.env.PODIUM_SAMPLE_LATENCY || '0') || 0;
+const SAMPLE_MS = 500;
 
 // Test instrumentation, installed before the page's scripts: records what
 // hls.js reports (non-fatal errors, the codecs it buffers) in window.__podiumTest
@@ -103,7 +110,7 @@ const watchdog = setTimeout(async () => {
   result(out);
   if (b) await b.close();
   process.exit(1);
-}, timeoutMs + 15000);
+}, timeoutMs + 15000 + sampleSeconds * 1000);
 
 try {
   b = await openBrowser();
@@ -175,6 +182,37 @@ try {
     status: s.status, warnings: s.warnings, codecs: s.codecs, fragsBuffered: s.fragsBuffered,
   });
   out.advanced = Math.round(out.advanced * 1000) / 1000;
+  if (out.ok && sampleSeconds > 0) {
+    // hls.latency: seconds between the playhead and the live edge hls.js knows.
+    out.latency = [];
+    out.targetLatency = [];
+    out.latencyStalls = 0;
+    const startT = s.currentTime;
+    const end = Date.now() + sampleSeconds * 1000;
+    while (Date.now() < end) {
+      await sleep(SAMPLE_MS);
+      const l = await page.evaluate(() => {
+        const hls = window.podium && window.podium.hls;
+        const v = document.getElementById('video');
+        return {
+          latency: hls && Number.isFinite(hls.latency) ? hls.latency : null,
+          target: hls && Number.isFinite(hls.targetLatency) ? hls.targetLatency : null,
+          errors: window.podium && Array.isArray(window.podium.errors) ? window.podium.errors.slice() : [],
+          t: v ? v.currentTime : null, paused: v ? v.paused : null, readyState: v ? v.readyState : null,
+        };
+      });
+      if (l.errors.length) {
+        out.ok = false;
+        out.errors = l.errors;
+        out.error = 'fatal player error(s) while sampling latency: ' + l.errors.join(', ');
+        break;
+      }
+      if (l.paused || l.readyState < 3) out.latencyStalls++;
+      if (l.latency !== null) out.latency.push(Math.round(l.latency * 1000) / 1000);
+      if (l.target !== null) out.targetLatency.push(Math.round(l.target * 1000) / 1000);
+      out.latencyPlayed = Math.round((l.t - startT) * 1000) / 1000;
+    }
+  }
   await page.screenshot({ path: shot });
   out.screenshot = shot;
 } catch (e) {

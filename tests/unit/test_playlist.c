@@ -229,6 +229,90 @@ static void test_pdt_format(void **state)
     }
 }
 
+
+/* LL-HLS: server control, part info, maps, parts before their segment, the
+ * segment being built and the preload hint for its next part. */
+static void test_ll_parts(void **state)
+{
+    (void)state;
+    const struct playlist_part p5[] = { { 0, 0.2, true }, { 1, 0.2, false } };
+    const struct playlist_part p6[] = { { 0, 0.2, true } };
+    const struct playlist_entry e[] = {
+        { .seq = 5, .duration = 0.4, .independent = true, .has_map = true, .map_id = 3,
+          .parts = p5, .n_parts = 2 },
+    };
+    const struct playlist_params p = { .target = 1, .ext = "m4s", .version = 9,
+                                       .part_target = 0.2, .skip_until = 6.0,
+                                       .pending_seq = 6, .pending = p6, .n_pending = 1,
+                                       .pending_has_map = true, .pending_map_id = 3,
+                                       .preload_hint = true };
+    expect_text(&p, e, 1,
+                "#EXTM3U\n"
+                "#EXT-X-VERSION:9\n"
+                "#EXT-X-TARGETDURATION:1\n"
+                "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600,CAN-SKIP-UNTIL=6.0\n"
+                "#EXT-X-PART-INF:PART-TARGET=0.20000\n"
+                "#EXT-X-MEDIA-SEQUENCE:5\n"
+                "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+                "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                "#EXT-X-MAP:URI=\"init-3.mp4\"\n"
+                "#EXT-X-PART:DURATION=0.20000,URI=\"5.0.m4s\",INDEPENDENT=YES\n"
+                "#EXT-X-PART:DURATION=0.20000,URI=\"5.1.m4s\"\n"
+                "#EXTINF:0.400,\n"
+                "5.m4s\n"
+                "#EXT-X-PART:DURATION=0.20000,URI=\"6.0.m4s\",INDEPENDENT=YES\n"
+                "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"6.1.m4s\"\n");
+}
+
+/* Delta update: skipped entries still set MEDIA-SEQUENCE; a new init
+ * section (a new publisher) gets its own EXT-X-MAP. */
+static void test_ll_skip_and_map_change(void **state)
+{
+    (void)state;
+    const struct playlist_entry e[] = {
+        { .seq = 1, .duration = 1.0, .independent = true, .has_map = true, .map_id = 0 },
+        { .seq = 2, .duration = 1.0, .independent = true, .has_map = true, .map_id = 0 },
+        { .seq = 3, .duration = 1.0, .independent = true, .has_map = true, .map_id = 3,
+          .discontinuity = true },
+    };
+    const struct playlist_params p = { .target = 1, .ext = "m4s", .version = 9,
+                                       .part_target = 0.2, .skip = 1, .pending_seq = 4 };
+    expect_text(&p, e, 3,
+                "#EXTM3U\n"
+                "#EXT-X-VERSION:9\n"
+                "#EXT-X-TARGETDURATION:1\n"
+                "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600\n"
+                "#EXT-X-PART-INF:PART-TARGET=0.20000\n"
+                "#EXT-X-MEDIA-SEQUENCE:1\n"
+                "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+                "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                "#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n"
+                "#EXT-X-MAP:URI=\"init-0.mp4\"\n"
+                "#EXTINF:1.000,\n"
+                "2.m4s\n"
+                "#EXT-X-DISCONTINUITY\n"
+                "#EXT-X-MAP:URI=\"init-3.mp4\"\n"
+                "#EXTINF:1.000,\n"
+                "3.m4s\n");
+}
+
+/* One entry of a growing (recording) playlist. */
+static void test_render_entry(void **state)
+{
+    (void)state;
+    char buf[256];
+    const struct playlist_entry e = { .seq = 42, .duration = 1.9, .pdt_ms = PDT0,
+                                      .discontinuity = true, .has_map = true, .map_id = 40 };
+    int n = playlist_render_entry(buf, sizeof(buf), &e, "m4s", true);
+    assert_string_equal(buf, "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-40.mp4\"\n"
+                             "#EXT-X-PROGRAM-DATE-TIME:2021-02-22T16:00:00.123Z\n"
+                             "#EXTINF:1.900,\n42.m4s\n");
+    assert_int_equal(n, (int)strlen(buf));
+    n = playlist_render_entry(buf, sizeof(buf), &e, "m4s", false);
+    assert_null(strstr(buf, "EXT-X-MAP"));
+    assert_int_equal(playlist_render_entry(buf, 10, &e, "m4s", true), -1);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +324,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_large_seq),
         cmocka_unit_test(test_pdt_format),
+        cmocka_unit_test(test_ll_parts),
+        cmocka_unit_test(test_ll_skip_and_map_change),
+        cmocka_unit_test(test_render_entry),
     };
     return unit_main(argc, argv, "playlist", tests, UNIT_LEN(tests));
 }
