@@ -464,6 +464,19 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
     return json_reply(h, c, o);
 }
 
+/* "<id>/<file>" -> the session (NULL when unknown) and *file. */
+static struct session *session_of_path(struct http *h, const char *rest, const char **file)
+{
+    char id[CONFIG_ID_MAX];
+    const char *slash = strchr(rest, '/');
+    if (!slash || (size_t)(slash - rest) >= sizeof(id))
+        return NULL;
+    memcpy(id, rest, (size_t)(slash - rest));
+    id[slash - rest] = '\0';
+    *file = slash + 1;
+    return config_valid_id(id) ? registry_find(h->reg, id) : NULL;
+}
+
 static void wake_request(void *arg)
 {
     struct request *req = arg;
@@ -521,14 +534,8 @@ static bool query_u64(struct MHD_Connection *c, const char *key, uint64_t *out, 
 static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
                                   const char *rest, void **req_cls)
 {
-    char id[CONFIG_ID_MAX];
-    const char *slash = strchr(rest, '/');
-    if (!slash || (size_t)(slash - rest) >= sizeof(id))
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
-    memcpy(id, rest, (size_t)(slash - rest));
-    id[slash - rest] = '\0';
-    const char *file = slash + 1;
-    struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
+    const char *file;
+    struct session *s = session_of_path(h, rest, &file);
     if (!s || !s->win)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
     unsigned code;
@@ -1000,14 +1007,8 @@ static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connec
 
 static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const char *rest)
 {
-    char id[CONFIG_ID_MAX];
-    const char *slash = strchr(rest, '/');
-    if (!slash || (size_t)(slash - rest) >= sizeof(id))
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
-    memcpy(id, rest, (size_t)(slash - rest));
-    id[slash - rest] = '\0';
-    const char *file = slash + 1;
-    struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
+    const char *file;
+    struct session *s = session_of_path(h, rest, &file);
     if (!s || !s->rec)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such recording");
     struct rec_stats rs;

@@ -91,31 +91,6 @@ static int fsync_dir(const char *dir)
     return r;
 }
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    const uint8_t *p = data;
-    int ret = 0;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            ret = -errno;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (ret == 0 && fsync(fd) < 0)
-        ret = -errno;
-    if (close(fd) < 0 && ret == 0)
-        ret = -errno;
-    return ret;
-}
-
 static int write_iov(const char *path, struct iovec *iov, int n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -159,15 +134,8 @@ static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n)
 
 static int write_tmp_rename(const char *path, const void *data, size_t len)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    int r = write_file(tmp, data, len);
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0)
-        unlink(tmp);
-    return r;
+    struct iovec iov = { (void *)data, len };
+    return write_tmp_rename_iov(path, &iov, 1);
 }
 
 int rec_write_atomic(const char *path, const void *data, size_t len)
