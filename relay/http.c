@@ -1115,7 +1115,8 @@ static const char watch_html[] =
 "  window.podium.source = src;\n"
 "  status.textContent = s.state === 'live' ? 'Live' : 'Recording';\n"
 "  if (window.Hls && Hls.isSupported()) {\n"
-"    const hls = new Hls({ lowLatencyMode: true });\n"
+"    // catch up to the live edge (1.5x at most) instead of staying where playback began\n"
+"    const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 });\n"
 "    window.podium.hls = hls;\n"
 "    hls.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) { window.podium.errors.push(d.details); status.textContent = 'Player error: ' + d.details; } });\n"
 "    hls.loadSource(src);\n"
@@ -1735,7 +1736,7 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG
-                     | MHD_ALLOW_SUSPEND_RESUME;
+                     | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;  /* ITC: resumes wake the poller at once */
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->http_listen.port, NULL, NULL,

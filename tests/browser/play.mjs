@@ -10,7 +10,10 @@
 // Optional: PODIUM_SAMPLE_LATENCY=SECONDS (default off): once it has played,
 // keep playing SECONDS more and sample hls.js's live latency
 // (window.podium.hls.latency, seconds behind the live edge) every 500 ms into
-// "latency": [...] (also "targetLatency", "latencyPlayed", "latencyStalls");
+// "latency": [...] (also "targetLatency", "bufferAhead" (buffered end - currentTime),
+// "latencyPlayed", "latencyStalls",
+// "warningInfo": hls.js errors with their URL and page time, "firstBuffered":
+// the first fragments/parts buffered, "liveEdge": hls.js's view of the playlist);
 // a fatal player error while sampling fails the run.
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -28,8 +31,8 @@ const SAMPLE_MS = 500;
 // Test instrumentation, installed before the page's scripts: records what
 // hls.js reports (non-fatal errors, the codecs it buffers) in window.__podiumTest
 // as soon as the page creates its Hls instance (window.podium.hls = ...).
-function instrument() {
-  const rec = { warnings: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
+function instrument(hlsConfig) {
+  const rec = { warnings: [], warningInfo: [], firstBuffered: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
   window.__podiumTest = rec;
   let podium;
   Object.defineProperty(window, 'podium', {
@@ -44,10 +47,17 @@ function instrument() {
         get() { return hls; },
         set(h) {
           hls = h;
+          // PODIUM_HLS_CONFIG (JSON, default none): hls.js settings applied to the
+          // page's Hls instance as soon as it exists (experiments only).
+          if (hlsConfig && h && h.config) Object.assign(h.config, hlsConfig);
           try {
             const E = window.Hls.Events;
             h.on(E.ERROR, (e, d) => {
               if (!d.fatal && rec.warnings.length < 50) rec.warnings.push(d.details);
+              if (rec.warningInfo.length < 50) {
+                rec.warningInfo.push({ details: d.details, fatal: !!d.fatal, at: Math.round(performance.now()),
+                                       url: d.url || (d.context && d.context.url) || (d.frag && d.frag.url) || null });
+              }
             });
             h.on(E.BUFFER_CODECS, (e, d) => {
               rec.codecs = {};
@@ -57,7 +67,13 @@ function instrument() {
               }
             });
             h.on(E.LEVEL_LOADED, () => { rec.levelsLoaded++; });
-            h.on(E.FRAG_BUFFERED, () => { rec.fragsBuffered++; });
+            h.on(E.FRAG_BUFFERED, (e, d) => {
+              rec.fragsBuffered++;
+              if (rec.firstBuffered.length < 3 && d && d.frag) {
+                rec.firstBuffered.push({ sn: d.frag.sn, part: d.part ? d.part.index : null,
+                                        start: d.frag.start, at: Math.round(performance.now()) });
+              }
+            });
           } catch (e) {
             rec.warnings.push('instrumentation: ' + e);
           }
@@ -93,6 +109,9 @@ function snapshot() {
     warnings: (t.warnings || []).slice(),
     codecs: t.codecs || null,
     fragsBuffered: t.fragsBuffered || 0,
+    hlsLatency: p.hls && Number.isFinite(p.hls.latency) ? p.hls.latency : null,
+    hlsLiveSync: p.hls && Number.isFinite(p.hls.liveSyncPosition) ? p.hls.liveSyncPosition : null,
+    hlsEdge: p.hls && p.hls.latestLevelDetails ? p.hls.latestLevelDetails.edge : null,
   };
 }
 
@@ -120,7 +139,7 @@ try {
   page.on('console', (m) => {
     if (m.type() === 'error') out.consoleErrors.push(m.text() + (m.location().url ? ' [' + m.location().url + ']' : ''));
   });
-  await page.addInitScript(instrument);
+  await page.addInitScript(instrument, process.env.PODIUM_HLS_CONFIG ? JSON.parse(process.env.PODIUM_HLS_CONFIG) : null);
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   // PODIUM_REGISTER="name|email": fill the page's registration form first,
   // the way an attendee would (access = registered).
@@ -154,6 +173,9 @@ try {
       if (out.startedAfter === undefined) {
         out.startedAfter = (now - t0) / 1000;
         out.startTime = s.currentTime;
+        if (sampleSeconds > 0)
+          out.atStart = { latency: s.hlsLatency, liveSyncPosition: s.hlsLiveSync, edge: s.hlsEdge,
+                          buffered: s.buffered };
       }
       if (prev) {
         const d = s.currentTime - prev.t;
@@ -187,6 +209,7 @@ try {
     out.latency = [];
     out.targetLatency = [];
     out.latencyStalls = 0;
+    out.bufferAhead = [];
     const startT = s.currentTime;
     const end = Date.now() + sampleSeconds * 1000;
     while (Date.now() < end) {
@@ -199,6 +222,7 @@ try {
           target: hls && Number.isFinite(hls.targetLatency) ? hls.targetLatency : null,
           errors: window.podium && Array.isArray(window.podium.errors) ? window.podium.errors.slice() : [],
           t: v ? v.currentTime : null, paused: v ? v.paused : null, readyState: v ? v.readyState : null,
+          ahead: v && v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : null,
         };
       });
       if (l.errors.length) {
@@ -210,8 +234,23 @@ try {
       if (l.paused || l.readyState < 3) out.latencyStalls++;
       if (l.latency !== null) out.latency.push(Math.round(l.latency * 1000) / 1000);
       if (l.target !== null) out.targetLatency.push(Math.round(l.target * 1000) / 1000);
+      if (l.ahead !== null) out.bufferAhead.push(Math.round(l.ahead * 1000) / 1000);
       out.latencyPlayed = Math.round((l.t - startT) * 1000) / 1000;
     }
+    Object.assign(out, await page.evaluate(() => {
+      const t = window.__podiumTest || {};
+      const hls = window.podium && window.podium.hls;
+      const d = hls && (hls.latestLevelDetails || (hls.levels[0] && hls.levels[0].details));
+      return {
+        warningInfo: t.warningInfo || [],
+        firstBuffered: t.firstBuffered || [],
+        liveEdge: d ? { edge: d.edge, age: d.age, partHoldBack: d.partHoldBack, partTarget: d.partTarget,
+                        canBlockReload: d.canBlockReload, lastPartSn: d.lastPartSn,
+                        lastPartIndex: d.lastPartIndex } : null,
+        liveSyncPosition: hls ? hls.liveSyncPosition : null,
+        currentTime: document.getElementById('video').currentTime,
+      };
+    }));
   }
   await page.screenshot({ path: shot });
   out.screenshot = shot;
