@@ -1442,6 +1442,7 @@ static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, stru
         ingest_kick(sock);
     atomic_store(&s->end_requested, true);
     registry_remove(h->reg, s);
+    store_tick(s->win, -1);         /* answer held playlist requests now */
     atomic_store(&s->published, false);
     rec_discard(s->rec);            /* a new session with this id starts empty */
     save_sessions(h);
