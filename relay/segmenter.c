@@ -265,6 +265,8 @@ static void flush_part(struct segmenter *s, int64_t end)
         .init = s->init, .init_id = s->init_id,
     };
     s->part_output(s->opaque, &p);
+    log_msg(LV_DEBUG, s->id, "\"part\" seq=%llu part=%d duration=%.3f bytes=%zu",
+            (unsigned long long)p.seq, p.index, p.duration, len);
     av_buffer_unref(&b);
     s->part_index++;
     s->part_off = s->buf.len;
