@@ -1737,6 +1737,514 @@ def memory_markdown(meta, s, res, args):
 
 
 # --------------------------------------------------------------------------
+# latency: frame leaving the publisher -> its part/segment downloadable
+
+LAT_WARMUP_S = 2.0
+LAT_STEADY_S = 6.0  # ffmpeg's input probe (analyzeduration 5 s) is over by then
+LAT_POLL_S = 0.005
+PART_RE = re.compile(r'#EXT-X-PART:(.*)')
+ATTR_RE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+PART_URI_RE = re.compile(r'(\d+)\.(\d+)\.m4s$')
+SEG_URI_RE = re.compile(r'(\d+)\.(?:m4s|ts)$')
+
+
+def latency_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="scripts/bench latency",
+        description="End-to-end latency, frame leaving the publisher -> its part "
+        "(Podium LL-HLS) / segment (ffmpeg -f hls) downloadable, same feeder.")
+    ap.add_argument("--seconds", type=float, default=30.0, help="media seconds per run (default 30)")
+    ap.add_argument("--runs", type=int, default=2, help="runs per side, alternating (default 2)")
+    ap.add_argument("--warmup", type=float, default=LAT_WARMUP_S,
+                    help="media seconds excluded at the start (default %g)" % LAT_WARMUP_S)
+    ap.add_argument("--only", choices=("podium", "peer"), help="run one side only")
+    ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
+                    help="podium binary (default build/podium; built if missing)")
+    ap.add_argument("--tmpdir", default=None, help="where the work directory goes")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--json", help="result file (default build/bench-results/latency-<timestamp>.json)")
+    a = ap.parse_args(argv)
+    if a.runs < 1 or a.warmup < 0 or a.seconds <= a.warmup + 2:
+        ap.error("runs must be >= 1 and seconds > warmup + 2")
+    return a
+
+
+def latency_config(data_dir):
+    return "\n".join(["[server]",
+                      "srt_listen  = 127.0.0.1:0",
+                      "http_listen = 127.0.0.1:0",
+                      "data_dir    = %s" % data_dir,
+                      "[hls]",
+                      "format = fmp4",
+                      "segment_duration = 1",
+                      "part_duration = 0.2",
+                      "window = 12",
+                      "[srt]",
+                      "latency_ms = %d" % (SRT_LATENCY_US // 1000),
+                      "[session s1]",
+                      "title = bench latency",
+                      "passphrase = %s" % passphrase(1)]) + "\n"
+
+
+def latency_feeder_argv(url, seconds):
+    """Live encode (same for both sides); -progress on stdout for T0."""
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+            "-f", "lavfi", "-i", "sine=sample_rate=48000",
+            "-t", "%g" % seconds,
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+            "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-progress", "pipe:1", "-stats_period", "0.1",
+            "-f", "mpegts", url]
+
+
+def latency_peer_argv(port, out_dir):
+    url = "srt://127.0.0.1:%d?mode=listener&latency=%d&passphrase=%s" % (
+        port, SRT_LATENCY_US, passphrase(1))
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", url,
+            "-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
+            os.path.join(out_dir, "index.m3u8")]
+
+
+class Feeder:
+    """The feeder ffmpeg with its -progress stdout read by a thread:
+    T0 = min over progress blocks of (monotonic arrival - out_time), i.e. the
+    tightest upper bound of the wall time of media time 0 leaving ffmpeg
+    (a block is printed after the packets up to out_time were written)."""
+
+    def __init__(self, argv, log_path):
+        import threading
+        self.t_start = time.monotonic()
+        err = open(log_path, "ab")
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=err, start_new_session=True)
+        err.close()
+        self.log_path = log_path
+        self.t0 = None
+        self.first_progress = None  # (arrival - start, out_time) of the first block
+        self.blocks = 0
+        self.th = threading.Thread(target=self._read, daemon=True)
+        self.th.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            now = time.monotonic()
+            line = raw.decode("ascii", "replace").strip()
+            if not line.startswith("out_time_us="):
+                continue
+            try:
+                ot = int(line.split("=", 1)[1]) / 1e6
+            except ValueError:
+                continue  # N/A before the first packet
+            if ot <= 0:
+                continue
+            self.blocks += 1
+            if self.first_progress is None:
+                self.first_progress = (round(now - self.t_start, 4), ot)
+            est = now - ot
+            if self.t0 is None or est < self.t0:
+                self.t0 = est
+
+    def stop(self):
+        Procs.stop([self.p], 3.0)
+        self.th.join(timeout=2.0)
+
+
+def parse_attrs(s):
+    return {k: v.strip('"') for k, v in ATTR_RE.findall(s)}
+
+
+def follow_podium(http_port, feeder, stop_at):
+    """Blocking reloads on the preload-hinted part; {(seq, i): [dur, T_avail]},
+    {seq: EXTINF}, counters."""
+    base = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
+    parts, extinf, st = {}, {}, {"requests": 0, "blocking": 0, "errors": 0}
+    hint = None
+    fed_end = None
+    while time.monotonic() < stop_at:
+        if feeder.p.poll() is not None:
+            fed_end = fed_end or time.monotonic()
+            if time.monotonic() - fed_end > 2.0:  # last parts are out by then
+                break
+        url = base + ("?_HLS_msn=%d&_HLS_part=%d" % hint if hint else "")
+        try:
+            with urllib.request.urlopen(url, timeout=max(0.5, min(5.0, stop_at - time.monotonic()))) as r:
+                text = r.read().decode("utf-8", "replace")
+            now = time.monotonic()
+        except urllib.error.HTTPError as e:
+            st["errors"] += 1
+            if e.code not in (404, 503):
+                st["last_error"] = "HTTP %d" % e.code
+            time.sleep(LAT_POLL_S)
+            continue
+        except (OSError, urllib.error.URLError) as e:
+            st["errors"] += 1
+            st["last_error"] = str(e)
+            time.sleep(LAT_POLL_S)
+            if feeder.p.poll() is not None:
+                break
+            continue
+        st["requests"] += 1
+        st["blocking"] += hint is not None
+        last_extinf = None
+        new_hint = None
+        for line in text.splitlines():
+            m = PART_RE.match(line)
+            if m:
+                a = parse_attrs(m.group(1))
+                u = PART_URI_RE.search(a.get("URI", ""))
+                if u:
+                    key = (int(u.group(1)), int(u.group(2)))
+                    if key not in parts:
+                        parts[key] = [float(a.get("DURATION", 0)), now]
+                continue
+            if line.startswith("#EXTINF:"):
+                last_extinf = float(line[8:].split(",")[0])
+            elif line.startswith("#EXT-X-PRELOAD-HINT:"):
+                u = PART_URI_RE.search(parse_attrs(line[20:]).get("URI", ""))
+                if u:
+                    new_hint = (int(u.group(1)), int(u.group(2)))
+            elif line and not line.startswith("#") and last_extinf is not None:
+                u = SEG_URI_RE.search(line.strip())
+                if u:
+                    extinf.setdefault(int(u.group(1)), last_extinf)
+                last_extinf = None
+        if new_hint is None:
+            time.sleep(LAT_POLL_S)
+        elif new_hint == hint:
+            time.sleep(LAT_POLL_S)  # hold ended without the part (publisher gone?)
+        hint = new_hint
+    return parts, extinf, st
+
+
+def podium_samples(parts, extinf, t0):
+    """[(t_end, T_avail - (T0 + t_end))] for every part, t_end = media end time
+    since the stream start (EXTINF of earlier segments + this segment's parts)."""
+    if not parts:
+        return [], {}
+    seqs = sorted({s for s, _ in parts} | set(extinf))
+    first = seqs[0]
+    out, start, holes = [], 0.0, 0
+    for s in seqs:
+        idx = sorted(i for q, i in parts if q == s)
+        if idx and idx != list(range(idx[-1] + 1)):
+            holes += 1
+        acc = start
+        for i in idx:
+            d, t = parts[(s, i)]
+            acc += d
+            out.append((round(acc, 4), t - (t0 + acc)))
+        seg = extinf.get(s)
+        if seg is None:
+            seg = sum(parts[(s, i)][0] for i in idx)
+        start += seg
+    return out, {"first_seq": first, "segments": len(seqs), "parts": len(parts),
+                 "segments_with_part_holes": holes}
+
+
+def follow_peer(path, feeder, stop_at):
+    """Poll ffmpeg's playlist file every 5 ms: [(uri, EXTINF, T_avail)]."""
+    segs, seen = [], set()
+    while time.monotonic() < stop_at:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            text = ""
+        now = time.monotonic()
+        dur = None
+        for line in text.splitlines():
+            if line.startswith("#EXTINF:"):
+                dur = float(line[8:].split(",")[0])
+            elif line and not line.startswith("#") and dur is not None:
+                if line not in seen and (text.endswith("\n")):
+                    seen.add(line)
+                    segs.append((line.strip(), dur, now))
+                dur = None
+        if feeder.p.poll() is not None and "#EXT-X-ENDLIST" in text:
+            break
+        time.sleep(LAT_POLL_S)
+    return segs
+
+
+def peer_samples(segs, t0):
+    out, acc = [], 0.0
+    for _, d, t in segs:
+        acc += d
+        out.append((round(acc, 4), t - (t0 + acc)))
+    return out
+
+
+def feeder_result(res, feeder):
+    res["feeder_rc"] = feeder.p.returncode
+    res["t0_from_start_s"] = round(feeder.t0 - feeder.t_start, 4) if feeder.t0 else None
+    res["first_progress"] = feeder.first_progress
+    res["progress_blocks"] = feeder.blocks
+    if feeder.t0 is None:
+        res["valid"] = False
+        res["problems"].append("no -progress output from the feeder (log %s)"
+                               % rel(feeder.log_path))
+    elif feeder.p.returncode not in (0, None):
+        res["problems"].append("feeder exit %s: %s" % (feeder.p.returncode,
+                                                       first_line(feeder.log_path)))
+
+
+def lat_run_podium(r, args, procs, work):
+    res = {"kind": "podium", "run": r, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="lat-podium-r%d-" % r, dir=work)
+    feeder = None
+    try:
+        data_dir = os.path.join(tmp, "data")
+        os.makedirs(data_dir)
+        conf = os.path.join(tmp, "podium.ini")
+        with open(conf, "w") as f:
+            f.write(latency_config(data_dir))
+        plog = os.path.join(args.logdir, "podium-r%d.log" % r)
+        res["log"] = rel(os.path.join(args.final_logdir, os.path.basename(plog)))
+        server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
+        srt_port, http_port = podium_ports(plog, server, time.monotonic() + PODIUM_START_DEADLINE)
+        res["ports"] = {"srt": srt_port, "http": http_port}
+        time.sleep(0.5)
+        feeder = Feeder(latency_feeder_argv(feed_url(srt_port, 1), args.seconds),
+                        os.path.join(args.logdir, "feeder-podium-r%d.log" % r))
+        stop_at = time.monotonic() + args.seconds + 10.0
+        parts, extinf, st = follow_podium(http_port, feeder, stop_at)
+        feeder.p.wait(timeout=max(0.1, stop_at - time.monotonic()) + 5)
+        res["http"] = st
+        feeder_result(res, feeder)
+        if feeder.t0 is not None:
+            samples, info = podium_samples(parts, extinf, feeder.t0)
+            res.update(info)
+            res["samples"] = samples
+        if not res.get("samples"):
+            res["valid"] = False
+            res["problems"].append("no parts seen (%s)" % st)
+        if server.poll() is not None:
+            res["valid"] = False
+            res["problems"].append("podium exited during the run (rc %s)" % server.returncode)
+        stop = Procs.stop([server], PODIUM_STOP_GRACE)[server.pid]
+        res["podium_exit"] = {"rc": stop[0], "seconds": stop[1], "killed": stop[2]}
+        res["log_errors"], res["log_errors_count"] = log_lines(plog, r"level=(error|fatal)")
+        res["log_warnings"], res["log_warnings_count"] = log_lines(plog, r"level=warn")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        res["valid"] = False
+        res["problems"].append(str(e))
+    finally:
+        if feeder:
+            feeder.stop()
+        procs.stop_all()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return res
+
+
+def lat_run_peer(r, args, procs, work):
+    res = {"kind": "peer", "run": r, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="lat-peer-r%d-" % r, dir=work)
+    feeder = None
+    try:
+        port = free_udp_ports(1)[0]
+        out = os.path.join(tmp, "hls")
+        os.makedirs(out)
+        server = procs.start(latency_peer_argv(port, out),
+                             os.path.join(args.logdir, "peer-r%d.log" % r), "peer")
+        deadline = time.monotonic() + LISTENER_DEADLINE
+        while not udp_bound(port):
+            if server.poll() is not None:
+                raise RuntimeError("peer exited (%s) before listening" % server.returncode)
+            if time.monotonic() > deadline:
+                raise RuntimeError("peer not listening on udp %d" % port)
+            time.sleep(0.05)
+        time.sleep(0.5)
+        feeder = Feeder(latency_feeder_argv(feed_url(port, 1), args.seconds),
+                        os.path.join(args.logdir, "feeder-peer-r%d.log" % r))
+        stop_at = time.monotonic() + args.seconds + 10.0
+        segs = follow_peer(os.path.join(out, "index.m3u8"), feeder, stop_at)
+        feeder.p.wait(timeout=5)
+        feeder_result(res, feeder)
+        res["segments"] = len(segs)
+        if feeder.t0 is not None:
+            res["samples"] = peer_samples(segs, feeder.t0)
+        if not res.get("samples"):
+            res["valid"] = False
+            res["problems"].append("no segments seen in %s" % out)
+        Procs.stop([server], 5.0)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        res["valid"] = False
+        res["problems"].append(str(e))
+    finally:
+        if feeder:
+            feeder.stop()
+        procs.stop_all()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return res
+
+
+def pctl(vals, q):
+    """q-quantile, linear interpolation between closest ranks."""
+    v = sorted(vals)
+    if not v:
+        return None
+    k = (len(v) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def kept(samples, warmup):
+    """Samples after the warm-up, without the last one (closed by the end of
+    the stream, not by the next frame)."""
+    return [l for t, l in samples[:-1] if t > warmup]
+
+
+def lat_stats(runs, kind, warmup):
+    sel = [x for x in runs if x["kind"] == kind and x["valid"] and x.get("samples")]
+    vals = [l for x in sel for l in kept(x["samples"], warmup)]
+    per_run = [statistics.median(kept(x["samples"], warmup) or [float("nan")]) for x in sel]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "p95": pctl(vals, 0.95),
+            "min": min(vals), "max": max(vals), "n": len(vals), "runs": len(sel),
+            "run_medians": per_run}
+
+
+def latency_markdown(meta, runs, summ):
+    out = header_lines("Podium latency benchmark (publisher -> downloadable)", meta)
+    w = out.append
+    pm = meta["podium"]
+    if pm:
+        w("- podium: `%s` (%s, %s build, binary of %s, sha256 %s; work tree at start: %s); "
+          "config: format fmp4, segment_duration 1, part_duration 0.2, window 12, SRT latency %d ms"
+          % (pm["binary"], pm["version"], pm["build_type"], pm["built"], pm["sha256"][:12],
+             pm["tree"], SRT_LATENCY_US // 1000))
+    w("- feeder (same for both, live x264 encode): `%s`" % meta["feeder_cmd"])
+    w("- peer: `%s`" % meta["peer_cmd"])
+    w("- T0 (wall time of media time 0 leaving the feeder) = min over the feeder's "
+      "-progress blocks (every 0.1 s) of (arrival time - out_time); median T0 - process "
+      "start: %s s" % meta.get("t0_offset_median", "?"))
+    w("- Podium: blocking playlist reloads on the PRELOAD-HINT part "
+      "(`index.m3u8?_HLS_msn=M&_HLS_part=P`); T_avail = when the reply listing the part "
+      "arrives; t_end = EXTINF of earlier segments + DURATION of this segment's parts "
+      "so far. Peer: playlist file polled every 5 ms; T_avail = first poll listing the "
+      "segment; t_end = cumulative EXTINF.")
+    wu = meta["params"]["warmup_s"]
+    w("- latency = T_avail - (T0 + t_end), per part (Podium) / segment (ffmpeg); "
+      "%d run(s) x %g s per side, alternating; all samples of all valid runs pooled; "
+      "excluded: media before the warm-up and the last part/segment of each run "
+      "(closed by the end of the stream)" % (meta["params"]["runs"], meta["params"]["seconds"]))
+    w("- second block: after %g s of media, once ffmpeg's input probe "
+      "(analyzeduration, 5 s by default) is over: the peer writes nothing during the probe, "
+      "then its first segments all at once" % LAT_STEADY_S)
+    w("")
+    w("| server | media after | unit | median ms | p95 ms | [min-max] ms | samples (runs) "
+      "| per-run medians ms |")
+    w("| --- | --: | --- | --: | --: | --: | --: | --- |")
+    for key, after in (("all", wu), ("steady", max(wu, LAT_STEADY_S))):
+        for kind, label, unit in (("podium", "Podium LL-HLS", "part 0.2 s"),
+                                  ("peer", "ffmpeg -f hls", "segment 1 s")):
+            s = summ[key].get(kind)
+            if not s:
+                w("| %s | %g s | %s | n/a | n/a | n/a | 0 | |" % (label, after, unit))
+                continue
+            w("| %s | %g s | %s | %.0f | %.0f | [%.0f-%.0f] | %d (%d) | %s |" % (
+                label, after, unit, s["median"] * 1e3, s["p95"] * 1e3, s["min"] * 1e3,
+                s["max"] * 1e3, s["n"], s["runs"],
+                ", ".join("%.0f" % (v * 1e3) for v in s["run_medians"])))
+        p, q = summ[key].get("podium"), summ[key].get("peer")
+        if p and q and p["median"] > 0 and p["p95"] > 0:
+            w("| **ratio ffmpeg / Podium** | %g s | | **%.2f** | **%.2f** | | | |"
+              % (after, q["median"] / p["median"], q["p95"] / p["p95"]))
+    w("")
+    notes = []
+    for x in runs:
+        tag = "%s run %d" % (x["kind"], x["run"])
+        if not x["valid"]:
+            notes.append("- INVALID %s: %s" % (tag, "; ".join(x["problems"])))
+        elif x["problems"]:
+            notes.append("- %s: %s" % (tag, "; ".join(x["problems"])))
+        if x.get("segments_with_part_holes"):
+            notes.append("- %s: %d segment(s) with missing parts" % (tag, x["segments_with_part_holes"]))
+        if x.get("log_errors_count"):
+            notes.append("- %s: %d error line(s) in %s, first: `%s`"
+                         % (tag, x["log_errors_count"], x.get("log"), x["log_errors"][0]))
+    if notes:
+        w("Notes:")
+        w("")
+        out.extend(notes)
+        w("")
+    w("Raw numbers (every sample: [t_end s, latency s]): `%s`" % rel(meta["json"]))
+    return "\n".join(out)
+
+
+def latency(argv):
+    args = latency_args(argv)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    now, stamp = stamp_now()
+    json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "latency-%s.json" % stamp))
+    final_logs = os.path.splitext(json_path)[0] + "-logs"
+    src_bin = None if args.only == "peer" else ensure_built(args.podium, "--podium")
+    work = tempfile.mkdtemp(prefix="bench-latency-", dir=args.tmpdir)
+    args.logdir = os.path.join(work, "logs")
+    args.final_logdir = final_logs
+    os.makedirs(args.logdir)
+    args.podium_bin = None
+    if src_bin:
+        args.podium_bin = os.path.join(work, "podium")
+        shutil.copy2(src_bin, args.podium_bin)
+    meta = {"date": now.isoformat(timespec="seconds"),
+            "command": os.environ.get("PODIUM_BENCH_CMDLINE")
+            or cmdline([sys.argv[0], "latency"] + argv),
+            "params": {"seconds": args.seconds, "runs": args.runs, "only": args.only,
+                       "warmup_s": args.warmup, "steady_after_s": max(args.warmup, LAT_STEADY_S)},
+            "host": host_info(),
+            "podium": src_bin and dict(binary_meta(src_bin), version=podium_version(args.podium_bin)),
+            "feeder_cmd": cmdline(latency_feeder_argv(feed_url(9000, 1), args.seconds))
+            .replace("9000", "PORT"),
+            "peer_cmd": cmdline(latency_peer_argv(9000, "OUT")).replace("9000", "PORT"),
+            "json": json_path, "logs": rel(final_logs)}
+    runs, procs = [], Procs()
+    log("%d run(s) of %.0f s per side (~%.0f min); logs will be in %s"
+        % (args.runs, args.seconds, args.runs * (1 if args.only else 2) * (args.seconds + 8) / 60,
+           meta["logs"]))
+    try:
+        for r in range(1, args.runs + 1):
+            for kind in ("podium", "peer"):
+                if args.only and kind != args.only:
+                    continue
+                x = (lat_run_podium if kind == "podium" else lat_run_peer)(r, args, procs, work)
+                runs.append(x)
+                vals = kept(x.get("samples", []), args.warmup)
+                log("%-6s run %d: %d samples, median %s ms, T0 - start %s s%s" % (
+                    kind, r, len(vals),
+                    "%.0f" % (statistics.median(vals) * 1e3) if vals else "n/a",
+                    x.get("t0_from_start_s"),
+                    "" if x["valid"] else "  INVALID: " + "; ".join(x["problems"])))
+                time.sleep(1.0)
+    except (KeyboardInterrupt, Interrupted) as e:
+        log("interrupted (%s): reporting the runs done so far" % (e or "SIGINT"))
+        meta["interrupted"] = True
+    finally:
+        procs.stop_all()
+    meta["host"]["loadavg_end"] = loadavg()
+    offs = [x["t0_from_start_s"] for x in runs if x.get("t0_from_start_s") is not None]
+    meta["t0_offset_median"] = round(statistics.median(offs), 3) if offs else None
+    summ = {key: {k: lat_stats(runs, k, after) for k in ("podium", "peer")}
+            for key, after in (("all", args.warmup), ("steady", max(args.warmup, LAT_STEADY_S)))}
+    write_json(json_path, {"meta": meta, "summary": summ, "runs": runs})
+    shutil.copytree(args.logdir, final_logs, dirs_exist_ok=True)
+    text = latency_markdown(meta, runs, summ)
+    write_md(json_path, text)
+    print(text, flush=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log("kept " + work)
+    return 1 if any(not x["valid"] for x in runs) or meta.get("interrupted") else 0
+
+
+# --------------------------------------------------------------------------
 
 def run_all(argv):
     if argv:
@@ -1759,7 +2267,8 @@ def run_all(argv):
 
 
 SUBCOMMANDS = {"ingest": lambda a: ingest(a), "pipeline": lambda a: pipeline(a),
-               "memory": lambda a: memory(a), "all": lambda a: run_all(a)}
+               "memory": lambda a: memory(a), "latency": lambda a: latency(a),
+               "all": lambda a: run_all(a)}
 
 
 def main():
