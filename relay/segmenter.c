@@ -264,9 +264,10 @@ static void flush_part(struct segmenter *s, int64_t end)
         .independent = s->part_independent, .data = b,
         .init = s->init, .init_id = s->init_id,
     };
-    s->part_output(s->opaque, &p);
+    /* logged before it is published: the log time is when it completed */
     log_msg(LV_DEBUG, s->id, "\"part\" seq=%llu part=%d duration=%.3f bytes=%zu",
             (unsigned long long)p.seq, p.index, p.duration, len);
+    s->part_output(s->opaque, &p);
     av_buffer_unref(&b);
     s->part_index++;
     s->part_off = s->buf.len;

@@ -13,7 +13,8 @@
 // "latency": [...] (also "targetLatency", "bufferAhead" (buffered end - currentTime),
 // "latencyPlayed", "latencyStalls",
 // "warningInfo": hls.js errors with their URL and page time, "firstBuffered":
-// the first fragments/parts buffered, "liveEdge": hls.js's view of the playlist);
+// the first fragments/parts buffered, "timeline": hls.js's first events (page ms,
+// URL, load time), "liveEdge": hls.js's view of the playlist);
 // a fatal player error while sampling fails the run.
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -32,7 +33,7 @@ const SAMPLE_MS = 500;
 // hls.js reports (non-fatal errors, the codecs it buffers) in window.__podiumTest
 // as soon as the page creates its Hls instance (window.podium.hls = ...).
 function instrument(hlsConfig) {
-  const rec = { warnings: [], warningInfo: [], firstBuffered: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
+  const rec = { warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
   window.__podiumTest = rec;
   let podium;
   Object.defineProperty(window, 'podium', {
@@ -67,6 +68,20 @@ function instrument(hlsConfig) {
               }
             });
             h.on(E.LEVEL_LOADED, () => { rec.levelsLoaded++; });
+            // startup timeline (page ms): first of each event, the first loads with their URLs
+            const now = () => Math.round(performance.now());
+            for (const ev of ['MANIFEST_LOADING', 'MANIFEST_PARSED', 'LEVEL_LOADED', 'FRAG_LOADING',
+                              'FRAG_LOADED', 'FRAG_BUFFERED']) {
+              h.on(E[ev], (e, d) => {
+                if (rec.timeline.length >= 40) return;
+                const f = d && (d.part || d.frag);
+                const st = d && (d.part ? d.part.stats : d.frag ? d.frag.stats : d.stats);
+                rec.timeline.push({ ev, at: now(), url: f && f.url ? f.url.replace(/^.*\//, '') : (d && d.url ? d.url.replace(/^.*\//, '') : undefined),
+                                    loadMs: st && st.loading && st.loading.end ? Math.round(st.loading.end - st.loading.start) : undefined });
+              });
+            }
+            const v = document.getElementById('video');
+            if (v) v.addEventListener('playing', () => { if (rec.timeline.length < 40) rec.timeline.push({ ev: 'video playing', at: now() }); }, { once: true });
             h.on(E.FRAG_BUFFERED, (e, d) => {
               rec.fragsBuffered++;
               if (rec.firstBuffered.length < 3 && d && d.frag) {
@@ -244,6 +259,7 @@ try {
       return {
         warningInfo: t.warningInfo || [],
         firstBuffered: t.firstBuffered || [],
+        timeline: t.timeline || [],
         liveEdge: d ? { edge: d.edge, age: d.age, partHoldBack: d.partHoldBack, partTarget: d.partTarget,
                         canBlockReload: d.canBlockReload, lastPartSn: d.lastPartSn,
                         lastPartIndex: d.lastPartIndex } : null,

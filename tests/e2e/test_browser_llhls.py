@@ -86,6 +86,8 @@ def check_played(res, what):
            "hls.js live edge %s, liveSyncPosition %s"
            % (what, res.get("startedAfter"), res.get("startTime"), json.dumps(res.get("firstBuffered")),
               res.get("currentTime") or 0, json.dumps(res.get("liveEdge")), res.get("liveSyncPosition")))
+    if res.get("timeline"):
+        h.note("%s: hls.js startup timeline: %s" % (what, json.dumps(res["timeline"])))
     if res.get("warningInfo"):
         h.note("%s: hls.js errors: %s" % (what, json.dumps(res["warningInfo"])))
     return med
