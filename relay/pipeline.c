@@ -3,29 +3,156 @@
  * The demuxer's AVIOContext reads through ingest_conn_read, which hands
  * srt_recvmsg the AVIOContext's own buffer, so SRT payload lands where the
  * demuxer parses it without an intermediate copy or queue. Each AVPacket
- * av_read_frame returns is refcounted; the sink references it. */
+ * av_read_frame returns is refcounted; the sink references it.
+ *
+ * Framing. When the first TS packets show one access unit per PES (what
+ * every encoder feeding SRT sends) and the codecs are H.264/HEVC/AAC, the
+ * demuxer runs without libavcodec's parsers (AVFMT_FLAG_NOPARSE): they
+ * would only re-find the frame boundaries the PES packets already carry,
+ * scanning every byte and copying every frame twice, and they hold each
+ * video frame back until the next one has arrived. Keyframes then come
+ * from the NAL unit types and AAC PES packets are split on their ADTS
+ * headers into references to the same buffer (framing.c). Anything else
+ * keeps the parsers. Those first bytes are the one copy on this path: they
+ * are read into a sniff buffer, then replayed to the demuxer. */
 #include "podium/pipeline.h"
 
 #include <libavutil/opt.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "podium/framing.h"
 #include "podium/log.h"
 
 #define IO_BUFFER_SIZE (64 * 1024)
 /* Fast start: enough to see PAT/PMT and the first keyframe's parameters. */
 #define PROBE_BYTES (1 << 20)
 #define ANALYZE_US 1000000
+#define SNIFF_CHUNK 1456                  /* an SRT live payload at most */
 
 struct job {
     struct ingest_conn *conn;
     pipeline_sink_fn sink_of;
 };
 
+/* The publisher's byte stream: the sniffed bytes first, then the rest. */
+struct input {
+    pipeline_read_fn read;
+    void *opaque;
+    uint8_t *pre;                        /* av_malloc'd; NULL once replayed */
+    size_t pre_len, pre_off;
+    bool eof;
+};
+
 static int read_cb(void *opaque, uint8_t *buf, int len)
 {
     int n = ingest_conn_read(opaque, buf, (size_t)len);
     return n == INGEST_EOF ? AVERROR_EOF : n;
+}
+
+static int input_read(void *opaque, uint8_t *buf, int len)
+{
+    struct input *in = opaque;
+    if (in->pre) {
+        size_t n = in->pre_len - in->pre_off;
+        if (n > (size_t)len)
+            n = (size_t)len;
+        memcpy(buf, in->pre + in->pre_off, n);
+        in->pre_off += n;
+        if (in->pre_off == in->pre_len)
+            av_freep(&in->pre);
+        if (n)
+            return (int)n;
+    }
+    if (in->eof)
+        return AVERROR_EOF;
+    return in->read(in->opaque, buf, len);
+}
+
+/* Reads the stream's first bytes into in->pre until they tell how its
+ * video is framed. Returns whether the PES framing can be trusted. */
+static bool sniff_input(struct input *in)
+{
+    struct ts_sniff sn = { 0 };
+    size_t cap = 0;
+
+    while (!framing_sniff_done(&sn)) {
+        if (cap - in->pre_len < SNIFF_CHUNK) {
+            size_t ncap = cap ? cap * 2 : 64 * 1024;
+            uint8_t *n = av_realloc(in->pre, ncap);
+            if (!n)
+                break;                   /* replay what we have */
+            in->pre = n;
+            cap = ncap;
+        }
+        int r = in->read(in->opaque, in->pre + in->pre_len, SNIFF_CHUNK);
+        if (r <= 0) {
+            in->eof = true;
+            break;
+        }
+        framing_sniff(&sn, in->pre + in->pre_len, (size_t)r);
+        in->pre_len += (size_t)r;
+    }
+    if (!in->pre_len)
+        av_freep(&in->pre);
+    return framing_pes_aligned(&sn) && sn.bytes > 0;
+}
+
+static bool streams_framable(const AVFormatContext *ic)
+{
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVCodecParameters *par = ic->streams[i]->codecpar;
+        if ((par->codec_type == AVMEDIA_TYPE_VIDEO || par->codec_type == AVMEDIA_TYPE_AUDIO)
+            && !framing_codec_supported(par->codec_id))
+            return false;
+    }
+    return true;
+}
+
+/* Hands pkt to the sink as the parsers would have: video with its keyframe
+ * flag, AAC one ADTS frame per packet. The frames are views into pkt's
+ * buffer: pkt itself is narrowed to each in turn (it is ours, and
+ * av_packet_unref only looks at its buf). */
+static int deliver(const struct pipeline_sink *sink, uint32_t gen, AVPacket *pkt,
+                   const AVStream *st)
+{
+    enum AVCodecID id = st->codecpar->codec_id;
+
+    if (id == AV_CODEC_ID_H264 || id == AV_CODEC_ID_HEVC) {
+        if (framing_keyframe(id, pkt->data, (size_t)pkt->size) == 1)
+            pkt->flags |= AV_PKT_FLAG_KEY;
+        else
+            pkt->flags &= ~AV_PKT_FLAG_KEY;
+        return sink->packet(sink->opaque, gen, pkt, st);
+    }
+    if (id != AV_CODEC_ID_AAC)
+        return sink->packet(sink->opaque, gen, pkt, st);
+
+    uint8_t *data = pkt->data;
+    size_t off = 0, size = (size_t)pkt->size;
+    int64_t pts = pkt->pts, dts = pkt->dts, samples = 0;
+    int rate = 0, ret = PIPE_OK;
+    while (off < size && ret != PIPE_STOP) {
+        size_t len = framing_adts_frame(data + off, size - off, &rate);
+        if (!len) {
+            if (off == 0)                /* not ADTS: pass it on as it is */
+                return sink->packet(sink->opaque, gen, pkt, st);
+            break;                       /* a torn tail: drop it */
+        }
+        AVRational fr = { 1, rate };
+        int64_t at = av_rescale_q(samples, fr, st->time_base);
+        pkt->data = data + off;
+        pkt->size = (int)len;
+        pkt->duration = av_rescale_q(samples + 1024, fr, st->time_base) - at;
+        pkt->pts = pts != AV_NOPTS_VALUE ? pts + at : pts;
+        pkt->dts = dts != AV_NOPTS_VALUE ? dts + at : dts;
+        pkt->flags |= AV_PKT_FLAG_KEY;
+        ret = sink->packet(sink->opaque, gen, pkt, st);
+        off += len;
+        samples += 1024;
+    }
+    return ret;
 }
 
 static const char *media_name(enum AVMediaType t)
@@ -40,6 +167,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
     AVPacket *pkt = NULL;
+    struct input in = { .read = read, .opaque = opaque };
     uint8_t *iobuf = av_malloc(IO_BUFFER_SIZE);
     char err[AV_ERROR_MAX_STRING_SIZE];
     int ret;
@@ -49,7 +177,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     pkt = av_packet_alloc();
     ic = avformat_alloc_context();
     if (iobuf)
-        pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, opaque, read, NULL, NULL);
+        pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, &in, input_read, NULL, NULL);
     if (!pkt || !ic || !pb) {
         ret = AVERROR(ENOMEM);
         log_msg(LV_ERROR, id, "\"out of memory starting the pipeline\" peer=%s", peer);
@@ -63,6 +191,8 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     ic->max_analyze_duration = ANALYZE_US;
     ic->fps_probe_size = 0;
 
+    bool pes_framed = sniff_input(&in);
+
     AVDictionary *opts = NULL;
     av_dict_set(&opts, "fix_teletext_pts", "0", 0);
     ret = avformat_open_input(&ic, NULL, av_find_input_format("mpegts"), &opts);
@@ -72,6 +202,11 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
                 peer, av_make_error_string(err, sizeof(err), ret));
         goto out;
     }
+    pes_framed = pes_framed && streams_framable(ic);
+    if (pes_framed)
+        ic->flags |= AVFMT_FLAG_NOPARSE; /* before probing creates parsers */
+    log_msg(LV_INFO, id, "\"input framing\" peer=%s framing=%s", peer,
+            pes_framed ? "pes" : "parser");
     /* Probing decodes a frame or two: one thread each, not a pool per stream. */
     AVDictionary **sopts = av_calloc(ic->nb_streams ? ic->nb_streams : 1, sizeof(*sopts));
     for (unsigned i = 0; sopts && i < ic->nb_streams; i++)
@@ -86,8 +221,12 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
 
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVCodecParameters *par = ic->streams[i]->codecpar;
-        log_msg(LV_INFO, id, "\"input stream\" index=%u type=%s codec=%s",
-                i, media_name(par->codec_type), avcodec_get_name(par->codec_id));
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO)
+            log_msg(LV_INFO, id, "\"input stream\" index=%u type=video codec=%s size=%dx%d",
+                    i, avcodec_get_name(par->codec_id), par->width, par->height);
+        else
+            log_msg(LV_INFO, id, "\"input stream\" index=%u type=%s codec=%s",
+                    i, media_name(par->codec_type), avcodec_get_name(par->codec_id));
     }
     if ((ret = sink->begin(sink->opaque, gen, ic, peer)) != PIPE_OK)
         goto out; /* the sink logged why */
@@ -95,7 +234,9 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
 
     while ((ret = av_read_frame(ic, pkt)) >= 0) {
         packets++;
-        int r = sink->packet(sink->opaque, gen, pkt, ic->streams[pkt->stream_index]);
+        const AVStream *st = ic->streams[pkt->stream_index];
+        int r = pes_framed ? deliver(sink, gen, pkt, st)
+                           : sink->packet(sink->opaque, gen, pkt, st);
         av_packet_unref(pkt);
         if (r == PIPE_STOP)
             break;
@@ -115,6 +256,7 @@ out:
         avio_context_free(&pb);
     }
     av_packet_free(&pkt);
+    av_free(in.pre);
     return ret == AVERROR_EOF || ret == PIPE_STOP ? 0 : ret;
 }
 

@@ -499,6 +499,10 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         av_free(iobuf);
         goto out_nomem;
     }
+    /* TS packets go straight to the segment buffer; through the AVIO buffer
+     * they would be copied twice. Not for fMP4: movenc patches box sizes by
+     * seeking back inside the AVIO buffer, which has no seek callback. */
+    s->oc->pb->direct = !s->fmp4;
     s->oc->max_delay = MUX_DELAY_US;
     AVDictionary *opts = NULL;
     if (s->fmp4) {
@@ -683,10 +687,13 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     }
     s->cut.start = s->seg_start;
 
-    if (av_packet_ref(s->tmp, pkt) < 0) {
-        ret = PIPE_OK;
-        goto out_unlock;
-    }
+    /* A view of pkt without a reference of its own: av_write_frame copies
+     * nothing from a packet without buf and frees nothing of it either. */
+    s->tmp->data = pkt->data;
+    s->tmp->size = pkt->size;
+    s->tmp->flags = pkt->flags;
+    s->tmp->side_data = pkt->side_data;
+    s->tmp->side_data_elems = pkt->side_data_elems;
     s->tmp->stream_index = o;
     s->tmp->dts = dts;
     s->tmp->pts = pts;
@@ -704,7 +711,9 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         s->tmp->size -= hdr;
     }
     int r = av_write_frame(s->oc, s->tmp);
-    av_packet_unref(s->tmp);
+    s->tmp->side_data = NULL;            /* pkt's, not ours to free */
+    s->tmp->side_data_elems = 0;
+    s->tmp->data = NULL;
     if (r < 0)
         log_msg(LV_WARN, s->id, "\"packet not muxed\" stream=%d err=\"%s\"",
                 o, av_make_error_string(err, sizeof(err), r));

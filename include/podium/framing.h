@@ -1,0 +1,53 @@
+/* Access-unit framing without libavcodec's parsers.
+ *
+ * Encoders and muxers that feed SRT (OBS, ffmpeg, GStreamer, hardware
+ * encoders built on them) put one video access unit per unbounded PES
+ * packet with a PTS. For such input the H.264/HEVC parser libavformat
+ * runs by default only re-finds frame boundaries the PES already gives,
+ * and copies every frame twice doing so. These helpers let the pipeline
+ * skip it: a sniff of the first TS packets decides whether the PES
+ * framing can be trusted, keyframes come from the NAL unit types, and
+ * multi-frame AAC PES packets are split on their ADTS headers. */
+#ifndef PODIUM_FRAMING_H
+#define PODIUM_FRAMING_H
+
+#include <libavcodec/codec_id.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TS_PACKET 188
+
+/* What the TS packets read so far say about video PES framing. */
+struct ts_sniff {
+    unsigned video_pes;      /* video PES packets started */
+    unsigned pes;            /* PES packets started, any stream */
+    unsigned bad_video;      /* bounded, or without PTS: may split frames */
+    bool unaligned;          /* lost TS sync: tells nothing, trust nothing */
+    size_t bytes;
+    uint8_t carry[TS_PACKET];  /* a TS packet split across reads */
+    size_t carry_len;
+};
+
+/* Feeds len bytes (TS packets from the start of the stream, split anywhere)
+ * into s. Keeps no pointer to buf. */
+void framing_sniff(struct ts_sniff *s, const uint8_t *buf, size_t len);
+
+/* True once s has seen enough to decide. */
+bool framing_sniff_done(const struct ts_sniff *s);
+
+/* True if video PES packets can be taken as whole access units. */
+bool framing_pes_aligned(const struct ts_sniff *s);
+
+/* True for the codecs the pipeline can frame itself (H.264, HEVC, AAC). */
+bool framing_codec_supported(enum AVCodecID id);
+
+/* 1 if the access unit starts a closed GOP (H.264 IDR, HEVC IRAP), 0 if
+ * not, -1 if no slice was found (not Annex B, or not a frame). */
+int framing_keyframe(enum AVCodecID id, const uint8_t *data, size_t size);
+
+/* Length of the ADTS frame at data (header included), or 0 if data does
+ * not start with a complete ADTS frame. *sample_rate gets its rate. */
+size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate);
+
+#endif

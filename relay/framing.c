@@ -1,0 +1,116 @@
+/* Access-unit framing without libavcodec's parsers (see framing.h). */
+#include "podium/framing.h"
+
+#include <string.h>
+
+/* Enough to have seen several video frames, or an audio-only stream's
+ * first second; the sniffed bytes are the demuxer's first bytes anyway. */
+#define SNIFF_VIDEO_PES 4
+#define SNIFF_PES 24
+#define SNIFF_MAX_BYTES (2u << 20)
+
+static void sniff_packet(struct ts_sniff *s, const uint8_t *b)
+{
+    if (b[0] != 0x47) {
+        s->unaligned = true;
+        return;
+    }
+    if (!(b[1] & 0x40) || !(b[3] & 0x10))
+        return;                               /* no PES start, or no payload */
+    size_t off = 4;
+    if (b[3] & 0x20)
+        off += 1 + (size_t)b[4];              /* adaptation field */
+    if (off + 9 > TS_PACKET)
+        return;
+    const uint8_t *p = b + off;
+    if (p[0] || p[1] || p[2] != 1)
+        return;                               /* a section, not a PES */
+    s->pes++;
+    if ((p[3] & 0xF0) != 0xE0)
+        return;
+    s->video_pes++;
+    unsigned pes_len = (unsigned)p[4] << 8 | p[5];
+    /* A bounded video PES caps at 64 KiB, so its muxer splits large
+     * frames; a PES without PTS is the tail of a split frame. */
+    if (pes_len != 0 || !(p[7] & 0x80))
+        s->bad_video++;
+}
+
+void framing_sniff(struct ts_sniff *s, const uint8_t *buf, size_t len)
+{
+    s->bytes += len;
+    if (s->unaligned)
+        return;
+    if (s->carry_len) {
+        size_t n = TS_PACKET - s->carry_len;
+        if (n > len)
+            n = len;
+        memcpy(s->carry + s->carry_len, buf, n);
+        s->carry_len += n;
+        buf += n;
+        len -= n;
+        if (s->carry_len < TS_PACKET)
+            return;
+        sniff_packet(s, s->carry);
+        s->carry_len = 0;
+    }
+    for (; len >= TS_PACKET && !s->unaligned; buf += TS_PACKET, len -= TS_PACKET)
+        sniff_packet(s, buf);
+    if (len && !s->unaligned) {
+        memcpy(s->carry, buf, len);
+        s->carry_len = len;
+    }
+}
+
+bool framing_sniff_done(const struct ts_sniff *s)
+{
+    return s->unaligned || s->video_pes >= SNIFF_VIDEO_PES || s->pes >= SNIFF_PES
+           || s->bytes >= SNIFF_MAX_BYTES;
+}
+
+bool framing_pes_aligned(const struct ts_sniff *s)
+{
+    return !s->unaligned && s->bad_video == 0;
+}
+
+bool framing_codec_supported(enum AVCodecID id)
+{
+    return id == AV_CODEC_ID_H264 || id == AV_CODEC_ID_HEVC || id == AV_CODEC_ID_AAC;
+}
+
+int framing_keyframe(enum AVCodecID id, const uint8_t *data, size_t size)
+{
+    /* Only the NAL headers before the first slice are looked at: an
+     * access unit delimiter, parameter sets and SEI, a few hundred bytes. */
+    for (size_t i = 0; i + 3 < size; i++) {
+        if (data[i] || data[i + 1] || data[i + 2] != 1)
+            continue;
+        uint8_t h = data[i + 3];
+        if (id == AV_CODEC_ID_H264) {
+            int t = h & 0x1F;
+            if (t >= 1 && t <= 5)
+                return t == 5;
+        } else {
+            int t = (h >> 1) & 0x3F;
+            if (t <= 31)
+                return t >= 16 && t <= 23;    /* IRAP: BLA, IDR, CRA */
+        }
+        i += 3;
+    }
+    return -1;
+}
+
+size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate)
+{
+    static const int rates[16] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
+                                   22050, 16000, 12000, 11025, 8000, 7350 };
+    if (size < 7 || data[0] != 0xFF || (data[1] & 0xF6) != 0xF0)
+        return 0;
+    size_t len = (size_t)(data[3] & 3) << 11 | (size_t)data[4] << 3 | data[5] >> 5;
+    size_t hdr = (data[1] & 1) ? 7 : 9;
+    int rate = rates[(data[2] >> 2) & 0xF];
+    if (len <= hdr || len > size || !rate)
+        return 0;
+    *sample_rate = rate;
+    return len;
+}

@@ -1,0 +1,169 @@
+/* Unit tests: framing (PES sniff, keyframes from NAL types, ADTS frames). */
+#include "unit.h"
+
+#include "podium/framing.h"
+
+/* One TS packet on pid 0x100 starting a PES with stream id sid. */
+static void pes_start(uint8_t *p, uint8_t sid, unsigned pes_len, bool pts, bool adaptation)
+{
+    memset(p, 0xFF, TS_PACKET);
+    p[0] = 0x47;
+    p[1] = 0x40 | 0x01;                   /* PUSI, pid 0x100 */
+    p[2] = 0x00;
+    p[3] = adaptation ? 0x30 : 0x10;
+    size_t off = 4;
+    if (adaptation) {
+        p[4] = 7;                         /* adaptation field with a PCR */
+        p[5] = 0x10;
+        off = 12;
+    }
+    uint8_t *h = p + off;
+    h[0] = 0; h[1] = 0; h[2] = 1; h[3] = sid;
+    h[4] = (uint8_t)(pes_len >> 8);
+    h[5] = (uint8_t)pes_len;
+    h[6] = 0x80;
+    h[7] = pts ? 0x80 : 0x00;
+    h[8] = pts ? 5 : 0;
+}
+
+static void continuation(uint8_t *p)
+{
+    memset(p, 0xAB, TS_PACKET);
+    p[0] = 0x47;
+    p[1] = 0x01;
+    p[3] = 0x10;
+}
+
+static void test_sniff_aligned(void **state)
+{
+    (void)state;
+    uint8_t ts[12 * TS_PACKET];
+    for (int i = 0; i < 12; i += 3) {
+        pes_start(ts + i * TS_PACKET, 0xE0, 0, true, i == 0);
+        continuation(ts + (i + 1) * TS_PACKET);
+        pes_start(ts + (i + 2) * TS_PACKET, 0xC0, 400, true, false);
+    }
+    /* fed in SRT-sized pieces that split TS packets */
+    struct ts_sniff s = { 0 };
+    for (size_t off = 0; off < sizeof(ts); off += 1000) {
+        size_t n = sizeof(ts) - off < 1000 ? sizeof(ts) - off : 1000;
+        framing_sniff(&s, ts + off, n);
+    }
+    assert_int_equal(s.video_pes, 4);
+    assert_int_equal(s.pes, 8);
+    assert_true(framing_sniff_done(&s));
+    assert_true(framing_pes_aligned(&s));
+}
+
+static void test_sniff_bounded_or_no_pts(void **state)
+{
+    (void)state;
+    uint8_t ts[2 * TS_PACKET];
+    struct ts_sniff s = { 0 };
+
+    pes_start(ts, 0xE0, 0, true, false);
+    pes_start(ts + TS_PACKET, 0xE0, 60000, true, false);  /* bounded */
+    framing_sniff(&s, ts, sizeof(ts));
+    assert_false(framing_pes_aligned(&s));
+
+    memset(&s, 0, sizeof(s));
+    pes_start(ts + TS_PACKET, 0xE0, 0, false, false);     /* tail without PTS */
+    framing_sniff(&s, ts, sizeof(ts));
+    assert_false(framing_pes_aligned(&s));
+
+    memset(&s, 0, sizeof(s));
+    pes_start(ts + TS_PACKET, 0xC0, 900, true, false);    /* bounded audio is fine */
+    framing_sniff(&s, ts, sizeof(ts));
+    assert_true(framing_pes_aligned(&s));
+    assert_false(framing_sniff_done(&s));
+}
+
+static void test_sniff_lost_sync(void **state)
+{
+    (void)state;
+    uint8_t ts[3 * TS_PACKET];
+    pes_start(ts, 0xE0, 0, true, false);
+    memset(ts + TS_PACKET, 0x00, TS_PACKET);              /* no 0x47 */
+    pes_start(ts + 2 * TS_PACKET, 0xE0, 0, true, false);
+    struct ts_sniff s = { 0 };
+    framing_sniff(&s, ts, sizeof(ts));
+    assert_true(s.unaligned);
+    assert_true(framing_sniff_done(&s));
+    assert_false(framing_pes_aligned(&s));
+}
+
+static void test_h264_keyframe(void **state)
+{
+    (void)state;
+    /* AUD, SPS, PPS, SEI, IDR slice */
+    const uint8_t idr[] = { 0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1F,
+                            0, 0, 1, 0x68, 0xEB, 0, 0, 1, 0x06, 0x05, 0x01, 0x00,
+                            0, 0, 1, 0x65, 0x88, 0x84 };
+    const uint8_t p[] = { 0, 0, 0, 1, 0x09, 0x30, 0, 0, 0, 1, 0x41, 0x9A, 0x02 };
+    const uint8_t none[] = { 0, 0, 0, 1, 0x09, 0x30, 0, 0, 1, 0x06, 0x05 };
+    /* an IDR type byte inside SEI payload must not count */
+    const uint8_t trap[] = { 0, 0, 1, 0x06, 0x65, 0x65, 0, 0, 1, 0x01, 0x9A };
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_H264, idr, sizeof(idr)), 1);
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_H264, p, sizeof(p)), 0);
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_H264, none, sizeof(none)), -1);
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_H264, trap, sizeof(trap)), 0);
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_H264, idr, 3), -1);
+}
+
+static void test_hevc_keyframe(void **state)
+{
+    (void)state;
+    /* AUD(35), VPS(32), SPS(33), PPS(34), IDR_W_RADL(19) */
+    const uint8_t idr[] = { 0, 0, 0, 1, 0x46, 0x01, 0x50, 0, 0, 0, 1, 0x40, 0x01,
+                            0, 0, 1, 0x42, 0x01, 0, 0, 1, 0x44, 0x01,
+                            0, 0, 1, 0x26, 0x01, 0xAF };
+    const uint8_t cra[] = { 0, 0, 1, 0x2A, 0x01, 0xAF };          /* CRA(21) */
+    const uint8_t trail[] = { 0, 0, 1, 0x46, 0x01, 0x50, 0, 0, 1, 0x02, 0x01, 0xD0 };
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_HEVC, idr, sizeof(idr)), 1);
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_HEVC, cra, sizeof(cra)), 1);
+    assert_int_equal(framing_keyframe(AV_CODEC_ID_HEVC, trail, sizeof(trail)), 0);
+}
+
+static void adts_header(uint8_t *h, size_t frame_len, int rate_index)
+{
+    h[0] = 0xFF;
+    h[1] = 0xF1;                          /* MPEG-4, no CRC */
+    h[2] = (uint8_t)(0x40 | rate_index << 2);
+    h[3] = (uint8_t)(0x80 | (frame_len >> 11));
+    h[4] = (uint8_t)(frame_len >> 3);
+    h[5] = (uint8_t)((frame_len & 7) << 5 | 0x1F);
+    h[6] = 0xFC;
+}
+
+static void test_adts(void **state)
+{
+    (void)state;
+    uint8_t buf[600];
+    memset(buf, 0x21, sizeof(buf));
+    adts_header(buf, 300, 3);             /* 48 kHz */
+    adts_header(buf + 300, 250, 4);       /* 44.1 kHz */
+    int rate = 0;
+    assert_int_equal(framing_adts_frame(buf, sizeof(buf), &rate), 300);
+    assert_int_equal(rate, 48000);
+    assert_int_equal(framing_adts_frame(buf + 300, 300, &rate), 250);
+    assert_int_equal(rate, 44100);
+    assert_int_equal(framing_adts_frame(buf + 300, 200, &rate), 0);  /* torn */
+    assert_int_equal(framing_adts_frame(buf + 550, 50, &rate), 0);   /* no sync */
+    adts_header(buf, 5, 3);                                          /* < header */
+    assert_int_equal(framing_adts_frame(buf, sizeof(buf), &rate), 0);
+    adts_header(buf, 300, 15);                                       /* bad rate */
+    assert_int_equal(framing_adts_frame(buf, sizeof(buf), &rate), 0);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sniff_aligned),
+        cmocka_unit_test(test_sniff_bounded_or_no_pts),
+        cmocka_unit_test(test_sniff_lost_sync),
+        cmocka_unit_test(test_h264_keyframe),
+        cmocka_unit_test(test_hevc_keyframe),
+        cmocka_unit_test(test_adts),
+    };
+    return unit_main(argc, argv, "framing", tests, UNIT_LEN(tests));
+}
