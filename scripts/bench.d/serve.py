@@ -1,0 +1,516 @@
+"""scripts/bench serve: HTTP serving of a live segment and the live playlist,
+Podium (from memory) against nginx (the same bytes from a file, one worker).
+
+One Podium process with one session is fed the standard bench media by one
+SRT feeder until its live playlist lists enough segments; then the feeder
+stops.  The session stays between publishers (close_after is an hour), so
+DESIGN.md's rule "the live playlist keeps serving its last window unchanged"
+holds the bytes still for the whole run: nginx serves exactly the bytes
+Podium serves, and no ingest or segmenting competes with the HTTP threads
+for the two cores.  Both servers stay up; `wrk -t2 -cC -dS` runs alternate
+nginx, Podium, nginx, Podium ... per (target, connections) and run.
+
+Figures per wrk run come from a wrk Lua done() hook: requests and bytes
+(headers included, as wrk counts them) over the measured duration, p50/p99
+latency, and every error wrk counts (connect/read/write/timeout and non-2xx
+responses).  Server CPU is utime+stime of the server process over the run.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import bench
+
+TARGETS = ("segment", "playlist")
+WANT_SEGMENTS = 4          # listed before the feeder stops
+FEED_DEADLINE = 60.0
+WARMUP_S = 2
+
+# A done() hook instead of parsing wrk's text: exact counts, no unit suffixes.
+WRK_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"duration_us":%d,"requests":%d,"bytes":%d,'
+    .. '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,'
+    .. '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\\n',
+    summary.duration, summary.requests, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+NGINX_CONF = """\
+worker_processes 1;
+worker_rlimit_nofile {nofile};
+daemon off;
+master_process on;
+{user}
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{
+    worker_connections {worker_connections};
+}}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    types {{
+        video/mp2t ts;
+        video/mp4 m4s mp4;
+        application/vnd.apple.mpegurl m3u8;
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog={backlog};
+        root {root};
+        # the same headers Podium sends, so both answer alike
+        add_header Access-Control-Allow-Origin "*";
+        location ~ \\.m3u8$ {{
+            add_header Access-Control-Allow-Origin "*";
+            add_header Cache-Control "max-age=1";
+        }}
+        location ~ \\.(ts|m4s)$ {{
+            add_header Access-Control-Allow-Origin "*";
+            add_header Cache-Control "public, max-age=31536000, immutable";
+        }}
+    }}
+}}
+"""
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="scripts/bench serve",
+        description="Podium serving a live segment and the live playlist from memory "
+        "against nginx (one worker) serving the same bytes from a file, with wrk.")
+    ap.add_argument("--connections", default="100,1000",
+                    help="comma-separated wrk -c values (default 100,1000)")
+    ap.add_argument("--seconds", type=int, default=10, help="wrk -d per run (default 10)")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="runs per server, target and connections (default 3)")
+    ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
+    ap.add_argument("--targets", default=",".join(TARGETS),
+                    help="comma-separated: segment,playlist (default both)")
+    ap.add_argument("--only", choices=("podium", "nginx"), help="run one server only")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: --runs 1 --seconds 3 (explicit options still win)")
+    ap.add_argument("--podium", default=os.path.join(bench.BUILD, "podium"),
+                    help="podium binary (default build/podium; built if missing)")
+    ap.add_argument("--tmpdir", default=None, help="work directory parent (default $TMPDIR or /tmp)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--json", help="result file (default build/bench-results/serve-<timestamp>.json)")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.runs = 1 if "--runs" not in argv else a.runs
+        a.seconds = 3 if "--seconds" not in argv else a.seconds
+    a.connections = [int(c) for c in a.connections.split(",") if c]
+    a.targets = [t for t in a.targets.split(",") if t]
+    if any(t not in TARGETS for t in a.targets) or not a.targets:
+        ap.error("--targets: segment and/or playlist")
+    if not a.connections or min(a.connections) < 1 or a.runs < 1 or a.seconds < 1:
+        ap.error("connections, runs and seconds must be positive")
+    return a
+
+
+def raise_nofile(want):
+    """Soft fd limit up to want (at most the hard limit); children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if new > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_tcp_port():
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def fetch(url, timeout=5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, dict(r.headers), r.read()
+
+
+def serve_config(data_dir):
+    """One session that outlives its publisher by an hour (see the module
+    comment), default window and segment duration."""
+    text = bench.podium_config(1, data_dir)
+    return text.replace("[srt]", "[recording]\nclose_after = 3600\n[srt]", 1)
+
+
+def playlist_entries(text):
+    """[(extinf seconds, uri)] of a media playlist."""
+    out, dur = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXTINF:"):
+            dur = float(line[8:].split(",")[0])
+        elif line and not line.startswith("#"):
+            out.append((dur, line))
+            dur = None
+    return out
+
+
+def start_podium(args, procs, work):
+    """Podium fed until WANT_SEGMENTS are listed, feeder stopped.  Returns
+    (process, http_port, info)."""
+    data_dir = os.path.join(work, "data")
+    os.makedirs(data_dir)
+    conf = os.path.join(work, "podium.ini")
+    with open(conf, "w") as f:
+        f.write(serve_config(data_dir))
+    plog = os.path.join(args.logdir, "podium.log")
+    server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
+    srt_port, http_port = bench.podium_ports(plog, server,
+                                             time.monotonic() + bench.PODIUM_START_DEADLINE)
+    feeder = procs.start(bench.feeder_argv(args.media, bench.feed_url(srt_port, 1)),
+                         os.path.join(args.logdir, "feeder.log"), "feeder")
+    url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
+    deadline = time.monotonic() + FEED_DEADLINE
+    entries = []
+    while time.monotonic() < deadline:
+        if feeder.poll() is not None or server.poll() is not None:
+            break
+        try:
+            _, _, body = fetch(url)
+            entries = playlist_entries(body.decode("utf-8", "replace"))
+        except (OSError, ValueError):
+            entries = []
+        if len(entries) >= WANT_SEGMENTS:
+            break
+        time.sleep(0.5)
+    fed_for = FEED_DEADLINE - (deadline - time.monotonic())
+    bench.Procs.stop([feeder], 3.0)
+    if len(entries) < WANT_SEGMENTS:
+        raise RuntimeError("podium listed %d segment(s) after %.0f s of feeding "
+                           "(feeder rc %s, podium rc %s; logs in %s)"
+                           % (len(entries), fed_for, feeder.returncode, server.poll(),
+                              bench.rel(args.logdir)))
+    # the window must not move once the feeder is gone
+    time.sleep(1.0)
+    return server, http_port, {"fed_s": round(fed_for, 1)}
+
+
+def pick_targets(http_port):
+    """{target: (url path, bytes, headers)} read from Podium after the
+    feeder stopped.  The segment is a full one from the middle of the
+    window: not the first (the publisher's start) nor the last (cut short
+    when the publisher left)."""
+    base = "http://127.0.0.1:%d/live/s1/" % http_port
+    _, ph, pl = fetch(base + "index.m3u8")
+    entries = playlist_entries(pl.decode("utf-8", "replace"))
+    mid = entries[1:-1] or entries
+    dur, uri = max(mid, key=lambda e: e[0] or 0)
+    seg_url = urllib.parse.urljoin(base + "index.m3u8", uri)
+    _, sh, seg = fetch(seg_url)
+    return {"playlist": ("/live/s1/index.m3u8", pl, ph),
+            "segment": (urllib.parse.urlparse(seg_url).path, seg, sh)}, dur
+
+
+def start_nginx(args, procs, work, targets, nofile):
+    prefix = os.path.join(work, "nginx")
+    root = os.path.join(prefix, "html")
+    for d in ("tmp", "html"):
+        os.makedirs(os.path.join(prefix, d), exist_ok=True)
+    # the same paths as Podium's, so only the host:port differs
+    for path, body, _ in targets.values():
+        f = os.path.join(root, path.lstrip("/"))
+        os.makedirs(os.path.dirname(f), exist_ok=True)
+        with open(f, "wb") as out:
+            out.write(body)
+    port = free_tcp_port()
+    conns = max(args.connections)
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(
+            nofile=nofile, prefix=prefix, root=root, port=port,
+            # wrk's next run connects while nginx still closes the last one's
+            worker_connections=max(1024, conns * 4), backlog=max(511, conns),
+            # as root the worker would drop to nobody, who cannot read a 0700 temp dir
+            user="user root;" if os.geteuid() == 0 else ""))
+    p = procs.start(["nginx", "-c", conf, "-p", prefix], os.path.join(args.logdir, "nginx.log"),
+                    "nginx")
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            fetch("http://127.0.0.1:%d/" % port + targets["playlist"][0].lstrip("/"))
+            break
+        except OSError:
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("nginx did not start (rc %s): %s"
+                                   % (p.poll(), bench.first_line(os.path.join(prefix, "error.log"))))
+            time.sleep(0.1)
+    return p, port, conf
+
+
+def check_same(targets, ports):
+    """Both servers answer 200 with the same bytes; their headers for the report."""
+    heads, problems = {}, []
+    for t, (path, body, _) in targets.items():
+        for server, port in ports.items():
+            try:
+                st, hd, got = fetch("http://127.0.0.1:%d%s" % (port, path))
+            except OSError as e:
+                problems.append("%s %s: %s" % (server, t, e))
+                continue
+            heads.setdefault(t, {})[server] = {"status": st, "headers": hd}
+            if st != 200 or got != body:
+                problems.append("%s %s: status %s, %d bytes, %s the bytes Podium served first"
+                                % (server, t, st, len(got), "same as" if got == body
+                                   else "NOT the same as"))
+    return heads, problems
+
+
+def run_wrk(args, url, conns, seconds, server_pid):
+    argv = ["wrk", "-t%d" % min(args.threads, conns), "-c%d" % conns, "-d%ds" % seconds,
+            "--timeout", "5s", "--latency", "-s", args.lua, url]
+    c0 = bench.cpu_ticks([server_pid])
+    m0 = bench.machine_busy_ticks()
+    t0 = time.monotonic()
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    wall = time.monotonic() - t0
+    c1 = bench.cpu_ticks([server_pid])
+    m1 = bench.machine_busy_ticks()
+    res = {"argv": bench.cmdline(argv), "rc": r.returncode,
+           "server_cpu_s": (c1 - c0) / bench.CLK_TCK,
+           "machine_busy_cores": round((m1 - m0) / bench.CLK_TCK / wall, 3)}
+    line = [l for l in r.stdout.splitlines() if l.startswith("WRKJSON ")]
+    if r.returncode != 0 or not line:
+        res["error"] = (r.stderr or r.stdout).strip()[-500:]
+        return res
+    w = json.loads(line[-1][8:])
+    secs = w["duration_us"] / 1e6
+    res.update(w)
+    res["req_s"] = w["requests"] / secs
+    res["mib_s"] = w["bytes"] / secs / (1 << 20)
+    res["errors"] = w["connect"] + w["read"] + w["write"] + w["timeout"] + w["status"]
+    res["cpu_us_per_req"] = res["server_cpu_s"] / max(1, w["requests"]) * 1e6
+    return res
+
+
+def summarize(runs, args):
+    rows = []
+    for t in args.targets:
+        for c in args.connections:
+            row = {"target": t, "connections": c}
+            for server in ("nginx", "podium"):
+                sel = [x for x in runs if x["target"] == t and x["connections"] == c
+                       and x["server"] == server and "req_s" in x]
+                row[server] = {k: [x[k] for x in sel] for k in
+                               ("req_s", "mib_s", "p99_us", "p50_us", "errors",
+                                "cpu_us_per_req", "machine_busy_cores")}
+                row[server]["failed"] = len([x for x in runs if x["target"] == t
+                                             and x["connections"] == c
+                                             and x["server"] == server and "req_s" not in x])
+            rows.append(row)
+    return rows
+
+
+def ms(vals):
+    return [v / 1000.0 for v in vals]
+
+
+def verdict(row):
+    """Meets the bar: req/s and MiB/s >= nginx's, p99 <= nginx's, no errors."""
+    p, n = row["podium"], row["nginx"]
+    if not p["req_s"] or not n["req_s"]:
+        return "n/a"
+    med = statistics.median
+    ok = (med(p["req_s"]) >= med(n["req_s"]) and med(p["mib_s"]) >= med(n["mib_s"])
+          and med(p["p99_us"]) <= med(n["p99_us"]) and sum(p["errors"]) == 0)
+    return "yes" if ok else "**no**"
+
+
+def markdown(meta, runs, rows, args):
+    out = bench.header_lines("Podium serving benchmark (live segment and playlist, wrk)", meta)
+    w = out.append
+    pm = meta["podium"]
+    if pm:
+        w("- podium: `%s` (%s, %s build, binary of %s, sha256 %s; work tree at start: %s); "
+          "one session fed %s s by `%s`, then the feeder stopped (window unchanged between "
+          "publishers)" % (pm["binary"], pm["version"], pm["build_type"], pm["built"],
+                           pm["sha256"][:12], pm["tree"], meta.get("fed_s", "?"),
+                           meta["feeder_cmd"]))
+    w("- nginx: %s, 1 worker, sendfile on, access_log off, the same bytes as files "
+      "(config: `%s`)" % (meta.get("nginx_version", "?"), meta.get("nginx_conf", "?")))
+    for t in args.targets:
+        b = meta["targets"].get(t)
+        if b:
+            w("- %s: `%s`, %d bytes%s" % (t, b["path"], b["bytes"],
+                                        ", EXTINF %.3f s" % b["extinf"] if b.get("extinf") else ""))
+    w("- load: `wrk -t%d -cC -d%ds --latency`, runs alternate nginx/Podium; "
+      "MiB/s counts what wrk read (body + headers); errors = connect + read + write + "
+      "timeout + non-2xx; CPU = server utime+stime per request; fd limit %d"
+      % (args.threads, args.seconds, meta["nofile"]))
+    w("- figures: median [min-max] (runs); ratio = Podium / nginx of the medians "
+      "(p99: nginx / Podium, so >= 1 is good everywhere)")
+    w("")
+    w("| target | conns | server | req/s | MiB/s | p99 ms | p50 ms | errors | CPU us/req |")
+    w("| --- | --: | --- | --: | --: | --: | --: | --: | --: |")
+    for row in rows:
+        for server, label in (("nginx", "nginx"), ("podium", "Podium")):
+            s = row[server]
+            if not s["req_s"] and not s["failed"]:
+                continue
+            w("| %s | %d | %s | %s | %s | %s | %s | %d%s | %s |" % (
+                row["target"], row["connections"], label, bench.fmt_stat(s["req_s"], 0),
+                bench.fmt_stat(s["mib_s"], 0), bench.fmt_stat(ms(s["p99_us"]), 2),
+                bench.fmt_stat(ms(s["p50_us"]), 2), sum(s["errors"]),
+                " (+%d failed runs)" % s["failed"] if s["failed"] else "",
+                bench.fmt_stat(s["cpu_us_per_req"], 1)))
+        p, n = row["podium"], row["nginx"]
+        if p["req_s"] and n["req_s"]:
+            w("| %s | %d | **ratio** | **%s** | **%s** | **%s** | | bar met: %s | %s |" % (
+                row["target"], row["connections"], bench.fmt_ratio(p["req_s"], n["req_s"]),
+                bench.fmt_ratio(p["mib_s"], n["mib_s"]), bench.fmt_ratio(n["p99_us"], p["p99_us"]),
+                verdict(row), bench.fmt_ratio(p["cpu_us_per_req"], n["cpu_us_per_req"])))
+    w("")
+    notes = ["- " + p for p in meta.get("problems", [])]
+    for x in runs:
+        if "req_s" not in x:
+            notes.append("- FAILED %s %s c%d run %d: %s" % (x["server"], x["target"],
+                                                           x["connections"], x["run"],
+                                                           x.get("error", "?")))
+        elif x["errors"]:
+            notes.append("- %s %s c%d run %d: errors connect %d read %d write %d timeout %d "
+                         "non-2xx %d" % (x["server"], x["target"], x["connections"], x["run"],
+                                         x["connect"], x["read"], x["write"], x["timeout"],
+                                         x["status"]))
+    if notes:
+        w("Notes:")
+        w("")
+        out.extend(notes)
+        w("")
+    w("Raw numbers: `%s`" % bench.rel(meta["json"]))
+    return "\n".join(out)
+
+
+def nginx_version():
+    r = subprocess.run(["nginx", "-v"], capture_output=True, text=True)
+    return (r.stderr or r.stdout).strip().split("/")[-1] or "?"
+
+
+def main(argv):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, bench.on_signal)
+    signal.signal(signal.SIGHUP, bench.on_signal)
+    now, stamp = bench.stamp_now()
+    json_path = os.path.abspath(args.json or os.path.join(bench.RESULTS_DIR,
+                                                          "serve-%s.json" % stamp))
+    final_logs = os.path.splitext(json_path)[0] + "-logs"
+    src_bin = bench.ensure_built(args.podium, "--podium")
+    media_src, _ = bench.ensure_media()
+    nofile = raise_nofile(max(args.connections) * 4 + 1024)
+    work = tempfile.mkdtemp(prefix="bench-serve-", dir=args.tmpdir)
+    args.logdir = os.path.join(work, "logs")
+    os.makedirs(args.logdir)
+    args.media = bench.snapshot(media_src, os.path.join(work, os.path.basename(media_src)))
+    args.podium_bin = os.path.join(work, "podium")
+    shutil.copy2(src_bin, args.podium_bin)
+    args.lua = os.path.join(work, "done.lua")
+    with open(args.lua, "w") as f:
+        f.write(WRK_LUA)
+    meta = {"date": now.isoformat(timespec="seconds"),
+            "command": os.environ.get("PODIUM_BENCH_CMDLINE")
+            or bench.cmdline([sys.argv[0], "serve"] + argv),
+            "params": {"connections": args.connections, "seconds": args.seconds,
+                       "runs": args.runs, "threads": args.threads, "targets": args.targets,
+                       "only": args.only},
+            "host": bench.host_info(),
+            "podium": dict(bench.binary_meta(src_bin),
+                           version=bench.podium_version(args.podium_bin)),
+            "nginx_version": nginx_version(), "nofile": nofile,
+            "feeder_cmd": bench.cmdline(bench.feeder_argv(
+                bench.rel(media_src), bench.feed_url(9000, 1))).replace("9000", "PORT"),
+            "json": json_path, "logs": bench.rel(final_logs), "problems": []}
+    runs, procs = [], bench.Procs()
+    rc = 0
+    try:
+        podium, podium_port, info = start_podium(args, procs, work)
+        meta.update(info)
+        targets, extinf = pick_targets(podium_port)
+        meta["targets"] = {t: {"path": p, "bytes": len(b), "podium_headers": h}
+                           for t, (p, b, h) in targets.items()}
+        meta["targets"]["segment"]["extinf"] = extinf
+        nginx, nginx_port, conf = start_nginx(args, procs, work, targets, nofile)
+        meta["nginx_conf"] = bench.rel(os.path.join(final_logs, "nginx.conf"))
+        shutil.copy2(conf, os.path.join(args.logdir, "nginx.conf"))
+        servers = {"nginx": (nginx, nginx_port), "podium": (podium, podium_port)}
+        if args.only:
+            servers = {args.only: servers[args.only]}
+        meta["headers"], problems = check_same(targets, {k: v[1] for k, v in servers.items()})
+        meta["problems"] += problems
+        for name, (p, port) in servers.items():
+            for t in args.targets:
+                run_wrk(args, "http://127.0.0.1:%d%s" % (port, targets[t][0]),
+                        min(args.connections), WARMUP_S, p.pid)
+        total = len(args.targets) * len(args.connections) * args.runs * len(servers)
+        bench.log("%d wrk runs of %d s (~%.0f min); logs will be in %s" % (
+            total, args.seconds, total * (args.seconds + 2) / 60.0, meta["logs"]))
+        for r in range(1, args.runs + 1):
+            for t in args.targets:
+                for c in args.connections:
+                    for name, (p, port) in servers.items():
+                        if p.poll() is not None:
+                            raise RuntimeError("%s exited (rc %s)" % (name, p.returncode))
+                        x = run_wrk(args, "http://127.0.0.1:%d%s" % (port, targets[t][0]),
+                                    c, args.seconds, p.pid)
+                        x.update({"server": name, "target": t, "connections": c, "run": r})
+                        runs.append(x)
+                        if "req_s" in x:
+                            bench.log("%-6s %-8s c%-4d run %d: %8.0f req/s %7.0f MiB/s "
+                                      "p99 %7.2f ms errors %d cpu %.1f us/req" % (
+                                          name, t, c, r, x["req_s"], x["mib_s"],
+                                          x["p99_us"] / 1e3, x["errors"], x["cpu_us_per_req"]))
+                        else:
+                            bench.log("%-6s %-8s c%-4d run %d: FAILED %s"
+                                      % (name, t, c, r, x.get("error")))
+                        time.sleep(1.0)
+        # still the same bytes after the runs: the window did not move
+        _, after = check_same(targets, {k: v[1] for k, v in servers.items()})
+        meta["problems"] += ["after the runs: " + p for p in after]
+    except (KeyboardInterrupt, bench.Interrupted) as e:
+        bench.log("interrupted (%s): reporting the runs done so far" % (e or "SIGINT"))
+        meta["interrupted"] = True
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        meta["problems"].append(str(e))
+        bench.log("ERROR: %s" % e)
+        rc = 1
+    finally:
+        procs.stop_all()
+    meta["host"]["loadavg_end"] = bench.loadavg()
+    rows = summarize(runs, args)
+    bench.write_json(json_path, {"meta": meta, "summary": rows, "runs": runs})
+    shutil.copytree(args.logdir, final_logs, dirs_exist_ok=True)
+    meta.setdefault("targets", {})
+    text = markdown(meta, runs, rows, args)
+    bench.write_md(json_path, text)
+    print(text, flush=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        bench.log("kept " + work)
+    bad = meta["problems"] or any("req_s" not in x or x["errors"] for x in runs)
+    return 1 if rc or bad or meta.get("interrupted") else 0
