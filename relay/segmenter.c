@@ -315,6 +315,14 @@ static void finish_segment(struct segmenter *s, int64_t end)
         .parts = s->part_index,
     };
     size_t len = s->buf.len;
+    /* The buffer was sized for the previous segment plus a quarter: give
+     * the slack back before it sits in the window (realloc shrinks in
+     * place, or by mremap for large blocks; nothing is copied). */
+    if (s->buf.cap > len + len / 16) {
+        uint8_t *fit = av_realloc(s->buf.data, len);
+        if (fit)
+            s->buf.data = fit;
+    }
     seg.data = av_buffer_create(s->buf.data, len, av_buffer_default_free, NULL, 0);
     if (!seg.data) {
         log_msg(LV_ERROR, s->id, "\"out of memory publishing a segment\" seq=%llu",
