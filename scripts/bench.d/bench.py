@@ -316,22 +316,7 @@ def ensure_media():
 # podium
 
 def podium_bin(args):
-    path = os.path.abspath(args.podium)
-    if os.access(path, os.X_OK):
-        return path
-    if path != os.path.join(BUILD, "podium"):
-        raise SystemExit("bench: --podium %s is not executable" % path)
-    if not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")):
-        raise SystemExit("bench: build/podium missing and no CMakeLists.txt yet "
-                         "(use --only peer to run the peer side alone)")
-    log("build/podium missing: building it (Release)")
-    subprocess.run([os.path.join(ROOT, "scripts", "deps"), "build"], check=True)
-    subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"],
-                   check=True, stdout=sys.stderr)
-    subprocess.run(["cmake", "--build", BUILD, "-j2"], check=True, stdout=sys.stderr)
-    if not os.access(path, os.X_OK):
-        raise SystemExit("bench: build finished but %s does not exist" % path)
-    return path
+    return ensure_built(args.podium, "--podium")
 
 
 def passphrase(k):
@@ -976,21 +961,36 @@ def stamp_now():
     return now, now.strftime("%Y%m%d-%H%M%S")
 
 
+def run_paths(kind, json_arg):
+    """For one benchmark run: stop cleanly on SIGTERM/SIGHUP, and name the
+    result file and its log directory. (now, stamp, json_path, logs_dir)"""
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    now, stamp = stamp_now()
+    json_path = os.path.abspath(json_arg or os.path.join(RESULTS_DIR, "%s-%s.json" % (kind, stamp)))
+    return now, stamp, json_path, os.path.splitext(json_path)[0] + "-logs"
+
+
+_built = False
+
+
 def ensure_built(path, what):
-    """path if executable; if it is the default build/ path and missing,
-    build build/ (Release) like ingest does."""
+    """path, checked executable. The default build/ binaries are brought up
+    to date first (an incremental Release build, once per bench process), so
+    a benchmark never measures a stale binary."""
+    global _built
     path = os.path.abspath(path)
-    if os.access(path, os.X_OK):
-        return path
     if not path.startswith(BUILD + os.sep):
-        raise SystemExit("bench: %s %s is not executable" % (what, path))
-    if not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")):
-        raise SystemExit("bench: %s missing and no CMakeLists.txt" % rel(path))
-    log("%s missing: building build/ (Release)" % rel(path))
-    subprocess.run([os.path.join(ROOT, "scripts", "deps"), "build"], check=True)
-    subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"],
-                   check=True, stdout=sys.stderr)
-    subprocess.run(["cmake", "--build", BUILD, "-j2"], check=True, stdout=sys.stderr)
+        if not os.access(path, os.X_OK):
+            raise SystemExit("bench: %s %s is not executable" % (what, path))
+        return path
+    if not _built:
+        log("building build/ (Release, incremental)")
+        subprocess.run([os.path.join(ROOT, "scripts", "deps"), "build"], check=True)
+        subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"],
+                       check=True, stdout=sys.stderr)
+        subprocess.run(["cmake", "--build", BUILD, "-j2"], check=True, stdout=sys.stderr)
+        _built = True
     if not os.access(path, os.X_OK):
         raise SystemExit("bench: build finished but %s does not exist" % path)
     return path

@@ -39,7 +39,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -791,12 +790,7 @@ def markdown(meta, res, s, args):
 
 def main(argv):
     args = scale_args(argv)
-    signal.signal(signal.SIGTERM, bench.on_signal)
-    signal.signal(signal.SIGHUP, bench.on_signal)
-    now, stamp = bench.stamp_now()
-    json_path = os.path.abspath(args.json or os.path.join(bench.RESULTS_DIR,
-                                                          "scale-%s.json" % stamp))
-    final_logs = os.path.splitext(json_path)[0] + "-logs"
+    now, stamp, json_path, final_logs = bench.run_paths("scale", args.json)
     src_bin = bench.ensure_built(args.podium, "--podium")
     args.feeder_src = bench.ensure_built(args.feeder, "--feeder")
     args.media_src, minfo = bench.ensure_media()

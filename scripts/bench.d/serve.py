@@ -21,7 +21,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -414,12 +413,7 @@ def nginx_version():
 
 def main(argv):
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, bench.on_signal)
-    signal.signal(signal.SIGHUP, bench.on_signal)
-    now, stamp = bench.stamp_now()
-    json_path = os.path.abspath(args.json or os.path.join(bench.RESULTS_DIR,
-                                                          "serve-%s.json" % stamp))
-    final_logs = os.path.splitext(json_path)[0] + "-logs"
+    now, stamp, json_path, final_logs = bench.run_paths("serve", args.json)
     src_bin = bench.ensure_built(args.podium, "--podium")
     media_src, _ = bench.ensure_media()
     nofile = raise_nofile(max(args.connections) * 4 + 1024)
