@@ -1745,6 +1745,7 @@ LAT_POLL_S = 0.005
 PART_RE = re.compile(r'#EXT-X-PART:(.*)')
 ATTR_RE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 PART_URI_RE = re.compile(r'(\d+)\.(\d+)\.m4s$')
+LAT_KINDS = ("podium", "podium-ts", "peer")
 SEG_URI_RE = re.compile(r'(\d+)\.(?:m4s|ts)$')
 
 
@@ -1757,7 +1758,7 @@ def latency_args(argv):
     ap.add_argument("--runs", type=int, default=2, help="runs per side, alternating (default 2)")
     ap.add_argument("--warmup", type=float, default=LAT_WARMUP_S,
                     help="media seconds excluded at the start (default %g)" % LAT_WARMUP_S)
-    ap.add_argument("--only", choices=("podium", "peer"), help="run one side only")
+    ap.add_argument("--only", choices=LAT_KINDS, help="run one side only")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
     ap.add_argument("--tmpdir", default=None, help="where the work directory goes")
@@ -1769,15 +1770,16 @@ def latency_args(argv):
     return a
 
 
-def latency_config(data_dir):
+def latency_config(data_dir, ts=False):
+    """LL-HLS (fMP4 parts), or with ts classic HLS: TS segments of 1 s, the
+    same as the peer's."""
+    hls = ["format = ts"] if ts else ["format = fmp4", "part_duration = 0.2"]
     return "\n".join(["[server]",
                       "srt_listen  = 127.0.0.1:0",
                       "http_listen = 127.0.0.1:0",
                       "data_dir    = %s" % data_dir,
-                      "[hls]",
-                      "format = fmp4",
+                      "[hls]"] + hls + [
                       "segment_duration = 1",
-                      "part_duration = 0.2",
                       "window = 12",
                       "[srt]",
                       "latency_ms = %d" % (SRT_LATENCY_US // 1000),
@@ -1942,27 +1944,46 @@ def podium_samples(parts, extinf, t0):
                  "segments_with_part_holes": holes}
 
 
-def follow_peer(path, feeder, stop_at):
-    """Poll ffmpeg's playlist file every 5 ms: [(uri, EXTINF, T_avail)]."""
+def read_file_text(path):
+    """A playlist file as text; "" while missing or half written."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return text if text.endswith("\n") else ""
+
+
+def read_url_text(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2.0) as r:
+            return r.read().decode("utf-8", "replace")
+    except (OSError, urllib.error.URLError):
+        return ""
+
+
+def follow_peer(read_text, feeder, stop_at):
+    """Poll a playlist every 5 ms (read_text() -> its text or ""):
+    [(uri, EXTINF, T_avail)], T_avail = the first poll listing the segment.
+    Ends at ENDLIST after the feeder, or 2 s after it (live playlists)."""
     segs, seen = [], set()
+    fed_end = None
     while time.monotonic() < stop_at:
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError:
-            text = ""
+        text = read_text()
         now = time.monotonic()
         dur = None
         for line in text.splitlines():
             if line.startswith("#EXTINF:"):
                 dur = float(line[8:].split(",")[0])
             elif line and not line.startswith("#") and dur is not None:
-                if line not in seen and (text.endswith("\n")):
+                if line not in seen:
                     seen.add(line)
                     segs.append((line.strip(), dur, now))
                 dur = None
-        if feeder.p.poll() is not None and "#EXT-X-ENDLIST" in text:
-            break
+        if feeder.p.poll() is not None:
+            fed_end = fed_end or now
+            if "#EXT-X-ENDLIST" in text or now - fed_end > 2.0:
+                break
         time.sleep(LAT_POLL_S)
     return segs
 
@@ -1989,36 +2010,48 @@ def feeder_result(res, feeder):
                                                        first_line(feeder.log_path)))
 
 
-def lat_run_podium(r, args, procs, work):
-    res = {"kind": "podium", "run": r, "valid": True, "problems": []}
-    tmp = tempfile.mkdtemp(prefix="lat-podium-r%d-" % r, dir=work)
+def lat_run_podium(r, args, procs, work, kind="podium"):
+    """kind podium: LL-HLS parts by blocking reloads; podium-ts: TS segments,
+    the playlist polled every 5 ms like the peer's file."""
+    ts = kind == "podium-ts"
+    res = {"kind": kind, "run": r, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="lat-%s-r%d-" % (kind, r), dir=work)
     feeder = None
     try:
         data_dir = os.path.join(tmp, "data")
         os.makedirs(data_dir)
         conf = os.path.join(tmp, "podium.ini")
         with open(conf, "w") as f:
-            f.write(latency_config(data_dir))
-        plog = os.path.join(args.logdir, "podium-r%d.log" % r)
+            f.write(latency_config(data_dir, ts))
+        plog = os.path.join(args.logdir, "%s-r%d.log" % (kind, r))
         res["log"] = rel(os.path.join(args.final_logdir, os.path.basename(plog)))
         server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
         srt_port, http_port = podium_ports(plog, server, time.monotonic() + PODIUM_START_DEADLINE)
         res["ports"] = {"srt": srt_port, "http": http_port}
         time.sleep(0.5)
         feeder = Feeder(latency_feeder_argv(feed_url(srt_port, 1), args.seconds),
-                        os.path.join(args.logdir, "feeder-podium-r%d.log" % r))
+                        os.path.join(args.logdir, "feeder-%s-r%d.log" % (kind, r)))
         stop_at = time.monotonic() + args.seconds + 10.0
-        parts, extinf, st = follow_podium(http_port, feeder, stop_at)
+        if ts:
+            url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
+            segs = follow_peer(lambda: read_url_text(url), feeder, stop_at)
+            st = {"segments": len(segs)}
+        else:
+            parts, extinf, st = follow_podium(http_port, feeder, stop_at)
         feeder.p.wait(timeout=max(0.1, stop_at - time.monotonic()) + 5)
         res["http"] = st
         feeder_result(res, feeder)
-        if feeder.t0 is not None:
+        if feeder.t0 is not None and ts:
+            res["samples"] = peer_samples(segs, feeder.t0)
+            if segs:
+                res["first_segment_s"] = segs[0][2] - feeder.t0
+        elif feeder.t0 is not None:
             samples, info = podium_samples(parts, extinf, feeder.t0)
             res.update(info)
             res["samples"] = samples
         if not res.get("samples"):
             res["valid"] = False
-            res["problems"].append("no parts seen (%s)" % st)
+            res["problems"].append("no %s seen (%s)" % ("segments" if ts else "parts", st))
         if server.poll() is not None:
             res["valid"] = False
             res["problems"].append("podium exited during the run (rc %s)" % server.returncode)
@@ -2059,12 +2092,15 @@ def lat_run_peer(r, args, procs, work):
         feeder = Feeder(latency_feeder_argv(feed_url(port, 1), args.seconds),
                         os.path.join(args.logdir, "feeder-peer-r%d.log" % r))
         stop_at = time.monotonic() + args.seconds + 10.0
-        segs = follow_peer(os.path.join(out, "index.m3u8"), feeder, stop_at)
+        path = os.path.join(out, "index.m3u8")
+        segs = follow_peer(lambda: read_file_text(path), feeder, stop_at)
         feeder.p.wait(timeout=5)
         feeder_result(res, feeder)
         res["segments"] = len(segs)
         if feeder.t0 is not None:
             res["samples"] = peer_samples(segs, feeder.t0)
+            if segs:
+                res["first_segment_s"] = segs[0][2] - feeder.t0
         if not res.get("samples"):
             res["valid"] = False
             res["problems"].append("no segments seen in %s" % out)
@@ -2115,7 +2151,8 @@ def latency_markdown(meta, runs, summ):
     pm = meta["podium"]
     if pm:
         w("- podium: `%s` (%s, %s build, binary of %s, sha256 %s; work tree at start: %s); "
-          "config: format fmp4, segment_duration 1, part_duration 0.2, window 12, SRT latency %d ms"
+          "config: format fmp4, segment_duration 1, part_duration 0.2, window 12 (LL-HLS) "
+          "or format ts, segment_duration 1 (TS), SRT latency %d ms"
           % (pm["binary"], pm["version"], pm["build_type"], pm["built"], pm["sha256"][:12],
              pm["tree"], SRT_LATENCY_US // 1000))
     w("- feeder (same for both, live x264 encode): `%s`" % meta["feeder_cmd"])
@@ -2126,8 +2163,10 @@ def latency_markdown(meta, runs, summ):
     w("- Podium: blocking playlist reloads on the PRELOAD-HINT part "
       "(`index.m3u8?_HLS_msn=M&_HLS_part=P`); T_avail = when the reply listing the part "
       "arrives; t_end = EXTINF of earlier segments + DURATION of this segment's parts "
-      "so far. Peer: playlist file polled every 5 ms; T_avail = first poll listing the "
-      "segment; t_end = cumulative EXTINF.")
+      "so far. Podium TS: playlist polled over HTTP every 5 ms; peer: playlist file "
+      "polled every 5 ms; T_avail = first poll listing the segment; t_end = cumulative "
+      "EXTINF, so a TS/peer sample is the time from the segment's closing keyframe "
+      "leaving the feeder to the segment being listed.")
     wu = meta["params"]["warmup_s"]
     w("- latency = T_avail - (T0 + t_end), per part (Podium) / segment (ffmpeg); "
       "%d run(s) x %g s per side, alternating; all samples of all valid runs pooled; "
@@ -2142,6 +2181,7 @@ def latency_markdown(meta, runs, summ):
     w("| --- | --: | --- | --: | --: | --: | --: | --- |")
     for key, after in (("all", wu), ("steady", max(wu, LAT_STEADY_S))):
         for kind, label, unit in (("podium", "Podium LL-HLS", "part 0.2 s"),
+                                  ("podium-ts", "Podium HLS (TS)", "segment 1 s"),
                                   ("peer", "ffmpeg -f hls", "segment 1 s")):
             s = summ[key].get(kind)
             if not s:
@@ -2151,11 +2191,22 @@ def latency_markdown(meta, runs, summ):
                 label, after, unit, s["median"] * 1e3, s["p95"] * 1e3, s["min"] * 1e3,
                 s["max"] * 1e3, s["n"], s["runs"],
                 ", ".join("%.0f" % (v * 1e3) for v in s["run_medians"])))
-        p, q = summ[key].get("podium"), summ[key].get("peer")
-        if p and q and p["median"] > 0 and p["p95"] > 0:
-            w("| **ratio ffmpeg / Podium** | %g s | | **%.2f** | **%.2f** | | | |"
-              % (after, q["median"] / p["median"], q["p95"] / p["p95"]))
+        q = summ[key].get("peer")
+        for kind, label in (("podium", "LL-HLS"), ("podium-ts", "TS")):
+            p = summ[key].get(kind)
+            if p and q and p["median"] > 0 and p["p95"] > 0:
+                w("| **ratio ffmpeg / Podium %s** | %g s | | **%.2f** | **%.2f** | | | |"
+                  % (label, after, q["median"] / p["median"], q["p95"] / p["p95"]))
     w("")
+    first = summ.get("first_segment_s", {})
+    if any(first.values()):
+        w("First segment listed, after the first keyframe left the feeder (media time 0), "
+          "per run, s: Podium TS %s; ffmpeg %s. (Includes the SRT latency, %d ms; "
+          "segment_duration 1 s.)" % (
+              ", ".join("%.3f" % v for v in first.get("podium-ts", [])) or "n/a",
+              ", ".join("%.3f" % v for v in first.get("peer", [])) or "n/a",
+              SRT_LATENCY_US // 1000))
+        w("")
     notes = []
     for x in runs:
         tag = "%s run %d" % (x["kind"], x["run"])
@@ -2206,17 +2257,21 @@ def latency(argv):
             "json": json_path, "logs": rel(final_logs)}
     runs, procs = [], Procs()
     log("%d run(s) of %.0f s per side (~%.0f min); logs will be in %s"
-        % (args.runs, args.seconds, args.runs * (1 if args.only else 2) * (args.seconds + 8) / 60,
+        % (args.runs, args.seconds,
+           args.runs * (1 if args.only else len(LAT_KINDS)) * (args.seconds + 8) / 60,
            meta["logs"]))
     try:
         for r in range(1, args.runs + 1):
-            for kind in ("podium", "peer"):
+            for kind in LAT_KINDS:
                 if args.only and kind != args.only:
                     continue
-                x = (lat_run_podium if kind == "podium" else lat_run_peer)(r, args, procs, work)
+                if kind == "peer":
+                    x = lat_run_peer(r, args, procs, work)
+                else:
+                    x = lat_run_podium(r, args, procs, work, kind)
                 runs.append(x)
                 vals = kept(x.get("samples", []), args.warmup)
-                log("%-6s run %d: %d samples, median %s ms, T0 - start %s s%s" % (
+                log("%-9s run %d: %d samples, median %s ms, T0 - start %s s%s" % (
                     kind, r, len(vals),
                     "%.0f" % (statistics.median(vals) * 1e3) if vals else "n/a",
                     x.get("t0_from_start_s"),
@@ -2230,8 +2285,12 @@ def latency(argv):
     meta["host"]["loadavg_end"] = loadavg()
     offs = [x["t0_from_start_s"] for x in runs if x.get("t0_from_start_s") is not None]
     meta["t0_offset_median"] = round(statistics.median(offs), 3) if offs else None
-    summ = {key: {k: lat_stats(runs, k, after) for k in ("podium", "peer")}
+    summ = {key: {k: lat_stats(runs, k, after) for k in LAT_KINDS}
             for key, after in (("all", args.warmup), ("steady", max(args.warmup, LAT_STEADY_S)))}
+    summ["first_segment_s"] = {
+        k: [round(x["first_segment_s"], 3) for x in runs
+            if x["kind"] == k and x["valid"] and "first_segment_s" in x]
+        for k in ("podium-ts", "peer")}
     write_json(json_path, {"meta": meta, "summary": summ, "runs": runs})
     shutil.copytree(args.logdir, final_logs, dirs_exist_ok=True)
     text = latency_markdown(meta, runs, summ)
