@@ -649,6 +649,58 @@ def run_peer(n, r, args, media, procs, work):
     return res
 
 
+def run_floor(n, r, args, media, procs, work):
+    """libsrt alone: srt_sink (one thread per connection blocked in
+    srt_recvmsg, as Podium's publishers) with the same sessions and feeders."""
+    res = {"kind": "floor", "n": n, "run": r, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="floor-n%d-r%d-" % (n, r), dir=work)
+    try:
+        creds = os.path.join(tmp, "sessions")
+        with open(creds, "w") as f:
+            f.writelines("s%d %s\n" % (k, passphrase(k)) for k in range(1, n + 1))
+        out = os.path.join(args.logdir, "floor-n%d-r%d.log" % (n, r))
+        sink = procs.start([args.floor_bin, creds, str(SRT_LATENCY_US // 1000)], out, "srt_sink")
+        deadline = time.monotonic() + LISTENER_DEADLINE
+        port = None
+        while port is None:
+            with open(out, errors="replace") as f:
+                m = re.search(r"^port=(\d+)$", f.read(), re.M)
+            port = int(m.group(1)) if m else None
+            if port is None and (sink.poll() is not None or time.monotonic() > deadline):
+                raise RuntimeError("srt_sink did not start (rc %s)" % sink.poll())
+            time.sleep(0.05)
+
+        def starter(k):
+            return lambda: procs.start(
+                feeder_argv(media, feed_url(port, k)),
+                os.path.join(args.logdir, "feeder-floor-n%d-r%d-s%d.log" % (n, r, k)),
+                "feeder s%d" % k)
+
+        m, fprocs = measure([sink.pid], [starter(k) for k in range(1, n + 1)], args.seconds)
+        res.update(m)
+        res["peak_rss_kib"] = max(m["hwm_kib"]) if m["hwm_kib"] else m["rss_sum_peak_kib"]
+        dead, _ = feeder_state(fprocs)
+        if dead:
+            res["valid"] = False
+            res["problems"].append("feeders exited early: %s" % dead)
+        Procs.stop(fprocs, 3.0)
+        Procs.stop([sink], 5.0)
+        with open(out, errors="replace") as f:
+            summary = [l.strip() for l in f if l.startswith("srt_sink:")]
+        res["summary"] = summary[0] if summary else None
+        if not summary or "connections=%d " % n not in summary[0]:
+            res["valid"] = False
+            res["problems"].append("srt_sink did not see %d connections: %s" % (n, summary))
+    except RuntimeError as e:
+        res["valid"] = False
+        res["problems"].append(str(e))
+    finally:
+        procs.stop_all()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return res
+
+
 # --------------------------------------------------------------------------
 # report
 
@@ -675,8 +727,10 @@ def summarize(runs, streams):
     for n in streams:
         pod = [x for x in runs if x["n"] == n and x["kind"] == "podium" and x["valid"]]
         peer = [x for x in runs if x["n"] == n and x["kind"] == "peer" and x["valid"]]
+        floor = [x for x in runs if x["n"] == n and x["kind"] == "floor" and x["valid"]]
         rows.append({
             "n": n,
+            "floor_cpu": [cpu_per_stream_min(x) for x in floor],
             "podium_cpu": [cpu_per_stream_min(x) for x in pod],
             "peer_cpu": [cpu_per_stream_min(x) for x in peer],
             "podium_rss": [x["peak_rss_kib"] / 1024.0 for x in pod],
@@ -727,6 +781,19 @@ def markdown(meta, runs, rows):
             fmt_stat(row["podium_rss"], 1), fmt_stat(row["peer_rss"], 1),
             fmt_ratio(row["podium_rss"], row["peer_rss"])))
     w("")
+    if any(row["floor_cpu"] for row in rows):
+        w("libsrt alone (`build/tests/srt_sink`: the same listener, passphrases, SRT "
+          "latency and feeders; one thread per connection blocked in srt_recvmsg; the "
+          "payload discarded), same runs:")
+        w("")
+        w("| N | libsrt floor CPU-s / stream-min | floor / ffmpeg | Podium - floor | Podium / floor |")
+        w("| --: | --: | --: | --: | --: |")
+        for row in rows:
+            f, p, q = row["floor_cpu"], row["podium_cpu"], row["peer_cpu"]
+            above = "%.3f" % (statistics.median(p) - statistics.median(f)) if f and p else "n/a"
+            w("| %d | %s | %s | %s | %s |" % (row["n"], fmt_stat(f, 3), fmt_ratio(f, q),
+                                              above, fmt_ratio(p, f)))
+        w("")
     disk = []
     for n in sorted({x["n"] for x in runs}):
         parts = []
@@ -823,7 +890,11 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: --seconds 15 --runs 1 --streams 1,4 "
                     "(explicit options still win)")
-    ap.add_argument("--only", choices=("podium", "peer"), help="run one side only")
+    ap.add_argument("--only", choices=("podium", "peer", "floor"), help="run one side only")
+    ap.add_argument("--floor", action="store_true",
+                    help="a third side: libsrt alone (build/tests/srt_sink: the same "
+                    "listener, passphrases and feeders, payload discarded), to show "
+                    "libsrt's own CPU per stream")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
     ap.add_argument("--peer-plain", action="store_true",
@@ -835,6 +906,7 @@ def parse_args(argv):
     ap.add_argument("--json", help="result file (default build/bench-results/ingest-<timestamp>.json)")
     a = ap.parse_args(argv)
     q = a.quick
+    a.floor = a.floor or a.only == "floor"
     a.streams = [int(s) for s in (a.streams or ("1,4" if q else "1,4,16")).split(",") if s]
     a.seconds = a.seconds if a.seconds is not None else (15.0 if q else 60.0)
     a.runs = a.runs if a.runs is not None else (1 if q else 3)
@@ -881,6 +953,8 @@ def ingest(argv):
     final_logs = os.path.join(RESULTS_DIR, "ingest-%s-logs" % stamp)
 
     src_bin = None if args.only == "peer" else podium_bin(args)
+    args.floor_bin = args.floor and ensure_built(os.path.join(BUILD, "tests", "srt_sink"),
+                                                 "srt_sink")
     media_src, minfo = ensure_media()
     minfo["path"] = media_src
     work = tempfile.mkdtemp(prefix="bench-ingest-", dir=args.tmpdir)
@@ -915,15 +989,16 @@ def ingest(argv):
             "json": json_path,
             "logs": rel(final_logs),
         })
-        total = len(args.streams) * args.runs * (1 if args.only else 2)
+        kinds = [k for k in ("podium", "peer", "floor") if k != "floor" or args.floor]
+        total = len(args.streams) * args.runs * (1 if args.only else len(kinds))
         log("%d runs of %.0f s (~%.0f min); logs will be in %s"
             % (total, args.seconds, total * (args.seconds + 6) / 60, meta["logs"]))
         for n in args.streams:
             for r in range(1, args.runs + 1):
-                for kind in ("podium", "peer"):
+                for kind in kinds:
                     if args.only and kind != args.only:
                         continue
-                    fn = run_podium if kind == "podium" else run_peer
+                    fn = {"podium": run_podium, "peer": run_peer, "floor": run_floor}[kind]
                     x = fn(n, r, args, media, procs, work)
                     runs.append(x)
                     log("%-6s N=%-2d run %d: cpu %.2f s over %.1f s, %.3f cpu-s/stream-min, "
@@ -2309,7 +2384,7 @@ def latency(argv):
 # subcommand's defaults, every figure still a median of several runs.
 ALL_PLAN = (
     ("pipeline", []),                                        # ~5 min
-    ("ingest", ["--streams", "4,16", "--seconds", "20", "--runs", "3"]),   # ~5 min
+    ("ingest", ["--streams", "16", "--seconds", "20", "--runs", "3", "--floor"]),  # ~4 min
     ("serve", ["--runs", "3", "--seconds", "8"]),            # ~4 min
     ("latency", ["--seconds", "30", "--runs", "2"]),         # ~3 min
     ("memory", ["--minutes", "20"]),                         # ~3 min
