@@ -32,6 +32,7 @@ all: ingest, pipeline and memory with their defaults.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -649,17 +650,40 @@ def run_peer(n, r, args, media, procs, work):
     return res
 
 
-def run_floor(n, r, args, media, procs, work):
-    """libsrt alone: srt_sink (one thread per connection blocked in
-    srt_recvmsg, as Podium's publishers) with the same sessions and feeders."""
-    res = {"kind": "floor", "n": n, "run": r, "valid": True, "problems": []}
-    tmp = tempfile.mkdtemp(prefix="floor-n%d-r%d-" % (n, r), dir=work)
+@contextlib.contextmanager
+def run_guard(res, procs, tmp, keep):
+    """The end of every run: a RuntimeError makes it invalid (with why),
+    and whatever it started is stopped and its temp dir removed."""
     try:
+        yield
+    except RuntimeError as e:
+        res["valid"] = False
+        res["problems"].append(str(e))
+    finally:
+        procs.stop_all()
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def floor_argv(args, creds):
+    argv = [args.floor_bin, "--latency", str(SRT_LATENCY_US // 1000)]
+    return argv + (["--blocking"] if args.floor_mode == "blocking" else []) + [creds]
+
+
+def run_floor(n, r, args, media, procs, work):
+    """libsrt alone: srt_sink (--floor-mode: one epoll thread for all
+    connections, or one thread per connection blocked in srt_recvmsg as
+    Podium's publishers) with the same sessions and feeders."""
+    res = {"kind": "floor", "n": n, "run": r, "valid": True, "problems": [],
+           "floor_mode": args.floor_mode}
+    tmp = tempfile.mkdtemp(prefix="floor-n%d-r%d-" % (n, r), dir=work)
+    with run_guard(res, procs, tmp, args.keep):
         creds = os.path.join(tmp, "sessions")
         with open(creds, "w") as f:
             f.writelines("s%d %s\n" % (k, passphrase(k)) for k in range(1, n + 1))
         out = os.path.join(args.logdir, "floor-n%d-r%d.log" % (n, r))
-        sink = procs.start([args.floor_bin, creds, str(SRT_LATENCY_US // 1000)], out, "srt_sink")
+        res["log"] = rel(os.path.join(args.final_logdir, os.path.basename(out)))
+        sink = procs.start(floor_argv(args, creds), out, "srt_sink")
         deadline = time.monotonic() + LISTENER_DEADLINE
         port = None
         while port is None:
@@ -679,7 +703,7 @@ def run_floor(n, r, args, media, procs, work):
         m, fprocs = measure([sink.pid], [starter(k) for k in range(1, n + 1)], args.seconds)
         res.update(m)
         res["peak_rss_kib"] = max(m["hwm_kib"]) if m["hwm_kib"] else m["rss_sum_peak_kib"]
-        dead, _ = feeder_state(fprocs)
+        dead, res["feeders_cpu_s"] = feeder_state(fprocs)
         if dead:
             res["valid"] = False
             res["problems"].append("feeders exited early: %s" % dead)
@@ -691,13 +715,13 @@ def run_floor(n, r, args, media, procs, work):
         if not summary or "connections=%d " % n not in summary[0]:
             res["valid"] = False
             res["problems"].append("srt_sink did not see %d connections: %s" % (n, summary))
-    except RuntimeError as e:
-        res["valid"] = False
-        res["problems"].append(str(e))
-    finally:
-        procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            # a floor that lost packets would be cheaper than a correct receiver
+            counts = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", summary[0]))
+            res["sink_counts"] = counts
+            if counts.get("lost", 0) or counts.get("dropped", 0):
+                res["problems"].append("SRT packets lost+dropped (srt_sink): %d"
+                                       % (counts.get("lost", 0) + counts.get("dropped", 0)))
     return res
 
 
@@ -734,6 +758,7 @@ def summarize(runs, streams):
             "podium_cpu": [cpu_per_stream_min(x) for x in pod],
             "peer_cpu": [cpu_per_stream_min(x) for x in peer],
             "podium_rss": [x["peak_rss_kib"] / 1024.0 for x in pod],
+            "floor_rss": [x["peak_rss_kib"] / 1024.0 for x in floor],
             "peer_rss": [x["peak_rss_kib"] / 1024.0 for x in peer],
         })
     return rows
@@ -782,17 +807,23 @@ def markdown(meta, runs, rows):
             fmt_ratio(row["podium_rss"], row["peer_rss"])))
     w("")
     if any(row["floor_cpu"] for row in rows):
-        w("libsrt alone (`build/tests/srt_sink`: the same listener, passphrases, SRT "
-          "latency and feeders; one thread per connection blocked in srt_recvmsg; the "
-          "payload discarded), same runs:")
+        how = {"epoll": "one thread drains every connection through srt_epoll_uwait",
+               "blocking": "one thread per connection blocked in srt_recvmsg, as Podium"}
+        w("libsrt alone (`%s`: the same listener, passphrases, SRT latency with TSBPD "
+          "and feeders; %s; the payload discarded), alternating with the runs above. "
+          "Bar 1 asks Podium for <= 0.25 x ffmpeg; a floor above that puts the bar "
+          "below what libsrt itself costs:" % (meta["floor_cmd"], how[meta["params"]["floor_mode"]]))
         w("")
-        w("| N | libsrt floor CPU-s / stream-min | floor / ffmpeg | Podium - floor | Podium / floor |")
-        w("| --: | --: | --: | --: | --: |")
+        w("| N | libsrt floor CPU-s / stream-min | floor / ffmpeg | bar 1: 0.25 x ffmpeg "
+          "| Podium - floor | Podium / floor | floor peak RSS MiB |")
+        w("| --: | --: | --: | --: | --: | --: | --: |")
         for row in rows:
             f, p, q = row["floor_cpu"], row["podium_cpu"], row["peer_cpu"]
             above = "%.3f" % (statistics.median(p) - statistics.median(f)) if f and p else "n/a"
-            w("| %d | %s | %s | %s | %s |" % (row["n"], fmt_stat(f, 3), fmt_ratio(f, q),
-                                              above, fmt_ratio(p, f)))
+            bar = "%.3f" % (0.25 * statistics.median(q)) if q else "n/a"
+            w("| %d | %s | %s | %s | %s | %s | %s |" % (
+                row["n"], fmt_stat(f, 3), fmt_ratio(f, q), bar, above, fmt_ratio(p, f),
+                fmt_stat(row["floor_rss"], 1)))
         w("")
     disk = []
     for n in sorted({x["n"] for x in runs}):
@@ -895,6 +926,10 @@ def parse_args(argv):
                     help="a third side: libsrt alone (build/tests/srt_sink: the same "
                     "listener, passphrases and feeders, payload discarded), to show "
                     "libsrt's own CPU per stream")
+    ap.add_argument("--floor-mode", choices=("epoll", "blocking"),
+                    help="how srt_sink reads (implies --floor): epoll, one thread "
+                    "for all connections (default), or blocking, one thread per "
+                    "connection as Podium's ingest")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
     ap.add_argument("--peer-plain", action="store_true",
@@ -906,7 +941,8 @@ def parse_args(argv):
     ap.add_argument("--json", help="result file (default build/bench-results/ingest-<timestamp>.json)")
     a = ap.parse_args(argv)
     q = a.quick
-    a.floor = a.floor or a.only == "floor"
+    a.floor = a.floor or a.only == "floor" or a.floor_mode is not None
+    a.floor_mode = a.floor_mode or "epoll"
     a.streams = [int(s) for s in (a.streams or ("1,4" if q else "1,4,16")).split(",") if s]
     a.seconds = a.seconds if a.seconds is not None else (15.0 if q else 60.0)
     a.runs = a.runs if a.runs is not None else (1 if q else 3)
@@ -952,9 +988,9 @@ def ingest(argv):
     json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "ingest-%s.json" % stamp))
     final_logs = os.path.join(RESULTS_DIR, "ingest-%s-logs" % stamp)
 
-    src_bin = None if args.only == "peer" else podium_bin(args)
-    args.floor_bin = args.floor and ensure_built(os.path.join(BUILD, "tests", "srt_sink"),
-                                                 "srt_sink")
+    src_bin = None if args.only in ("peer", "floor") else podium_bin(args)
+    sink_bin = args.floor and ensure_built(os.path.join(BUILD, "tests", "srt_sink"),
+                                           "srt_sink")
     media_src, minfo = ensure_media()
     minfo["path"] = media_src
     work = tempfile.mkdtemp(prefix="bench-ingest-", dir=args.tmpdir)
@@ -968,12 +1004,14 @@ def ingest(argv):
         if src_bin:
             args.podium_bin = os.path.join(work, "podium")
             shutil.copy2(src_bin, args.podium_bin)
+        args.floor_bin = sink_bin and snapshot(sink_bin, os.path.join(work, "srt_sink"))
         meta.update({
             "date": now.isoformat(timespec="seconds"),
             "command": os.environ.get("PODIUM_BENCH_CMDLINE")
             or cmdline([sys.argv[0]] + ["ingest"] + argv),
             "params": {"streams": args.streams, "seconds": args.seconds, "runs": args.runs,
-                       "only": args.only, "peer_plain": args.peer_plain},
+                       "only": args.only, "peer_plain": args.peer_plain,
+                       "floor": args.floor, "floor_mode": args.floor_mode},
             "host": host_info(),
             "podium": {"binary": src_bin and rel(src_bin),
                        "sha256": src_bin and sha256(args.podium_bin),
@@ -986,6 +1024,8 @@ def ingest(argv):
             "feeder_cmd": cmdline(feeder_argv(rel(media_src),
                                               feed_url(9000, 1))).replace("9000", "PORT"),
             "peer_cmd": cmdline(peer_argv(9000, "OUT", 1, args)).replace("9000", "PORT"),
+            "floor_cmd": sink_bin and cmdline(floor_argv(args, "SESSIONS")).replace(
+                args.floor_bin, rel(sink_bin)),
             "json": json_path,
             "logs": rel(final_logs),
         })
@@ -1044,6 +1084,19 @@ def run_paths(kind, json_arg):
     now, stamp = stamp_now()
     json_path = os.path.abspath(json_arg or os.path.join(RESULTS_DIR, "%s-%s.json" % (kind, stamp)))
     return now, stamp, json_path, os.path.splitext(json_path)[0] + "-logs"
+
+
+def publish_results(json_path, obj, text, logdir, final_logs, work, keep):
+    """Raw numbers to json_path, the table next to it and on stdout, the
+    logs kept; the work directory removed unless keep."""
+    write_json(json_path, obj)
+    shutil.copytree(logdir, final_logs, dirs_exist_ok=True)
+    write_md(json_path, text)
+    print(text, flush=True)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log("kept " + work)
 
 
 _built = False

@@ -829,13 +829,6 @@ def main(argv):
         procs.stop_all()
     meta["host"]["loadavg_end"] = bench.loadavg()
     s = summarize(res, args)
-    bench.write_json(json_path, {"meta": meta, "summary": s, "run": res})
-    shutil.copytree(logdir, final_logs, dirs_exist_ok=True)
-    text = markdown(meta, res, s, args)
-    bench.write_md(json_path, text)
-    print(text, flush=True)
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        log("kept " + work)
+    bench.publish_results(json_path, {"meta": meta, "summary": s, "run": res},
+                          markdown(meta, res, s, args), logdir, final_logs, work, args.keep)
     return 0 if s.get("pass") and not meta.get("interrupted") else 1

@@ -496,15 +496,9 @@ def main(argv):
         procs.stop_all()
     meta["host"]["loadavg_end"] = bench.loadavg()
     rows = summarize(runs, args)
-    bench.write_json(json_path, {"meta": meta, "summary": rows, "runs": runs})
-    shutil.copytree(args.logdir, final_logs, dirs_exist_ok=True)
     meta.setdefault("targets", {})
-    text = markdown(meta, runs, rows, args)
-    bench.write_md(json_path, text)
-    print(text, flush=True)
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        bench.log("kept " + work)
+    bench.publish_results(json_path, {"meta": meta, "summary": rows, "runs": runs},
+                          markdown(meta, runs, rows, args), args.logdir, final_logs,
+                          work, args.keep)
     bad = meta["problems"] or any("req_s" not in x or x["errors"] for x in runs)
     return 1 if rc or bad or meta.get("interrupted") else 0

@@ -1,166 +1,284 @@
-/* libsrt's own receive floor: the cheapest server that takes N SRT
- * publishers the way Podium does (one listener, per-session passphrase set
- * in the listen callback, TSBPD and latency as configured) and throws the
- * payload away. scripts/bench ingest --floor runs it beside Podium so the
- * CPU libsrt costs by itself is measured in the same run.
+/* libsrt's own receive floor: the cheapest correct server that takes N SRT
+ * publishers the way Podium does (one listener, the per-session passphrase
+ * set in the listen callback, TSBPD on with Podium's latency) and throws the
+ * payload away. scripts/bench ingest --floor runs it beside Podium and the
+ * ffmpeg peer with the same feeders, so whatever Podium spends above this
+ * process is Podium's, and whatever this process spends no SRT server on
+ * this libsrt can avoid.
  *
- *   srt_sink SESSIONS_FILE [LATENCY_MS] [--epoll]
+ *   srt_sink [--blocking] [--port N] [--latency MS] SESSIONS_FILE
  *
  * SESSIONS_FILE: one "<session> <passphrase>" per line. Prints "port=N"
- * once listening; on SIGTERM/SIGINT prints a summary line and exits 0.
- * Default: one thread per connection blocked in srt_recvmsg (Podium's
- * model); --epoll: one thread draining every ready socket. */
+ * once listening (--port 0, the default, takes an ephemeral port). On
+ * SIGTERM/SIGINT prints one summary line and exits 0.
+ *
+ * Default: one thread drains every connection through srt_epoll_uwait, the
+ * least a server can wake up. --blocking: one thread per connection blocked
+ * in srt_recvmsg, which is what Podium's ingest does, to price that choice. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <srt/access_control.h>
 #include <srt/srt.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_SESSIONS 1024
-#define PAYLOAD 1456
+#define MAX_EVENTS 64
+#define PAYLOAD 1456 /* SRT live mode's largest message: one TS burst of 7 packets */
 
 struct cred {
     char id[64];
     char pass[80];
 };
 
-static struct cred creds[MAX_SESSIONS];
-static int n_creds;
-static atomic_ullong packets, bytes;
-static atomic_int conns;
-static int epoll_id = -1;
+/* Counters are atomics only because --blocking adds to them from N threads;
+ * relaxed adds cost nothing next to libsrt's per-packet work. */
+struct sink {
+    struct cred creds[MAX_SESSIONS];
+    int n_creds;
+    bool blocking;
+    int epoll_id;
+    SRTSOCKET listener;
+    SRTSOCKET socks[MAX_SESSIONS];   /* accepted, for the loss totals at exit */
+    atomic_int n_socks;
+    atomic_ullong packets, bytes;
+};
 
-static int load_creds(const char *path)
+struct reader_arg {
+    struct sink *sink;
+    SRTSOCKET sock;
+};
+
+static int load_creds(struct sink *s, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
-    while (n_creds < MAX_SESSIONS
-           && fscanf(f, "%63s %79s", creds[n_creds].id, creds[n_creds].pass) == 2)
-        n_creds++;
+    while (s->n_creds < MAX_SESSIONS
+           && fscanf(f, "%63s %79s", s->creds[s->n_creds].id,
+                     s->creds[s->n_creds].pass) == 2)
+        s->n_creds++;
     fclose(f);
-    return n_creds > 0 ? 0 : -1;
+    return s->n_creds > 0 ? 0 : -1;
 }
 
-/* Same stream id form Podium takes: "#!::r=<id>,..." or a bare id. */
+/* "#!::r=<session>,m=publish" as Podium takes it: the session is the r key;
+ * an m other than publish is refused. Returns the session's length, or -1. */
+static int session_of(const char *sid, const char **id)
+{
+    static const char prefix[] = "#!::";
+    int len = -1;
+    if (!sid || strncmp(sid, prefix, sizeof(prefix) - 1) != 0)
+        return -1;
+    for (const char *p = sid + sizeof(prefix) - 1; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n > 2 && p[0] == 'r' && p[1] == '=') {
+            *id = p + 2;
+            len = (int)n - 2;
+        } else if (n >= 2 && p[0] == 'm' && p[1] == '='
+                   && !(n == 9 && strncmp(p + 2, "publish", 7) == 0)) {
+            return -1;
+        }
+        p += n + (p[n] == ',');
+    }
+    return len;
+}
+
 static int listen_cb(void *opaque, SRTSOCKET ns, int hs_version,
                      const struct sockaddr *peer, const char *streamid)
 {
-    (void)opaque; (void)hs_version; (void)peer;
-    const char *r = streamid ? strstr(streamid, "r=") : NULL;
-    const char *id = r ? r + 2 : streamid;
-    size_t len = id ? strcspn(id, ",") : 0;
-    for (int i = 0; i < n_creds; i++) {
-        if (strlen(creds[i].id) == len && strncmp(creds[i].id, id, len) == 0)
-            return srt_setsockflag(ns, SRTO_PASSPHRASE, creds[i].pass,
-                                   (int)strlen(creds[i].pass)) == SRT_ERROR ? -1 : 0;
+    struct sink *s = opaque;
+    const char *id = NULL;
+    int len = session_of(streamid, &id);
+    (void)hs_version;
+    (void)peer;
+    for (int i = 0; len > 0 && i < s->n_creds; i++) {
+        const struct cred *c = &s->creds[i];
+        if (strlen(c->id) == (size_t)len && strncmp(c->id, id, (size_t)len) == 0)
+            return srt_setsockflag(ns, SRTO_PASSPHRASE, c->pass,
+                                   (int)strlen(c->pass)) == SRT_ERROR ? -1 : 0;
     }
+    srt_setrejectreason(ns, SRT_REJX_NOTFOUND);
     return -1;
 }
 
-static void count(int n)
+static void count(struct sink *s, int n)
 {
-    atomic_fetch_add_explicit(&packets, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&bytes, (unsigned long long)n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->packets, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->bytes, (unsigned long long)n, memory_order_relaxed);
 }
 
-static void *reader(void *arg)
+static void *blocking_reader(void *opaque)
 {
-    SRTSOCKET s = (SRTSOCKET)(intptr_t)arg;
+    struct reader_arg a = *(struct reader_arg *)opaque;
     char buf[PAYLOAD];
     int n;
-    while ((n = srt_recvmsg(s, buf, sizeof(buf))) > 0)
-        count(n);
-    srt_close(s);
+    free(opaque);
+    while ((n = srt_recvmsg(a.sock, buf, sizeof(buf))) > 0)
+        count(a.sink, n);
     return NULL;
 }
 
-static void *epoll_reader(void *arg)
+static void *epoll_reader(void *opaque)
 {
-    (void)arg;
-    SRT_EPOLL_EVENT ev[64];
+    struct sink *s = opaque;
+    SRT_EPOLL_EVENT ev[MAX_EVENTS];
     char buf[PAYLOAD];
     for (;;) {
-        int k = srt_epoll_uwait(epoll_id, ev, 64, 1000);
+        int k = srt_epoll_uwait(s->epoll_id, ev, MAX_EVENTS, 1000);
         for (int i = 0; i < k; i++) {
             int n;
             while ((n = srt_recvmsg(ev[i].fd, buf, sizeof(buf))) > 0)
-                count(n);
-            if (n == SRT_ERROR && srt_getlasterror(NULL) != SRT_EASYNCRCV) {
-                srt_epoll_remove_usock(epoll_id, ev[i].fd);
-                srt_close(ev[i].fd);
-            }
+                count(s, n);
+            /* a broken connection stays in the set until removed, and would
+             * wake this thread on every wait */
+            if (n == SRT_ERROR && srt_getlasterror(NULL) != SRT_EASYNCRCV)
+                srt_epoll_remove_usock(s->epoll_id, ev[i].fd);
         }
     }
     return NULL;
 }
 
-static void *acceptor(void *arg)
+static int start_blocking_reader(struct sink *s, SRTSOCKET sock)
 {
-    SRTSOCKET l = (SRTSOCKET)(intptr_t)arg;
-    bool no = false;
+    struct reader_arg *a = malloc(sizeof(*a));
+    pthread_t t;
+    if (!a)
+        return -1;
+    a->sink = s;
+    a->sock = sock;
+    if (pthread_create(&t, NULL, blocking_reader, a) != 0) {
+        free(a);
+        return -1;
+    }
+    pthread_detach(t);
+    return 0;
+}
+
+static void *acceptor(void *opaque)
+{
+    struct sink *s = opaque;
+    const bool no = false;
+    const int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
     for (;;) {
-        SRTSOCKET s = srt_accept(l, NULL, NULL);
-        if (s == SRT_INVALID_SOCK)
+        SRTSOCKET sock = srt_accept(s->listener, NULL, NULL);
+        if (sock == SRT_INVALID_SOCK) {
+            fprintf(stderr, "srt_sink: accept: %s\n", srt_getlasterror_str());
             return NULL;
-        atomic_fetch_add(&conns, 1);
-        if (epoll_id >= 0) {
-            int in = SRT_EPOLL_IN | SRT_EPOLL_ERR;
-            srt_setsockflag(s, SRTO_RCVSYN, &no, sizeof(no));
-            srt_epoll_add_usock(epoll_id, s, &in);
+        }
+        int slot = atomic_load(&s->n_socks);
+        int ok = slot < MAX_SESSIONS;
+        if (ok && !s->blocking)
+            ok = srt_setsockflag(sock, SRTO_RCVSYN, &no, sizeof(no)) != SRT_ERROR
+                 && srt_epoll_add_usock(s->epoll_id, sock, &events) != SRT_ERROR;
+        else if (ok)
+            ok = start_blocking_reader(s, sock) == 0;
+        if (!ok) {
+            fprintf(stderr, "srt_sink: cannot take connection: %s\n", srt_getlasterror_str());
+            srt_close(sock);
             continue;
         }
-        pthread_t t;
-        if (pthread_create(&t, NULL, reader, (void *)(intptr_t)s) == 0)
-            pthread_detach(t);
-        else
-            srt_close(s);
+        s->socks[slot] = sock;
+        atomic_store(&s->n_socks, slot + 1);
     }
+}
+
+/* Loss and drop totals say whether the sink kept up: a floor that lost
+ * packets would be cheaper than a correct receiver. */
+static void print_summary(struct sink *s)
+{
+    long long lost = 0, dropped = 0;
+    int n = atomic_load(&s->n_socks);
+    for (int i = 0; i < n; i++) {
+        SRT_TRACEBSTATS st;
+        if (srt_bstats(s->socks[i], &st, 0) != SRT_ERROR) {
+            lost += st.pktRcvLossTotal;
+            dropped += st.pktRcvDropTotal;
+        }
+    }
+    printf("srt_sink: mode=%s connections=%d packets=%llu bytes=%llu lost=%lld dropped=%lld\n",
+           s->blocking ? "blocking" : "epoll", n,
+           (unsigned long long)atomic_load(&s->packets),
+           (unsigned long long)atomic_load(&s->bytes), lost, dropped);
+    fflush(stdout);
+}
+
+static int usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s [--blocking] [--port N] [--latency MS] SESSIONS_FILE\n", argv0);
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || load_creds(argv[1]) < 0) {
-        fprintf(stderr, "usage: %s SESSIONS_FILE [LATENCY_MS] [--epoll]\n", argv[0]);
-        return 2;
+    struct sink sink = { .epoll_id = -1, .listener = SRT_INVALID_SOCK };
+    struct sink *s = &sink;
+    int port = 0, latency = 120, i;
+    const char *creds = NULL;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--blocking") == 0)
+            s->blocking = true;
+        else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+            port = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--latency") == 0 && i + 1 < argc)
+            latency = atoi(argv[++i]);
+        else if (argv[i][0] != '-' && !creds)
+            creds = argv[i];
+        else
+            return usage(argv[0]);
     }
-    int latency = argc > 2 && argv[2][0] != '-' ? atoi(argv[2]) : 120;
-    bool use_epoll = strcmp(argv[argc - 1], "--epoll") == 0;
+    if (!creds || port < 0 || port > 65535 || latency < 0)
+        return usage(argv[0]);
+    if (load_creds(s, creds) < 0) {
+        fprintf(stderr, "srt_sink: no sessions in %s\n", creds);
+        return 1;
+    }
 
+    /* blocked in every thread (libsrt's too, created after this), taken by
+     * sigwait in main */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);   /* every thread; sigwait below */
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    srt_startup();
-    srt_setloglevel(LOG_ERR);
-    SRTSOCKET l = srt_create_socket();
-    bool no = false;
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (l == SRT_INVALID_SOCK
-        || srt_setsockflag(l, SRTO_LATENCY, &latency, sizeof(latency)) == SRT_ERROR
-        || srt_setsockflag(l, SRTO_SENDER, &no, sizeof(no)) == SRT_ERROR
-        || srt_bind(l, (struct sockaddr *)&sa, sizeof(sa)) == SRT_ERROR
-        || srt_listen_callback(l, listen_cb, NULL) == SRT_ERROR
-        || srt_listen(l, 64) == SRT_ERROR) {
-        fprintf(stderr, "srt_sink: cannot listen: %s\n", srt_getlasterror_str());
+    if (srt_startup() == SRT_ERROR) {
+        fprintf(stderr, "srt_sink: srt_startup: %s\n", srt_getlasterror_str());
         return 1;
     }
+    srt_setloglevel(LOG_ERR);
+    const bool yes = true, no = false;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct sockaddr_in bound;
     int blen = sizeof(bound);
-    srt_getsockname(l, (struct sockaddr *)&bound, &blen);
-    if (use_epoll)
-        epoll_id = srt_epoll_create();
+    s->listener = srt_create_socket();
+    if (s->listener == SRT_INVALID_SOCK
+        || srt_setsockflag(s->listener, SRTO_RCVSYN, &yes, sizeof(yes)) == SRT_ERROR
+        || srt_setsockflag(s->listener, SRTO_LATENCY, &latency, sizeof(latency)) == SRT_ERROR
+        || srt_setsockflag(s->listener, SRTO_SENDER, &no, sizeof(no)) == SRT_ERROR
+        || srt_bind(s->listener, (struct sockaddr *)&sa, sizeof(sa)) == SRT_ERROR
+        || srt_listen_callback(s->listener, listen_cb, s) == SRT_ERROR
+        || srt_listen(s->listener, 64) == SRT_ERROR
+        || srt_getsockname(s->listener, (struct sockaddr *)&bound, &blen) == SRT_ERROR) {
+        fprintf(stderr, "srt_sink: cannot listen on 127.0.0.1:%d: %s\n", port,
+                srt_getlasterror_str());
+        return 1;
+    }
+    if (!s->blocking && (s->epoll_id = srt_epoll_create()) < 0) {
+        fprintf(stderr, "srt_sink: srt_epoll_create: %s\n", srt_getlasterror_str());
+        return 1;
+    }
     pthread_t t;
-    if (pthread_create(&t, NULL, acceptor, (void *)(intptr_t)l) != 0
-        || (use_epoll && pthread_create(&t, NULL, epoll_reader, NULL) != 0)) {
+    if ((!s->blocking && pthread_create(&t, NULL, epoll_reader, s) != 0)
+        || pthread_create(&t, NULL, acceptor, s) != 0) {
         fprintf(stderr, "srt_sink: cannot start threads\n");
         return 1;
     }
@@ -169,9 +287,6 @@ int main(int argc, char **argv)
 
     int sig;
     sigwait(&sigs, &sig);
-    printf("srt_sink: mode=%s connections=%d packets=%llu bytes=%llu\n",
-           use_epoll ? "epoll" : "blocking", atomic_load(&conns),
-           (unsigned long long)atomic_load(&packets), (unsigned long long)atomic_load(&bytes));
-    fflush(stdout);
-    _exit(0);                            /* readers are blocked in libsrt */
+    print_summary(s);
+    _exit(0);   /* the readers sit in libsrt calls; nothing left to flush */
 }
