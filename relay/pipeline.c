@@ -67,7 +67,10 @@ static int input_read(void *opaque, uint8_t *buf, int len)
     }
     if (in->eof)
         return AVERROR_EOF;
-    return in->read(in->opaque, buf, len);
+    int n = in->read(in->opaque, buf, len);
+    if (n < 0)
+        in->eof = true;
+    return n;
 }
 
 /* Reads the stream's first bytes into in->pre until they tell how its
@@ -235,6 +238,15 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     while ((ret = av_read_frame(ic, pkt)) >= 0) {
         packets++;
         const AVStream *st = ic->streams[pkt->stream_index];
+        /* A video PES is complete when the next one starts; the one the
+         * demuxer flushes at the end of the input may have been cut short
+         * (libsrt drops what is unacknowledged when a publisher closes), and
+         * a torn last frame would stay in the recording. */
+        if (pes_framed && in.eof && st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+            log_msg(LV_DEBUG, id, "\"last video frame dropped: may be incomplete\" peer=%s", peer);
+            av_packet_unref(pkt);
+            continue;
+        }
         int r = pes_framed ? deliver(sink, gen, pkt, st)
                            : sink->packet(sink->opaque, gen, pkt, st);
         av_packet_unref(pkt);
