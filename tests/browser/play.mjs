@@ -16,6 +16,10 @@
 // the first fragments/parts buffered, "timeline": hls.js's first events (page ms,
 // URL, load time), "liveEdge": hls.js's view of the playlist);
 // a fatal player error while sampling fails the run.
+// Optional: PODIUM_NET_HOLD="AFTER,SECONDS" (with PODIUM_SAMPLE_LATENCY): AFTER
+// seconds into the sampling, hold every request the page makes under /live/ for
+// SECONDS (a network hiccup); "latencyAt" gives each sample's time (s) since
+// the sampling began, "latencyT" the playhead then, "hold" the window applied.
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
 const [url, shot, minArg, timeoutArg] = process.argv.slice(2);
@@ -28,11 +32,15 @@ const timeoutMs = Math.round(parseFloat(timeoutArg || '30') * 1000);
 const POLL_MS = 200;
 const sampleSeconds = parseFloat(process.env.PODIUM_SAMPLE_LATENCY || '0') || 0;
 const SAMPLE_MS = 500;
+const netHold = (process.env.PODIUM_NET_HOLD || '').split(',').map(parseFloat);
+let holdFrom = Infinity;
+let holdUntil = 0;
 
 // Test instrumentation, installed before the page's scripts: records what
 // hls.js reports (non-fatal errors, the codecs it buffers) in window.__podiumTest
 // as soon as the page creates its Hls instance (window.podium.hls = ...).
 function instrument(hlsConfig) {
+  const TIMELINE_MAX = 150;
   const rec = { warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
   window.__podiumTest = rec;
   let podium;
@@ -73,15 +81,20 @@ function instrument(hlsConfig) {
             for (const ev of ['MANIFEST_LOADING', 'MANIFEST_PARSED', 'LEVEL_LOADED', 'FRAG_LOADING',
                               'FRAG_LOADED', 'FRAG_BUFFERED']) {
               h.on(E[ev], (e, d) => {
-                if (rec.timeline.length >= 40) return;
+                if (rec.timeline.length >= TIMELINE_MAX) return;
                 const f = d && (d.part || d.frag);
                 const st = d && (d.part ? d.part.stats : d.frag ? d.frag.stats : d.stats);
                 rec.timeline.push({ ev, at: now(), url: f && f.url ? f.url.replace(/^.*\//, '') : (d && d.url ? d.url.replace(/^.*\//, '') : undefined),
-                                    loadMs: st && st.loading && st.loading.end ? Math.round(st.loading.end - st.loading.start) : undefined });
+                                    loadMs: st && st.loading && st.loading.end ? Math.round(st.loading.end - st.loading.start) : undefined,
+                                    last: d && d.details && d.details.lastPartSn ? d.details.lastPartSn + '.' + d.details.lastPartIndex : undefined });
               });
             }
             const v = document.getElementById('video');
-            if (v) v.addEventListener('playing', () => { if (rec.timeline.length < 40) rec.timeline.push({ ev: 'video playing', at: now() }); }, { once: true });
+            for (const ev of ['playing', 'waiting', 'seeking']) {
+              if (v) v.addEventListener(ev, () => {
+                if (rec.timeline.length < TIMELINE_MAX) rec.timeline.push({ ev: 'video ' + ev, at: now(), t: v.currentTime });
+              });
+            }
             h.on(E.FRAG_BUFFERED, (e, d) => {
               rec.fragsBuffered++;
               if (rec.firstBuffered.length < 3 && d && d.frag) {
@@ -154,6 +167,13 @@ try {
   page.on('console', (m) => {
     if (m.type() === 'error') out.consoleErrors.push(m.text() + (m.location().url ? ' [' + m.location().url + ']' : ''));
   });
+  if (netHold.length === 2 && netHold.every(Number.isFinite)) {
+    await page.route('**/live/**', async (route) => {
+      const now = Date.now();
+      if (now >= holdFrom && now < holdUntil) await sleep(holdUntil - now);
+      await route.continue();
+    });
+  }
   await page.addInitScript(instrument, process.env.PODIUM_HLS_CONFIG ? JSON.parse(process.env.PODIUM_HLS_CONFIG) : null);
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   // PODIUM_REGISTER="name|email": fill the page's registration form first,
@@ -225,8 +245,16 @@ try {
     out.targetLatency = [];
     out.latencyStalls = 0;
     out.bufferAhead = [];
+    out.latencyAt = [];
+    out.latencyT = [];
     const startT = s.currentTime;
-    const end = Date.now() + sampleSeconds * 1000;
+    const sampling = Date.now();
+    const end = sampling + sampleSeconds * 1000;
+    if (netHold.length === 2) {
+      holdFrom = sampling + netHold[0] * 1000;
+      holdUntil = holdFrom + netHold[1] * 1000;
+      out.hold = netHold;
+    }
     while (Date.now() < end) {
       await sleep(SAMPLE_MS);
       const l = await page.evaluate(() => {
@@ -247,7 +275,11 @@ try {
         break;
       }
       if (l.paused || l.readyState < 3) out.latencyStalls++;
-      if (l.latency !== null) out.latency.push(Math.round(l.latency * 1000) / 1000);
+      if (l.latency !== null) {
+        out.latency.push(Math.round(l.latency * 1000) / 1000);
+        out.latencyAt.push(Math.round(Date.now() - sampling) / 1000);
+        out.latencyT.push(l.t);
+      }
       if (l.target !== null) out.targetLatency.push(Math.round(l.target * 1000) / 1000);
       if (l.ahead !== null) out.bufferAhead.push(Math.round(l.ahead * 1000) / 1000);
       out.latencyPlayed = Math.round((l.t - startT) * 1000) / 1000;

@@ -4,8 +4,13 @@
 Podium A: [hls] format = fmp4, part_duration = 0.2, segment_duration = 1
 (SRT latency 120 ms). /watch/<id> (hls.js, lowLatencyMode: true) must play
 >= 3 s without player error, decoding video and audio; then hls.js's
-`window.podium.hls.latency` is sampled every 500 ms for 20 s
+`window.podium.hls.latency` is sampled every 500 ms for 30 s
 (tests/browser/play.mjs with PODIUM_SAMPLE_LATENCY): median < 1.5 s.
+Then a network hiccup: a second player on the same session has every request
+held for 4 s (PODIUM_NET_HOLD), so it stalls and falls ~4 s behind. hls.js
+alone would stay there (it only speeds up within one target duration of its
+target latency); the page must bring it back: median latency of the samples
+taken from 8 s after the hold ends < 1.5 s.
 Podium B: the same measurement on a plain TS session (format = ts,
 segment_duration = 1), 10 s of samples, reported for comparison, not
 asserted. One player at a time. Also printed: hls.js's view when playback
@@ -26,7 +31,8 @@ import harness as h  # noqa: E402
 import browser as br  # noqa: E402
 import test_llhls as ll  # noqa: E402
 
-SAMPLE_S = 20
+SAMPLE_S = 30
+HOLD_AT, HOLD_S, HOLD_SAMPLE_S = 4, 4, 22
 TS_SAMPLE_S = 10
 GOP = 30            # 1 s at 30 fps: a keyframe (INDEPENDENT part) per segment
 SIZE = "640x360"
@@ -36,7 +42,7 @@ LL_MEDIAN_MAX = 1.5
 def start(t, fmt, sid, part, gop):
     pod = ll.llhls_podium(t, {sid: {"title": sid, "passphrase": "browser-ll-secret"}}, fmt=fmt,
                           part_duration=part, segment_duration=1, latency_ms=120)
-    pub = pod.publish(sid, duration=60, gop=gop, size=SIZE)
+    pub = pod.publish(sid, duration=150, gop=gop, size=SIZE)
     return pod, pub
 
 
@@ -49,12 +55,12 @@ def wait_live(pod, pub, sid, n):
     h.wait_for(ready, 15, "%d segments in /live/%s/index.m3u8" % (n, sid))
 
 
-def measure(t, pod, sid, what, out, seconds):
+def measure(t, pod, sid, what, out, seconds, env=None):
     shot = br.shot_path(t, what)
     timeout = h.scaled(30)
     res = br.run_node("play.mjs", [pod.url("/watch/%s" % sid), shot, 3, timeout], timeout + seconds + 30,
                       "play.mjs /watch/%s (%s)" % (sid, what), tmpdir=t.tmp,
-                      env={"PODIUM_SAMPLE_LATENCY": str(seconds)})
+                      env=dict(env or {}, PODIUM_SAMPLE_LATENCY=str(seconds)))
     res["_sampled"] = seconds
     out[what] = res
 
@@ -93,6 +99,32 @@ def check_played(res, what):
     return med
 
 
+def check_recovery(t, pod, res):
+    what = "LL-HLS, requests held %d s" % HOLD_S
+    measure(t, pod, "lowlat", "llhls-hold", res, HOLD_SAMPLE_S,
+            env={"PODIUM_NET_HOLD": "%g,%g" % (HOLD_AT, HOLD_S)})
+    r = res["llhls-hold"]
+    check_played(r, what)
+    lat, at = r.get("latency") or [], r.get("latencyAt") or []
+    h.check(r.get("hold") == [HOLD_AT, HOLD_S] and len(lat) == len(at), "%s: no hold applied: %s" % (what, br.summary(r)))
+    held_end = HOLD_AT + HOLD_S
+    pos = r.get("latencyT") or []
+    peak = max([x for x, s in zip(lat, at) if s >= HOLD_AT] or [0])
+    # playhead progress while held (the buffer ahead is ~0.6 s: it must stall)
+    during = [p for p, s in zip(pos, at) if HOLD_AT <= s <= held_end]
+    played = round(during[-1] - during[0], 3) if len(during) >= 2 else None
+    back = next((s for x, s in zip(lat, at) if s >= held_end and x < LL_MEDIAN_MAX), None)
+    after = [x for x, s in zip(lat, at) if s >= held_end + 8]
+    h.note("%s: played %s s of media during the %d s hold; latency peaked at %.3f s; back under %.1f s %s s after the hold ended; median from %d s after: %s"
+           % (what, played, HOLD_S, peak, LL_MEDIAN_MAX, None if back is None else round(back - held_end, 1), 8,
+              statistics.median(after) if after else None))
+    h.check(played is not None and played < HOLD_S - 1.5,
+            "%s: the hold did not stall the player (played %s s while held)" % (what, played))
+    h.check(len(after) >= 10 and statistics.median(after) < LL_MEDIAN_MAX,
+            "%s: the player did not come back to the live edge: median %s s from %d s after the hold (samples %s)"
+            % (what, statistics.median(after) if after else None, 8, json.dumps(list(zip(at, lat)))))
+
+
 def main(t):
     br.require()
     a, pa = start(t, "fmp4", "lowlat", 0.2, GOP)
@@ -114,6 +146,7 @@ def main(t):
     h.note("HLS.JS LATENCY MEDIANS: LL-HLS (fmp4, part 0.2 s, segment 1 s, SRT 120 ms; %d s) %.3f s; "
            "TS (segment 1 s; %d s) %.3f s" % (SAMPLE_S, ll_med, TS_SAMPLE_S, ts_med))
     h.check(ll_med < LL_MEDIAN_MAX, "LL-HLS median hls.latency %.3f s, expected < %.1f s" % (ll_med, LL_MEDIAN_MAX))
+    check_recovery(t, a, res)
     for p in (pa, pb):
         h.check(p.poll() is None, "a publisher stopped before the end: %s" % p.log())
 
