@@ -100,6 +100,33 @@ int framing_keyframe(enum AVCodecID id, const uint8_t *data, size_t size)
     return -1;
 }
 
+static int64_t pes_timestamp(const uint8_t *p)
+{
+    return (int64_t)(p[0] >> 1 & 7) << 30 | (int64_t)p[1] << 22 | (int64_t)(p[2] >> 1) << 15
+           | (int64_t)p[3] << 7 | p[4] >> 1;
+}
+
+bool framing_pes_start(const uint8_t *b, int pid, enum AVCodecID id, struct pes_start *out)
+{
+    if (b[0] != 0x47 || !(b[1] & 0x40) || !(b[3] & 0x10) || ((b[1] & 0x1F) << 8 | b[2]) != pid)
+        return false;
+    size_t off = 4;
+    if (b[3] & 0x20)
+        off += 1 + (size_t)b[4];
+    if (off + 14 > TS_PACKET)
+        return false;
+    const uint8_t *p = b + off;
+    if (p[0] || p[1] || p[2] != 1 || !(p[7] & 0x80))
+        return false;
+    size_t payload = off + 9 + p[8];
+    if (payload > TS_PACKET || (p[7] & 0x40 && p[8] < 10) || p[8] < 5)
+        return false;
+    out->pts = pes_timestamp(p + 9);
+    out->dts = p[7] & 0x40 ? pes_timestamp(p + 14) : out->pts;
+    out->key = framing_keyframe(id, b + payload, TS_PACKET - payload);
+    return true;
+}
+
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate)
 {
     static const int rates[16] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,

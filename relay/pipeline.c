@@ -14,7 +14,15 @@
  * from the NAL unit types and AAC PES packets are split on their ADTS
  * headers into references to the same buffer (framing.c). Anything else
  * keeps the parsers. Those first bytes are the one copy on this path: they
- * are read into a sniff buffer, then replayed to the demuxer. */
+ * are read into a sniff buffer, then replayed to the demuxer.
+ *
+ * Lookahead. The demuxer completes a video frame only when the next one
+ * starts; whether that next one is a keyframe it tells a frame later still.
+ * On the PES-framed path the bytes handed to the demuxer are scanned for
+ * video PES starts (a header check per TS packet), so the segmenter learns
+ * the next frame's timestamps and keyframe flag as its first TS packet
+ * arrives, and lists the segment or part that frame closes without waiting
+ * for the frame itself. */
 #include "podium/pipeline.h"
 
 #include <libavutil/opt.h>
@@ -30,6 +38,7 @@
 #define PROBE_BYTES (1 << 20)
 #define ANALYZE_US 1000000
 #define SNIFF_CHUNK 1456                  /* an SRT live payload at most */
+#define AHEAD_MAX 8                       /* video PES starts not yet demuxed */
 
 struct job {
     struct ingest_conn *conn;
@@ -43,6 +52,11 @@ struct input {
     uint8_t *pre;                        /* av_malloc'd; NULL once replayed */
     size_t pre_len, pre_off;
     bool eof;
+    /* lookahead: video PES starts the demuxer has not returned yet */
+    int video_pid;                       /* -1: not scanning */
+    enum AVCodecID video_codec;
+    struct pes_start ahead[AHEAD_MAX];
+    unsigned ahead_n;
 };
 
 static int read_cb(void *opaque, uint8_t *buf, int len)
@@ -51,9 +65,9 @@ static int read_cb(void *opaque, uint8_t *buf, int len)
     return n == INGEST_EOF ? AVERROR_EOF : n;
 }
 
-static int input_read(void *opaque, uint8_t *buf, int len)
+/* The sniffed bytes first, then the rest. */
+static int input_read_raw(struct input *in, uint8_t *buf, int len)
 {
-    struct input *in = opaque;
     if (in->pre) {
         size_t n = in->pre_len - in->pre_off;
         if (n > (size_t)len)
@@ -70,6 +84,49 @@ static int input_read(void *opaque, uint8_t *buf, int len)
     int n = in->read(in->opaque, buf, len);
     if (n < 0)
         in->eof = true;
+    return n;
+}
+
+/* Notes the video PES starts in what the demuxer is about to parse. Reads
+ * are whole TS packets (an SRT message is 7); anything else is skipped,
+ * which only costs the lookahead. */
+static void scan_starts(struct input *in, const uint8_t *buf, int len)
+{
+    if (len % TS_PACKET || buf[0] != 0x47)
+        return;
+    for (int off = 0; off < len; off += TS_PACKET) {
+        struct pes_start ps;
+        if (!framing_pes_start(buf + off, in->video_pid, in->video_codec, &ps))
+            continue;
+        if (in->ahead_n == AHEAD_MAX) {
+            memmove(in->ahead, in->ahead + 1, sizeof(in->ahead[0]) * (AHEAD_MAX - 1));
+            in->ahead_n--;
+        }
+        in->ahead[in->ahead_n++] = ps;
+    }
+}
+
+/* After the demuxer returned the video frame with pts: the start of the
+ * frame after it, if already seen. Frames the demuxer returned before the
+ * scan began, or merged after a loss, match nothing: no lookahead. */
+static const struct pes_start *next_start(struct input *in, int64_t pts)
+{
+    for (unsigned i = 0; i < in->ahead_n; i++) {
+        if (((in->ahead[i].pts - pts) & ((INT64_C(1) << 33) - 1)) != 0)
+            continue;
+        in->ahead_n -= i + 1;
+        memmove(in->ahead, in->ahead + i + 1, sizeof(in->ahead[0]) * in->ahead_n);
+        return in->ahead_n ? &in->ahead[0] : NULL;
+    }
+    return NULL;
+}
+
+static int input_read(void *opaque, uint8_t *buf, int len)
+{
+    struct input *in = opaque;
+    int n = input_read_raw(in, buf, len);
+    if (n > 0 && in->video_pid >= 0)
+        scan_starts(in, buf, n);
     return n;
 }
 
@@ -170,7 +227,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
     AVPacket *pkt = NULL;
-    struct input in = { .read = read, .opaque = opaque };
+    struct input in = { .read = read, .opaque = opaque, .video_pid = -1 };
     uint8_t *iobuf = av_malloc(IO_BUFFER_SIZE);
     char err[AV_ERROR_MAX_STRING_SIZE];
     int ret;
@@ -231,6 +288,13 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
             log_msg(LV_INFO, id, "\"input stream\" index=%u type=%s codec=%s",
                     i, media_name(par->codec_type), avcodec_get_name(par->codec_id));
     }
+    for (unsigned i = 0; pes_framed && sink->next_frame && i < ic->nb_streams; i++) {
+        const AVStream *st = ic->streams[i];
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && in.video_pid < 0) {
+            in.video_pid = st->id;       /* the mpegts demuxer's id is the PID */
+            in.video_codec = st->codecpar->codec_id;
+        }
+    }
     if ((ret = sink->begin(sink->opaque, gen, ic, peer)) != PIPE_OK)
         goto out; /* the sink logged why */
     begun = true;
@@ -247,9 +311,15 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
             av_packet_unref(pkt);
             continue;
         }
+        int64_t pts = pkt->pts;
         int r = pes_framed ? deliver(sink, gen, pkt, st)
                            : sink->packet(sink->opaque, gen, pkt, st);
         av_packet_unref(pkt);
+        if (r != PIPE_STOP && st->id == in.video_pid && pts != AV_NOPTS_VALUE) {
+            const struct pes_start *nx = next_start(&in, pts);
+            if (nx)
+                sink->next_frame(sink->opaque, gen, st, nx->pts, nx->dts, nx->key == 1);
+        }
         if (r == PIPE_STOP)
             break;
     }

@@ -733,6 +733,43 @@ out_unlock:
     return ret;
 }
 
+/* The pipeline saw the next video frame begin: cut the segment or end the
+ * part that frame will close now, a frame earlier than its packet allows.
+ * Only for a step that sink_packet will map exactly the same way. */
+static void sink_next_frame(void *opaque, uint32_t gen, const AVStream *st,
+                            int64_t pts, int64_t dts, bool key)
+{
+    struct segmenter *s = opaque;
+    int64_t raw = dts != AV_NOPTS_VALUE ? dts : pts;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->gen != gen || !s->started || !s->has_video || raw == AV_NOPTS_VALUE
+        || st->index < 0 || st->index >= MAX_IN_STREAMS || s->map[st->index] != s->ref
+        || st->time_base.num != 1 || st->time_base.den != SEG_CLOCK)
+        goto out;
+    struct seg_track *t = &s->tracks[s->ref];
+    int64_t d = seg_wrap_diff(raw, t->last_in);
+    if (!t->seen || d <= 0 || d > MAX_STEP)
+        goto out;
+    int64_t at = t->last_out + d;
+    enum seg_cut c = seg_cutter_check(&s->cut, at, t->gap, true, key, 0);
+    if (c == SEG_CUT_KEYFRAME) {
+        finish_segment(s, at);
+        s->seg_start = s->cut.start = at;
+        s->seg_independent = true;
+    } else if (c == SEG_CUT_NONE && s->part_dur && !s->part_fresh
+               && at - s->part_start + t->gap > s->part_dur) {
+        flush_part(s, at);
+    } else {
+        goto out;
+    }
+    /* what arrives before that frame (audio) belongs to its part */
+    s->part_independent = key;
+    s->part_fresh = false;
+out:
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* ---------------------------------------------------------- lifecycle */
 
 struct segmenter *seg_create(const struct seg_params *p)
@@ -755,6 +792,7 @@ struct segmenter *seg_create(const struct seg_params *p)
     s->part_dur = p->fmp4 && p->part_duration > 0 ? llrint(p->part_duration * SEG_CLOCK) : 0;
     seg_cutter_init(&s->cut, p->segment_duration, false);
     s->sink = (struct pipeline_sink){ .begin = sink_begin, .packet = sink_packet,
+                                      .next_frame = sink_next_frame,
                                       .end = sink_end, .opaque = s };
     return s;
 }

@@ -46,6 +46,16 @@ bool framing_codec_supported(enum AVCodecID id);
  * not, -1 if no slice was found (not Annex B, or not a frame). */
 int framing_keyframe(enum AVCodecID id, const uint8_t *data, size_t size);
 
+/* The start of a PES packet as it arrives, before its frame is complete. */
+struct pes_start {
+    int64_t pts, dts;        /* 90 kHz, 33 bits; dts = pts when absent */
+    int key;                 /* framing_keyframe on this TS packet's bytes */
+};
+
+/* If the 188-byte TS packet b starts a PES with a PTS on pid: fills *out
+ * (key judged as codec id) and returns true. */
+bool framing_pes_start(const uint8_t *b, int pid, enum AVCodecID id, struct pes_start *out);
+
 /* Length of the ADTS frame at data (header included), or 0 if data does
  * not start with a complete ADTS frame. *sample_rate gets its rate. */
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate);

@@ -4,6 +4,7 @@
 #define PODIUM_PIPELINE_H
 
 #include <libavformat/avformat.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "podium/ingest.h"
@@ -21,6 +22,12 @@ struct pipeline_sink {
     /* PIPE_OK, or PIPE_STOP when gen is no longer the session's publisher. */
     int (*packet)(void *opaque, uint32_t gen, const AVPacket *pkt,
                   const AVStream *st);
+    /* Optional. The next frame of st has begun to arrive: its timestamps
+     * (st->time_base) and whether it is a keyframe are known, its data is
+     * not. What the sink builds can be closed now instead of one frame
+     * later, when that frame is complete. */
+    void (*next_frame)(void *opaque, uint32_t gen, const AVStream *st,
+                       int64_t pts, int64_t dts, bool key);
     /* Publisher `gen` is gone (disconnect, error, takeover, shutdown). */
     void (*end)(void *opaque, uint32_t gen);
     void *opaque;

@@ -124,6 +124,67 @@ static void test_hevc_keyframe(void **state)
     assert_int_equal(framing_keyframe(AV_CODEC_ID_HEVC, trail, sizeof(trail)), 0);
 }
 
+static void put_ts(uint8_t *b, unsigned marker, int64_t v)
+{
+    b[0] = (uint8_t)(marker << 4 | (v >> 29 & 0x0E) | 1);
+    b[1] = (uint8_t)(v >> 22);
+    b[2] = (uint8_t)((v >> 14 & 0xFE) | 1);
+    b[3] = (uint8_t)(v >> 7);
+    b[4] = (uint8_t)((v << 1 & 0xFE) | 1);
+}
+
+/* A video PES start on pid 0x100 whose payload begins with nal[]. */
+static void video_start(uint8_t *p, int64_t pts, int64_t dts, const uint8_t *nal, size_t n)
+{
+    pes_start(p, 0xE0, 0, true, true);
+    uint8_t *h = p + 12;
+    if (dts >= 0) {
+        h[7] = 0xC0;
+        h[8] = 10;
+        put_ts(h + 9, 3, pts);
+        put_ts(h + 14, 1, dts);
+    } else {
+        put_ts(h + 9, 2, pts);
+    }
+    memcpy(h + 9 + h[8], nal, n);
+}
+
+static void test_pes_start(void **state)
+{
+    (void)state;
+    static const uint8_t idr[] = { 0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x65, 0x88 };
+    static const uint8_t p_slice[] = { 0, 0, 0, 1, 0x09, 0x30, 0, 0, 1, 0x41, 0x9A };
+    static const uint8_t sei_only[] = { 0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x06, 0x05, 0xFF };
+    uint8_t ts[TS_PACKET];
+    struct pes_start ps;
+    const int64_t big = (INT64_C(1) << 33) - 3003;   /* just before the wrap */
+
+    video_start(ts, big, big - 3003, idr, sizeof(idr));
+    assert_true(framing_pes_start(ts, 0x100, AV_CODEC_ID_H264, &ps));
+    assert_int_equal(ps.pts, big);
+    assert_int_equal(ps.dts, big - 3003);
+    assert_int_equal(ps.key, 1);
+    assert_false(framing_pes_start(ts, 0x101, AV_CODEC_ID_H264, &ps));   /* other pid */
+
+    video_start(ts, 900000, -1, p_slice, sizeof(p_slice));
+    assert_true(framing_pes_start(ts, 0x100, AV_CODEC_ID_H264, &ps));
+    assert_int_equal(ps.pts, 900000);
+    assert_int_equal(ps.dts, 900000);                /* no DTS: the PTS */
+    assert_int_equal(ps.key, 0);
+
+    video_start(ts, 3003, -1, sei_only, sizeof(sei_only));
+    assert_true(framing_pes_start(ts, 0x100, AV_CODEC_ID_H264, &ps));
+    assert_int_equal(ps.key, -1);                    /* no slice in this TS packet */
+
+    continuation(ts);                                /* no PES start */
+    assert_false(framing_pes_start(ts, 0x100, AV_CODEC_ID_H264, &ps));
+    pes_start(ts, 0xE0, 0, false, false);            /* PES without PTS */
+    assert_false(framing_pes_start(ts, 0x100, AV_CODEC_ID_H264, &ps));
+    video_start(ts, 3003, 0, idr, sizeof(idr));
+    ts[12 + 8] = 255;                                /* header longer than the packet */
+    assert_false(framing_pes_start(ts, 0x100, AV_CODEC_ID_H264, &ps));
+}
+
 static void adts_header(uint8_t *h, size_t frame_len, int rate_index)
 {
     h[0] = 0xFF;
@@ -164,6 +225,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_h264_keyframe),
         cmocka_unit_test(test_hevc_keyframe),
         cmocka_unit_test(test_adts),
+        cmocka_unit_test(test_pes_start),
     };
     return unit_main(argc, argv, "framing", tests, UNIT_LEN(tests));
 }

@@ -2,6 +2,7 @@
  * functions exposed in segmenter.h). All times in 1/90000 s. */
 #include "unit.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -396,6 +397,99 @@ static void test_cutter_audio(void **state)
  * from its input timeline (and from the video track): A/V drift that grows
  * with every jitter event. Expected: the output stays within one frame of
  * the input timeline. */
+/* ------------------------------------------------- lookahead (next_frame) */
+
+struct cuts {
+    bool in_lookahead;           /* set by the test around next_frame */
+    int n, early;
+    double duration[8];
+    size_t bytes[8];
+};
+
+static void on_segment(void *opaque, const struct media_segment *seg)
+{
+    struct cuts *c = opaque;
+    if (c->n < 8) {
+        c->duration[c->n] = seg->duration;
+        c->bytes[c->n] = (size_t)seg->data->size;
+    }
+    c->n++;
+    c->early += c->in_lookahead;
+}
+
+/* 96 frames at 30 fps, a keyframe every 30, through the TS segmenter; with
+ * lookahead each frame is announced by next_frame first. */
+static void feed(struct cuts *c, bool lookahead, int64_t jump_at)
+{
+    static uint8_t idr[64] = { 0, 0, 0, 1, 0x09, 0x10, 0, 0, 0, 1, 0x65, 0x88, 0x84 };
+    static uint8_t non_idr[64] = { 0, 0, 0, 1, 0x09, 0x30, 0, 0, 0, 1, 0x41, 0x9A };
+    AVFormatContext *ic = avformat_alloc_context();
+    AVStream *st = avformat_new_stream(ic, NULL);
+    AVPacket *pkt = av_packet_alloc();
+    assert_non_null(st);
+    assert_non_null(pkt);
+    st->id = 0x100;
+    st->time_base = (AVRational){ 1, SEG_CLOCK };
+    st->avg_frame_rate = (AVRational){ 30, 1 };
+    st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+    st->codecpar->codec_id = AV_CODEC_ID_H264;
+    st->codecpar->width = 320;
+    st->codecpar->height = 240;
+    struct seg_params sp = { .session_id = "unit", .segment_duration = 1.0,
+                             .output = on_segment, .opaque = c };
+    struct segmenter *seg = seg_create(&sp);
+    assert_non_null(seg);
+    const struct pipeline_sink *k = seg_sink(seg);
+    assert_int_equal(k->begin(k->opaque, 1, ic, "unit"), PIPE_OK);
+    for (int i = 0; i < 96; i++) {
+        int64_t ts = SEC(1) + i * 3000 + (i >= jump_at ? SEC(5) : 0);
+        bool key = i % 30 == 0;
+        if (lookahead && i > 0) {
+            c->in_lookahead = true;
+            k->next_frame(k->opaque, 1, st, ts, ts, key);
+            c->in_lookahead = false;
+        }
+        pkt->data = key ? idr : non_idr;
+        pkt->size = (int)sizeof(idr);
+        pkt->pts = pkt->dts = ts;
+        pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
+        pkt->stream_index = 0;
+        assert_int_equal(k->packet(k->opaque, 1, pkt, st), PIPE_OK);
+    }
+    k->end(k->opaque, 1);
+    seg_free(&seg);
+    av_packet_free(&pkt);
+    avformat_free_context(ic);
+}
+
+static void test_lookahead_cuts_early(void **state)
+{
+    (void)state;
+    struct cuts plain = { 0 }, ahead = { 0 };
+    feed(&plain, false, INT64_MAX);
+    feed(&ahead, true, INT64_MAX);
+    /* segments at frames 30, 60, 90, then the rest at the end */
+    assert_int_equal(plain.n, 4);
+    assert_int_equal(plain.early, 0);
+    assert_int_equal(ahead.n, 4);
+    assert_int_equal(ahead.early, 3);      /* each cut when its keyframe began */
+    for (int i = 0; i < 4; i++) {
+        assert_true(fabs(ahead.duration[i] - plain.duration[i]) < 1e-9);
+        assert_int_equal(ahead.bytes[i], plain.bytes[i]);
+    }
+    assert_true(fabs(plain.duration[0] - 1.0) < 1e-9);
+
+    /* a timestamp jump just before a keyframe: no early cut there; the
+     * packet re-anchors and cuts as without lookahead */
+    struct cuts jp = { 0 }, ja = { 0 };
+    feed(&jp, false, 60);
+    feed(&ja, true, 60);
+    assert_int_equal(ja.n, jp.n);
+    assert_int_equal(ja.early, 2);
+    for (int i = 0; i < ja.n && i < 8; i++)
+        assert_true(fabs(ja.duration[i] - jp.duration[i]) < 1e-9);
+}
+
 static void test_bug_map_jitter_drift_accumulates(void **state)
 {
     (void)state;
@@ -433,6 +527,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cutter_after_target),
         cmocka_unit_test(test_cutter_audio),
         cmocka_unit_test(test_bug_map_jitter_drift_accumulates),
+        cmocka_unit_test(test_lookahead_cuts_early),
     };
     return unit_main(argc, argv, "segmenter", tests, UNIT_LEN(tests));
 }
