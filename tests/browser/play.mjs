@@ -20,6 +20,9 @@
 // seconds into the sampling, hold every request the page makes under /live/ for
 // SECONDS (a network hiccup); "latencyAt" gives each sample's time (s) since
 // the sampling began, "latencyT" the playhead then, "hold" the window applied.
+// Optional: PODIUM_SEEK_BACK="AFTER,SECONDS": AFTER seconds into the sampling,
+// move the playhead SECONDS back, as an attendee rewinding a live talk would
+// ("seekBack" confirms it was done).
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
 const [url, shot, minArg, timeoutArg] = process.argv.slice(2);
@@ -33,6 +36,7 @@ const POLL_MS = 200;
 const sampleSeconds = parseFloat(process.env.PODIUM_SAMPLE_LATENCY || '0') || 0;
 const SAMPLE_MS = 500;
 const netHold = (process.env.PODIUM_NET_HOLD || '').split(',').map(parseFloat);
+const seekBack = (process.env.PODIUM_SEEK_BACK || '').split(',').map(parseFloat);
 let holdFrom = Infinity;
 let holdUntil = 0;
 
@@ -257,6 +261,13 @@ try {
     }
     while (Date.now() < end) {
       await sleep(SAMPLE_MS);
+      if (seekBack.length === 2 && !out.seekBack && Date.now() - sampling >= seekBack[0] * 1000) {
+        await page.evaluate((back) => {
+          const v = document.getElementById('video');
+          v.currentTime = Math.max(0, v.currentTime - back);
+        }, seekBack[1]);
+        out.seekBack = seekBack;
+      }
       const l = await page.evaluate(() => {
         const hls = window.podium && window.podium.hls;
         const v = document.getElementById('video');

@@ -10,7 +10,9 @@ Then a network hiccup: a second player on the same session has every request
 held for 4 s (PODIUM_NET_HOLD), so it stalls and falls ~4 s behind. hls.js
 alone would stay there (it only speeds up within one target duration of its
 target latency); the page must bring it back: median latency of the samples
-taken from 8 s after the hold ends < 1.5 s.
+taken from 8 s after the hold ends < 1.5 s. And an attendee who rewinds on
+purpose stays where they went: a third player seeks 6 s back, and 2 s later
+and until the end (8 s) it is still more than 4 s behind.
 Podium B: the same measurement on a plain TS session (format = ts,
 segment_duration = 1), 10 s of samples, reported for comparison, not
 asserted. One player at a time. Also printed: hls.js's view when playback
@@ -33,6 +35,7 @@ import test_llhls as ll  # noqa: E402
 
 SAMPLE_S = 30
 HOLD_AT, HOLD_S, HOLD_SAMPLE_S = 4, 4, 22
+REWIND_AT, REWIND_S, REWIND_SAMPLE_S = 3, 6, 13
 TS_SAMPLE_S = 10
 GOP = 30            # 1 s at 30 fps: a keyframe (INDEPENDENT part) per segment
 SIZE = "640x360"
@@ -125,6 +128,20 @@ def check_recovery(t, pod, res):
             % (what, statistics.median(after) if after else None, 8, json.dumps(list(zip(at, lat)))))
 
 
+def check_rewind(t, pod, res):
+    what = "LL-HLS, rewound %d s" % REWIND_S
+    measure(t, pod, "lowlat", "llhls-rewind", res, REWIND_SAMPLE_S,
+            env={"PODIUM_SEEK_BACK": "%g,%g" % (REWIND_AT, REWIND_S)})
+    r = res["llhls-rewind"]
+    check_played(r, what)
+    lat, at = r.get("latency") or [], r.get("latencyAt") or []
+    h.check(r.get("seekBack") == [REWIND_AT, REWIND_S], "%s: the seek was not made: %s" % (what, br.summary(r)))
+    after = [x for x, s in zip(lat, at) if s >= REWIND_AT + 2]
+    h.note("%s: latency from 2 s after the seek: %s" % (what, json.dumps(after)))
+    h.check(len(after) >= 10 and min(after) > REWIND_S - 2,
+            "%s: the player did not stay where the attendee went (latency %s)" % (what, json.dumps(after)))
+
+
 def main(t):
     br.require()
     a, pa = start(t, "fmp4", "lowlat", 0.2, GOP)
@@ -147,6 +164,7 @@ def main(t):
            "TS (segment 1 s; %d s) %.3f s" % (SAMPLE_S, ll_med, TS_SAMPLE_S, ts_med))
     h.check(ll_med < LL_MEDIAN_MAX, "LL-HLS median hls.latency %.3f s, expected < %.1f s" % (ll_med, LL_MEDIAN_MAX))
     check_recovery(t, a, res)
+    check_rewind(t, a, res)
     for p in (pa, pb):
         h.check(p.poll() is None, "a publisher stopped before the end: %s" % p.log())
 
