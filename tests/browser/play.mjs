@@ -45,7 +45,19 @@ let holdUntil = 0;
 // as soon as the page creates its Hls instance (window.podium.hls = ...).
 function instrument(hlsConfig) {
   const TIMELINE_MAX = 150;
-  const rec = { warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
+  // who moves the playhead: the page, hls.js or the test (first 20 seeks)
+  const seeks = [];
+  const desc = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'currentTime');
+  Object.defineProperty(HTMLMediaElement.prototype, 'currentTime', {
+    configurable: true, get() { return desc.get.call(this); },
+    set(v) {
+      if (seeks.length < 20)
+        seeks.push({ at: Math.round(performance.now()), from: desc.get.call(this), to: v,
+                     by: String(new Error().stack).split('\n').slice(2, 5).map((x) => x.trim()).join(' < ') });
+      desc.set.call(this, v);
+    },
+  });
+  const rec = { seeks, warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
   window.__podiumTest = rec;
   let podium;
   Object.defineProperty(window, 'podium', {
@@ -303,6 +315,7 @@ try {
         warningInfo: t.warningInfo || [],
         firstBuffered: t.firstBuffered || [],
         timeline: t.timeline || [],
+        seeks: t.seeks || [],
         liveEdge: d ? { edge: d.edge, age: d.age, partHoldBack: d.partHoldBack, partTarget: d.partTarget,
                         canBlockReload: d.canBlockReload, lastPartSn: d.lastPartSn,
                         lastPartIndex: d.lastPartIndex } : null,

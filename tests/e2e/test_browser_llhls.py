@@ -97,19 +97,30 @@ def check_played(res, what):
               res.get("currentTime") or 0, json.dumps(res.get("liveEdge")), res.get("liveSyncPosition")))
     if res.get("timeline"):
         h.note("%s: hls.js startup timeline: %s" % (what, json.dumps(res["timeline"])))
+    if res.get("seeks"):
+        h.note("%s: seeks (page time, from, to, by): %s" % (what, json.dumps(res["seeks"])))
     if res.get("warningInfo"):
         h.note("%s: hls.js errors: %s" % (what, json.dumps(res["warningInfo"])))
     return med
 
 
-def check_recovery(t, pod, res):
-    what = "LL-HLS, requests held %d s" % HOLD_S
-    measure(t, pod, "lowlat", "llhls-hold", res, HOLD_SAMPLE_S,
-            env={"PODIUM_NET_HOLD": "%g,%g" % (HOLD_AT, HOLD_S)})
-    r = res["llhls-hold"]
+def disturbed(t, pod, res, what, key, seconds, knob, done, when, amount):
+    """Plays the LL session with play.mjs knob=when,amount set; checks it played
+    and that play.mjs reported the disturbance under done. Returns the result and
+    its latency samples with their times."""
+    measure(t, pod, "lowlat", key, res, seconds, env={knob: "%g,%g" % (when, amount)})
+    r = res[key]
     check_played(r, what)
     lat, at = r.get("latency") or [], r.get("latencyAt") or []
-    h.check(r.get("hold") == [HOLD_AT, HOLD_S] and len(lat) == len(at), "%s: no hold applied: %s" % (what, br.summary(r)))
+    h.check(r.get(done) == [when, amount] and len(lat) == len(at),
+            "%s: %s was not applied: %s" % (what, knob, br.summary(r)))
+    return r, lat, at
+
+
+def check_recovery(t, pod, res):
+    what = "LL-HLS, requests held %d s" % HOLD_S
+    r, lat, at = disturbed(t, pod, res, what, "llhls-hold", HOLD_SAMPLE_S, "PODIUM_NET_HOLD", "hold",
+                           HOLD_AT, HOLD_S)
     held_end = HOLD_AT + HOLD_S
     pos = r.get("latencyT") or []
     peak = max([x for x, s in zip(lat, at) if s >= HOLD_AT] or [0])
@@ -130,12 +141,8 @@ def check_recovery(t, pod, res):
 
 def check_rewind(t, pod, res):
     what = "LL-HLS, rewound %d s" % REWIND_S
-    measure(t, pod, "lowlat", "llhls-rewind", res, REWIND_SAMPLE_S,
-            env={"PODIUM_SEEK_BACK": "%g,%g" % (REWIND_AT, REWIND_S)})
-    r = res["llhls-rewind"]
-    check_played(r, what)
-    lat, at = r.get("latency") or [], r.get("latencyAt") or []
-    h.check(r.get("seekBack") == [REWIND_AT, REWIND_S], "%s: the seek was not made: %s" % (what, br.summary(r)))
+    _, lat, at = disturbed(t, pod, res, what, "llhls-rewind", REWIND_SAMPLE_S, "PODIUM_SEEK_BACK",
+                           "seekBack", REWIND_AT, REWIND_S)
     after = [x for x, s in zip(lat, at) if s >= REWIND_AT + 2]
     h.note("%s: latency from 2 s after the seek: %s" % (what, json.dumps(after)))
     h.check(len(after) >= 10 and min(after) > REWIND_S - 2,
