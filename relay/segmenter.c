@@ -596,6 +596,13 @@ static void sink_end(void *opaque, uint32_t gen)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Whether a reference frame at `at` (frames `gap` apart) would make the
+ * current LL-HLS part longer than part_duration: end the part before it. */
+static bool part_due(const struct segmenter *s, int64_t at, int64_t gap)
+{
+    return s->part_dur && !s->part_fresh && at - s->part_start + gap > s->part_dur;
+}
+
 static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
                        const AVStream *st)
 {
@@ -684,8 +691,7 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
             finish_segment(s, dts);
             s->seg_start = dts;
             s->seg_independent = c == SEG_CUT_KEYFRAME || (ref && key);
-        } else if (s->part_dur && ref && !s->part_fresh
-                   && dts - s->part_start + t->gap > s->part_dur) {
+        } else if (ref && part_due(s, dts, t->gap)) {
             flush_part(s, dts);          /* parts no longer than part_duration */
         }
     }
@@ -757,8 +763,7 @@ static void sink_next_frame(void *opaque, uint32_t gen, const AVStream *st,
         finish_segment(s, at);
         s->seg_start = s->cut.start = at;
         s->seg_independent = true;
-    } else if (c == SEG_CUT_NONE && s->part_dur && !s->part_fresh
-               && at - s->part_start + t->gap > s->part_dur) {
+    } else if (c == SEG_CUT_NONE && part_due(s, at, t->gap)) {
         flush_part(s, at);
     } else {
         goto out;
