@@ -682,6 +682,9 @@ static bool query_u64(struct MHD_Connection *c, const char *key, uint64_t *out, 
     return true;
 }
 
+static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
+                                  const char *path, const char *type, const char *cache);
+
 static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
                                   const char *rest, void **req_cls, bool get)
 {
@@ -780,11 +783,17 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     }
     if (strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    const char *type = fmp4 ? "video/mp4" : "video/mp2t";
     AVBufferRef *seg = store_segment(s->win, seq);
+    if (!seg && s->rec && store_recently_removed(s->win, seq)) {
+        /* left the playlist a moment ago: the recording has it */
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%llu%s", rec_dir(s->rec), seq, end);
+        return file_reply(h, c, path, type, immutable);
+    }
     if (!seg)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such segment");
     atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
-    const char *type = fmp4 ? "video/mp4" : "video/mp2t";
     /* HEAD (e.g. sizing the window) sends no body: no memfd for it */
     if (get)
         return segment_reply(h, c, seg, type);

@@ -99,6 +99,8 @@ static int setup_session(struct session *s, void *opaque)
     if (s->win)
         store_window_set_format(s->win, fmp4, app->cfg.part_duration);
     s->rec = rec_open(app->writer, app->cfg.data_dir, s->id);
+    if (s->win && s->rec)
+        store_window_set_recorded(s->win);
     struct seg_params p = { .session_id = s->id,
                             .segment_duration = app->cfg.segment_duration,
                             .fmp4 = fmp4, .part_duration = app->cfg.part_duration,

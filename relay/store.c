@@ -39,7 +39,8 @@ struct live_window {
     pthread_mutex_t lock;           /* everything below */
     char id[CONFIG_ID_MAX];
     int window;                     /* listed in the playlist */
-    int cap;                        /* held: window + STORE_KEEP_EXTRA */
+    int cap;                        /* ring slots: window + STORE_KEEP_EXTRA */
+    int keep;                       /* held after leaving the playlist */
     struct slot *ring;
     int head, count;                /* oldest held at ring[head] */
     uint64_t disc_seq, disc_total, segments, held_bytes;
@@ -69,6 +70,7 @@ struct live_window *store_window_create(const char *session_id, int window)
         return NULL;
     w->window = window;
     w->cap = window + STORE_KEEP_EXTRA;
+    w->keep = STORE_KEEP_EXTRA;
     w->ring = calloc((size_t)w->cap, sizeof(*w->ring));
     if (!w->ring) {
         free(w);
@@ -285,16 +287,17 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
         return;
     }
     pthread_mutex_lock(&w->lock);
-    if (w->count == w->cap) {
+    /* The segment about to leave the playlist takes its tag with it (when
+     * nothing is kept after the playlist, it is also the one let go). */
+    if (w->count >= w->window && slot_at(w, w->count - w->window)->e.discontinuity)
+        w->disc_seq++;
+    if (w->count == w->window + w->keep) {
         struct slot *old = slot_at(w, 0);
         w->held_bytes -= old->data ? old->data->size : 0;
         av_buffer_unref(&old->data);
         w->head = (w->head + 1) % w->cap;
         w->count--;
     }
-    /* The segment about to leave the playlist takes its tag with it. */
-    if (w->count >= w->window && slot_at(w, w->count - w->window)->e.discontinuity)
-        w->disc_seq++;
     struct slot *s = slot_at(w, w->count);
     s->e = (struct playlist_entry){ .seq = seg->seq, .duration = seg->duration,
                                     .pdt_ms = seg->pdt_ms,
@@ -324,6 +327,23 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
     render(w);
     wake_ready(w, -1, false);
     pthread_mutex_unlock(&w->lock);
+}
+
+void store_window_set_recorded(struct live_window *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->keep = 0;
+    pthread_mutex_unlock(&w->lock);
+}
+
+bool store_recently_removed(struct live_window *w, uint64_t seq)
+{
+    pthread_mutex_lock(&w->lock);
+    int listed = w->count < w->window ? w->count : w->window;
+    uint64_t first = w->count ? slot_at(w, w->count - listed)->e.seq : 0;
+    bool r = w->count > 0 && seq < first && first - seq <= (uint64_t)w->window + 2;
+    pthread_mutex_unlock(&w->lock);
+    return r;
 }
 
 void store_set_ended(struct live_window *w, bool ended)

@@ -23,6 +23,18 @@ void store_window_free(struct live_window **w);
  * parts, preload hints and blocking reloads. Call before the first segment. */
 void store_window_set_format(struct live_window *w, bool fmp4, double part_duration);
 
+/* The session's recording holds every segment, so the window lets go of a
+ * segment's bytes once it leaves the playlist instead of keeping
+ * STORE_KEEP_EXTRA more: players a little behind get it from the recording
+ * (see store_recently_removed). Call before the first segment. */
+void store_window_set_recorded(struct live_window *w);
+
+/* True when seq left the playlist at most window + 2 segments ago: RFC 8216
+ * 6.2.2 keeps a removed segment available for its own duration plus the
+ * playlist's, during which window + 1 more are published. False for listed,
+ * future and older segments. */
+bool store_recently_removed(struct live_window *w, uint64_t seq);
+
 /* seg_output_fn: opaque is the window; takes its own reference of data. */
 void store_on_segment(void *opaque, const struct media_segment *seg);
 
@@ -60,7 +72,8 @@ void store_set_ended(struct live_window *w, bool ended);
  * segment. The caller unrefs. */
 AVBufferRef *store_playlist(struct live_window *w);
 
-/* New reference to segment seq, NULL when not (or no longer) held. */
+/* New reference to segment seq, NULL when not (or no longer) held in
+ * memory. */
 AVBufferRef *store_segment(struct live_window *w, uint64_t seq);
 
 struct store_stats {

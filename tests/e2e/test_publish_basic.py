@@ -154,7 +154,23 @@ def main(t):
     h.check(j.get("media_sequence") == final.media_seq, "API media_sequence %r != playlist %d"
             % (j.get("media_sequence"), final.media_seq))
 
+    check_removed_segments(pod, w, final)
     check_hostile_paths(pod)
+
+
+def check_removed_segments(pod, w, final):
+    """Segments that left the playlist are still served (RFC 8216 6.2.2:
+    for their duration plus the playlist's), now from the recording: same
+    bytes as when they were live, same headers."""
+    gone = [q for q in w.downloaded() if q < final.media_seq]
+    h.check(len(gone) >= 2, "only %d downloaded segments left the playlist: %r" % (len(gone), gone))
+    for q in gone:
+        path = "/live/%s/%d.ts" % (SID, q)
+        g = check_headers(pod, path, "video/mp2t")
+        with open(w.segment_path(q), "rb") as f:
+            live = f.read()
+        h.check(g.body == live, "GET %s after it left the playlist: %d bytes, not the %d served live"
+                % (path, len(g.body), len(live)))
 
 
 def check_hostile_paths(pod):

@@ -211,10 +211,51 @@ static void test_eviction(void **state)
     store_window_free(&w);
 }
 
-static void test_discontinuity_sequence(void **state)
+/* A recorded session's window holds only the listed segments; those that
+ * left lately are reported as recently removed (the recording serves
+ * them), for window + 2 segments, per RFC 8216 6.2.2. */
+static void test_recorded_releases_unlisted(void **state)
 {
     (void)state;
     struct live_window *w = window();
+    store_window_set_recorded(w);
+    assert_false(store_recently_removed(w, 0));   /* nothing published yet */
+    const uint64_t n = 20;
+    for (uint64_t s = 0; s < n; s++) {
+        push(w, s, false);
+        uint64_t first = s + 1 > WINDOW ? s + 1 - WINDOW : 0;
+        struct store_stats st;
+        store_get_stats(w, &st);
+        assert_int_equal(st.media_sequence, first);
+        uint64_t bytes = 0;
+        for (uint64_t q = 0; q <= s + 1; q++) {
+            AVBufferRef *b = store_segment(w, q);
+            bool listed = q >= first && q <= s;
+            if (listed != (b != NULL))
+                fail_msg("after %llu: segment %llu %s", (unsigned long long)s,
+                         (unsigned long long)q, b ? "held but not listed" : "listed but missing");
+            if (b && !seg_data_ok(b, q))
+                fail_msg("segment %llu has the wrong bytes", (unsigned long long)q);
+            bytes += b ? b->size : 0;
+            av_buffer_unref(&b);
+            bool recent = q < first && first - q <= WINDOW + 2;
+            if (store_recently_removed(w, q) != recent)
+                fail_msg("after %llu: segment %llu recently removed should be %d",
+                         (unsigned long long)s, (unsigned long long)q, recent);
+        }
+        assert_int_equal(st.held_bytes, bytes);
+    }
+    assert_false(store_recently_removed(w, UINT64_MAX));
+    store_window_free(&w);
+}
+
+/* state: non-NULL for a recorded window, which lets go of a segment as it
+ * leaves the playlist: the tag count must not depend on that. */
+static void test_discontinuity_sequence(void **state)
+{
+    struct live_window *w = window();
+    if (*state)
+        store_window_set_recorded(w);
     char uris[256];
     for (uint64_t s = 0; s < 5; s++)
         push(w, s, false);
@@ -477,7 +518,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_first_segment),
         cmocka_unit_test(test_window_slides),
         cmocka_unit_test(test_eviction),
-        cmocka_unit_test(test_discontinuity_sequence),
+        cmocka_unit_test(test_recorded_releases_unlisted),
+        cmocka_unit_test_prestate(test_discontinuity_sequence, NULL),
+        cmocka_unit_test_prestate(test_discontinuity_sequence, (void *)"recorded"),
         cmocka_unit_test(test_ended),
         cmocka_unit_test(test_references_outlive_eviction),
         cmocka_unit_test(test_stats),
