@@ -6,10 +6,10 @@
  * done: nothing is copied per request, and a segment leaving the window
  * stays valid for readers still sending it.
  *
- * A segment that viewers GET is also put once into a sealed memfd, and
- * one response reading that fd is shared by every request for it: the
- * kernel sends page cache pages (sendfile) instead of copying the bytes
- * into each socket, which is what bounds throughput for ~1 MB segments. */
+ * A segment's bytes are a mapping of a memfd (segbuf.h): one response
+ * reading that fd is shared by every GET of it, so the kernel sends the
+ * segment's own pages (sendfile) instead of copying the bytes into each
+ * socket, which is what bounds throughput for ~1 MB segments. */
 #define _GNU_SOURCE
 #include "podium/http.h"
 
@@ -37,6 +37,7 @@
 #include "podium/ingest.h"
 #include "podium/record.h"
 #include "podium/log.h"
+#include "podium/segbuf.h"
 #include "podium/segmenter.h"
 #include "podium/store.h"
 #include "podium/token.h"
@@ -52,7 +53,6 @@
 #define ALLOW_POST "POST, OPTIONS"
 #define MAX_BODY (64 * 1024)
 #define SEG_FILES 1024                 /* segments with a shared response; power of 2 */
-#define SEG_FILE_BYTES (512ull << 20)  /* their memfd bytes, at most */
 #define IMMUTABLE "public, max-age=31536000, immutable"
 
 enum { ST_2XX, ST_304, ST_400, ST_401, ST_404, ST_405, ST_5XX, ST_OTHER, ST_N };
@@ -70,7 +70,7 @@ struct request {
     bool waiting, too_far;
 };
 
-/* A live segment as a sealed memfd with a response shared by all its
+/* A live segment with a response reading its memfd, shared by all its
  * requests. buf is the store's segment: held so that its data pointer, the
  * key, cannot be reused by another segment while the entry exists. */
 struct seg_file {
@@ -89,10 +89,9 @@ struct http {
     atomic_uint_fast64_t segment_bytes;
     /* *req_cls of a GET/HEAD between its first and second handler call */
     char headers_seen;
-    pthread_mutex_t files_lock;           /* files, n_files, file_bytes */
+    pthread_mutex_t files_lock;           /* files, n_files */
     struct seg_file files[SEG_FILES];     /* open addressing by buf->data */
     size_t n_files;
-    uint64_t file_bytes;
 };
 
 /* libmicrohttpd 0.9.75 closes the connection after a response queued in
@@ -309,7 +308,6 @@ static size_t file_slot(const AVBufferRef *b)
 
 static void drop_file(struct http *h, struct seg_file *f)
 {
-    h->file_bytes -= f->buf->size;
     h->n_files--;
     MHD_destroy_response(f->resp);      /* in-flight requests keep it until done */
     av_buffer_unref(&f->buf);
@@ -336,26 +334,16 @@ static void sweep_files(struct http *h)
     }
 }
 
-/* A response reading a sealed memfd copy of seg, with every header set:
- * shared, so nothing may be added per request. NULL on failure. */
+/* A response reading seg's memfd, with every header set: shared, so
+ * nothing may be added per request. NULL when seg has no memfd. */
 static struct MHD_Response *file_response(const AVBufferRef *seg, const char *type)
 {
-    int fd = memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int fd = segbuf_fd(seg);
+    /* the response's own descriptor keeps the bytes for requests still
+     * sending them after the segment's last reference is gone */
+    fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
     if (fd < 0)
         return NULL;
-    size_t off = 0;
-    while (off < seg->size) {
-        ssize_t n = write(fd, seg->data + off, seg->size - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            return NULL;
-        }
-        off += (size_t)n;
-    }
-    /* the sealed bytes are the segment for as long as any reader sends them */
-    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
     struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(seg->size, fd, 0);
     if (!r) {
         close(fd);
@@ -370,7 +358,7 @@ static struct MHD_Response *file_response(const AVBufferRef *seg, const char *ty
 
 /* Answers a GET of a live segment with its shared memfd response, made on
  * the first GET. Takes the reference seg. Falls back to sending from
- * memory when the memfd budget is used up or making one fails. */
+ * memory when the table is full or seg has no memfd. */
 static enum MHD_Result segment_reply(struct http *h, struct MHD_Connection *c,
                                      AVBufferRef *seg, const char *type)
 {
@@ -387,7 +375,7 @@ static enum MHD_Result segment_reply(struct http *h, struct MHD_Connection *c,
         while (h->files[i].buf)
             i = (i + 1) & (SEG_FILES - 1);
         f = &h->files[i];
-        bool room = h->n_files < SEG_FILES / 2 && h->file_bytes + seg->size <= SEG_FILE_BYTES;
+        bool room = h->n_files < SEG_FILES / 2;
         struct MHD_Response *r = room ? file_response(seg, type) : NULL;
         f->buf = r ? av_buffer_ref(seg) : NULL;
         if (!f->buf) {
@@ -398,7 +386,6 @@ static enum MHD_Result segment_reply(struct http *h, struct MHD_Connection *c,
         }
         f->resp = r;
         h->n_files++;
-        h->file_bytes += seg->size;
     }
     /* queued under the lock: a sweep cannot destroy it in between */
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, f->resp);
@@ -794,7 +781,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     if (!seg)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such segment");
     atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
-    /* HEAD (e.g. sizing the window) sends no body: no memfd for it */
+    /* HEAD (e.g. sizing the window) sends no body: no shared response */
     if (get)
         return segment_reply(h, c, seg, type);
     return buffer_reply(h, c, seg, type, immutable);
@@ -1921,11 +1908,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* The soft fd limit is often 1024 (systemd's default) while the hard one
- * allows MAX_CONNECTIONS: raise it, or say how many viewers fit. */
+ * allows MAX_CONNECTIONS: raise it, or say how many viewers fit. Every live
+ * segment is a memfd too (about window + 1 per session, and one more for
+ * each watched one's shared response). */
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
-    const rlim_t want = MAX_CONNECTIONS + 1024;
+    const rlim_t want = MAX_CONNECTIONS + 4096;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
     rlim_t cur = rl.rlim_cur;

@@ -23,6 +23,8 @@
  * streams may differ) and its first segment carries a discontinuity. */
 #include "podium/segmenter.h"
 
+#include "podium/segbuf.h"
+
 #include <libavutil/mathematics.h>
 #include <libavutil/opt.h>
 #include <libavutil/time.h>
@@ -42,13 +44,6 @@
 #define KEY_WAIT (10 * SEG_CLOCK)        /* give up waiting for a keyframe */
 #define MAX_IN_STREAMS 64
 #define IO_BUF 32768
-#define INITIAL_SEG_BYTES (256 * 1024)
-
-struct growbuf {
-    uint8_t *data;                       /* av_malloc'd */
-    size_t len, cap;
-    bool overflow;
-};
 
 struct segmenter {
     pthread_mutex_t lock;                /* everything below */
@@ -84,7 +79,7 @@ struct segmenter {
     int64_t seg_start;
     bool seg_independent;
     bool seg_has_data;
-    struct growbuf buf;
+    struct segbuf buf;
     AVPacket *tmp;
 
     /* fMP4 */
@@ -197,27 +192,9 @@ int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
 
 static int write_cb(void *opaque, uint8_t *data, int len)
 {
-    struct growbuf *b = opaque;
-    if (len <= 0)
-        return 0;
-    if (b->len + (size_t)len > b->cap) {
-        size_t cap = b->cap ? b->cap : INITIAL_SEG_BYTES;
-        while (cap < b->len + (size_t)len)
-            cap *= 2;
-        if (cap > SEG_MAX_BYTES + IO_BUF) {
-            b->overflow = true;
-            return len; /* dropped: the segment is cut at the next packet */
-        }
-        uint8_t *n = av_realloc(b->data, cap);
-        if (!n) {
-            b->overflow = true;
-            return len;
-        }
-        b->data = n;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, (size_t)len);
-    b->len += (size_t)len;
+    /* bytes that do not fit are dropped: the segment is cut at the next packet */
+    if (len > 0)
+        segbuf_append(opaque, data, (size_t)len);
     return len;
 }
 
@@ -315,28 +292,13 @@ static void finish_segment(struct segmenter *s, int64_t end)
         .parts = s->part_index,
     };
     size_t len = s->buf.len;
-    /* The buffer was sized for the previous segment plus a quarter: give
-     * the slack back before it sits in the window (realloc shrinks in
-     * place, or by mremap for large blocks; nothing is copied). */
-    if (s->buf.cap > len + len / 16) {
-        uint8_t *fit = av_realloc(s->buf.data, len);
-        if (fit)
-            s->buf.data = fit;
-    }
-    seg.data = av_buffer_create(s->buf.data, len, av_buffer_default_free, NULL, 0);
+    /* The bytes move to seg.data as they are: nothing is copied. */
+    seg.data = segbuf_publish(&s->buf, len);
     if (!seg.data) {
         log_msg(LV_ERROR, s->id, "\"out of memory publishing a segment\" seq=%llu",
                 (unsigned long long)seg.seq);
-        s->buf.len = 0;
-        s->buf.overflow = false;
         return;
     }
-    /* The buffer now belongs to seg.data; start the next one about as big. */
-    size_t next_cap = len + len / 4;
-    s->buf.data = av_malloc(next_cap);
-    s->buf.cap = s->buf.data ? next_cap : 0;
-    s->buf.len = 0;
-    s->buf.overflow = false;
 
     s->output(s->opaque, &seg);
     av_buffer_unref(&seg.data);
@@ -545,7 +507,7 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         memcpy(s->init->data, s->buf.data, s->buf.len);
         s->init_id = s->next_seq;
     }
-    s->buf.len = 0;
+    segbuf_reset(&s->buf);
     s->part_index = 0;
     s->part_off = 0;
     s->part_fresh = true;
@@ -578,8 +540,7 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
     s->ref_seen = false;
     s->started = false;
     s->seg_has_data = false;
-    s->buf.len = 0;
-    s->buf.overflow = false;
+    segbuf_reset(&s->buf);
     int ret = open_muxer(s, ic, peer);
     if (ret == PIPE_OK)
         s->gen = gen;
@@ -788,6 +749,7 @@ struct segmenter *seg_create(const struct seg_params *p)
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
+    segbuf_init(&s->buf, SEG_MAX_BYTES + IO_BUF);
     snprintf(s->id, sizeof(s->id), "%s", p->session_id);
     s->output = p->output;
     s->part_output = p->part_output;
@@ -808,7 +770,7 @@ void seg_free(struct segmenter **ps)
     if (!s)
         return;
     close_muxer(s);
-    av_freep(&s->buf.data);
+    segbuf_free(&s->buf);
     av_packet_free(&s->tmp);
     pthread_mutex_destroy(&s->lock);
     free(s);

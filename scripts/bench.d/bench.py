@@ -46,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -1534,6 +1535,66 @@ class HeadRequest(urllib.request.Request):
         return "HEAD"
 
 
+def memfd_unmapped_kib(pid):
+    """KiB of memfds the process holds open but has not mapped: such pages
+    are memory (Shmem) that RSS does not show. Mapped ones are in RssShmem;
+    a memfd is counted once however many descriptors point at it."""
+    mapped = set()
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/memfd:"):
+                    mapped.add(int(parts[4]))
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return 0
+    seen, total = set(), 0
+    for fd in fds:
+        path = "/proc/%d/fd/%s" % (pid, fd)
+        try:
+            if not os.readlink(path).startswith("/memfd:"):
+                continue
+            st = os.stat(path)
+        except OSError:
+            continue
+        if st.st_ino in mapped or st.st_ino in seen:
+            continue
+        seen.add(st.st_ino)
+        total += st.st_blocks * 512
+    return total // 1024
+
+
+def session_memory_kib(pid, st):
+    """Anonymous + shared-memory RSS + unmapped memfds: every byte a live
+    session can cost, wherever its segments live (heap or memfd)."""
+    return st.get("RssAnon", 0) + st.get("RssShmem", 0) + memfd_unmapped_kib(pid)
+
+
+class Viewer(threading.Thread):
+    """An attendee: polls the live playlist and GETs every new segment once,
+    like a player at the live edge (at the feed rate)."""
+
+    def __init__(self, http_port, sid, period):
+        super().__init__(daemon=True)
+        self.base = "http://127.0.0.1:%d/live/%s/" % (http_port, sid)
+        self.period, self.stop, self.got, self.errors = period, threading.Event(), set(), 0
+
+    def run(self):
+        while not self.stop.wait(self.period):
+            try:
+                with urllib.request.urlopen(self.base + "index.m3u8", timeout=3.0) as r:
+                    text = r.read().decode("utf-8", "replace")
+                for u in [l.strip() for l in text.splitlines() if l.strip() and not l.startswith("#")]:
+                    if u in self.got:
+                        continue
+                    with urllib.request.urlopen(self.base + u, timeout=5.0) as r:
+                        r.read()
+                    self.got.add(u)
+            except (OSError, ValueError, urllib.error.URLError):
+                self.errors += 1
+
+
 def window_bytes(http_port, sid):
     """(segments, bytes) of the live window: the playlist's segments, sized
     by HEAD (GET when HEAD gives no Content-Length)."""
@@ -1575,13 +1636,15 @@ def memory_args(argv):
     ap.add_argument("--streams", type=int, default=1, help="concurrent sessions (default 1)")
     ap.add_argument("--rate", type=float, default=8.0,
                     help="feed speed, x real time (ffmpeg -readrate; default 8)")
+    ap.add_argument("--viewers", type=int, default=0,
+                    help="attendees per session fetching every segment (default 0)")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
     ap.add_argument("--tmpdir", default=None, help="work directory parent (default $TMPDIR or /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (incl. recordings)")
     ap.add_argument("--json", help="result file (default build/bench-results/memory-<timestamp>.json)")
     a = ap.parse_args(argv)
-    if a.minutes <= 0 or a.streams < 1 or a.rate <= 0:
+    if a.minutes <= 0 or a.streams < 1 or a.rate <= 0 or a.viewers < 0:
         ap.error("minutes, streams and rate must be positive")
     return a
 
@@ -1614,7 +1677,8 @@ def memory(argv):
     meta = {"date": now.isoformat(timespec="seconds"),
             "command": os.environ.get("PODIUM_BENCH_CMDLINE")
             or cmdline([sys.argv[0], "memory"] + argv),
-            "params": {"minutes": args.minutes, "streams": n, "rate": args.rate},
+            "params": {"minutes": args.minutes, "streams": n, "rate": args.rate,
+                       "viewers": args.viewers},
             "host": host_info(),
             "podium": dict(binary_meta(src_bin), version=podium_version(pbin)),
             "media": minfo,
@@ -1638,12 +1702,17 @@ def memory(argv):
         idle = read_status_kib(server.pid, RSS_KEYS)
         res["rss_idle_kib"] = idle["VmRSS"]
         res["rss_idle_detail_kib"] = idle
+        res["session_mem_idle_kib"] = session_memory_kib(server.pid, idle)
+        viewers = [Viewer(http_port, "s%d" % k, 2.0 / args.rate / 2)
+                   for k in range(1, n + 1) for _ in range(args.viewers)]
         log("podium idle RSS %.1f MiB; feeding %d x %.0f media-min at %gx (~%.1f min wall)"
             % (res["rss_idle_kib"] / 1024, n, args.minutes, args.rate, seconds / args.rate / 60))
         t0 = time.monotonic()
         fprocs = [procs.start(memory_feeder_argv(media, feed_url(srt_port, k), args.rate, seconds),
                               os.path.join(logdir, "feeder-s%d.log" % k), "feeder s%d" % k)
                   for k in range(1, n + 1)]
+        for v in viewers:
+            v.start()
         next_win = t0 + MEM_WINDOW_POLL
         deadline = t0 + seconds / args.rate * 1.5 + 60
         while True:
@@ -1654,6 +1723,11 @@ def memory(argv):
                 res["problems"].append("podium exited during the session (rc %s)" % server.poll())
                 break
             series.append([round(t, 2), st["VmRSS"]])
+            mem = session_memory_kib(server.pid, st)
+            if mem > res.get("session_mem_max_kib", 0):
+                res["session_mem_max_kib"] = mem
+                res["session_mem_max_detail_kib"] = dict(st, memfd_unmapped=mem - st.get(
+                    "RssAnon", 0) - st.get("RssShmem", 0))
             if not res.get("rss_max_detail_kib") or st["VmRSS"] >= res["rss_max_detail_kib"]["VmRSS"]:
                 res["rss_max_detail_kib"] = st
             if time.monotonic() >= next_win:
@@ -1680,6 +1754,10 @@ def memory(argv):
                 break
             time.sleep(MEM_SAMPLE_PERIOD)
         t_end = time.monotonic() - t0
+        for v in viewers:
+            v.stop.set()
+        res["viewer_segments"] = [len(v.got) for v in viewers]
+        res["viewer_errors"] = sum(v.errors for v in viewers)
         res["session_wall_s"] = round(t_end, 1)
         res["effective_rate"] = round(seconds / t_end, 2)
         bad = [(p.bench_name, p.returncode, first_line(p.bench_log)) for p in fprocs
@@ -1774,6 +1852,9 @@ def memory_summary(res, series, windows, api, args):
         s["rss_marginal_per_session_kib"] = (s["rss_max_kib"] - s["rss_idle_kib"]) / n
     if "window_bytes_max" in s:
         s["budget_kib"] = s["window_bytes_max"] / 1024.0 + SLACK_KIB
+    if res.get("session_mem_max_kib") is not None and res.get("session_mem_idle_kib") is not None:
+        s["session_mem_per_session_kib"] = (res["session_mem_max_kib"]
+                                            - res["session_mem_idle_kib"]) / n
     return s
 
 
@@ -1827,11 +1908,23 @@ def memory_markdown(meta, s, res, args):
           "whole process | %s / %s |" % (mib(mx["RssAnon"]), mib(mx["RssFile"])))
         w("| (anonymous RSS at max - idle anonymous RSS) / sessions | %s |"
           % mib((mx["RssAnon"] - idle["RssAnon"]) / args.streams))
+    if "session_mem_per_session_kib" in s:
+        d = res.get("session_mem_max_detail_kib", {})
+        w("| **(anonymous + shmem RSS + unmapped memfds) at its max - idle, / sessions** "
+          "(at the max: anon %s, shmem %s, unmapped memfds %s MiB, whole process) | **%s** |"
+          % (mib(d.get("RssAnon")), mib(d.get("RssShmem")), mib(d.get("memfd_unmapped")),
+             mib(s["session_mem_per_session_kib"])))
+    if args.viewers:
+        w("| viewers per session (each GETs every segment) / segments fetched each / errors "
+          "| %d / %s / %d |" % (args.viewers, ",".join(str(x) for x in res.get("viewer_segments", [])),
+                                res.get("viewer_errors", 0)))
     w("")
     if "budget_kib" in s:
         verdict = []
         for key, label in (("rss_per_session_kib", "whole-process RSS per session"),
-                           ("rss_marginal_per_session_kib", "RSS above idle per session")):
+                           ("rss_marginal_per_session_kib", "RSS above idle per session"),
+                           ("session_mem_per_session_kib",
+                            "session memory (anon + shmem + unmapped memfds) above idle")):
             if s.get(key) is not None:
                 verdict.append("%s %s the budget (%.1f vs %.1f MiB)" % (
                     label, "within" if s[key] <= s["budget_kib"] else "OVER",

@@ -1,0 +1,174 @@
+/* Segment buffer in a memfd (see segbuf.h).
+ *
+ * Reserving room is free: ftruncate only sets the memfd's size and the
+ * mapping is address space; a page costs memory once it is written. So the
+ * buffer reserves twice the expected segment and rarely has to mremap. */
+#define _GNU_SOURCE
+#include "podium/segbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <libavutil/mem.h>
+
+#include "podium/log.h"
+
+#define SEGBUF_MIN (256 * 1024)
+
+/* Opaque of a published buffer. tag marks it as ours for segbuf_fd: any
+ * other AVBufferRef has a NULL opaque or one that does not point at it. */
+struct segmap {
+    const void *tag;
+    int fd;
+    size_t maplen;
+};
+
+static const char segmap_tag;
+
+static size_t page_round(size_t n)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + ps - 1) / ps * ps;
+}
+
+void segbuf_init(struct segbuf *b, size_t max)
+{
+    *b = (struct segbuf){ .fd = -1, .max = max };
+}
+
+/* The first room of a buffer: a memfd, or the heap when none can be made. */
+static bool reserve(struct segbuf *b, size_t cap)
+{
+    static atomic_bool warned;
+    int fd = memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd >= 0 && ftruncate(fd, (off_t)cap) == 0) {
+        void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            b->data = m;
+            b->cap = cap;
+            b->fd = fd;
+            return true;
+        }
+    }
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!atomic_exchange(&warned, true))
+        log_msg(LV_WARN, NULL, "\"segments kept on the heap: no memfd\" err=\"%s\"", strerror(err));
+    b->data = av_malloc(cap);
+    b->cap = b->data ? cap : 0;
+    return b->data != NULL;
+}
+
+static bool grow(struct segbuf *b, size_t need)
+{
+    size_t cap = b->cap ? b->cap : b->hint * 2 > SEGBUF_MIN ? b->hint * 2 : SEGBUF_MIN;
+    while (cap < need)
+        cap *= 2;
+    if (cap > b->max)
+        cap = b->max;
+    cap = page_round(cap);
+    if (!b->data)
+        return reserve(b, cap);
+    if (b->fd >= 0) {
+        if (ftruncate(b->fd, (off_t)cap) < 0)
+            return false;
+        void *m = mremap(b->data, b->cap, cap, MREMAP_MAYMOVE);
+        if (m == MAP_FAILED)
+            return false;                /* the memfd is just longer than mapped */
+        b->data = m;
+    } else {
+        uint8_t *n = av_realloc(b->data, cap);
+        if (!n)
+            return false;
+        b->data = n;
+    }
+    b->cap = cap;
+    return true;
+}
+
+bool segbuf_append(struct segbuf *b, const void *p, size_t n)
+{
+    if (n > b->max - b->len || (b->len + n > b->cap && !grow(b, b->len + n))) {
+        b->overflow = true;
+        return false;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return true;
+}
+
+void segbuf_reset(struct segbuf *b)
+{
+    b->len = 0;
+    b->overflow = false;
+}
+
+static void unmap_cb(void *opaque, uint8_t *data)
+{
+    struct segmap *m = opaque;
+    munmap(data, m->maplen);
+    close(m->fd);
+    free(m);
+}
+
+AVBufferRef *segbuf_publish(struct segbuf *b, size_t hint)
+{
+    if (!b->len)
+        return NULL;
+    AVBufferRef *ref = NULL;
+    if (b->fd >= 0) {
+        struct segmap *m = malloc(sizeof(*m));
+        if (m) {
+            /* Give the unwritten reserve back and fix the size that
+             * sendfile and the recorder see. */
+            size_t keep = page_round(b->len);
+            void *shrunk = keep < b->cap ? mremap(b->data, b->cap, keep, 0) : MAP_FAILED;
+            if (shrunk != MAP_FAILED)
+                b->cap = keep;
+            if (ftruncate(b->fd, (off_t)b->len) == 0)
+                fcntl(b->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+            *m = (struct segmap){ .tag = &segmap_tag, .fd = b->fd, .maplen = b->cap };
+            ref = av_buffer_create(b->data, b->len, unmap_cb, m, AV_BUFFER_FLAG_READONLY);
+            if (!ref)
+                free(m);
+        }
+    } else {
+        /* realloc shrinks in place, or by mremap for large blocks */
+        uint8_t *fit = b->cap > b->len + b->len / 16 ? av_realloc(b->data, b->len) : NULL;
+        if (fit)
+            b->data = fit;
+        ref = av_buffer_create(b->data, b->len, av_buffer_default_free, NULL,
+                               AV_BUFFER_FLAG_READONLY);
+    }
+    if (!ref) {
+        segbuf_reset(b);
+        return NULL;
+    }
+    /* reserved at the next append: a publisher that has gone holds none */
+    segbuf_init(b, b->max);
+    b->hint = hint;
+    return ref;
+}
+
+int segbuf_fd(const AVBufferRef *buf)
+{
+    const struct segmap *m = buf ? av_buffer_get_opaque(buf) : NULL;
+    return m && m->tag == &segmap_tag ? m->fd : -1;
+}
+
+void segbuf_free(struct segbuf *b)
+{
+    if (b->fd >= 0) {
+        munmap(b->data, b->cap);
+        close(b->fd);
+    } else {
+        av_free(b->data);
+    }
+    segbuf_init(b, b->max);
+}

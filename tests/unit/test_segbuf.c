@@ -1,0 +1,145 @@
+/* Unit tests: segbuf (segment bytes in a memfd). The published buffer, its
+ * memfd and a duplicate of that fd must all show the same bytes, for as
+ * long as any of them is held. */
+#define _GNU_SOURCE
+#include "unit.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "podium/segbuf.h"
+
+static uint8_t byte_at(size_t i)
+{
+    return (uint8_t)(i * 7 + (i >> 12));
+}
+
+/* Appends bytes [from, to) of the pattern in uneven pieces. */
+static void fill(struct segbuf *b, size_t from, size_t to)
+{
+    uint8_t piece[1000];
+    while (from < to) {
+        size_t n = to - from < sizeof(piece) ? to - from : 188 + from % 800;
+        if (n > to - from)
+            n = to - from;
+        for (size_t i = 0; i < n; i++)
+            piece[i] = byte_at(from + i);
+        assert_true(segbuf_append(b, piece, n));
+        from += n;
+    }
+}
+
+static void expect_pattern(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != byte_at(i))
+            fail_msg("byte %zu is %u, expected %u", i, p[i], byte_at(i));
+}
+
+/* The bytes read back through fd (pread: its offset is not ours). */
+static void expect_fd_pattern(int fd, size_t len)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal((size_t)st.st_size, len);
+    uint8_t *p = malloc(len);
+    assert_non_null(p);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, p + got, len - got, (off_t)got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    expect_pattern(p, len);
+    free(p);
+}
+
+static void test_grows_and_publishes(void **state)
+{
+    (void)state;
+    struct segbuf b;
+    segbuf_init(&b, 64 << 20);
+    assert_null(segbuf_publish(&b, 0));        /* nothing appended yet */
+    const size_t len = 3 * 1024 * 1024 + 123;  /* several regrowths */
+    fill(&b, 0, len);
+    assert_int_equal(b.len, len);
+    assert_false(b.overflow);
+
+    AVBufferRef *seg = segbuf_publish(&b, len);
+    assert_non_null(seg);
+    assert_int_equal(seg->size, len);
+    assert_int_equal(b.len, 0);                /* b starts over, empty */
+    assert_null(b.data);
+    expect_pattern(seg->data, len);
+    int fd = segbuf_fd(seg);
+    assert_true(fd >= 0);
+    expect_fd_pattern(fd, len);
+    int seals = fcntl(fd, F_GET_SEALS);
+    assert_true((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) == (F_SEAL_SHRINK | F_SEAL_GROW));
+    assert_true(ftruncate(fd, 10) < 0);        /* nobody can cut it short under a reader */
+    assert_false(av_buffer_is_writable(seg));
+
+    /* A duplicate outlives the buffer's last reference. */
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    assert_true(dup >= 0);
+    av_buffer_unref(&seg);
+    expect_fd_pattern(dup, len);
+    close(dup);
+
+    /* The next segment reuses nothing of the first and reads back whole. */
+    fill(&b, 0, 5000);
+    AVBufferRef *next = segbuf_publish(&b, 5000);
+    assert_non_null(next);
+    expect_pattern(next->data, 5000);
+    expect_fd_pattern(segbuf_fd(next), 5000);
+    av_buffer_unref(&next);
+    segbuf_free(&b);
+}
+
+static void test_overflow_and_reset(void **state)
+{
+    (void)state;
+    struct segbuf b;
+    segbuf_init(&b, 10000);
+    fill(&b, 0, 9000);
+    uint8_t more[2000] = { 0 };
+    assert_false(segbuf_append(&b, more, sizeof(more)));   /* past max: refused whole */
+    assert_true(b.overflow);
+    assert_int_equal(b.len, 9000);
+    assert_true(segbuf_append(&b, more, 1000));            /* exactly max still fits */
+    assert_int_equal(b.len, 10000);
+
+    segbuf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_false(b.overflow);
+    fill(&b, 0, 4000);
+    AVBufferRef *seg = segbuf_publish(&b, 4000);
+    assert_non_null(seg);
+    assert_int_equal(seg->size, 4000);
+    expect_pattern(seg->data, 4000);
+    av_buffer_unref(&seg);
+    segbuf_free(&b);
+    segbuf_free(&b);                           /* freeing twice is harmless */
+}
+
+static void test_fd_only_for_segbuf_buffers(void **state)
+{
+    (void)state;
+    AVBufferRef *heap = av_buffer_alloc(100);
+    assert_non_null(heap);
+    assert_int_equal(segbuf_fd(heap), -1);
+    av_buffer_unref(&heap);
+    assert_int_equal(segbuf_fd(NULL), -1);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grows_and_publishes),
+        cmocka_unit_test(test_overflow_and_reset),
+        cmocka_unit_test(test_fd_only_for_segbuf_buffers),
+    };
+    return unit_main(argc, argv, "segbuf", tests, UNIT_LEN(tests));
+}
