@@ -28,6 +28,10 @@
 
 #define PENDING_MAX 64            /* handshakes remembered for log lines */
 #define LIVE_PAYLOAD_MAX 1456
+/* Packets in flight per publisher. libsrt's default, 25600, sizes a receive
+ * loss list it fills at once (400 KB per publisher), yet the default receive
+ * buffer, 8192 packets, caps what can be in flight anyway. */
+#define SRT_FLOW_WINDOW 8192
 
 struct pending {
     SRTSOCKET sock;
@@ -376,6 +380,7 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
     struct sockaddr_storage ss;
     int sslen = 0, yes = 1, no = 0;
     int latency = cfg->srt_latency_ms;
+    int fc = SRT_FLOW_WINDOW;
 
     if (!ing)
         return NULL;
@@ -403,6 +408,7 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
         || srt_setsockflag(ing->listener, SRTO_RCVSYN, &yes, sizeof(yes)) == SRT_ERROR
         || srt_setsockflag(ing->listener, SRTO_LATENCY, &latency, sizeof(latency)) == SRT_ERROR
         || srt_setsockflag(ing->listener, SRTO_SENDER, &no, sizeof(no)) == SRT_ERROR
+        || srt_setsockflag(ing->listener, SRTO_FC, &fc, sizeof(fc)) == SRT_ERROR
         || srt_bind(ing->listener, (struct sockaddr *)&ss, sslen) == SRT_ERROR
         || srt_listen_callback(ing->listener, listen_cb, ing) == SRT_ERROR
         || srt_listen(ing->listener, 64) == SRT_ERROR) {
