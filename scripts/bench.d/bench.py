@@ -1581,10 +1581,12 @@ class Viewer(threading.Thread):
         self.period, self.stop, self.got, self.errors = period, threading.Event(), set(), 0
 
     def run(self):
+        live = False                     # the playlist is a 404 until the first segment
         while not self.stop.wait(self.period):
             try:
                 with urllib.request.urlopen(self.base + "index.m3u8", timeout=3.0) as r:
                     text = r.read().decode("utf-8", "replace")
+                live = True
                 for u in [l.strip() for l in text.splitlines() if l.strip() and not l.startswith("#")]:
                     if u in self.got:
                         continue
@@ -1592,7 +1594,7 @@ class Viewer(threading.Thread):
                         r.read()
                     self.got.add(u)
             except (OSError, ValueError, urllib.error.URLError):
-                self.errors += 1
+                self.errors += live
 
 
 def window_bytes(http_port, sid):
