@@ -91,6 +91,11 @@ static void on_export_done(void *opaque, bool ok)
     log_msg(LV_INFO, s->id, "\"recording published\"");
 }
 
+static bool recorded_cb(void *opaque, uint64_t seq)
+{
+    return rec_has_segment(opaque, seq);
+}
+
 static int setup_session(struct session *s, void *opaque)
 {
     struct app *app = opaque;
@@ -100,7 +105,7 @@ static int setup_session(struct session *s, void *opaque)
         store_window_set_format(s->win, fmp4, app->cfg.part_duration);
     s->rec = rec_open(app->writer, app->cfg.data_dir, s->id);
     if (s->win && s->rec)
-        store_window_set_recorded(s->win);
+        store_window_set_recorded(s->win, recorded_cb, s->rec);
     struct seg_params p = { .session_id = s->id,
                             .segment_duration = app->cfg.segment_duration,
                             .fmp4 = fmp4, .part_duration = app->cfg.part_duration,

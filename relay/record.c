@@ -708,6 +708,17 @@ void rec_discard(struct recorder *r)
     simple_job(r, JOB_DELETE);
 }
 
+bool rec_has_segment(struct recorder *r, uint64_t seq)
+{
+    bool found = false;
+    pthread_mutex_lock(&r->lock);
+    /* asked about segments leaving the live playlist: a few from the end */
+    for (size_t i = r->n; i-- > 0 && r->e[i].seq >= seq && !found;)
+        found = r->e[i].seq == seq;
+    pthread_mutex_unlock(&r->lock);
+    return found;
+}
+
 uint64_t rec_next_seq(struct recorder *r)
 {
     pthread_mutex_lock(&r->lock);

@@ -40,7 +40,8 @@ struct live_window {
     char id[CONFIG_ID_MAX];
     int window;                     /* listed in the playlist */
     int cap;                        /* ring slots: window + STORE_KEEP_EXTRA */
-    int keep;                       /* held after leaving the playlist */
+    bool (*recorded)(void *opaque, uint64_t seq);   /* NULL: no recording */
+    void *rec_opaque;
     struct slot *ring;
     int head, count;                /* oldest held at ring[head] */
     uint64_t disc_seq, disc_total, segments, held_bytes;
@@ -70,7 +71,6 @@ struct live_window *store_window_create(const char *session_id, int window)
         return NULL;
     w->window = window;
     w->cap = window + STORE_KEEP_EXTRA;
-    w->keep = STORE_KEEP_EXTRA;
     w->ring = calloc((size_t)w->cap, sizeof(*w->ring));
     if (!w->ring) {
         free(w);
@@ -277,6 +277,15 @@ void store_on_part(void *opaque, const struct media_part *part)
     pthread_mutex_unlock(&w->lock);
 }
 
+static void evict_oldest(struct live_window *w)
+{
+    struct slot *old = slot_at(w, 0);
+    w->held_bytes -= old->data ? old->data->size : 0;
+    av_buffer_unref(&old->data);
+    w->head = (w->head + 1) % w->cap;
+    w->count--;
+}
+
 void store_on_segment(void *opaque, const struct media_segment *seg)
 {
     struct live_window *w = opaque;
@@ -287,17 +296,12 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
         return;
     }
     pthread_mutex_lock(&w->lock);
-    /* The segment about to leave the playlist takes its tag with it (when
-     * nothing is kept after the playlist, it is also the one let go). */
+    /* The segment about to leave the playlist takes its tag with it (it may
+     * also be let go below, so count it first). */
     if (w->count >= w->window && slot_at(w, w->count - w->window)->e.discontinuity)
         w->disc_seq++;
-    if (w->count == w->window + w->keep) {
-        struct slot *old = slot_at(w, 0);
-        w->held_bytes -= old->data ? old->data->size : 0;
-        av_buffer_unref(&old->data);
-        w->head = (w->head + 1) % w->cap;
-        w->count--;
-    }
+    if (w->count == w->cap)
+        evict_oldest(w);
     struct slot *s = slot_at(w, w->count);
     s->e = (struct playlist_entry){ .seq = seg->seq, .duration = seg->duration,
                                     .pdt_ms = seg->pdt_ms,
@@ -317,6 +321,9 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
     s->e.has_map = seg->init != NULL;
     s->e.map_id = seg->init_id;
     w->next_seq = seg->seq + 1;
+    /* those that left the playlist and are on disk now come from there */
+    while (w->count > w->window && w->recorded && w->recorded(w->rec_opaque, slot_at(w, 0)->e.seq))
+        evict_oldest(w);
     /* parts of segments that left the playlist are not needed any more */
     uint64_t oldest = slot_at(w, w->count > w->window ? w->count - w->window : 0)->e.seq;
     while (w->part_count > 0 && part_at(w, 0)->seq < oldest) {
@@ -329,10 +336,12 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
     pthread_mutex_unlock(&w->lock);
 }
 
-void store_window_set_recorded(struct live_window *w)
+void store_window_set_recorded(struct live_window *w,
+                               bool (*recorded)(void *opaque, uint64_t seq), void *opaque)
 {
     pthread_mutex_lock(&w->lock);
-    w->keep = 0;
+    w->recorded = recorded;
+    w->rec_opaque = opaque;
     pthread_mutex_unlock(&w->lock);
 }
 

@@ -55,6 +55,9 @@ void rec_delete(struct recorder *r);
  * later segments are dropped. */
 void rec_discard(struct recorder *r);
 
+/* True when segment seq is in the recording (written and listed). */
+bool rec_has_segment(struct recorder *r, uint64_t seq);
+
 /* Sequence number after the last recorded segment (0 when empty). */
 uint64_t rec_next_seq(struct recorder *r);
 

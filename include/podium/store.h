@@ -23,11 +23,15 @@ void store_window_free(struct live_window **w);
  * parts, preload hints and blocking reloads. Call before the first segment. */
 void store_window_set_format(struct live_window *w, bool fmp4, double part_duration);
 
-/* The session's recording holds every segment, so the window lets go of a
- * segment's bytes once it leaves the playlist instead of keeping
- * STORE_KEEP_EXTRA more: players a little behind get it from the recording
- * (see store_recently_removed). Call before the first segment. */
-void store_window_set_recorded(struct live_window *w);
+/* The session's recording holds its segments, so the window lets go of a
+ * segment as soon as it has left the playlist and recorded(opaque, seq) says
+ * the recording has it: players a little behind get it from there (see
+ * store_recently_removed). One the recording lacks (a write failed) is kept
+ * for STORE_KEEP_EXTRA segments, like every one without a recording.
+ * recorded is called under the window's lock. Call before the first
+ * segment. */
+void store_window_set_recorded(struct live_window *w,
+                               bool (*recorded)(void *opaque, uint64_t seq), void *opaque);
 
 /* True when seq left the playlist at most window + 2 segments ago: RFC 8216
  * 6.2.2 keeps a removed segment available for its own duration plus the

@@ -5,7 +5,7 @@ Simulated (PODIUM_TEST_FAULT_ENOSPC flag file; always runs):
 - publish; after a few recorded segments create the flag: API
   recording.write_errors > 0, a level=error "recording gap" log line, no new
   segment files while the live playlist keeps advancing (the lost segments are
-  served live);
+  served live, also just after they leave the playlist);
 - remove the flag: recording resumes; after the organizer ends the session the
   finalized playlist shows exactly one #EXT-X-DISCONTINUITY, before the first
   segment after the gap; the numbers skip exactly the lost segments; the API
@@ -100,6 +100,20 @@ def simulated(t):
                                       and f.get("msg", "").startswith("recording gap"))
     h.check(gap_logs, "no level=error msg=\"recording gap...\" line in the log during the fault")
     h.note("simulated: %s" % gap_logs[0])
+
+    # A segment lost to the gap is still served live right after it leaves
+    # the playlist (RFC 8216 6.2.2): no recording file can serve it, so the
+    # window keeps it in memory.
+    lost = max(files_at_fault) + 1
+    h.wait_for(lambda: (w.snapshot()[0] is not None and w.snapshot()[0].media_seq > lost), 20,
+               "%d.ts, lost to the gap, to leave the live playlist" % lost)
+    r = pod.get("/live/%s/%d.ts" % (SID, lost))
+    h.check(r.status == 200, "GET %d.ts, lost to the gap, just after it left the live playlist -> %d, "
+            "expected 200" % (lost, r.status))
+    if w.segment_path(lost):
+        with open(w.segment_path(lost), "rb") as f:
+            h.check(r.body == f.read(), "%d.ts served after it left the playlist differs from "
+                    "what was served live" % lost)
 
     os.unlink(flag)
     n_listed = len(listed(pod))

@@ -211,6 +211,15 @@ static void test_eviction(void **state)
     store_window_free(&w);
 }
 
+/* The recording as the window sees it: every segment but `lost`. */
+static uint64_t lost_seq = UINT64_MAX;
+
+static bool recorded(void *opaque, uint64_t seq)
+{
+    (void)opaque;
+    return seq != lost_seq;
+}
+
 /* A recorded session's window holds only the listed segments; those that
  * left lately are reported as recently removed (the recording serves
  * them), for window + 2 segments, per RFC 8216 6.2.2. */
@@ -218,7 +227,8 @@ static void test_recorded_releases_unlisted(void **state)
 {
     (void)state;
     struct live_window *w = window();
-    store_window_set_recorded(w);
+    lost_seq = UINT64_MAX;
+    store_window_set_recorded(w, recorded, NULL);
     assert_false(store_recently_removed(w, 0));   /* nothing published yet */
     const uint64_t n = 20;
     for (uint64_t s = 0; s < n; s++) {
@@ -249,13 +259,47 @@ static void test_recorded_releases_unlisted(void **state)
     store_window_free(&w);
 }
 
+/* A segment whose recording write failed stays in memory after it leaves
+ * the playlist, for as long as one without a recording would
+ * (STORE_KEEP_EXTRA): no recording file would serve it. */
+static void test_unrecorded_kept(void **state)
+{
+    (void)state;
+    struct live_window *w = window();
+    lost_seq = 5;
+    store_window_set_recorded(w, recorded, NULL);
+    for (uint64_t s = 0; s <= 8; s++)
+        push(w, s, false);
+    /* listed 6..8; 5 left unrecorded, 4 and 3 left recorded */
+    AVBufferRef *b = store_segment(w, 5);
+    assert_true(seg_data_ok(b, 5));
+    av_buffer_unref(&b);
+    assert_null(store_segment(w, 4));
+    assert_null(store_segment(w, 3));
+    push(w, 9, false);
+    push(w, 10, false);                       /* 5 is now 3 segments out */
+    assert_null(store_segment(w, 5));
+    assert_null(store_segment(w, 6));         /* recorded, behind it: gone too */
+    assert_null(store_segment(w, 7));
+    for (uint64_t q = 8; q <= 10; q++) {
+        b = store_segment(w, q);
+        assert_true(seg_data_ok(b, q));
+        av_buffer_unref(&b);
+    }
+    struct store_stats st;
+    store_get_stats(w, &st);
+    assert_int_equal(st.held_bytes, seg_size(8) + seg_size(9) + seg_size(10));
+    store_window_free(&w);
+}
+
 /* state: non-NULL for a recorded window, which lets go of a segment as it
  * leaves the playlist: the tag count must not depend on that. */
 static void test_discontinuity_sequence(void **state)
 {
     struct live_window *w = window();
+    lost_seq = UINT64_MAX;
     if (*state)
-        store_window_set_recorded(w);
+        store_window_set_recorded(w, recorded, NULL);
     char uris[256];
     for (uint64_t s = 0; s < 5; s++)
         push(w, s, false);
@@ -519,6 +563,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_window_slides),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_recorded_releases_unlisted),
+        cmocka_unit_test(test_unrecorded_kept),
         cmocka_unit_test_prestate(test_discontinuity_sequence, NULL),
         cmocka_unit_test_prestate(test_discontinuity_sequence, (void *)"recorded"),
         cmocka_unit_test(test_ended),
