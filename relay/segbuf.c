@@ -117,7 +117,7 @@ static void unmap_cb(void *opaque, uint8_t *data)
     free(m);
 }
 
-AVBufferRef *segbuf_publish(struct segbuf *b, size_t hint)
+AVBufferRef *segbuf_publish(struct segbuf *b)
 {
     if (!b->len)
         return NULL;
@@ -151,6 +151,7 @@ AVBufferRef *segbuf_publish(struct segbuf *b, size_t hint)
         return NULL;
     }
     /* reserved at the next append: a publisher that has gone holds none */
+    size_t hint = b->len;
     segbuf_init(b, b->max);
     b->hint = hint;
     return ref;

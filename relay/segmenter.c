@@ -293,7 +293,7 @@ static void finish_segment(struct segmenter *s, int64_t end)
     };
     size_t len = s->buf.len;
     /* The bytes move to seg.data as they are: nothing is copied. */
-    seg.data = segbuf_publish(&s->buf, len);
+    seg.data = segbuf_publish(&s->buf);
     if (!seg.data) {
         log_msg(LV_ERROR, s->id, "\"out of memory publishing a segment\" seq=%llu",
                 (unsigned long long)seg.seq);

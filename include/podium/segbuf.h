@@ -34,10 +34,10 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n);
 void segbuf_reset(struct segbuf *b);
 
 /* Hands the bytes over as a new read-only AVBufferRef the caller owns
- * (its last unref unmaps and closes the memfd) and leaves b empty, with
- * room for about `hint` bytes reserved lazily. NULL when b is empty or out
- * of memory (b is then reset). */
-AVBufferRef *segbuf_publish(struct segbuf *b, size_t hint);
+ * (its last unref unmaps and closes the memfd) and leaves b empty; the next
+ * segment's room, sized after this one, is reserved at its first append.
+ * NULL when b is empty or out of memory (b is then reset). */
+AVBufferRef *segbuf_publish(struct segbuf *b);
 
 /* The memfd behind a buffer made by segbuf_publish, owned by the buffer
  * (dup it to keep it): its size is buf->size. -1 for any other buffer. */

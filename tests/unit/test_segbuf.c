@@ -61,13 +61,13 @@ static void test_grows_and_publishes(void **state)
     (void)state;
     struct segbuf b;
     segbuf_init(&b, 64 << 20);
-    assert_null(segbuf_publish(&b, 0));        /* nothing appended yet */
+    assert_null(segbuf_publish(&b));        /* nothing appended yet */
     const size_t len = 3 * 1024 * 1024 + 123;  /* several regrowths */
     fill(&b, 0, len);
     assert_int_equal(b.len, len);
     assert_false(b.overflow);
 
-    AVBufferRef *seg = segbuf_publish(&b, len);
+    AVBufferRef *seg = segbuf_publish(&b);
     assert_non_null(seg);
     assert_int_equal(seg->size, len);
     assert_int_equal(b.len, 0);                /* b starts over, empty */
@@ -90,7 +90,7 @@ static void test_grows_and_publishes(void **state)
 
     /* The next segment reuses nothing of the first and reads back whole. */
     fill(&b, 0, 5000);
-    AVBufferRef *next = segbuf_publish(&b, 5000);
+    AVBufferRef *next = segbuf_publish(&b);
     assert_non_null(next);
     expect_pattern(next->data, 5000);
     expect_fd_pattern(segbuf_fd(next), 5000);
@@ -115,7 +115,7 @@ static void test_overflow_and_reset(void **state)
     assert_int_equal(b.len, 0);
     assert_false(b.overflow);
     fill(&b, 0, 4000);
-    AVBufferRef *seg = segbuf_publish(&b, 4000);
+    AVBufferRef *seg = segbuf_publish(&b);
     assert_non_null(seg);
     assert_int_equal(seg->size, 4000);
     expect_pattern(seg->data, 4000);
