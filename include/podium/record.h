@@ -1,6 +1,7 @@
 /* Recording: every segment a session publishes is written once to
  * data_dir/recordings/<id>/ by one background writer thread, with an HLS
- * playlist rewritten atomically (EVENT while open, VOD once finalized).
+ * playlist that only ever lists complete segments (EVENT while open, each
+ * new entry appended; VOD once finalized).
  * Writes never run on the packet path or an HTTP thread. */
 #ifndef PODIUM_RECORD_H
 #define PODIUM_RECORD_H

@@ -1,0 +1,294 @@
+/* Unit tests: record (the recording folder of one session, written by the
+ * real writer thread into a temporary folder). While the playlist header
+ * stays the same, each new segment's entry is appended to index.m3u8 in
+ * place; the file must always read exactly as a full rewrite would, and a
+ * failed or torn append must never leave a broken entry behind. */
+#define _GNU_SOURCE
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/buffer.h>
+
+#include "podium/record.h"
+
+#define PDT0 INT64_C(1614009600000)
+#define SEG_BYTES 188
+
+struct fixture {
+    char data_dir[64];
+    char playlist[PATH_MAX];
+    struct rec_writer *w;
+    struct recorder *r;
+};
+
+static void open_recorder(struct fixture *f)
+{
+    f->w = rec_writer_start(NULL);
+    assert_non_null(f->w);
+    f->r = rec_open(f->w, f->data_dir, "talk");
+    assert_non_null(f->r);
+}
+
+static void close_recorder(struct fixture *f)
+{
+    rec_writer_stop(&f->w);             /* drains the queue first */
+    rec_free(&f->r);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->data_dir, sizeof(f->data_dir), "/tmp/podium-unit-record-XXXXXX");
+    assert_non_null(mkdtemp(f->data_dir));
+    snprintf(f->playlist, sizeof(f->playlist), "%s/recordings/talk/index.m3u8", f->data_dir);
+    open_recorder(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->w)
+        close_recorder(f);
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/recordings/talk", f->data_dir);
+    rec_free(&f->r);
+    /* the recording holds only files this test made: unlink them by name */
+    for (int seq = 0; seq < 64; seq++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%d.ts", dir, seq & 63);
+        unlink(p);
+    }
+    unlink(f->playlist);
+    rmdir(dir);
+    snprintf(dir, sizeof(dir), "%s/recordings", f->data_dir);
+    rmdir(dir);
+    rmdir(f->data_dir);
+    free(f);
+    return 0;
+}
+
+static void push(struct fixture *f, uint64_t seq, double duration)
+{
+    AVBufferRef *data = av_buffer_alloc(SEG_BYTES);
+    assert_non_null(data);
+    memset(data->data, (int)seq, data->size);
+    struct media_segment seg = {
+        .seq = seq, .duration = duration, .target_duration = 2,
+        .pdt_ms = PDT0 + (int64_t)seq * 2000, .independent = true, .data = data,
+    };
+    rec_on_segment(f->r, &seg);
+    av_buffer_unref(&data);
+}
+
+/* Waits (deadline 10 s) until the writer has handled segment seq, playlist
+ * write included: both happen under the lock rec_next_seq takes. */
+static void wait_written(struct fixture *f, uint64_t seq)
+{
+    struct timespec t0, now, nap = { 0, 2 * 1000 * 1000 };
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (rec_next_seq(f->r) <= seq) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 10)
+            fail_msg("segment %llu not written within 10 s", (unsigned long long)seq);
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Pushes a segment and waits until it is handled. */
+static void record(struct fixture *f, uint64_t seq, double duration)
+{
+    push(f, seq, duration);
+    wait_written(f, seq);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char *buf = malloc(1 << 16);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return buf;
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* "#EXT-X-PLAYLIST-TYPE:EVENT\n" -> VOD and ENDLIST at the end: what the
+ * finalized playlist must be when the open one was complete. */
+static char *as_finalized(const char *open_text)
+{
+    const char *ev = strstr(open_text, "EVENT\n");
+    assert_non_null(ev);
+    size_t n = strlen(open_text);
+    char *out = malloc(n + 32);
+    assert_non_null(out);
+    snprintf(out, n + 32, "%.*sVOD\n%s#EXT-X-ENDLIST\n", (int)(ev - open_text), open_text,
+             ev + 6);
+    return out;
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_entries_appended_in_place(void **state)
+{
+    struct fixture *f = *state;
+    record(f, 0, 2.0);
+    ino_t first = inode_of(f->playlist);
+    for (uint64_t seq = 1; seq < 6; seq++) {
+        record(f, seq, 2.0);
+        /* same file: appended, not replaced */
+        assert_true(inode_of(f->playlist) == first);
+    }
+    char *open_text = slurp(f->playlist);
+    assert_int_equal(count(open_text, "#EXTINF:2.000,\n"), 6);
+    assert_non_null(strstr(open_text, "#EXT-X-TARGETDURATION:2\n"));
+    assert_non_null(strstr(open_text, "#EXT-X-PROGRAM-DATE-TIME:"));
+    assert_null(strstr(open_text, "#EXT-X-ENDLIST"));
+    for (int seq = 0; seq < 6; seq++) {
+        char uri[16];
+        snprintf(uri, sizeof(uri), "\n%d.ts\n", seq);
+        assert_non_null(strstr(open_text, uri));
+    }
+
+    /* finalizing rewrites the file from memory: it must equal the appended
+     * text but for the type and ENDLIST */
+    rec_finalize(f->r);
+    close_recorder(f);
+    char *final = slurp(f->playlist);
+    char *want = as_finalized(open_text);
+    assert_string_equal(final, want);
+    free(open_text);
+    free(final);
+    free(want);
+}
+
+static void test_header_change_rewrites(void **state)
+{
+    struct fixture *f = *state;
+    record(f, 0, 2.0);
+    record(f, 1, 2.0);
+    ino_t before = inode_of(f->playlist);
+    record(f, 2, 2.5);                  /* target duration 2 -> 3: new header */
+    ino_t after = inode_of(f->playlist);
+    assert_true(after != before);
+    char *text = slurp(f->playlist);
+    assert_non_null(strstr(text, "#EXT-X-TARGETDURATION:3\n"));
+    assert_int_equal(count(text, "#EXTINF:"), 3);
+    free(text);
+
+    record(f, 3, 2.0);                  /* same header again: appended */
+    assert_true(inode_of(f->playlist) == after);
+    text = slurp(f->playlist);
+    assert_int_equal(count(text, "#EXTINF:"), 4);
+    assert_non_null(strstr(text, "#EXT-X-TARGETDURATION:3\n"));
+    assert_int_equal(strcmp(text + strlen(text) - 6, "\n3.ts\n"), 0);
+    free(text);
+}
+
+/* An append that fails half-way (here: the file size limit) is cut back
+ * off, so the file still ends after a complete entry; the next append
+ * lists the segment it missed. */
+static void test_failed_append_cut_back(void **state)
+{
+    struct fixture *f = *state;
+    record(f, 0, 2.0);
+    record(f, 1, 2.0);
+    char *good = slurp(f->playlist);
+    size_t good_len = strlen(good);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = good_len + 20;       /* room for part of one entry only */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    record(f, 2, 2.0);                  /* segment file fits, entry does not */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+
+    char *after = slurp(f->playlist);
+    assert_string_equal(after, good);
+    struct rec_stats st;
+    rec_get_stats(f->r, &st);
+    assert_true(st.write_errors >= 1);
+
+    record(f, 3, 2.0);
+    char *healed = slurp(f->playlist);
+    assert_int_equal(strncmp(healed, good, good_len), 0);
+    assert_non_null(strstr(healed + good_len, "\n2.ts\n"));
+    assert_non_null(strstr(healed + good_len, "\n3.ts\n"));
+    assert_int_equal(count(healed, "#EXTINF:"), 4);
+    free(good);
+    free(after);
+    free(healed);
+}
+
+/* A crash can leave the last append torn; recovery keeps every complete
+ * entry, drops the torn one, and appending goes on after it. */
+static void test_recovery_drops_torn_entry(void **state)
+{
+    struct fixture *f = *state;
+    for (uint64_t seq = 0; seq < 3; seq++)
+        record(f, seq, 2.0);
+    close_recorder(f);
+
+    char *clean = slurp(f->playlist);
+    int fd = open(f->playlist, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    const char torn[] = "#EXT-X-PROGRAM-DATE-TIME:2021-02-22T16:00:06.000Z\n#EXTINF:2.000,\n3";
+    assert_int_equal(write(fd, torn, sizeof(torn) - 1), (ssize_t)(sizeof(torn) - 1));
+    close(fd);
+
+    open_recorder(f);
+    struct rec_stats st;
+    rec_get_stats(f->r, &st);
+    assert_int_equal(st.segments, 3);
+    assert_true(st.open);
+    char *recovered = slurp(f->playlist);
+    assert_string_equal(recovered, clean);
+
+    record(f, 3, 2.0);
+    char *text = slurp(f->playlist);
+    assert_int_equal(count(text, "#EXTINF:"), 4);
+    assert_int_equal(strcmp(text + strlen(text) - 6, "\n3.ts\n"), 0);
+    free(clean);
+    free(recovered);
+    free(text);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_entries_appended_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_change_rewrites, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_append_cut_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_drops_torn_entry, setup, teardown),
+    };
+    return unit_main(argc, argv, "record", tests, UNIT_LEN(tests));
+}
