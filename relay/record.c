@@ -264,14 +264,12 @@ static int write_playlist(struct recorder *r)
                             { tail, strlen(tail) } };
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/index.m3u8", r->dir);
-    int fd = write_tmp_rename_iov(path, iov, 3, true);
+    int fd = write_tmp_rename_iov(path, iov, 3, r->open);
     if (fd < 0)
         return fd;
     if (r->pl_fd >= 0)
         close(r->pl_fd);
-    r->pl_fd = r->open ? fd : -1;
-    if (!r->open)
-        close(fd);
+    r->pl_fd = r->open ? fd : -1;           /* a finalized playlist takes no appends */
     memcpy(r->pl_head, head, (size_t)hn);
     r->pl_head_len = (size_t)hn;
     r->pl_body_len = r->body_len;
