@@ -446,7 +446,9 @@ static const char *session_state(struct session *s)
     return state_of(s, live, &rs, &es, ws.segments);
 }
 
-static json_t *session_json(struct http *h, struct session *s)
+/* A new JSON object for s. The publisher's address is a speaker's IP:
+ * organizers only. Caller owns the object. */
+static json_t *session_json(struct http *h, struct session *s, bool organizer)
 {
     char addr[64], when[32];
     time_t since = 0;
@@ -489,7 +491,8 @@ static json_t *session_json(struct http *h, struct session *s)
     if (live) {
         json_t *p = json_object();
         iso_time(since, when, sizeof(when));
-        json_object_set_new(p, "address", json_string(addr));
+        if (organizer)
+            json_object_set_new(p, "address", json_string(addr));
         json_object_set_new(p, "since", json_string(when));
         struct ingest_link_stats ls;
         pthread_mutex_lock(&s->lock);
@@ -587,17 +590,18 @@ static enum MHD_Result json_reply(struct http *h, struct MHD_Connection *c, json
 static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
                                     const char *id)
 {
+    bool organizer = is_organizer(h, c);
     if (id) {
         struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
         if (!s)
             return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
-        return json_reply(h, c, session_json(h, s));
+        return json_reply(h, c, session_json(h, s, organizer));
     }
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, session_json(h, list[i]));
+        json_array_append_new(a, session_json(h, list[i], organizer));
     json_t *o = json_object();
     json_object_set_new(o, "sessions", a);
     return json_reply(h, c, o);
@@ -1365,7 +1369,7 @@ static const char organizer_html[] =
 "<script>\n"
 "const tok = document.getElementById('tok');\n"
 "tok.value = sessionStorage.getItem('podium-admin') || '';\n"
-"tok.onchange = () => sessionStorage.setItem('podium-admin', tok.value);\n"
+"tok.onchange = () => { sessionStorage.setItem('podium-admin', tok.value); refresh(); };\n"
 "const esc = v => String(v).replace(/[&<>\"']/g, c => '&#' + c.charCodeAt(0) + ';');\n"
 "async function act(id, what, body) {\n"
 "  const r = await fetch('/api/v1/sessions/' + encodeURIComponent(id) + '/' + what, {\n"
@@ -1381,7 +1385,7 @@ static const char organizer_html[] =
 "  act(id, 'publish', e > 0 ? { start: s, end: e } : { start: s });\n"
 "}\n"
 "async function refresh() {\n"
-"  const r = await fetch('/api/v1/sessions');\n"
+"  const r = await fetch('/api/v1/sessions', { headers: { 'Authorization': 'Bearer ' + tok.value } });\n"
 "  const j = await r.json();\n"
 "  document.getElementById('rows').innerHTML = j.sessions.map(s => {\n"
 "    const p = s.publisher, l = p && p.srt, rec = s.recording, x = rec.export;\n"
@@ -1438,7 +1442,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         if (sock != NO_PUBLISHER)
             ingest_kick(sock);
         log_msg(LV_INFO, s->id, "\"organizer ends the session\"");
-        json_t *o = session_json(h, s);
+        json_t *o = session_json(h, s, true);
         char *txt = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         if (!txt)
@@ -1489,7 +1493,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "start is beyond the recording");
         if (export_start(s->exp, start, end) < 0)
             return error_reply(h, c, MHD_HTTP_CONFLICT, "an export is already running");
-        return json_reply_code(h, c, session_json(h, s), MHD_HTTP_ACCEPTED);
+        return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_ACCEPTED);
     }
     if (strcmp(action, "unpublish") == 0) {
         char path[PATH_MAX];
@@ -1497,7 +1501,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         unlink(path);
         atomic_store(&s->published, false);
         log_msg(LV_INFO, s->id, "\"recording unpublished\"");
-        return json_reply(h, c, session_json(h, s));
+        return json_reply(h, c, session_json(h, s, true));
     }
     if (strcmp(action, "recording") == 0) {      /* DELETE */
         struct rec_stats rs;
@@ -1506,7 +1510,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         atomic_store(&s->published, false);
         rec_delete(s->rec);
-        return json_reply_code(h, c, session_json(h, s), MHD_HTTP_ACCEPTED);
+        return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_ACCEPTED);
     }
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
 }
@@ -1584,7 +1588,7 @@ static enum MHD_Result api_create(struct http *h, struct MHD_Connection *c,
         return error_reply(h, c, MHD_HTTP_CONFLICT, "cannot create the session");
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session created by the organizer API\"");
-    return json_reply_code(h, c, session_json(h, s), MHD_HTTP_CREATED);
+    return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_CREATED);
 }
 
 static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
@@ -1621,7 +1625,7 @@ static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
         return field_error(h, c, fname, why);
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session updated by the organizer API\"");
-    return json_reply(h, c, session_json(h, s));
+    return json_reply(h, c, session_json(h, s, true));
 }
 
 static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, struct session *s)

@@ -213,11 +213,18 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None):
     return res
 
 
-def page(t, pod, path, what, timeout=20):
-    """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result."""
+def page(t, pod, path, what, timeout=20, fill=None, wait_text=None):
+    """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
+    fill=(selector, value) types into a field after the load; wait_text waits
+    (within timeout) until the page's text contains it."""
     shot = shot_path(t, what)
+    env = {}
+    if fill:
+        env["PODIUM_FILL"] = "%s=%s" % fill
+    if wait_text:
+        env["PODIUM_WAIT_TEXT"] = wait_text
     res = run_node("page.mjs", [pod.url(path), shot, h.scaled(timeout)],
-                   h.scaled(timeout) + 20, "page.mjs %s" % path, tmpdir=t.tmp)
+                   h.scaled(timeout) + 20, "page.mjs %s" % path, tmpdir=t.tmp, env=env or None)
     h.check(res.get("ok") and res["_rc"] == 0, "page %s: %s\nresult:\n%s"
             % (path, res.get("error") or "status %r" % res.get("status"), json.dumps(res, indent=1)[:3000]))
     h.check(os.path.isfile(shot), "no screenshot written to %s" % shot)

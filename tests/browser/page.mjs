@@ -2,6 +2,7 @@
 // Opens a page, takes a screenshot and prints one JSON line:
 //   {"ok", "status", "url", "title", "text", "links": [{"text","href"}], "pageErrors", "error"}
 // Usage: node page.mjs URL SCREENSHOT.png [TIMEOUT_SECONDS=20]
+// Env: PODIUM_FILL="SELECTOR=VALUE", PODIUM_WAIT_TEXT=TEXT (see below).
 // Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
 import { onSignal, openBrowser, result } from './launch.mjs';
 
@@ -36,6 +37,15 @@ try {
   });
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   out.status = resp ? resp.status() : null;
+  // PODIUM_FILL="SELECTOR=VALUE" types into a field (the organizer's token);
+  // PODIUM_WAIT_TEXT waits until the page's text contains it (a script's render)
+  const fill = process.env.PODIUM_FILL, waitText = process.env.PODIUM_WAIT_TEXT;
+  if (fill) {
+    const eq = fill.indexOf('=');
+    await page.fill(fill.slice(0, eq), fill.slice(eq + 1));
+  }
+  if (waitText)
+    await page.waitForFunction((t) => document.body && document.body.innerText.includes(t), waitText);
   out.title = await page.title();
   out.text = await page.evaluate(() => document.body ? document.body.innerText : '');
   out.links = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]'))

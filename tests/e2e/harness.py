@@ -494,8 +494,25 @@ class Podium:
     def request(self, method, path, **kw):
         return http(method, self.url(path), **kw)
 
-    def api(self, sid):
-        r = self.get("/api/v1/sessions/%s" % sid)
+    def admin_auth(self):
+        """Authorization header with the organizer token: the configured
+        admin_token, or the one Podium generated in data_dir/admin.token."""
+        m = re.search(r"^admin_token\s*=\s*(\S+)", self.config_text(), re.M)
+        if m:
+            tok = m.group(1)
+        else:
+            with open(os.path.join(self.data_dir, "admin.token")) as f:
+                tok = f.read().strip()
+        return {"Authorization": "Bearer " + tok}
+
+    def config_text(self):
+        with open(self.conf_path) as f:
+            return f.read()
+
+    def api(self, sid, organizer=False):
+        """Session JSON as an attendee sees it, or with organizer=True as the
+        organizer (with the publisher's address)."""
+        r = self.get("/api/v1/sessions/%s" % sid, headers=self.admin_auth() if organizer else None)
         check(r.status == 200, "GET /api/v1/sessions/%s -> %d, expected 200" % (sid, r.status))
         return r.json()
 

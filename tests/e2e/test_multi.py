@@ -25,7 +25,7 @@ def main(t):
     h.check(live == sorted(IDS), "GET /api/v1/sessions lists live %r, expected %r" % (live, sorted(IDS)))
     addrs = set()
     for sid in IDS:
-        j = pod.api(sid)
+        j = pod.api(sid, organizer=True)
         h.check(j.get("live") is True and isinstance(j.get("publisher"), dict),
                 "API %s: live=%r publisher=%r" % (sid, j.get("live"), j.get("publisher")))
         addrs.add(j["publisher"].get("address"))

@@ -78,6 +78,13 @@ def main(t):
     h.check(j.get("state") == "live", "API state %r while publishing, expected live" % j.get("state"))
     pubinfo = j.get("publisher")
     h.check(isinstance(pubinfo, dict), "API publisher %r while publishing, expected an object" % pubinfo)
+    # the address is the speaker's IP: organizers only
+    h.check("address" not in pubinfo, "API shows the publisher's address %r to an attendee"
+            % pubinfo.get("address"))
+    listed = [s for s in pod.get("/api/v1/sessions").json().get("sessions", []) if s.get("id") == SID]
+    h.check(len(listed) == 1 and "address" not in (listed[0].get("publisher") or {}),
+            "GET /api/v1/sessions shows the publisher's address to an attendee: %r" % listed)
+    pubinfo = pod.api(SID, organizer=True).get("publisher") or {}
     addr = pubinfo.get("address", "")
     h.check(addr.startswith("127.0.0.1:") and addr.split(":")[1].isdigit() and int(addr.split(":")[1]) > 0,
             "API publisher.address %r, expected 127.0.0.1:PORT" % addr)

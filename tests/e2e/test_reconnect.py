@@ -66,13 +66,13 @@ def takeover(t, pod):
     w = pod.watch(sid)
     c = pod.publish(sid, duration=60)
     w.wait_segments(3, 20, "3 segments from the first publisher")
-    addr_c = pod.api(sid)["publisher"]["address"]
+    addr_c = pod.api(sid, organizer=True)["publisher"]["address"]
     last_c = w.newest()
     d = pod.publish(sid, duration=6)
     rc = c.wait(10)
     h.note("takeover: first publisher ended with exit code %d" % rc)
     h.check(d.poll() is None, "takeover: the new publisher ended as well:\n%s" % d.log())
-    h.wait_for(lambda: (pod.api(sid).get("publisher") or {}).get("address") not in (None, addr_c), 5,
+    h.wait_for(lambda: (pod.api(sid, organizer=True).get("publisher") or {}).get("address") not in (None, addr_c), 5,
                "API publisher.address to change from %s to the new publisher" % addr_c)
     w.wait_segments(len(w.seen_seqs()) + 3, 15, "3 segments after the takeover")
     d.wait_ok(20)
