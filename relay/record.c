@@ -222,7 +222,10 @@ static int append_entry(struct recorder *r, size_t i)
     return 0;
 }
 
-/* Caller holds r->lock. A new segment only adds its entry at the end, so
+/* Called by the writer thread, which alone changes the recorder's entries,
+ * body and state; the pl_* fields are this function's own. Finalizing
+ * calls it with r->lock held, so "finalized" is never seen before ENDLIST
+ * is on disk. A new segment only adds its entry at the end, so
  * while the header stays the same the entry is appended to the file: a
  * rewrite through a new file would cost O(segments) bytes per segment and,
  * on ext4, an inode freed every segment, which every later file creation in
@@ -230,7 +233,7 @@ static int append_entry(struct recorder *r, size_t i)
  * changed header (target duration, EVENT -> VOD, after recovery or delete)
  * rewrites the file as before. A failed append is cut back off, so the file
  * always ends after a complete entry. */
-static int write_playlist(struct recorder *r)
+static int write_playlist(struct recorder *r, const char *dir)
 {
     char head[PLAYLIST_HEAD_MAX], tail[32] = "";
     int hn = snprintf(head, sizeof(head),
@@ -243,7 +246,7 @@ static int write_playlist(struct recorder *r)
     if (r->open && r->pl_fd >= 0 && (size_t)hn == r->pl_head_len
         && memcmp(head, r->pl_head, (size_t)hn) == 0 && r->body_len >= r->pl_body_len) {
         /* the segment's rename must be durable before the entry is */
-        int err = fsync_dir(r->dir);
+        int err = fsync_dir(dir);
         if (err == 0)
             err = write_all(r->pl_fd, r->body + r->pl_body_len, r->body_len - r->pl_body_len);
         if (err == 0 && fdatasync(r->pl_fd) < 0)
@@ -263,7 +266,7 @@ static int write_playlist(struct recorder *r)
     struct iovec iov[3] = { { head, (size_t)hn }, { r->body, r->body_len },
                             { tail, strlen(tail) } };
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/index.m3u8", r->dir);
+    snprintf(path, sizeof(path), "%s/index.m3u8", dir);
     int fd = write_tmp_rename_iov(path, iov, 3, r->open);
     if (fd < 0)
         return fd;
@@ -273,7 +276,7 @@ static int write_playlist(struct recorder *r)
     memcpy(r->pl_head, head, (size_t)hn);
     r->pl_head_len = (size_t)hn;
     r->pl_body_len = r->body_len;
-    return fsync_dir(r->dir);
+    return fsync_dir(dir);
 }
 
 static void start_gap(struct recorder *r, const char *reason)
@@ -291,19 +294,22 @@ static void start_gap(struct recorder *r, const char *reason)
     r->gaps[r->n_gaps - 1].lost++;
 }
 
-static void do_segment(struct rec_writer *w, struct recorder *r, struct media_segment *seg)
+/* dir: the recording's folder as it was when the job began (rec_discard
+ * renames it under the lock). */
+static void do_segment(struct rec_writer *w, struct recorder *r, const char *dir,
+                       struct media_segment *seg)
 {
     char path[PATH_MAX];
     int err = 0;
 
     bool fmp4 = seg->init != NULL;
-    snprintf(path, sizeof(path), "%s/%llu.%s", r->dir, (unsigned long long)seg->seq,
+    snprintf(path, sizeof(path), "%s/%llu.%s", dir, (unsigned long long)seg->seq,
              fmp4 ? "m4s" : "ts");
     if (w->fault_file && access(w->fault_file, F_OK) == 0) {
         err = -ENOSPC;                     /* test hook: simulated full disk */
     } else if (fmp4 && (!r->have_init || r->init_written != seg->init_id)) {
         char ipath[PATH_MAX];
-        snprintf(ipath, sizeof(ipath), "%s/init-%llu.mp4", r->dir,
+        snprintf(ipath, sizeof(ipath), "%s/init-%llu.mp4", dir,
                  (unsigned long long)seg->init_id);
         err = write_tmp_rename(ipath, seg->init->data, seg->init->size);
         if (err == 0) {
@@ -351,14 +357,20 @@ static void do_segment(struct rec_writer *w, struct recorder *r, struct media_se
     r->bytes_written += seg->data->size;
     r->next_seq = seg->seq + 1;
     r->last_write = time(NULL);
-    err = write_playlist(r);
+    pthread_mutex_unlock(&r->lock);
+    /* Without the lock: its syncs can take a busy disk tens of ms, and the
+     * HTTP thread takes this lock for the session's JSON and for segments
+     * that left the live window. Only this thread changes what
+     * write_playlist reads, and nothing it changes is read elsewhere. */
+    err = write_playlist(r, dir);
     if (err < 0) {
         /* The segment is on disk but not listed; the next successful
          * playlist write lists it. Earlier state on disk is intact. */
+        pthread_mutex_lock(&r->lock);
         r->write_errors++;
+        pthread_mutex_unlock(&r->lock);
         log_msg(LV_ERROR, r->id, "\"recording playlist not updated\" err=\"%s\"", strerror(-err));
     }
-    pthread_mutex_unlock(&r->lock);
 }
 
 static void do_delete(struct recorder *r)
@@ -449,16 +461,18 @@ static void *writer_thread(void *arg)
         case JOB_SEGMENT:
             pthread_mutex_lock(&r->lock);
             bool gone = r->discarded;
+            char dir[sizeof(r->dir)];
+            memcpy(dir, r->dir, sizeof(dir));
             pthread_mutex_unlock(&r->lock);
             if (gone)
                 break;
-            if (mkdirs(r->dir) < 0) {
+            if (mkdirs(dir) < 0) {
                 pthread_mutex_lock(&r->lock);
                 r->write_errors++;
                 start_gap(r, strerror(errno));
                 pthread_mutex_unlock(&r->lock);
             } else {
-                do_segment(w, r, &j->seg);
+                do_segment(w, r, dir, &j->seg);
             }
             break;
         case JOB_GAP:
@@ -470,7 +484,7 @@ static void *writer_thread(void *arg)
             pthread_mutex_lock(&r->lock);
             if (r->open && r->n > 0) {
                 r->open = false;
-                int err = write_playlist(r);
+                int err = write_playlist(r, r->dir);
                 if (err < 0)
                     log_msg(LV_ERROR, r->id, "\"cannot finalize recording playlist\" err=\"%s\"",
                             strerror(-err));
@@ -652,7 +666,7 @@ static void recover(struct recorder *r)
         log_msg(LV_WARN, r->id, "\"recording was interrupted; kept open for the speaker to return\" segments=%zu",
                 r->n);
     if (r->n > 0)
-        write_playlist(r);                  /* drop entries lost in a crash */
+        write_playlist(r, r->dir);          /* drop entries lost in a crash */
 }
 
 struct recorder *rec_open(struct rec_writer *w, const char *data_dir, const char *id)

@@ -93,17 +93,24 @@ static void push(struct fixture *f, uint64_t seq, double duration)
 }
 
 /* Waits (deadline 10 s) until the writer has handled segment seq, playlist
- * write included: both happen under the lock rec_next_seq takes. */
+ * write included: the writer takes jobs in order, so a state file queued
+ * after the segment appears only once the segment's job is done. */
 static void wait_written(struct fixture *f, uint64_t seq)
 {
+    char mark[PATH_MAX];
+    snprintf(mark, sizeof(mark), "%s/written-%llu", f->data_dir, (unsigned long long)seq);
+    char *data = strdup("1");
+    assert_non_null(data);
+    rec_writer_file(f->w, mark, data, 1, false, 0600);     /* the writer frees data */
     struct timespec t0, now, nap = { 0, 2 * 1000 * 1000 };
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (rec_next_seq(f->r) <= seq) {
+    while (access(mark, F_OK) != 0) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec > 10)
             fail_msg("segment %llu not written within 10 s", (unsigned long long)seq);
         nanosleep(&nap, NULL);
     }
+    unlink(mark);
 }
 
 /* Pushes a segment and waits until it is handled. */
