@@ -1170,6 +1170,48 @@ static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connec
     return reply(h, c, MHD_HTTP_OK, r);
 }
 
+/* The open recording's playlist from the recorder's memory: the file on
+ * disk can be caught mid-append (ext4 grows its size page by page), and a
+ * player would get a half-written last entry. Falls back to the file. */
+static enum MHD_Result open_playlist_reply(struct http *h, struct MHD_Connection *c,
+                                           struct recorder *rec)
+{
+    size_t len = 0, entries = 0;
+    char *text = rec_playlist_open(rec, &len, &entries);
+    if (!text) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/index.m3u8", rec_dir(rec));
+        if (token_in_playlists(h, c))
+            return vod_playlist_with_token(h, c, path);
+        return file_reply(h, c, path, "application/vnd.apple.mpegurl", "max-age=1");
+    }
+    /* the text only grows while open: its length and entry count name it */
+    char etag[48];
+    snprintf(etag, sizeof(etag), "\"o%zx-%zx\"", len, entries);
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    struct MHD_Response *r;
+    unsigned code = MHD_HTTP_OK;
+    if (inm && etag_matches(inm, etag)) {
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        code = MHD_HTTP_NOT_MODIFIED;
+    } else if (token_in_playlists(h, c)) {
+        r = playlist_with_token((const uint8_t *)text, len, request_token(c));
+    } else {
+        r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (r)
+            text = NULL;
+    }
+    free(text);
+    if (!r)
+        return MHD_NO;
+    if (code == MHD_HTTP_OK)
+        MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
+    MHD_add_response_header(r, "Cache-Control", token_in_playlists(h, c) ? "private, no-cache"
+                                                                          : "max-age=1");
+    MHD_add_response_header(r, "ETag", etag);
+    return reply(h, c, code, r);
+}
+
 static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const char *rest)
 {
     const char *file;
@@ -1193,6 +1235,8 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
     char path[PATH_MAX], mp4[CONFIG_ID_MAX + 8];
     snprintf(mp4, sizeof(mp4), "%s.mp4", s->id);
     if (strcmp(file, "index.m3u8") == 0) {
+        if (open)
+            return open_playlist_reply(h, c, s->rec);
         snprintf(path, sizeof(path), "%s/index.m3u8", rec_dir(s->rec));
         if (token_in_playlists(h, c))
             return vod_playlist_with_token(h, c, path);

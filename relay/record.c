@@ -222,6 +222,18 @@ static int append_entry(struct recorder *r, size_t i)
     return 0;
 }
 
+/* The playlist's header into head (PLAYLIST_HEAD_MAX); returns its length. */
+static int render_head(const struct recorder *r, char *head)
+{
+    return snprintf(head, PLAYLIST_HEAD_MAX,
+                    "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%d\n"
+                    "#EXT-X-MEDIA-SEQUENCE:%llu\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+                    "#EXT-X-PLAYLIST-TYPE:%s\n%s",
+                    r->fmp4 ? 7 : 3, r->max_target > 0 ? r->max_target : 1,
+                    (unsigned long long)(r->n ? r->e[0].seq : 0), r->open ? "EVENT" : "VOD",
+                    r->all_independent && r->n ? "#EXT-X-INDEPENDENT-SEGMENTS\n" : "");
+}
+
 /* Called by the writer thread, which alone changes the recorder's entries,
  * body and state; the pl_* fields are this function's own. Finalizing
  * calls it with r->lock held, so "finalized" is never seen before ENDLIST
@@ -236,13 +248,7 @@ static int append_entry(struct recorder *r, size_t i)
 static int write_playlist(struct recorder *r, const char *dir)
 {
     char head[PLAYLIST_HEAD_MAX], tail[32] = "";
-    int hn = snprintf(head, sizeof(head),
-                      "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%d\n"
-                      "#EXT-X-MEDIA-SEQUENCE:%llu\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
-                      "#EXT-X-PLAYLIST-TYPE:%s\n%s",
-                      r->fmp4 ? 7 : 3, r->max_target > 0 ? r->max_target : 1,
-                      (unsigned long long)(r->n ? r->e[0].seq : 0), r->open ? "EVENT" : "VOD",
-                      r->all_independent && r->n ? "#EXT-X-INDEPENDENT-SEGMENTS\n" : "");
+    int hn = render_head(r, head);
     if (r->open && r->pl_fd >= 0 && (size_t)hn == r->pl_head_len
         && memcmp(head, r->pl_head, (size_t)hn) == 0 && r->body_len >= r->pl_body_len) {
         /* the segment's rename must be durable before the entry is */
@@ -823,6 +829,27 @@ void rec_get_stats(struct recorder *r, struct rec_stats *out)
     memcpy(out->gaps, r->gaps, sizeof(out->gaps));
     out->last_write = r->last_write;
     pthread_mutex_unlock(&r->lock);
+}
+
+char *rec_playlist_open(struct recorder *r, size_t *len, size_t *entries)
+{
+    char *text = NULL;
+    pthread_mutex_lock(&r->lock);
+    if (r->open && r->n > 0) {
+        char head[PLAYLIST_HEAD_MAX];
+        size_t hn = (size_t)render_head(r, head);
+        text = malloc(hn + r->body_len + 1);
+        if (text) {
+            memcpy(text, head, hn);
+            if (r->body_len)
+                memcpy(text + hn, r->body, r->body_len);
+            text[hn + r->body_len] = '\0';
+            *len = hn + r->body_len;
+            *entries = r->n;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return text;
 }
 
 const char *rec_dir(const struct recorder *r)

@@ -84,6 +84,12 @@ struct rec_stats {
 };
 void rec_get_stats(struct recorder *r, struct rec_stats *out);
 
+/* While the recording is open: its playlist as index.m3u8 has it once the
+ * latest segment's entry is appended, taken under the lock, so a reader
+ * never sees an entry half-written; entries is how many it lists. NULL when
+ * finalized, empty or out of memory. The caller frees the text. */
+char *rec_playlist_open(struct recorder *r, size_t *len, size_t *entries);
+
 /* The recording folder (owned by r). */
 const char *rec_dir(const struct recorder *r);
 

@@ -78,6 +78,16 @@ def main(t):
     h.check(r.status == 200, "recording playlist while live, without token -> %d, expected 200 (public)"
             % r.status)
     ru.check_rec_playlist(r.body.decode(), "recording playlist while live", ended=False)
+    # served from the recorder's memory while open: an ETag that only a new
+    # entry changes (a conditional GET answers 304 or the longer playlist)
+    etag = r.header("ETag")
+    h.check(etag and r.header("Cache-Control") == "max-age=1",
+            "open recording playlist: ETag %r, Cache-Control %r" % (etag, r.header("Cache-Control")))
+    nm = pod.get("/vod/%s/index.m3u8" % SID, headers={"If-None-Match": etag})
+    h.check((nm.status == 304 and nm.body == b"")
+            or (nm.status == 200 and nm.header("ETag") != etag and len(nm.body) > len(r.body)),
+            "open recording playlist, If-None-Match: its ETag -> %d, ETag %r (was %r), %d bytes (was %d)"
+            % (nm.status, nm.header("ETag"), etag, len(nm.body), len(r.body)))
     j = pod.api(SID)
     h.check(j.get("state") == "live" and j["recording"].get("state") == "recording",
             "API while live: state %r recording.state %r, expected live/recording"

@@ -92,13 +92,14 @@ static void push(struct fixture *f, uint64_t seq, double duration)
     av_buffer_unref(&data);
 }
 
-/* Waits (deadline 10 s) until the writer has handled segment seq, playlist
- * write included: the writer takes jobs in order, so a state file queued
- * after the segment appears only once the segment's job is done. */
-static void wait_written(struct fixture *f, uint64_t seq)
+/* Waits (deadline 10 s) until the writer has handled every job queued so
+ * far, playlist writes included: it takes jobs in order, so a state file
+ * queued now appears only once those are done. */
+static void drain(struct fixture *f)
 {
+    static unsigned marks;
     char mark[PATH_MAX];
-    snprintf(mark, sizeof(mark), "%s/written-%llu", f->data_dir, (unsigned long long)seq);
+    snprintf(mark, sizeof(mark), "%s/drained-%u", f->data_dir, marks++);
     char *data = strdup("1");
     assert_non_null(data);
     rec_writer_file(f->w, mark, data, 1, false, 0600);     /* the writer frees data */
@@ -107,7 +108,7 @@ static void wait_written(struct fixture *f, uint64_t seq)
     while (access(mark, F_OK) != 0) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec > 10)
-            fail_msg("segment %llu not written within 10 s", (unsigned long long)seq);
+            fail_msg("the recording writer did not drain within 10 s");
         nanosleep(&nap, NULL);
     }
     unlink(mark);
@@ -117,7 +118,7 @@ static void wait_written(struct fixture *f, uint64_t seq)
 static void record(struct fixture *f, uint64_t seq, double duration)
 {
     push(f, seq, duration);
-    wait_written(f, seq);
+    drain(f);
 }
 
 static char *slurp(const char *path)
@@ -184,9 +185,20 @@ static void test_entries_appended_in_place(void **state)
         assert_non_null(strstr(open_text, uri));
     }
 
+    /* what HTTP serves while the recording is open: the same text */
+    size_t len = 0, entries = 0;
+    char *served = rec_playlist_open(f->r, &len, &entries);
+    assert_non_null(served);
+    assert_string_equal(served, open_text);
+    assert_int_equal(len, strlen(open_text));
+    assert_int_equal(entries, 6);
+    free(served);
+
     /* finalizing rewrites the file from memory: it must equal the appended
      * text but for the type and ENDLIST */
     rec_finalize(f->r);
+    drain(f);
+    assert_null(rec_playlist_open(f->r, &len, &entries));
     close_recorder(f);
     char *final = slurp(f->playlist);
     char *want = as_finalized(open_text);
