@@ -414,16 +414,24 @@ static void do_file(struct job *j)
     int err = 0;
     if (j->append) {
         int fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, j->mode);
-        if (fd < 0 || write(fd, j->data, j->len) != (ssize_t)j->len || fsync(fd) < 0)
+        off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+        if (fd < 0 || end < 0)
             err = -errno;
+        else if ((err = write_all(fd, j->data, j->len)) == 0 && fsync(fd) < 0)
+            err = -errno;
+        /* a torn last line would make the whole file unreadable */
+        if (err < 0 && end >= 0 && ftruncate(fd, end) < 0)
+            log_msg(LV_ERROR, NULL, "\"cannot cut a failed append back\" path=%s err=\"%s\"",
+                    j->path, strerror(errno));
         if (fd >= 0)
             close(fd);
     } else {
         char tmp[PATH_MAX];
         snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, j->mode);
-        if (fd < 0 || fchmod(fd, (mode_t)j->mode) < 0
-            || write(fd, j->data, j->len) != (ssize_t)j->len || fsync(fd) < 0)
+        if (fd < 0 || fchmod(fd, (mode_t)j->mode) < 0)
+            err = -errno;
+        else if ((err = write_all(fd, j->data, j->len)) == 0 && fsync(fd) < 0)
             err = -errno;
         if (fd >= 0)
             close(fd);

@@ -301,6 +301,38 @@ static void test_recovery_drops_torn_entry(void **state)
     free(text);
 }
 
+/* A state file append (registrations) that fails half-way is cut back, so
+ * the file never ends in a torn line; the next append goes after the last
+ * complete one. */
+static void test_state_append_cut_back(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/state.jsonl", f->data_dir);
+    rec_writer_file(f->w, path, strdup("{\"n\":1}\n"), 8, true, 0600);
+    drain(f);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 8 + 4;               /* room for part of the next line only */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    rec_writer_file(f->w, path, strdup("{\"n\":22}\n"), 9, true, 0600);
+    drain(f);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    char *text = slurp(path);
+    assert_string_equal(text, "{\"n\":1}\n");
+    free(text);
+
+    rec_writer_file(f->w, path, strdup("{\"n\":3}\n"), 8, true, 0600);
+    drain(f);
+    text = slurp(path);
+    assert_string_equal(text, "{\"n\":1}\n{\"n\":3}\n");
+    free(text);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +340,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_header_change_rewrites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_append_cut_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_drops_torn_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_append_cut_back, setup, teardown),
     };
     return unit_main(argc, argv, "record", tests, UNIT_LEN(tests));
 }
