@@ -62,6 +62,7 @@ struct recorder {
     pthread_mutex_t lock;           /* everything below */
     struct playlist_entry *e;
     size_t n, cap;
+    double duration;                /* of the n entries: the API asks often */
     bool open;
     bool recovered;
     bool in_gap;
@@ -352,6 +353,7 @@ static void do_segment(struct rec_writer *w, struct recorder *r, const char *dir
                 (unsigned long long)r->gaps[r->n_gaps - 1].lost);
     r->in_gap = false;
     r->fmp4 = fmp4;
+    r->duration += seg->duration;
     r->e[r->n++] = (struct playlist_entry){ .seq = seg->seq, .duration = seg->duration,
                                             .pdt_ms = seg->pdt_ms, .discontinuity = disc && r->n > 0,
                                             .independent = seg->independent,
@@ -399,6 +401,7 @@ static void do_delete(struct recorder *r)
     }
     rmdir(r->dir);
     r->n = 0;
+    r->duration = 0;
     r->body_len = 0;
     r->max_target = 0;
     r->open = false;
@@ -656,6 +659,7 @@ static void recover(struct recorder *r)
                 cur.map_id = map;
                 r->fmp4 = ext[0] == 'm';
                 cur.discontinuity = (cur.discontinuity || dropped) && r->n > 0;
+                r->duration += cur.duration;
                 r->e[r->n++] = cur;
                 r->next_seq = seq + 1;
                 struct stat st;
@@ -827,8 +831,7 @@ void rec_get_stats(struct recorder *r, struct rec_stats *out)
     out->open = r->open;
     out->recovered = r->recovered;
     out->segments = r->n;
-    for (size_t i = 0; i < r->n; i++)
-        out->duration += r->e[i].duration;
+    out->duration = r->duration;
     out->bytes = r->bytes;
     out->bytes_written = r->bytes_written;
     out->write_errors = r->write_errors;
