@@ -127,14 +127,21 @@ bool framing_pes_start(const uint8_t *b, int pid, enum AVCodecID id, struct pes_
     return true;
 }
 
+size_t framing_adts_header(const uint8_t *data, size_t size)
+{
+    if (size < 7 || data[0] != 0xFF || (data[1] & 0xF6) != 0xF0)
+        return 0;
+    return (data[1] & 1) ? 7 : 9;       /* protection_absent: no CRC */
+}
+
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate)
 {
     static const int rates[16] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
                                    22050, 16000, 12000, 11025, 8000, 7350 };
-    if (size < 7 || data[0] != 0xFF || (data[1] & 0xF6) != 0xF0)
+    size_t hdr = framing_adts_header(data, size);
+    if (!hdr)
         return 0;
     size_t len = (size_t)(data[3] & 3) << 11 | (size_t)data[4] << 3 | data[5] >> 5;
-    size_t hdr = (data[1] & 1) ? 7 : 9;
     int rate = rates[(data[2] >> 2) & 0xF];
     if (len <= hdr || len > size || !rate)
         return 0;

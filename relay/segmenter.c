@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podium/framing.h"
 #include "podium/log.h"
 
 #define WRAP (INT64_C(1) << 33)
@@ -679,11 +680,10 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     AVRational otb = s->oc->streams[o]->time_base;
     if (otb.num != 1 || otb.den != SEG_CLOCK)
         av_packet_rescale_ts(s->tmp, (AVRational){ 1, SEG_CLOCK }, otb);
-    if (s->strip_adts[o] && s->tmp->size > 9 && s->tmp->data[0] == 0xFF
-        && (s->tmp->data[1] & 0xF6) == 0xF0) {
-        int hdr = (s->tmp->data[1] & 1) ? 7 : 9;   /* protection_absent */
+    size_t hdr = s->strip_adts[o] ? framing_adts_header(s->tmp->data, (size_t)s->tmp->size) : 0;
+    if (hdr && (size_t)s->tmp->size > hdr) {
         s->tmp->data += hdr;             /* same buffer, no copy */
-        s->tmp->size -= hdr;
+        s->tmp->size -= (int)hdr;
     }
     int r = av_write_frame(s->oc, s->tmp);
     s->tmp->side_data = NULL;            /* pkt's, not ours to free */

@@ -60,4 +60,8 @@ bool framing_pes_start(const uint8_t *b, int pid, enum AVCodecID id, struct pes_
  * not start with a complete ADTS frame. *sample_rate gets its rate. */
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate);
 
+/* Length of the ADTS header data starts with (7, or 9 with a CRC); 0 when
+ * it does not start with one. */
+size_t framing_adts_header(const uint8_t *data, size_t size);
+
 #endif
