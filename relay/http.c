@@ -673,8 +673,9 @@ static bool query_u64(struct MHD_Connection *c, const char *key, uint64_t *out, 
     return true;
 }
 
-static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
-                                  const char *path, const char *type, const char *cache);
+static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection *c,
+                                          const char *path, const char *type,
+                                          const char *cache, atomic_uint_fast64_t *sent);
 
 static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
                                   const char *rest, void **req_cls, bool get)
@@ -769,7 +770,8 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
             pb = store_part(s->win, seq, (int)part);
         if (!pb)
             return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such part");
-        atomic_fetch_add_explicit(&h->segment_bytes, pb->size, memory_order_relaxed);
+        if (get)
+            atomic_fetch_add_explicit(&h->segment_bytes, pb->size, memory_order_relaxed);
         return buffer_reply(h, c, pb, "video/mp4", immutable);
     }
     if (strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
@@ -780,14 +782,15 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         /* left the playlist a moment ago: the recording has it */
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%llu%s", rec_dir(s->rec), seq, end);
-        return file_reply(h, c, path, type, immutable);
+        return file_reply_counted(h, c, path, type, immutable, get ? &h->segment_bytes : NULL);
     }
     if (!seg)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such segment");
-    atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
     /* HEAD (e.g. sizing the window) sends no body: no shared response */
-    if (get)
+    if (get) {
+        atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
         return segment_reply(h, c, seg, type);
+    }
     return buffer_reply(h, c, seg, type, immutable);
 }
 
@@ -1075,9 +1078,11 @@ static bool etag_matches(const char *list, const char *etag)
 }
 
 /* Serves a file from the recording folder with sendfile, ETag,
- * Last-Modified, conditional GET and single ranges. */
-static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
-                                  const char *path, const char *type, const char *cache)
+ * Last-Modified, conditional GET and single ranges; adds the body's length
+ * to *sent when it is not NULL. */
+static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection *c,
+                                          const char *path, const char *type,
+                                          const char *cache, atomic_uint_fast64_t *sent)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -1120,6 +1125,8 @@ static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
         close(fd);
         return MHD_NO;
     }
+    if (sent)
+        atomic_fetch_add_explicit(sent, len, memory_order_relaxed);
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", cache);
     MHD_add_response_header(r, "ETag", etag);
@@ -1134,6 +1141,12 @@ static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
         code = MHD_HTTP_PARTIAL_CONTENT;
     }
     return reply(h, c, code, r);
+}
+
+static enum MHD_Result file_reply(struct http *h, struct MHD_Connection *c,
+                                  const char *path, const char *type, const char *cache)
+{
+    return file_reply_counted(h, c, path, type, cache, NULL);
 }
 
 static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connection *c,

@@ -446,6 +446,16 @@ def main(t):
     d = after.v("podium_http_segment_bytes_total") - before.v("podium_http_segment_bytes_total")
     h.check(d >= seg_bytes, "podium_http_segment_bytes_total grew by %r, the test downloaded %d segment bytes"
             % (d, seg_bytes))
+    # a HEAD sends no body: no segment bytes served (nothing else downloads
+    # segments in this test)
+    before = sc.scrape()
+    for _ in range(2):
+        r = pod.request("HEAD", "/live/%s/%s" % (LIVE, pl.segments[-1].uri))
+        h.check(r.status == 200 and r.body == b"", "HEAD segment -> %d, %d body bytes"
+                % (r.status, len(r.body)))
+    after = sc.scrape()
+    d = after.v("podium_http_segment_bytes_total") - before.v("podium_http_segment_bytes_total")
+    h.check(d == 0, "podium_http_segment_bytes_total grew by %r on two HEAD requests" % d)
     h.check(after.v("podium_session_viewers", LIVE) >= 0, "viewers %r" % after.v("podium_session_viewers", LIVE))
 
     # counters move while publishing
