@@ -279,8 +279,13 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     /* Probing decoded a frame or two in this thread's malloc arena and
      * freed it: without a trim those pages stay resident for the session,
      * 0.4 MiB each (RSS per session 1.63 -> 1.22 MiB anonymous, 4 real-time
-     * sessions). Once per publisher, ~0.2-0.3 ms. */
+     * sessions). Once per publisher, ~0.2-0.3 ms. Not under ASan: its
+     * allocator owns the heap, and glibc's, never used there, would be
+     * initialised by the first trim, racily when two publishers probe at
+     * once (an arena count then underflows at thread exit: abort). */
+#ifndef __SANITIZE_ADDRESS__
     malloc_trim(0);
+#endif
     if (ret < 0)
         log_msg(LV_WARN, id, "\"stream info incomplete\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));
