@@ -37,6 +37,7 @@
 #include "podium/ingest.h"
 #include "podium/record.h"
 #include "podium/log.h"
+#include "podium/pull.h"
 #include "podium/segbuf.h"
 #include "podium/segmenter.h"
 #include "podium/store.h"
@@ -519,6 +520,7 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     json_object_set_new(o, "media_sequence", json_integer((json_int_t)ws.media_sequence));
     json_object_set_new(o, "target_duration", json_integer(ws.target));
     json_object_set_new(o, "discontinuities", json_integer((json_int_t)ws.discontinuities));
+    json_object_set_new(o, "subscribers", json_integer(pull_count(s->pull)));
     json_object_set_new(o, "publishers_total",
                         json_integer((json_int_t)atomic_load(&s->publishers_total)));
     char url[2 * CONFIG_ID_MAX + 32];

@@ -8,7 +8,8 @@
  * handler turns it into a Podium log line with the peer address.
  *
  * A publisher connection is handed to the pipeline (callback) and released
- * with ingest_conn_close. Takeover and shutdown close the socket from this
+ * with ingest_conn_close; an m=request one to its session's subscribers
+ * (callback, pull.c), which own it from then on. Takeover and shutdown close the socket from this
  * side, which wakes the blocking srt_recvmsg of the publisher's thread; no
  * connection ever wakes on a timer of its own. */
 #include "podium/ingest.h"
@@ -43,6 +44,7 @@ struct ingest {
     const struct config *cfg;
     struct registry *reg;
     ingest_publisher_fn on_publisher;
+    ingest_subscriber_fn on_subscriber;
     void *opaque;
     SRTSOCKET listener;
     pthread_t thread;
@@ -186,22 +188,19 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
         srt_setrejectreason(ns, SRT_REJX_BAD_REQUEST);
         return -1;
     }
-    if (sid.mode != INGEST_PUBLISH) {
-        log_msg(LV_WARN, sid.session,
-                "\"connection refused: only m=publish is supported\" peer=%s", peer);
-        srt_setrejectreason(ns, SRT_REJX_BAD_MODE);
-        return -1;
-    }
-    struct session *s = registry_get_for_publish(ing->reg, sid.session);
+    bool publish = sid.mode == INGEST_PUBLISH;
+    struct session *s = publish ? registry_get_for_publish(ing->reg, sid.session)
+                                : registry_find(ing->reg, sid.session);
     if (!s) {
         log_msg(LV_WARN, sid.session,
-                "\"connection refused: unknown session\" peer=%s", peer);
+                "\"connection refused: unknown session\" peer=%s mode=%s", peer,
+                publish ? "publish" : "request");
         srt_setrejectreason(ns, SRT_REJX_NOTFOUND);
         return -1;
     }
     struct session_info in;
     session_info(s, &in);
-    if (in.ingest_strict) {
+    if (publish && in.ingest_strict) {
         time_t now = time(NULL);
         time_t open_at = in.starts - 30 * 60;
         time_t close_at = in.starts + config_format_minutes(in.format) * 60 + 30 * 60;
@@ -321,6 +320,10 @@ static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
         srt_close(sock);
         return;
     }
+    if (sid.mode == INGEST_REQUEST) {
+        ing->on_subscriber(s, sock, peer, ing->opaque);
+        return;
+    }
     struct ingest_conn *c = conn_new(ing, sock, s, peer);
     if (!c) {
         log_msg(LV_WARN, s->id, "\"publisher refused: too many connections\" peer=%s", peer);
@@ -374,7 +377,8 @@ static int resolve(const struct listen_addr *a, struct sockaddr_storage *ss,
 }
 
 struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
-                            ingest_publisher_fn on_publisher, void *opaque)
+                            ingest_publisher_fn on_publisher,
+                            ingest_subscriber_fn on_subscriber, void *opaque)
 {
     struct ingest *ing = calloc(1, sizeof(*ing));
     struct sockaddr_storage ss;
@@ -387,6 +391,7 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
     ing->cfg = cfg;
     ing->reg = reg;
     ing->on_publisher = on_publisher;
+    ing->on_subscriber = on_subscriber;
     ing->opaque = opaque;
     pthread_mutex_init(&ing->lock, NULL);
     pthread_cond_init(&ing->released, NULL);

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <srt/srt.h>
 #include <unistd.h>
 
 #include "podium/config.h"
@@ -26,6 +27,7 @@
 #include "podium/ingest.h"
 #include "podium/log.h"
 #include "podium/pipeline.h"
+#include "podium/pull.h"
 #include "podium/segmenter.h"
 #include "podium/session.h"
 #include "podium/store.h"
@@ -106,13 +108,17 @@ static int setup_session(struct session *s, void *opaque)
     s->rec = rec_open(app->writer, app->cfg.data_dir, s->id);
     if (s->win && s->rec)
         store_window_set_recorded(s->win, recorded_cb, s->rec);
+    s->pull = fmp4 ? NULL : pull_create(s->id);
     struct seg_params p = { .session_id = s->id,
                             .segment_duration = app->cfg.segment_duration,
                             .fmp4 = fmp4, .part_duration = app->cfg.part_duration,
-                            .output = on_segment, .part_output = on_part, .opaque = s };
+                            .output = on_segment, .part_output = on_part, .opaque = s,
+                            .pull = s->pull };
     s->seg = s->win && s->rec ? seg_create(&p) : NULL;
     s->exp = s->seg ? export_create(s->rec, s->id, on_export_done, s) : NULL;
-    if (!s->exp) {
+    if (!s->exp || (!fmp4 && !s->pull)) {
+        export_free(&s->exp);
+        pull_free(&s->pull);
         seg_free(&s->seg);
         rec_free(&s->rec);
         store_window_free(&s->win);
@@ -138,6 +144,7 @@ static void teardown_session(struct session *s, void *opaque)
     (void)opaque;
     export_free(&s->exp);
     seg_free(&s->seg);
+    pull_free(&s->pull);
     rec_free(&s->rec);
     store_window_free(&s->win);
 }
@@ -285,6 +292,18 @@ static void on_publisher(struct ingest_conn *conn, void *opaque)
     pipeline_spawn(conn, sink_of);
 }
 
+static void on_subscriber(struct session *s, int sock, const char *peer, void *opaque)
+{
+    (void)opaque;
+    if (!s->pull) {
+        log_msg(LV_WARN, s->id, "\"subscriber refused: m=request needs MPEG-TS segments "
+                "([hls] format = ts)\" peer=%s", peer);
+        srt_close(sock);
+        return;
+    }
+    pull_add(s->pull, sock, peer);
+}
+
 /* libav prints through av_log; keep its errors, in our format, rate-limited
  * so a garbage stream cannot flood the log. */
 static void av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
@@ -424,7 +443,7 @@ int main(int argc, char **argv)
     http = http_start(cfgp, reg, &env);
     if (!http || !keeper_started)
         goto out;
-    ing = ingest_start(cfgp, reg, on_publisher, NULL);
+    ing = ingest_start(cfgp, reg, on_publisher, on_subscriber, NULL);
     if (!ing)
         goto out;
     log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", cfgp->n_sessions);
@@ -435,8 +454,15 @@ int main(int argc, char **argv)
     ret = 0;
 
 out:
-    /* Publishers first: their threads flush the last segment into the
-     * window, which HTTP may still be serving until http_stop. */
+    /* Subscribers while libsrt is up, then publishers: their threads flush
+     * the last segment into the window, which HTTP may still be serving
+     * until http_stop. */
+    if (reg) {
+        struct session *list[REGISTRY_MAX_SESSIONS];
+        size_t n = registry_list(reg, list, REGISTRY_MAX_SESSIONS);
+        for (size_t i = 0; i < n; i++)
+            pull_close_all(list[i]->pull);
+    }
     ingest_stop(&ing, SHUTDOWN_PUBLISHERS_MS);
     if (keeper_started) {
         pthread_mutex_lock(&app.lock);

@@ -35,6 +35,7 @@
 
 #include "podium/framing.h"
 #include "podium/log.h"
+#include "podium/pull.h"
 
 #define WRAP (INT64_C(1) << 33)
 #define ORIGIN (10 * SEG_CLOCK)          /* keeps PCR = dts - delay positive */
@@ -92,6 +93,10 @@ struct segmenter {
     size_t part_off;                     /* where the part starts in buf */
     int64_t part_start;
     bool part_fresh, part_independent;
+
+    /* m=request subscribers (MPEG-TS only) */
+    struct pull *pull;
+    bool pull_start;                     /* the next bytes start a segment */
 
     /* stats */
     uint64_t segments, bytes_out, dropped;
@@ -193,9 +198,15 @@ int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
 
 static int write_cb(void *opaque, uint8_t *data, int len)
 {
+    struct segmenter *s = opaque;
+    if (len <= 0)
+        return len;
     /* bytes that do not fit are dropped: the segment is cut at the next packet */
-    if (len > 0)
-        segbuf_append(opaque, data, (size_t)len);
+    segbuf_append(&s->buf, data, (size_t)len);
+    if (s->pull) {
+        pull_feed(s->pull, data, (size_t)len, s->pull_start);
+        s->pull_start = false;
+    }
     return len;
 }
 
@@ -320,6 +331,7 @@ static void finish_segment(struct segmenter *s, int64_t end)
     /* Every segment must start with PAT/PMT, also on non-video cuts. */
     if (!s->fmp4)
         av_opt_set(s->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
+    s->pull_start = true;                /* where pull subscribers may join */
 }
 
 /* Publishes the partial segment of the current publisher and drops its
@@ -465,7 +477,8 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
     iobuf = av_malloc(IO_BUF);
     if (!iobuf)
         goto out_nomem;
-    s->oc->pb = avio_alloc_context(iobuf, IO_BUF, 1, &s->buf, NULL, write_cb, NULL);
+    s->oc->pb = avio_alloc_context(iobuf, IO_BUF, 1, s, NULL, write_cb, NULL);
+    s->pull_start = true;
     if (!s->oc->pb) {
         av_free(iobuf);
         goto out_nomem;
@@ -756,6 +769,7 @@ struct segmenter *seg_create(const struct seg_params *p)
     s->opaque = p->opaque;
     s->segment_duration = p->segment_duration;
     s->fmp4 = p->fmp4;
+    s->pull = p->fmp4 ? NULL : p->pull;
     s->part_dur = p->fmp4 && p->part_duration > 0 ? llrint(p->part_duration * SEG_CLOCK) : 0;
     seg_cutter_init(&s->cut, p->segment_duration, false);
     s->sink = (struct pipeline_sink){ .begin = sink_begin, .packet = sink_packet,

@@ -33,10 +33,16 @@ struct ingest_conn;
  * ingest_conn_close (from any thread). */
 typedef void (*ingest_publisher_fn)(struct ingest_conn *conn, void *opaque);
 
+/* Called on the accept thread for every authorised m=request connection to
+ * session s (peer: its address). Takes ownership of the SRT socket. */
+typedef void (*ingest_subscriber_fn)(struct session *s, int sock, const char *peer,
+                                     void *opaque);
+
 /* Binds the listener, logs `msg="listening" proto=srt addr=...` and starts
  * the accept thread. NULL on failure (logged). */
 struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
-                            ingest_publisher_fn on_publisher, void *opaque);
+                            ingest_publisher_fn on_publisher,
+                            ingest_subscriber_fn on_subscriber, void *opaque);
 
 /* Stops accepting, closes every publisher connection and waits (up to
  * timeout_ms) for all of them to be released; frees the ingest. */

@@ -94,6 +94,7 @@ struct seg_params {
     seg_output_fn output;
     seg_part_fn part_output;   /* may be NULL */
     void *opaque;              /* for both */
+    struct pull *pull;         /* MPEG-TS subscribers fed as muxed; may be NULL */
 };
 
 struct segmenter;

@@ -39,6 +39,7 @@ struct session {
     struct live_window *win;
     struct recorder *rec;
     struct exporter *exp;
+    struct pull *pull;         /* m=request subscribers (MPEG-TS sessions) */
 
     atomic_bool published;          /* recording public (MP4 exported) */
     atomic_bool end_requested;      /* organizer asked to end it now */

@@ -1,0 +1,37 @@
+/* SRT pull subscribers (stream id m=request): each gets the session's live
+ * MPEG-TS as the segmenter muxes it, from the start of the next segment
+ * (PAT/PMT and a keyframe) on. The bytes are muxed once and sent to every
+ * subscriber; a subscriber whose connection fails or falls behind (libsrt's
+ * send buffer full) is dropped, never waited for. */
+#ifndef PODIUM_PULL_H
+#define PODIUM_PULL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PULL_MAX 8                  /* subscribers per session */
+
+struct pull;
+
+/* NULL on allocation failure. id: the session's, for log lines. */
+struct pull *pull_create(const char *id);
+/* Closes every subscriber's socket and frees p (call while libsrt is up). */
+void pull_free(struct pull **p);
+
+/* Takes ownership of the connected SRT socket sock: it is closed when the
+ * subscriber is dropped or p freed, or now when p is full (logged). */
+void pull_add(struct pull *p, int sock, const char *peer);
+
+/* Closes every subscriber and refuses later ones (shutdown, before libsrt
+ * stops). */
+void pull_close_all(struct pull *p);
+
+/* The segmenter's MPEG-TS output as written; segment_start marks the first
+ * bytes of a new segment. Called from the publisher's thread only. */
+void pull_feed(struct pull *p, const uint8_t *data, size_t len, bool segment_start);
+
+/* Connected subscribers (for the session JSON and metrics). */
+int pull_count(struct pull *p);
+
+#endif

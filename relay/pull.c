@@ -1,0 +1,153 @@
+/* SRT pull subscribers (see pull.h).
+ *
+ * The TS bytes arrive in the muxer's writes (a TS packet each) and leave in
+ * SRT messages of 7 TS packets, what every SRT receiver expects; one chunk
+ * is filled and sent to every subscriber, so the cost per subscriber is
+ * libsrt's own copy into its send buffer. A subscriber joins at a segment
+ * start: that is where the segmenter puts PAT/PMT and a keyframe. */
+#include "podium/pull.h"
+
+#include <pthread.h>
+#include <srt/srt.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "podium/log.h"
+
+#define CHUNK (7 * 188)
+
+struct subscriber {
+    SRTSOCKET sock;
+    bool live;                      /* false: waiting for a segment start */
+    char peer[64];
+};
+
+struct pull {
+    char id[64];
+    pthread_mutex_t lock;           /* subs, n */
+    struct subscriber subs[PULL_MAX];
+    int n;
+    bool closed;                    /* shutting down: no new subscribers */
+    atomic_int count;               /* n, read without the lock */
+    /* the publisher thread's own */
+    uint8_t chunk[CHUNK];
+    size_t chunk_len;
+};
+
+struct pull *pull_create(const char *id)
+{
+    struct pull *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    pthread_mutex_init(&p->lock, NULL);
+    return p;
+}
+
+/* Caller holds p->lock. */
+static void drop(struct pull *p, int i, const char *why)
+{
+    log_msg(LV_INFO, p->id, "\"subscriber dropped\" peer=%s reason=\"%s\"", p->subs[i].peer, why);
+    srt_close(p->subs[i].sock);
+    p->subs[i] = p->subs[--p->n];
+    atomic_store(&p->count, p->n);
+}
+
+void pull_close_all(struct pull *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->closed = true;
+    while (p->n > 0)
+        drop(p, p->n - 1, "shutting down");
+    pthread_mutex_unlock(&p->lock);
+}
+
+void pull_free(struct pull **pp)
+{
+    struct pull *p = *pp;
+    if (!p)
+        return;
+    pull_close_all(p);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    *pp = NULL;
+}
+
+void pull_add(struct pull *p, int sock, const char *peer)
+{
+    bool no = false;
+    /* sending must never block the publisher's thread */
+    if (srt_setsockflag(sock, SRTO_SNDSYN, &no, sizeof(no)) == SRT_ERROR) {
+        log_msg(LV_WARN, p->id, "\"subscriber refused: socket setup failed\" peer=%s err=\"%s\"",
+                peer, srt_getlasterror_str());
+        srt_close(sock);
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (p->n == PULL_MAX || p->closed) {
+        bool closed = p->closed;
+        pthread_mutex_unlock(&p->lock);
+        if (closed)
+            log_msg(LV_INFO, p->id, "\"subscriber refused: shutting down\" peer=%s", peer);
+        else
+            log_msg(LV_WARN, p->id, "\"subscriber refused: too many subscribers\" peer=%s max=%d",
+                    peer, PULL_MAX);
+        srt_close(sock);
+        return;
+    }
+    struct subscriber *s = &p->subs[p->n++];
+    *s = (struct subscriber){ .sock = sock };
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
+    atomic_store(&p->count, p->n);
+    pthread_mutex_unlock(&p->lock);
+    log_msg(LV_INFO, p->id, "\"subscriber connected\" peer=%s", peer);
+}
+
+/* Sends the chunk to every live subscriber. Caller holds p->lock. */
+static void send_chunk(struct pull *p)
+{
+    for (int i = p->n; i-- > 0;) {
+        if (!p->subs[i].live)
+            continue;
+        if (srt_sendmsg2(p->subs[i].sock, (const char *)p->chunk, (int)p->chunk_len, NULL)
+            == SRT_ERROR)
+            drop(p, i, srt_getlasterror(NULL) == SRT_EASYNCSND ? "too slow: send buffer full"
+                                                               : srt_getlasterror_str());
+    }
+    p->chunk_len = 0;
+}
+
+void pull_feed(struct pull *p, const uint8_t *data, size_t len, bool segment_start)
+{
+    if (!p || atomic_load_explicit(&p->count, memory_order_relaxed) == 0) {
+        if (p)
+            p->chunk_len = 0;
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (segment_start) {
+        if (p->chunk_len)
+            send_chunk(p);
+        for (int i = 0; i < p->n; i++)
+            p->subs[i].live = true;
+    }
+    while (len > 0) {
+        size_t n = CHUNK - p->chunk_len < len ? CHUNK - p->chunk_len : len;
+        memcpy(p->chunk + p->chunk_len, data, n);
+        p->chunk_len += n;
+        data += n;
+        len -= n;
+        if (p->chunk_len == CHUNK)
+            send_chunk(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+int pull_count(struct pull *p)
+{
+    return p ? atomic_load(&p->count) : 0;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""SRT pull (stream id m=request, DESIGN.md "SRT ingest"): while a speaker
+publishes, ffmpeg connects as an SRT caller with #!::r=<id>,m=request and
+the session's passphrase, and records 4 s of what it receives. The file must
+be MPEG-TS with the publisher's H.264 and AAC, start on a keyframe that
+decodes, and last about 4 s; the publisher and the live playlist go on
+unaffected; Podium logs the subscriber connecting and, once ffmpeg has gone,
+dropping it. A request for an unknown session is refused in the handshake,
+and a session muxing fMP4 (LL-HLS) refuses subscribers with a log line."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness as h  # noqa: E402
+from test_llhls import llhls_podium  # noqa: E402
+
+SID = "keynote"
+PASS = "keynote-secret-42"
+
+
+def pull_cmd(pod, sid, out, seconds=4, passphrase=PASS):
+    url = pod.srt_url(sid, passphrase=passphrase, streamid="#!::r=%s,m=request" % sid)
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", url,
+            "-t", str(seconds), "-map", "0", "-c", "copy", "-f", "mpegts", out]
+
+
+def main(t):
+    pod = t.podium({SID: {"title": "Keynote", "passphrase": PASS}})
+    pub = pod.publish(SID, duration=30)
+    w = pod.watch(SID)
+    w.wait_segments(2, 20, "2 live segments before the pull")
+
+    out = os.path.join(t.tmp, "pulled.ts")
+    log = os.path.join(t.tmp, "pull.log")
+    p = h.spawn(pull_cmd(pod, SID, out), "ffmpeg pull", log_path=log)
+    h.wait_for(lambda: pod.api(SID).get("subscribers") == 1, 10, "API subscribers = 1 while pulling")
+    rc = h.wait_exit(p, 30, "ffmpeg pulling 4 s over SRT")
+    h.check(rc == 0, "ffmpeg m=request exited %d:\n%s" % (rc, h.tail(log)))
+    h.wait_for(lambda: pod.api(SID).get("subscribers") == 0, 15,
+               "API subscribers back to 0 after ffmpeg closed")
+    h.check_segment(out, decode_first=True)
+    _, fmt = h.probe_streams(out)
+    dur = float(fmt.get("duration") or 0)
+    h.check(3.5 <= dur <= 5.0, "pulled %.2f s of media, asked for 4" % dur)
+    h.note("pulled %d bytes, %.2f s, H.264 + AAC from a keyframe" % (os.path.getsize(out), dur))
+    h.wait_for(lambda: pod.log_lines_matching(
+        lambda f, l: f.get("msg") == "subscriber connected" and f.get("peer", "").startswith("127.0.0.1:")),
+        5, 'msg="subscriber connected" peer=127.0.0.1:PORT')
+    h.wait_for(lambda: pod.log_lines_matching(lambda f, l: f.get("msg") == "subscriber dropped"),
+               15, 'msg="subscriber dropped" after ffmpeg closed')
+
+    bad = os.path.join(t.tmp, "nosuch.ts")
+    p = h.spawn(pull_cmd(pod, "nosuch", bad, passphrase="whatever-secret-1"), "ffmpeg pull nosuch")
+    h.check(h.wait_exit(p, 20, "ffmpeg pulling an unknown session") != 0,
+            "a pull of an unknown session succeeded")
+    h.wait_for(lambda: pod.log_lines_matching(
+        lambda f, l: f.get("msg") == "connection refused: unknown session" and f.get("mode") == "request"),
+        5, 'msg="connection refused: unknown session" mode=request')
+
+    h.check(pub.poll() is None, "the publisher stopped while a subscriber pulled")
+    w.wait_segments(len(w.seen_seqs()) + 2, 15, "2 more live segments after the pulls")
+    pub.wait_ok(40)
+    w.stop()
+    w.assert_ok()
+    pod.stop()
+
+    ll = llhls_podium(t, {SID: {"title": "Keynote", "passphrase": PASS}})
+    pub = ll.publish(SID, duration=10)
+    h.wait_for(lambda: (ll.api(SID).get("segments") or 0) >= 1, 20, "a live fMP4 segment")
+    p = h.spawn(pull_cmd(ll, SID, os.path.join(t.tmp, "fmp4.ts"), seconds=2), "ffmpeg pull fmp4")
+    h.check(h.wait_exit(p, 20, "ffmpeg pulling an fMP4 session") != 0,
+            "a pull of an fMP4 session succeeded")
+    h.wait_for(lambda: ll.log_lines_matching(
+        lambda f, l: f.get("msg", "").startswith("subscriber refused: m=request needs MPEG-TS")),
+        5, 'msg="subscriber refused: m=request needs MPEG-TS ..."')
+    pub.wait_ok(30)
+
+
+if __name__ == "__main__":
+    h.run(main)
