@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """SRT pull (stream id m=request, DESIGN.md "SRT ingest"): while a speaker
 publishes, ffmpeg connects as an SRT caller with #!::r=<id>,m=request and
-the session's passphrase, and records 4 s of what it receives. The file must
-be MPEG-TS with the publisher's H.264 and AAC, start on a keyframe that
-decodes, and last about 4 s; the publisher and the live playlist go on
+the session's passphrase, and records 4 s of what it receives (two such
+subscribers at once). Each file must be MPEG-TS with the publisher's H.264
+and AAC, start on a keyframe that decodes, and last about 4 s; the publisher and the live playlist go on
 unaffected; Podium logs the subscriber connecting and, once ffmpeg has gone,
 dropping it. A request for an unknown session is refused in the handshake,
 and a session muxing fMP4 (LL-HLS) refuses subscribers with a log line."""
@@ -31,19 +31,26 @@ def main(t):
     w = pod.watch(SID)
     w.wait_segments(2, 20, "2 live segments before the pull")
 
-    out = os.path.join(t.tmp, "pulled.ts")
-    log = os.path.join(t.tmp, "pull.log")
-    p = h.spawn(pull_cmd(pod, SID, out), "ffmpeg pull", log_path=log)
-    h.wait_for(lambda: pod.api(SID).get("subscribers") == 1, 10, "API subscribers = 1 while pulling")
-    rc = h.wait_exit(p, 30, "ffmpeg pulling 4 s over SRT")
-    h.check(rc == 0, "ffmpeg m=request exited %d:\n%s" % (rc, h.tail(log)))
+    # two subscribers at once: the same muxed bytes go to both
+    outs, procs = [], []
+    for k in (1, 2):
+        out = os.path.join(t.tmp, "pulled%d.ts" % k)
+        log = os.path.join(t.tmp, "pull%d.log" % k)
+        outs.append((out, log))
+        procs.append(h.spawn(pull_cmd(pod, SID, out), "ffmpeg pull %d" % k, log_path=log))
+    h.wait_for(lambda: pod.api(SID).get("subscribers") == 2, 10, "API subscribers = 2 while pulling")
+    for p, (out, log) in zip(procs, outs):
+        rc = h.wait_exit(p, 30, "ffmpeg pulling 4 s over SRT")
+        h.check(rc == 0, "ffmpeg m=request exited %d:\n%s" % (rc, h.tail(log)))
     h.wait_for(lambda: pod.api(SID).get("subscribers") == 0, 15,
-               "API subscribers back to 0 after ffmpeg closed")
-    h.check_segment(out, decode_first=True)
-    _, fmt = h.probe_streams(out)
-    dur = float(fmt.get("duration") or 0)
-    h.check(3.5 <= dur <= 5.0, "pulled %.2f s of media, asked for 4" % dur)
-    h.note("pulled %d bytes, %.2f s, H.264 + AAC from a keyframe" % (os.path.getsize(out), dur))
+               "API subscribers back to 0 after both ffmpeg closed")
+    for out, _ in outs:
+        h.check_segment(out, decode_first=True)
+        _, fmt = h.probe_streams(out)
+        dur = float(fmt.get("duration") or 0)
+        h.check(3.5 <= dur <= 5.0, "%s: pulled %.2f s of media, asked for 4" % (out, dur))
+        h.note("%s: %d bytes, %.2f s, H.264 + AAC from a keyframe" % (os.path.basename(out),
+                                                                      os.path.getsize(out), dur))
     h.wait_for(lambda: pod.log_lines_matching(
         lambda f, l: f.get("msg") == "subscriber connected" and f.get("peer", "").startswith("127.0.0.1:")),
         5, 'msg="subscriber connected" peer=127.0.0.1:PORT')
