@@ -189,6 +189,8 @@ static void *housekeeper(void *arg)
             store_set_ended(s->win, true);
             atomic_store(&s->ended, true);
             log_msg(LV_INFO, s->id, "\"session ended\" reason=%s", asked ? "organizer" : "close_after");
+            /* a restream encoder pulling it should stop, as the players do */
+            pull_drop_all(s->pull, "session ended");
         }
         pthread_mutex_lock(&app->lock);
     }

@@ -55,15 +55,25 @@ static void drop(struct pull *p, int i, const char *why)
     atomic_store(&p->count, p->n);
 }
 
-void pull_close_all(struct pull *p)
+static void drop_all(struct pull *p, const char *why, bool close)
 {
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
-    p->closed = true;
+    p->closed = p->closed || close;
     while (p->n > 0)
-        drop(p, p->n - 1, "shutting down");
+        drop(p, p->n - 1, why);
     pthread_mutex_unlock(&p->lock);
+}
+
+void pull_drop_all(struct pull *p, const char *why)
+{
+    drop_all(p, why, false);
+}
+
+void pull_close_all(struct pull *p)
+{
+    drop_all(p, "shutting down", true);
 }
 
 void pull_free(struct pull **pp)

@@ -23,6 +23,10 @@ void pull_free(struct pull **p);
  * subscriber is dropped or p freed, or now when p is full (logged). */
 void pull_add(struct pull *p, int sock, const char *peer);
 
+/* Closes every subscriber; later ones are still accepted (a session that
+ * ended may start again). why is logged. */
+void pull_drop_all(struct pull *p, const char *why);
+
 /* Closes every subscriber and refuses later ones (shutdown, before libsrt
  * stops). */
 void pull_close_all(struct pull *p);

@@ -5,7 +5,8 @@ the session's passphrase, and records 4 s of what it receives (two such
 subscribers at once). Each file must be MPEG-TS with the publisher's H.264
 and AAC, start on a keyframe that decodes, and last about 4 s; the publisher and the live playlist go on
 unaffected; Podium logs the subscriber connecting and, once ffmpeg has gone,
-dropping it. A request for an unknown session is refused in the handshake,
+dropping it. A subscriber still connected when the organizer ends the
+session is let go (its ffmpeg exits). A request for an unknown session is refused in the handshake,
 and a session muxing fMP4 (LL-HLS) refuses subscribers with a log line."""
 import os
 import sys
@@ -67,7 +68,22 @@ def main(t):
 
     h.check(pub.poll() is None, "the publisher stopped while a subscriber pulled")
     w.wait_segments(len(w.seen_seqs()) + 2, 15, "2 more live segments after the pulls")
+
+    # a subscriber still connected when the session ends is let go (a
+    # restream encoder stops, as the players do)
+    late = os.path.join(t.tmp, "late.ts")
+    late_log = os.path.join(t.tmp, "late.log")
+    p = h.spawn(pull_cmd(pod, SID, late, seconds=600), "ffmpeg pull until the end",
+                log_path=late_log)
+    h.wait_for(lambda: pod.api(SID).get("subscribers") == 1, 10, "the late subscriber connected")
     pub.wait_ok(40)
+    r = pod.request("POST", "/api/v1/sessions/%s/end" % SID, headers=pod.admin_auth(), data=b"")
+    h.check(r.status in (200, 202), "POST .../end -> %d" % r.status)
+    h.wait_for(lambda: p.poll() is not None, 20, "the subscriber's ffmpeg to end with the session")
+    h.check(pod.log_lines_matching(lambda f, l: f.get("msg") == "subscriber dropped"
+                                   and f.get("reason") == "session ended"),
+            'no msg="subscriber dropped" reason="session ended" in the log')
+    h.check(os.path.exists(late) and os.path.getsize(late) > 0, "the late subscriber got nothing")
     w.stop()
     w.assert_ok()
     pod.stop()
