@@ -77,6 +77,8 @@ def main(t):
                 log_path=late_log)
     h.wait_for(lambda: pod.api(SID).get("subscribers") == 1, 10, "the late subscriber connected")
     pub.wait_ok(40)
+    w.stop()                            # before the session's ENDLIST
+    w.assert_ok()
     r = pod.request("POST", "/api/v1/sessions/%s/end" % SID, headers=pod.admin_auth(), data=b"")
     h.check(r.status in (200, 202), "POST .../end -> %d" % r.status)
     h.wait_for(lambda: p.poll() is not None, 20, "the subscriber's ffmpeg to end with the session")
@@ -84,8 +86,6 @@ def main(t):
                                    and f.get("reason") == "session ended"),
             'no msg="subscriber dropped" reason="session ended" in the log')
     h.check(os.path.exists(late) and os.path.getsize(late) > 0, "the late subscriber got nothing")
-    w.stop()
-    w.assert_ok()
     pod.stop()
 
     ll = llhls_podium(t, {SID: {"title": "Keynote", "passphrase": PASS}})
