@@ -1187,19 +1187,15 @@ static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connec
 
 /* The open recording's playlist from the recorder's memory: the file on
  * disk can be caught mid-append (ext4 grows its size page by page), and a
- * player would get a half-written last entry. Falls back to the file. */
-static enum MHD_Result open_playlist_reply(struct http *h, struct MHD_Connection *c,
-                                           struct recorder *rec)
+ * player would get a half-written last entry. Returns false, answering
+ * nothing, when the recording is no longer open: the file is then whole. */
+static bool open_playlist_reply(struct http *h, struct MHD_Connection *c,
+                                struct recorder *rec, enum MHD_Result *ret)
 {
     size_t len = 0, entries = 0;
     char *text = rec_playlist_open(rec, &len, &entries);
-    if (!text) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/index.m3u8", rec_dir(rec));
-        if (token_in_playlists(h, c))
-            return vod_playlist_with_token(h, c, path);
-        return file_reply(h, c, path, "application/vnd.apple.mpegurl", "max-age=1");
-    }
+    if (!text)
+        return false;
     /* the text only grows while open: its length and entry count name it */
     char etag[48];
     snprintf(etag, sizeof(etag), "\"o%zx-%zx\"", len, entries);
@@ -1217,14 +1213,15 @@ static enum MHD_Result open_playlist_reply(struct http *h, struct MHD_Connection
             text = NULL;
     }
     free(text);
-    if (!r)
-        return MHD_NO;
-    if (code == MHD_HTTP_OK)
-        MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
-    MHD_add_response_header(r, "Cache-Control", token_in_playlists(h, c) ? "private, no-cache"
-                                                                          : "max-age=1");
-    MHD_add_response_header(r, "ETag", etag);
-    return reply(h, c, code, r);
+    if (r) {
+        if (code == MHD_HTTP_OK)
+            MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
+        MHD_add_response_header(r, "Cache-Control", token_in_playlists(h, c) ? "private, no-cache"
+                                                                              : "max-age=1");
+        MHD_add_response_header(r, "ETag", etag);
+    }
+    *ret = reply(h, c, code, r);
+    return true;
 }
 
 static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const char *rest)
@@ -1250,8 +1247,9 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
     char path[PATH_MAX], mp4[CONFIG_ID_MAX + 8];
     snprintf(mp4, sizeof(mp4), "%s.mp4", s->id);
     if (strcmp(file, "index.m3u8") == 0) {
-        if (open)
-            return open_playlist_reply(h, c, s->rec);
+        enum MHD_Result ret;
+        if (open && open_playlist_reply(h, c, s->rec, &ret))
+            return ret;
         snprintf(path, sizeof(path), "%s/index.m3u8", rec_dir(s->rec));
         if (token_in_playlists(h, c))
             return vod_playlist_with_token(h, c, path);

@@ -1,10 +1,9 @@
 /* SRT pull subscribers (see pull.h).
  *
- * The TS bytes arrive in the muxer's writes (a TS packet each) and leave in
- * SRT messages of 7 TS packets, what every SRT receiver expects; one chunk
- * is filled and sent to every subscriber, so the cost per subscriber is
- * libsrt's own copy into its send buffer. A subscriber joins at a segment
- * start: that is where the segmenter puts PAT/PMT and a keyframe. */
+ * The segmenter hands over its segment buffer in SRT-message slices, so
+ * the only copy per subscriber is libsrt's own into its send buffer. A
+ * subscriber joins at a segment start: that is where the segmenter puts
+ * PAT/PMT and a keyframe. */
 #include "podium/pull.h"
 
 #include <pthread.h>
@@ -15,8 +14,6 @@
 #include <string.h>
 
 #include "podium/log.h"
-
-#define CHUNK (7 * 188)
 
 struct subscriber {
     SRTSOCKET sock;
@@ -31,9 +28,6 @@ struct pull {
     int n;
     bool closed;                    /* shutting down: no new subscribers */
     atomic_int count;               /* n, read without the lock */
-    /* the publisher thread's own */
-    uint8_t chunk[CHUNK];
-    size_t chunk_len;
 };
 
 struct pull *pull_create(const char *id)
@@ -117,42 +111,20 @@ void pull_add(struct pull *p, int sock, const char *peer)
     log_msg(LV_INFO, p->id, "\"subscriber connected\" peer=%s", peer);
 }
 
-/* Sends the chunk to every live subscriber. Caller holds p->lock. */
-static void send_chunk(struct pull *p)
+void pull_send(struct pull *p, const uint8_t *data, size_t len, bool segment_start)
 {
+    if (!p || atomic_load_explicit(&p->count, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&p->lock);
+    /* downwards: drop() moves the last subscriber, already served, into i */
     for (int i = p->n; i-- > 0;) {
+        if (segment_start)
+            p->subs[i].live = true;
         if (!p->subs[i].live)
             continue;
-        if (srt_sendmsg2(p->subs[i].sock, (const char *)p->chunk, (int)p->chunk_len, NULL)
-            == SRT_ERROR)
+        if (srt_sendmsg2(p->subs[i].sock, (const char *)data, (int)len, NULL) == SRT_ERROR)
             drop(p, i, srt_getlasterror(NULL) == SRT_EASYNCSND ? "too slow: send buffer full"
                                                                : srt_getlasterror_str());
-    }
-    p->chunk_len = 0;
-}
-
-void pull_feed(struct pull *p, const uint8_t *data, size_t len, bool segment_start)
-{
-    if (!p || atomic_load_explicit(&p->count, memory_order_relaxed) == 0) {
-        if (p)
-            p->chunk_len = 0;
-        return;
-    }
-    pthread_mutex_lock(&p->lock);
-    if (segment_start) {
-        if (p->chunk_len)
-            send_chunk(p);
-        for (int i = 0; i < p->n; i++)
-            p->subs[i].live = true;
-    }
-    while (len > 0) {
-        size_t n = CHUNK - p->chunk_len < len ? CHUNK - p->chunk_len : len;
-        memcpy(p->chunk + p->chunk_len, data, n);
-        p->chunk_len += n;
-        data += n;
-        len -= n;
-        if (p->chunk_len == CHUNK)
-            send_chunk(p);
     }
     pthread_mutex_unlock(&p->lock);
 }

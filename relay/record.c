@@ -117,14 +117,17 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Writes and fsyncs a new file; returns its fd, open for appending, or
- * -errno (nothing left open). */
-static int write_iov_fd(const char *path, struct iovec *iov, int n)
+#define MODE_UMASK (-1)                 /* 0644 less the umask */
+
+/* Writes and fsyncs a new file, mode exactly mode unless MODE_UMASK; returns
+ * its fd, open for appending, or -errno (nothing left open). */
+static int write_iov_fd(const char *path, struct iovec *iov, int n, int mode)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+                  mode == MODE_UMASK ? 0644 : mode);
     if (fd < 0)
         return -errno;
-    int ret = 0;
+    int ret = mode != MODE_UMASK && fchmod(fd, (mode_t)mode) < 0 ? -errno : 0;
     for (int i = 0; i < n && ret == 0; i++)
         ret = write_all(fd, iov[i].iov_base, iov[i].iov_len);
     if (ret == 0 && fsync(fd) < 0)
@@ -138,12 +141,13 @@ static int write_iov_fd(const char *path, struct iovec *iov, int n)
 
 /* Replaces path atomically. With keep_fd, returns the new file's fd, open
  * for appending, instead of 0. */
-static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n, bool keep_fd)
+static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n, bool keep_fd,
+                                int mode)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
         return -ENAMETOOLONG;
-    int fd = write_iov_fd(tmp, iov, n);
+    int fd = write_iov_fd(tmp, iov, n, mode);
     int r = fd < 0 ? fd : 0;
     if (r == 0 && !keep_fd && close(fd) < 0)
         r = -errno;
@@ -158,23 +162,27 @@ static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n, bool
     return keep_fd ? fd : 0;
 }
 
-static int write_tmp_rename(const char *path, const void *data, size_t len)
+static int write_tmp_rename(const char *path, const void *data, size_t len, int mode)
 {
     struct iovec iov = { (void *)data, len };
-    return write_tmp_rename_iov(path, &iov, 1, false);
+    return write_tmp_rename_iov(path, &iov, 1, false, mode);
 }
 
-int rec_write_atomic(const char *path, const void *data, size_t len)
+/* fsync of the folder path is in, so a rename in it is durable. */
+static int fsync_parent(const char *path)
 {
-    int r = write_tmp_rename(path, data, len);
-    if (r < 0)
-        return r;
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
     return fsync_dir(slash ? dir : ".");
+}
+
+int rec_write_atomic(const char *path, const void *data, size_t len)
+{
+    int r = write_tmp_rename(path, data, len, MODE_UMASK);
+    return r < 0 ? r : fsync_parent(path);
 }
 
 static int mkdirs(const char *path)
@@ -274,7 +282,7 @@ static int write_playlist(struct recorder *r, const char *dir)
                             { tail, strlen(tail) } };
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/index.m3u8", dir);
-    int fd = write_tmp_rename_iov(path, iov, 3, r->open);
+    int fd = write_tmp_rename_iov(path, iov, 3, r->open, MODE_UMASK);
     if (fd < 0)
         return fd;
     if (r->pl_fd >= 0)
@@ -318,14 +326,14 @@ static void do_segment(struct rec_writer *w, struct recorder *r, const char *dir
         char ipath[PATH_MAX];
         snprintf(ipath, sizeof(ipath), "%s/init-%llu.mp4", dir,
                  (unsigned long long)seg->init_id);
-        err = write_tmp_rename(ipath, seg->init->data, seg->init->size);
+        err = write_tmp_rename(ipath, seg->init->data, seg->init->size, MODE_UMASK);
         if (err == 0) {
             r->have_init = true;
             r->init_written = seg->init_id;
         }
     }
     if (err == 0)
-        err = write_tmp_rename(path, seg->data->data, seg->data->size);
+        err = write_tmp_rename(path, seg->data->data, seg->data->size, MODE_UMASK);
 
     pthread_mutex_lock(&r->lock);
     if (err == 0 && r->n == r->cap) {
@@ -428,28 +436,8 @@ static void do_file(struct job *j)
                     j->path, strerror(errno));
         if (fd >= 0)
             close(fd);
-    } else {
-        char tmp[PATH_MAX];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, j->mode);
-        if (fd < 0 || fchmod(fd, (mode_t)j->mode) < 0)
-            err = -errno;
-        else if ((err = write_all(fd, j->data, j->len)) == 0 && fsync(fd) < 0)
-            err = -errno;
-        if (fd >= 0)
-            close(fd);
-        if (err == 0 && rename(tmp, j->path) < 0)
-            err = -errno;
-        if (err < 0)
-            unlink(tmp);
-        if (err == 0) {
-            char dir[PATH_MAX];
-            snprintf(dir, sizeof(dir), "%s", j->path);
-            char *slash = strrchr(dir, '/');
-            if (slash)
-                *slash = '\0';
-            fsync_dir(slash ? dir : ".");
-        }
+    } else if ((err = write_tmp_rename(j->path, j->data, j->len, j->mode)) == 0) {
+        fsync_parent(j->path);
     }
     if (err < 0)
         log_msg(LV_ERROR, NULL, "\"cannot write state file\" path=%s err=\"%s\"", j->path,

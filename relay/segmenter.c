@@ -96,7 +96,7 @@ struct segmenter {
 
     /* m=request subscribers (MPEG-TS only) */
     struct pull *pull;
-    bool pull_start;                     /* the next bytes start a segment */
+    size_t pull_off;                     /* bytes of buf they have been sent */
 
     /* stats */
     uint64_t segments, bytes_out, dropped;
@@ -196,6 +196,25 @@ int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
 
 /* -------------------------------------------------------------- muxing */
 
+/* Sends pull subscribers the segment buffer's new bytes, straight from it,
+ * in whole SRT messages; all: the tail too (the segment is complete). buf
+ * holds exactly the current segment, so offset 0 is a segment start. */
+static void pull_flush(struct segmenter *s, bool all)
+{
+    while (s->buf.len > s->pull_off && (all || s->buf.len - s->pull_off >= PULL_MESSAGE)) {
+        size_t n = s->buf.len - s->pull_off < PULL_MESSAGE ? s->buf.len - s->pull_off
+                                                           : PULL_MESSAGE;
+        pull_send(s->pull, s->buf.data + s->pull_off, n, s->pull_off == 0);
+        s->pull_off += n;
+    }
+}
+
+static void reset_buf(struct segmenter *s)
+{
+    segbuf_reset(&s->buf);
+    s->pull_off = 0;
+}
+
 static int write_cb(void *opaque, uint8_t *data, int len)
 {
     struct segmenter *s = opaque;
@@ -203,10 +222,8 @@ static int write_cb(void *opaque, uint8_t *data, int len)
         return len;
     /* bytes that do not fit are dropped: the segment is cut at the next packet */
     segbuf_append(&s->buf, data, (size_t)len);
-    if (s->pull) {
-        pull_feed(s->pull, data, (size_t)len, s->pull_start);
-        s->pull_start = false;
-    }
+    if (s->pull)
+        pull_flush(s, false);
     return len;
 }
 
@@ -304,6 +321,9 @@ static void finish_segment(struct segmenter *s, int64_t end)
         .parts = s->part_index,
     };
     size_t len = s->buf.len;
+    if (s->pull)
+        pull_flush(s, true);
+    s->pull_off = 0;
     /* The bytes move to seg.data as they are: nothing is copied. */
     seg.data = segbuf_publish(&s->buf);
     if (!seg.data) {
@@ -331,7 +351,6 @@ static void finish_segment(struct segmenter *s, int64_t end)
     /* Every segment must start with PAT/PMT, also on non-video cuts. */
     if (!s->fmp4)
         av_opt_set(s->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
-    s->pull_start = true;                /* where pull subscribers may join */
 }
 
 /* Publishes the partial segment of the current publisher and drops its
@@ -478,7 +497,6 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
     if (!iobuf)
         goto out_nomem;
     s->oc->pb = avio_alloc_context(iobuf, IO_BUF, 1, s, NULL, write_cb, NULL);
-    s->pull_start = true;
     if (!s->oc->pb) {
         av_free(iobuf);
         goto out_nomem;
@@ -521,7 +539,7 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         memcpy(s->init->data, s->buf.data, s->buf.len);
         s->init_id = s->next_seq;
     }
-    segbuf_reset(&s->buf);
+    reset_buf(s);
     s->part_index = 0;
     s->part_off = 0;
     s->part_fresh = true;
@@ -554,7 +572,7 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
     s->ref_seen = false;
     s->started = false;
     s->seg_has_data = false;
-    segbuf_reset(&s->buf);
+    reset_buf(s);
     int ret = open_muxer(s, ic, peer);
     if (ret == PIPE_OK)
         s->gen = gen;

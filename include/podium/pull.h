@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define PULL_MAX 8                  /* subscribers per session */
+#define PULL_MESSAGE (7 * 188)      /* TS bytes per SRT message, as receivers expect */
 
 struct pull;
 
@@ -31,9 +32,10 @@ void pull_drop_all(struct pull *p, const char *why);
  * stops). */
 void pull_close_all(struct pull *p);
 
-/* The segmenter's MPEG-TS output as written; segment_start marks the first
- * bytes of a new segment. Called from the publisher's thread only. */
-void pull_feed(struct pull *p, const uint8_t *data, size_t len, bool segment_start);
+/* Sends one SRT message (len <= PULL_MESSAGE) of the segmenter's MPEG-TS
+ * to every subscriber; segment_start: it begins a segment, where waiting
+ * subscribers join. The bytes are only read. */
+void pull_send(struct pull *p, const uint8_t *data, size_t len, bool segment_start);
 
 /* Connected subscribers (for the session JSON and metrics). */
 int pull_count(struct pull *p);
