@@ -156,15 +156,16 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
             ret = AVERROR_EXIT;
             break;
         }
-        char path[2 * PATH_MAX + 16];
+        char path[2 * PATH_MAX + 16], init[PATH_MAX], frag[PATH_MAX];
         const AVInputFormat *fmt = av_find_input_format("mpegts");
         if (maps[k] >= 0) {
             /* fMP4: the init section, then the fragment, read as one file */
-            snprintf(path, sizeof(path), "concat:%s/init-%lld.mp4|%s/%llu.m4s", rec_dir(e->rec),
-                     (long long)maps[k], rec_dir(e->rec), (unsigned long long)seqs[k]);
+            rec_path(e->rec, init, sizeof(init), "init-%lld.mp4", (long long)maps[k]);
+            rec_path(e->rec, frag, sizeof(frag), "%llu.m4s", (unsigned long long)seqs[k]);
+            snprintf(path, sizeof(path), "concat:%s|%s", init, frag);
             fmt = av_find_input_format("mov");
         } else {
-            snprintf(path, sizeof(path), "%s/%llu.ts", rec_dir(e->rec), (unsigned long long)seqs[k]);
+            rec_path(e->rec, path, sizeof(path), "%llu.ts", (unsigned long long)seqs[k]);
         }
         ret = avformat_open_input(&ic, path, fmt, NULL);
         if (ret < 0) {
@@ -285,8 +286,8 @@ static void *export_thread(void *arg)
     char tmp[PATH_MAX], final[PATH_MAX], err[AV_ERROR_MAX_STRING_SIZE];
     double duration = 0;
 
-    snprintf(tmp, sizeof(tmp), "%s/%s.mp4.tmp", rec_dir(e->rec), e->id);
-    snprintf(final, sizeof(final), "%s/%s.mp4", rec_dir(e->rec), e->id);
+    rec_path(e->rec, tmp, sizeof(tmp), "%s.mp4.tmp", e->id);
+    rec_path(e->rec, final, sizeof(final), "%s.mp4", e->id);
     log_msg(LV_INFO, e->id, "\"export started\" start=%.3f end=%.3f", e->start, e->end);
     int ret = export_run(e, tmp, &duration);
     if (ret >= 0) {

@@ -783,7 +783,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     if (!seg && s->rec && store_recently_removed(s->win, seq)) {
         /* left the playlist a moment ago: the recording has it */
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%llu%s", rec_dir(s->rec), seq, end);
+        rec_path(s->rec, path, sizeof(path), "%llu%s", seq, end);
         return file_reply_counted(h, c, path, type, immutable, get ? &h->segment_bytes : NULL);
     }
     if (!seg)
@@ -922,6 +922,7 @@ static const struct family families[] = {
     { "podium_session_segments_total", "Live segments published.", "counter" },
     { "podium_session_viewers", "Segment requests during the last segment (estimated viewers).", "gauge" },
     { "podium_session_bitrate_bps", "Bitrate of the last segment.", "gauge" },
+    { "podium_session_subscribers", "SRT pull (m=request) subscribers connected.", "gauge" },
     { "podium_srt_rtt_ms", "Publisher SRT round-trip time.", "gauge" },
     { "podium_srt_packets_lost_total", "Publisher SRT packets lost (receiver side).", "counter" },
     { "podium_srt_packets_retransmitted_total", "Publisher SRT retransmitted packets received.", "counter" },
@@ -968,7 +969,7 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
         bool link = on && ingest_sock_stats(sock, &ls) == 0;
         double row[] = {
             on, (double)atomic_load(&s->bytes_in), (double)atomic_load(&s->packets_in),
-            (double)st.segments, (double)st.viewers, ss.last_bitrate,
+            (double)st.segments, (double)st.viewers, ss.last_bitrate, pull_count(s->pull),
             link ? ls.rtt_ms : NAN, link ? (double)ls.pkts_lost : NAN,
             link ? (double)ls.pkts_retrans : NAN, link ? (double)ls.pkts_dropped : NAN,
             link ? ls.rcvbuf_ms : NAN, (double)rs.bytes_written, (double)rs.write_errors,
@@ -1250,14 +1251,14 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
         enum MHD_Result ret;
         if (open && open_playlist_reply(h, c, s->rec, &ret))
             return ret;
-        snprintf(path, sizeof(path), "%s/index.m3u8", rec_dir(s->rec));
+        rec_path(s->rec, path, sizeof(path), "index.m3u8");
         if (token_in_playlists(h, c))
             return vod_playlist_with_token(h, c, path);
         return file_reply(h, c, path, "application/vnd.apple.mpegurl",
                           !published && !open ? priv : open ? "max-age=1" : "public, max-age=300");
     }
     if (strcmp(file, mp4) == 0) {
-        snprintf(path, sizeof(path), "%s/%s", rec_dir(s->rec), mp4);
+        rec_path(s->rec, path, sizeof(path), "%s", mp4);
         return file_reply(h, c, path, "video/mp4",
                           published ? "public, max-age=300" : priv);
     }
@@ -1268,7 +1269,7 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
         unsigned long long iid = strtoull(file + 5, &end, 10);
         if (errno || strcmp(end, ".mp4") != 0)
             return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
-        snprintf(path, sizeof(path), "%s/init-%llu.mp4", rec_dir(s->rec), iid);
+        rec_path(s->rec, path, sizeof(path), "init-%llu.mp4", iid);
         return file_reply(h, c, path, "video/mp4", cache);
     }
     if (file[0] < '0' || file[0] > '9')
@@ -1277,7 +1278,7 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
     bool ts = strcmp(end, ".ts") == 0, m4s = strcmp(end, ".m4s") == 0;
     if (errno || (!ts && !m4s))
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
-    snprintf(path, sizeof(path), "%s/%llu%s", rec_dir(s->rec), seq, end);
+    rec_path(s->rec, path, sizeof(path), "%llu%s", seq, end);
     return file_reply(h, c, path, ts ? "video/mp2t" : "video/mp4", cache);
 }
 
@@ -1554,7 +1555,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
     }
     if (strcmp(action, "unpublish") == 0) {
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/published", rec_dir(s->rec));
+        rec_path(s->rec, path, sizeof(path), "published");
         unlink(path);
         atomic_store(&s->published, false);
         log_msg(LV_INFO, s->id, "\"recording unpublished\"");

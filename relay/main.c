@@ -74,7 +74,7 @@ static void on_part(void *opaque, const struct media_part *part)
 
 static void published_path(const struct session *s, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/published", rec_dir(s->rec));
+    rec_path(s->rec, buf, len, "published");
 }
 
 /* Runs on the export thread: the recording becomes public once its MP4 is

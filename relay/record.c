@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -851,9 +852,18 @@ char *rec_playlist_open(struct recorder *r, size_t *len, size_t *entries)
     return text;
 }
 
-const char *rec_dir(const struct recorder *r)
+int rec_path(struct recorder *r, char *buf, size_t len, const char *fmt, ...)
 {
-    return r->dir;
+    pthread_mutex_lock(&r->lock);
+    int n = snprintf(buf, len, "%s/", r->dir);
+    pthread_mutex_unlock(&r->lock);
+    if (n < 0 || (size_t)n >= len)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+    va_end(ap);
+    return m < 0 || (size_t)m >= len - (size_t)n ? -1 : n + m;
 }
 
 size_t rec_snapshot(struct recorder *r, uint64_t **seqs, double **durs, bool **discs,

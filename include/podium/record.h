@@ -90,8 +90,11 @@ void rec_get_stats(struct recorder *r, struct rec_stats *out);
  * finalized, empty or out of memory. The caller frees the text. */
 char *rec_playlist_open(struct recorder *r, size_t *len, size_t *entries);
 
-/* The recording folder (owned by r). */
-const char *rec_dir(const struct recorder *r);
+/* buf = "<recording folder>/" followed by fmt's output. The folder is read
+ * under the lock: rec_discard renames it while HTTP and export use it.
+ * Returns the length, or -1 when it does not fit in len. */
+int rec_path(struct recorder *r, char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Snapshot of (seq, duration, discontinuity, init id or -1 for MPEG-TS)
  * for export; the caller frees the four arrays. Returns the count. */

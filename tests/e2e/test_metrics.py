@@ -47,6 +47,7 @@ SESSION_FAMILIES = {
     "podium_session_segments_total": "counter",
     "podium_session_viewers": "gauge",
     "podium_session_bitrate_bps": "gauge",
+    "podium_session_subscribers": "gauge",
     "podium_recording_bytes_total": "counter",
     "podium_recording_errors_total": "counter",
     "podium_recording_gaps_total": "counter",

@@ -9,6 +9,7 @@ dropping it. A subscriber still connected when the organizer ends the
 session is let go (its ffmpeg exits). A request for an unknown session is refused in the handshake,
 and a session muxing fMP4 (LL-HLS) refuses subscribers with a log line."""
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,6 +27,13 @@ def pull_cmd(pod, sid, out, seconds=4, passphrase=PASS):
             "-t", str(seconds), "-map", "0", "-c", "copy", "-f", "mpegts", out]
 
 
+def subscribers_metric(pod, sid=SID):
+    """The session's podium_session_subscribers sample, None when absent."""
+    text = pod.get("/metrics").body.decode("utf-8")
+    m = re.search(r'^podium_session_subscribers\{session="%s"\} (\S+)$' % re.escape(sid), text, re.M)
+    return float(m.group(1)) if m else None
+
+
 def main(t):
     pod = t.podium({SID: {"title": "Keynote", "passphrase": PASS}})
     pub = pod.publish(SID, duration=30)
@@ -40,11 +48,15 @@ def main(t):
         outs.append((out, log))
         procs.append(h.spawn(pull_cmd(pod, SID, out), "ffmpeg pull %d" % k, log_path=log))
     h.wait_for(lambda: pod.api(SID).get("subscribers") == 2, 10, "API subscribers = 2 while pulling")
+    h.check(subscribers_metric(pod) == 2, "/metrics podium_session_subscribers %r while 2 pull"
+            % subscribers_metric(pod))
     for p, (out, log) in zip(procs, outs):
         rc = h.wait_exit(p, 30, "ffmpeg pulling 4 s over SRT")
         h.check(rc == 0, "ffmpeg m=request exited %d:\n%s" % (rc, h.tail(log)))
     h.wait_for(lambda: pod.api(SID).get("subscribers") == 0, 15,
                "API subscribers back to 0 after both ffmpeg closed")
+    h.check(subscribers_metric(pod) == 0, "/metrics podium_session_subscribers %r after both closed"
+            % subscribers_metric(pod))
     for out, _ in outs:
         h.check_segment(out, decode_first=True)
         _, fmt = h.probe_streams(out)

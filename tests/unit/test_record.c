@@ -333,6 +333,26 @@ static void test_state_append_cut_back(void **state)
     unlink(path);
 }
 
+/* rec_path formats inside the recording folder, refuses what does not fit,
+ * and follows the folder when a discard renames it away. */
+static void test_rec_path(void **state)
+{
+    struct fixture *f = *state;
+    char want[PATH_MAX], got[PATH_MAX];
+    int n = snprintf(want, sizeof(want), "%s/recordings/talk/%llu.ts", f->data_dir, 42ULL);
+    assert_int_equal(rec_path(f->r, got, sizeof(got), "%llu.ts", 42ULL), n);
+    assert_string_equal(got, want);
+    assert_int_equal(rec_path(f->r, got, (size_t)n, "%llu.ts", 42ULL), -1);
+    assert_int_equal(rec_path(f->r, got, 8, "x"), -1);
+
+    record(f, 0, 2.0);                  /* the folder exists from the first segment */
+    rec_discard(f->r);
+    assert_true(rec_path(f->r, got, sizeof(got), "index.m3u8") > 0);
+    snprintf(want, sizeof(want), "%s/recordings/talk.deleted-", f->data_dir);
+    assert_memory_equal(got, want, strlen(want));
+    assert_non_null(strstr(got, "/index.m3u8"));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +361,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_failed_append_cut_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_drops_torn_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_append_cut_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rec_path, setup, teardown),
     };
     return unit_main(argc, argv, "record", tests, UNIT_LEN(tests));
 }
