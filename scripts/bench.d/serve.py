@@ -14,6 +14,12 @@ Figures per wrk run come from a wrk Lua done() hook: requests and bytes
 (headers included, as wrk counts them) over the measured duration, p50/p99
 latency, and every error wrk counts (connect/read/write/timeout and non-2xx
 responses).  Server CPU is utime+stime of the server process over the run.
+
+With --nginx-tmpfs a second nginx serves the same bytes from tmpfs
+(/dev/shm): shmem pages, as Podium's memfds are, which sendfile looks up one
+by one (filemap_get_entry) where it reads an ext4 file's page cache in
+batches.  The ratio against it separates what serving from memory costs the
+kernel's sendfile path from what the HTTP server adds.
 """
 
 import argparse
@@ -32,6 +38,8 @@ import urllib.request
 import bench
 
 TARGETS = ("segment", "playlist")
+SERVERS = ("nginx", "nginx-tmpfs", "podium")     # the order runs alternate in
+LABELS = {"nginx": "nginx", "nginx-tmpfs": "nginx (tmpfs)", "podium": "Podium"}
 WANT_SEGMENTS = 4          # listed before the feeder stops
 FEED_DEADLINE = 60.0
 WARMUP_S = 2
@@ -108,6 +116,9 @@ def parse_args(argv):
     ap.add_argument("--targets", default=",".join(TARGETS),
                     help="comma-separated: segment,playlist (default both)")
     ap.add_argument("--only", choices=("podium", "nginx"), help="run one server only")
+    ap.add_argument("--nginx-tmpfs", action="store_true",
+                    help="also run nginx serving the same bytes from tmpfs (/dev/shm), "
+                    "shmem pages as Podium's memfds")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: --runs 1 --seconds 3 (explicit options still win)")
     ap.add_argument("--podium", default=os.path.join(bench.BUILD, "podium"),
@@ -228,11 +239,13 @@ def pick_targets(http_port):
             "segment": (urllib.parse.urlparse(seg_url).path, seg, sh)}, dur
 
 
-def start_nginx(args, procs, work, targets, nofile):
-    prefix = os.path.join(work, "nginx")
-    root = os.path.join(prefix, "html")
-    for d in ("tmp", "html"):
-        os.makedirs(os.path.join(prefix, d), exist_ok=True)
+def start_nginx(args, procs, work, targets, nofile, name="nginx", root=None):
+    """nginx serving the targets' bytes as files under root (default: in
+    the work directory, on its file system)."""
+    prefix = os.path.join(work, name)
+    root = root or os.path.join(prefix, "html")
+    for d in (os.path.join(prefix, "tmp"), root):
+        os.makedirs(d, exist_ok=True)
     # the same paths as Podium's, so only the host:port differs
     for path, body, _ in targets.values():
         f = os.path.join(root, path.lstrip("/"))
@@ -249,8 +262,8 @@ def start_nginx(args, procs, work, targets, nofile):
             worker_connections=max(1024, conns * 4), backlog=max(511, conns),
             # as root the worker would drop to nobody, who cannot read a 0700 temp dir
             user="user root;" if os.geteuid() == 0 else ""))
-    p = procs.start(["nginx", "-c", conf, "-p", prefix], os.path.join(args.logdir, "nginx.log"),
-                    "nginx")
+    p = procs.start(["nginx", "-c", conf, "-p", prefix],
+                    os.path.join(args.logdir, name + ".log"), name)
     deadline = time.monotonic() + 10.0
     while True:
         try:
@@ -258,8 +271,8 @@ def start_nginx(args, procs, work, targets, nofile):
             break
         except OSError:
             if p.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("nginx did not start (rc %s): %s"
-                                   % (p.poll(), bench.first_line(os.path.join(prefix, "error.log"))))
+                raise RuntimeError("%s did not start (rc %s): %s"
+                                   % (name, p.poll(), bench.first_line(os.path.join(prefix, "error.log"))))
             time.sleep(0.1)
     return p, port, conf
 
@@ -314,7 +327,7 @@ def summarize(runs, args):
     for t in args.targets:
         for c in args.connections:
             row = {"target": t, "connections": c}
-            for server in ("nginx", "podium"):
+            for server in SERVERS:
                 sel = [x for x in runs if x["target"] == t and x["connections"] == c
                        and x["server"] == server and "req_s" in x]
                 row[server] = {k: [x[k] for x in sel] for k in
@@ -354,6 +367,9 @@ def markdown(meta, runs, rows, args):
                            meta["feeder_cmd"]))
     w("- nginx: %s, 1 worker, sendfile on, access_log off, the same bytes as files "
       "(config: `%s`)" % (meta.get("nginx_version", "?"), meta.get("nginx_conf", "?")))
+    if meta.get("nginx_tmpfs_root"):
+        w("- nginx (tmpfs): the same nginx, config and bytes, the files in `%s` (tmpfs: "
+          "shmem pages, as Podium's memfds)" % meta["nginx_tmpfs_root"])
     for t in args.targets:
         b = meta["targets"].get(t)
         if b:
@@ -369,8 +385,8 @@ def markdown(meta, runs, rows, args):
     w("| target | conns | server | req/s | MiB/s | p99 ms | p50 ms | errors | CPU us/req |")
     w("| --- | --: | --- | --: | --: | --: | --: | --: | --: |")
     for row in rows:
-        for server, label in (("nginx", "nginx"), ("podium", "Podium")):
-            s = row[server]
+        for server in SERVERS:
+            s, label = row[server], LABELS[server]
             if not s["req_s"] and not s["failed"]:
                 continue
             w("| %s | %d | %s | %s | %s | %s | %s | %d%s | %s |" % (
@@ -385,6 +401,17 @@ def markdown(meta, runs, rows, args):
                 row["target"], row["connections"], bench.fmt_ratio(p["req_s"], n["req_s"]),
                 bench.fmt_ratio(p["mib_s"], n["mib_s"]), bench.fmt_ratio(n["p99_us"], p["p99_us"]),
                 verdict(row), bench.fmt_ratio(p["cpu_us_per_req"], n["cpu_us_per_req"])))
+        m = row["nginx-tmpfs"]
+        if p["req_s"] and m["req_s"]:
+            w("| %s | %d | ratio to nginx (tmpfs) | %s | %s | %s | | | %s |" % (
+                row["target"], row["connections"], bench.fmt_ratio(p["req_s"], m["req_s"]),
+                bench.fmt_ratio(p["mib_s"], m["mib_s"]), bench.fmt_ratio(m["p99_us"], p["p99_us"]),
+                bench.fmt_ratio(p["cpu_us_per_req"], m["cpu_us_per_req"])))
+        if n["req_s"] and m["req_s"]:
+            w("| %s | %d | nginx tmpfs / ext4 | %s | %s | %s | | | %s |" % (
+                row["target"], row["connections"], bench.fmt_ratio(m["req_s"], n["req_s"]),
+                bench.fmt_ratio(m["mib_s"], n["mib_s"]), bench.fmt_ratio(n["p99_us"], m["p99_us"]),
+                bench.fmt_ratio(m["cpu_us_per_req"], n["cpu_us_per_req"])))
     w("")
     notes = ["- " + p for p in meta.get("problems", [])]
     for x in runs:
@@ -431,7 +458,7 @@ def main(argv):
             or bench.cmdline([sys.argv[0], "serve"] + argv),
             "params": {"connections": args.connections, "seconds": args.seconds,
                        "runs": args.runs, "threads": args.threads, "targets": args.targets,
-                       "only": args.only},
+                       "only": args.only, "nginx_tmpfs": args.nginx_tmpfs},
             "host": bench.host_info(),
             "podium": dict(bench.binary_meta(src_bin),
                            version=bench.podium_version(args.podium_bin)),
@@ -441,6 +468,7 @@ def main(argv):
             "json": json_path, "logs": bench.rel(final_logs), "problems": []}
     runs, procs = [], bench.Procs()
     rc = 0
+    shm = None
     try:
         podium, podium_port, info = start_podium(args, procs, work)
         meta.update(info)
@@ -454,6 +482,12 @@ def main(argv):
         servers = {"nginx": (nginx, nginx_port), "podium": (podium, podium_port)}
         if args.only:
             servers = {args.only: servers[args.only]}
+        if args.nginx_tmpfs:
+            shm = tempfile.mkdtemp(prefix="bench-serve-", dir="/dev/shm")
+            meta["nginx_tmpfs_root"] = shm
+            p, port, _ = start_nginx(args, procs, work, targets, nofile, "nginx-tmpfs", shm)
+            servers["nginx-tmpfs"] = (p, port)
+        servers = {k: servers[k] for k in SERVERS if k in servers}
         meta["headers"], problems = check_same(targets, {k: v[1] for k, v in servers.items()})
         meta["problems"] += problems
         for name, (p, port) in servers.items():
@@ -494,6 +528,8 @@ def main(argv):
         rc = 1
     finally:
         procs.stop_all()
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
     meta["host"]["loadavg_end"] = bench.loadavg()
     rows = summarize(runs, args)
     meta.setdefault("targets", {})
