@@ -29,10 +29,15 @@
 
 #define PENDING_MAX 64            /* handshakes remembered for log lines */
 #define LIVE_PAYLOAD_MAX 1456
-/* Packets in flight per publisher. libsrt's default, 25600, sizes a receive
- * loss list it fills at once (400 KB per publisher), yet the default receive
- * buffer, 8192 packets, caps what can be in flight anyway. */
-#define SRT_FLOW_WINDOW 8192
+/* Packets in flight per publisher, and its receive buffer (SRTO_RCVBUF is
+ * in bytes of 1472-byte units). The buffer holds each packet for the SRT latency,
+ * so 4096 x 1316 bytes hold 4.3 s of latency at 10 Mbps (7 s at 6 Mbps, the
+ * top of the README's advice). libsrt fills a receive loss list, a buffer
+ * index and a send loss list sized from it at once: 0.45 MB per publisher at
+ * its defaults (8192), 0.22 MB here. */
+#define SRT_FLOW_WINDOW 4096
+#define SRT_PAYLOAD_TS 1316       /* 7 TS packets, what encoders send */
+#define SRT_UNIT_BYTES 1472       /* MSS 1500 less the UDP/IP headers */
 
 struct pending {
     SRTSOCKET sock;
@@ -335,7 +340,14 @@ static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
         log_msg(LV_INFO, s->id, "\"publisher takeover: closing previous connection\" peer=%s", peer);
         srt_close(old);
     }
-    log_msg(LV_INFO, s->id, "\"publisher connected\" peer=%s", peer);
+    int latency = 0, llen = sizeof(latency);
+    srt_getsockflag(sock, SRTO_RCVLATENCY, &latency, &llen);
+    log_msg(LV_INFO, s->id, "\"publisher connected\" peer=%s latency_ms=%d", peer, latency);
+    double fits_mbps = latency > 0 ? SRT_FLOW_WINDOW * SRT_PAYLOAD_TS * 8.0 / latency / 1000.0 : 0;
+    if (latency > 0 && fits_mbps < 10)
+        log_msg(LV_WARN, s->id, "\"SRT latency longer than the receive buffer holds at high "
+                "bitrates: packets will be dropped above max_mbps\" latency_ms=%d max_mbps=%.1f",
+                latency, fits_mbps);
     ing->on_publisher(c, ing->opaque);
 }
 
@@ -384,7 +396,7 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
     struct sockaddr_storage ss;
     int sslen = 0, yes = 1, no = 0;
     int latency = cfg->srt_latency_ms;
-    int fc = SRT_FLOW_WINDOW;
+    int fc = SRT_FLOW_WINDOW, rcvbuf = SRT_FLOW_WINDOW * SRT_UNIT_BYTES;
 
     if (!ing)
         return NULL;
@@ -414,6 +426,7 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
         || srt_setsockflag(ing->listener, SRTO_LATENCY, &latency, sizeof(latency)) == SRT_ERROR
         || srt_setsockflag(ing->listener, SRTO_SENDER, &no, sizeof(no)) == SRT_ERROR
         || srt_setsockflag(ing->listener, SRTO_FC, &fc, sizeof(fc)) == SRT_ERROR
+        || srt_setsockflag(ing->listener, SRTO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == SRT_ERROR
         || srt_bind(ing->listener, (struct sockaddr *)&ss, sslen) == SRT_ERROR
         || srt_listen_callback(ing->listener, listen_cb, ing) == SRT_ERROR
         || srt_listen(ing->listener, 64) == SRT_ERROR) {
