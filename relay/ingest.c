@@ -30,11 +30,11 @@
 #define PENDING_MAX 64            /* handshakes remembered for log lines */
 #define LIVE_PAYLOAD_MAX 1456
 /* Packets in flight per publisher, and its receive buffer (SRTO_RCVBUF is
- * in bytes of 1472-byte units). The buffer holds each packet for the SRT latency,
- * so 4096 x 1316 bytes hold 4.3 s of latency at 10 Mbps (7 s at 6 Mbps, the
- * top of the README's advice). libsrt fills a receive loss list, a buffer
- * index and a send loss list sized from it at once: 0.45 MB per publisher at
- * its defaults (8192), 0.22 MB here. */
+ * in bytes of 1472-byte units). The buffer holds each packet for the SRT
+ * latency, so 4096 x 1316 bytes hold 4.3 s of latency at 10 Mbps (7 s at
+ * 6 Mbps, the top of the README's advice). libsrt fills three arrays sized
+ * from these two when a publisher connects (the receive loss list and the
+ * buffer index among them): 3 x 128 KiB at 8192 packets, 3 x 64 KiB here. */
 #define SRT_FLOW_WINDOW 4096
 #define SRT_PAYLOAD_TS 1316       /* 7 TS packets, what encoders send */
 #define SRT_UNIT_BYTES 1472       /* MSS 1500 less the UDP/IP headers */
