@@ -176,14 +176,14 @@ def check_latency_logged(t, pod):
             "'publisher connected' lines without latency_ms=120: %r" % first)
     h.check(not pod.log_lines_matching(lambda f, l: "SRT latency longer" in l),
             "latency warning at 120 ms")
-    # a speaker who asks for 6 s: max(ours, theirs) is negotiated
-    url = pod.srt_url(SID).replace("latency=120000", "latency=6000000")
-    pub = t.publisher(url, duration=2, label="latency-6s")
+    # a speaker who asks for 10 s: max(ours, theirs) is negotiated
+    url = pod.srt_url(SID).replace("latency=120000", "latency=10000000")
+    pub = t.publisher(url, duration=2, label="latency-10s")
     lines = h.wait_for(lambda: pod.log_lines_matching(
-        lambda f, l: "SRT latency longer" in l and f.get("latency_ms") == "6000"), 20,
-        "the latency warning for a 6 s publisher")
-    h.check(lines and "max_mbps=7.2" in lines[0], "latency warning %r, expected max_mbps=7.2" % lines)
-    h.wait_exit(pub.proc, 30, "the 6 s latency publisher")
+        lambda f, l: "SRT latency longer" in l and f.get("latency_ms") == "10000"), 20,
+        "the latency warning for a 10 s publisher")
+    h.check(lines and "max_mbps=8.6" in lines[0], "latency warning %r, expected max_mbps=8.6" % lines)
+    h.wait_exit(pub.proc, 30, "the 10 s latency publisher")
 
 
 def check_removed_segments(pod, w, final):
