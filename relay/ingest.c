@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "podium/log.h"
+#include "podium/pull.h"
 
 #define PENDING_MAX 64            /* handshakes remembered for log lines */
 #define LIVE_PAYLOAD_MAX 1456
@@ -37,7 +38,7 @@
  * loss list alone at libsrt's default window, 25600). */
 #define SRT_RCV_BUFFER 8192
 #define SRT_FLOW_WINDOW 8192
-#define SRT_PAYLOAD_TS 1316       /* 7 TS packets, what encoders send */
+#define SRT_PAYLOAD_TS PULL_MESSAGE  /* 7 TS packets, what encoders send too */
 #define SRT_UNIT_BYTES 1472       /* MSS 1500 less the UDP/IP headers */
 
 struct pending {

@@ -201,6 +201,11 @@ int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
  * holds exactly the current segment, so offset 0 is a segment start. */
 static void pull_flush(struct segmenter *s, bool all)
 {
+    /* nobody pulling: skip the bytes; a subscriber joins at offset 0 anyway */
+    if (pull_count(s->pull) == 0) {
+        s->pull_off = s->buf.len;
+        return;
+    }
     while (s->buf.len > s->pull_off && (all || s->buf.len - s->pull_off >= PULL_MESSAGE)) {
         size_t n = s->buf.len - s->pull_off < PULL_MESSAGE ? s->buf.len - s->pull_off
                                                            : PULL_MESSAGE;
