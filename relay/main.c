@@ -3,6 +3,7 @@
  * and no global flag is needed. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 #include <signal.h>
@@ -152,6 +153,42 @@ static void teardown_session(struct session *s, void *opaque)
 /* Ends sessions whose publisher has been gone for close_after (or that an
  * organizer ended): recording finalized, live playlist gets ENDLIST. One
  * process-wide tick; no session has a timer of its own. */
+/* How often the publisher's SRT counters are read for the drop warning. */
+#define LINK_CHECK_MS 5000
+
+/* Logs media the SRT link lost for good since the last look: packets lost
+ * on the way and not retransmitted within the latency, which libsrt drops
+ * (a hole in the picture and the recording). Recovered losses only count
+ * towards the next warning's figures; the API and /metrics show them all. */
+static void check_link(struct session *s, int64_t now_ms)
+{
+    if (now_ms - s->link_seen_ms < LINK_CHECK_MS)
+        return;
+    pthread_mutex_lock(&s->lock);
+    int sock = s->publisher_sock;
+    uint32_t gen = s->publisher_gen;
+    char peer[sizeof(s->publisher_addr)];
+    memcpy(peer, s->publisher_addr, sizeof(peer));
+    pthread_mutex_unlock(&s->lock);
+    struct ingest_link_stats ls;
+    if (ingest_sock_stats(sock, &ls) < 0)
+        return;
+    if (gen != s->link_gen) {            /* libsrt counts from zero per socket */
+        s->link_gen = gen;
+        s->link_dropped = s->link_lost = s->link_retrans = 0;
+    }
+    s->link_seen_ms = now_ms;
+    if (ls.pkts_dropped > s->link_dropped)
+        log_msg(LV_WARN, s->id, "\"SRT packets dropped: lost on the way and not retransmitted "
+                "within the latency\" peer=%s dropped=%" PRId64 " lost=%" PRId64
+                " retransmitted=%" PRId64 " dropped_total=%" PRId64 " rtt_ms=%.1f",
+                peer, ls.pkts_dropped - s->link_dropped, ls.pkts_lost - s->link_lost,
+                ls.pkts_retrans - s->link_retrans, ls.pkts_dropped, ls.rtt_ms);
+    s->link_dropped = ls.pkts_dropped;
+    s->link_lost = ls.pkts_lost;
+    s->link_retrans = ls.pkts_retrans;
+}
+
 static void *housekeeper(void *arg)
 {
     struct app *app = arg;
@@ -175,7 +212,11 @@ static void *housekeeper(void *arg)
             struct session *s = list[i];
             store_tick(s->win, now_ms);     /* held playlist requests time out */
             char addr[64];
-            if (session_publisher(s, addr, sizeof(addr), NULL) || atomic_load(&s->ended))
+            if (session_publisher(s, addr, sizeof(addr), NULL)) {
+                check_link(s, now_ms);
+                continue;
+            }
+            if (atomic_load(&s->ended))
                 continue;
             struct rec_stats rs;
             rec_get_stats(s->rec, &rs);

@@ -52,6 +52,12 @@ struct session {
     time_t publisher_since;
     time_t last_publish_end;
 
+    /* The housekeeper's last look at the publisher's SRT counters (its
+     * thread only): drops between two looks are logged. */
+    uint32_t link_gen;
+    int64_t link_dropped, link_lost, link_retrans;
+    int64_t link_seen_ms;
+
     atomic_uint_fast64_t bytes_in;  /* SRT payload bytes received */
     atomic_uint_fast64_t packets_in;  /* SRT messages received */
     atomic_uint_fast64_t publishers_total;
