@@ -108,10 +108,12 @@ def main(t):
         wc = pod.watch(CLEAN)
         wc.wait_segments(2, 20, "2 segments of the clean session")
 
-        link = h.wait_for(lambda: (lambda l: l if l.get("packets_dropped", 0) > 0
-                                   and l.get("packets_retransmitted", 0) > 0 else None)(
-                                       srt_link(pod, LOSSY)),
-                          20, "API: the lossy publisher's SRT drops and retransmissions")
+        def dropped_and_resent():
+            link = srt_link(pod, LOSSY)
+            return link if link.get("packets_dropped", 0) > 0 and \
+                link.get("packets_retransmitted", 0) > 0 else None
+        link = h.wait_for(dropped_and_resent, 20,
+                          "API: the lossy publisher's SRT drops and retransmissions")
         h.check(link["packets_lost"] >= link["packets_dropped"],
                 "API: %d lost < %d dropped" % (link["packets_lost"], link["packets_dropped"]))
         h.note("lossy link after %d packets passed: %s; relay lost %d first copies, "
