@@ -131,7 +131,8 @@ size_t framing_adts_header(const uint8_t *data, size_t size)
 {
     if (size < 7 || data[0] != 0xFF || (data[1] & 0xF6) != 0xF0)
         return 0;
-    return (data[1] & 1) ? 7 : 9;       /* protection_absent: no CRC */
+    size_t hdr = (data[1] & 1) ? 7 : 9;  /* protection_absent: no CRC */
+    return size >= hdr ? hdr : 0;
 }
 
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate)

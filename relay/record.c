@@ -611,6 +611,8 @@ static void recover(struct recorder *r)
         line[strcspn(line, "\r\n")] = '\0';
         if (strncmp(line, "#EXTINF:", 8) == 0) {
             cur.duration = strtod(line + 8, NULL);
+            if (!(cur.duration >= 0 && cur.duration < 86400))    /* NaN too */
+                cur.duration = 0;
             have_inf = true;
         } else if (strcmp(line, "#EXT-X-DISCONTINUITY") == 0) {
             cur.discontinuity = true;
@@ -618,7 +620,8 @@ static void recover(struct recorder *r)
             struct tm tm = { 0 };
             int ms = 0;
             if (sscanf(line + 25, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
-                       &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7) {
+                       &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7
+                && tm.tm_year >= 1970 && tm.tm_year <= 9999 && ms >= 0 && ms < 1000) {
                 tm.tm_year -= 1900;
                 tm.tm_mon -= 1;
                 cur.pdt_ms = (int64_t)timegm(&tm) * 1000 + ms;
@@ -632,8 +635,10 @@ static void recover(struct recorder *r)
             char *end;
             unsigned long long seq = strtoull(line, &end, 10);
             const char *ext = strcmp(end, ".m4s") == 0 ? "m4s" : "ts";
+            /* numbers only go up: an entry that repeats or goes back is
+             * not one this module wrote */
             if ((strcmp(end, ".ts") == 0 || strcmp(end, ".m4s") == 0)
-                && file_ok(r->dir, seq, ext)) {
+                && (r->n == 0 || seq >= r->next_seq) && file_ok(r->dir, seq, ext)) {
                 if (r->n == r->cap) {
                     size_t cap = r->cap ? r->cap * 2 : 256;
                     struct playlist_entry *e = realloc(r->e, cap * sizeof(*e));

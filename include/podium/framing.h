@@ -61,7 +61,7 @@ bool framing_pes_start(const uint8_t *b, int pid, enum AVCodecID id, struct pes_
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate);
 
 /* Length of the ADTS header data starts with (7, or 9 with a CRC); 0 when
- * it does not start with one. */
+ * it does not start with a whole one. */
 size_t framing_adts_header(const uint8_t *data, size_t size);
 
 #endif
