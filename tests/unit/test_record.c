@@ -301,6 +301,38 @@ static void test_recovery_drops_torn_entry(void **state)
     free(text);
 }
 
+/* Segment numbers only go up: a playlist (damaged on disk) that lists a
+ * segment again, or an older one after a newer, recovers with each listed
+ * once, in order, and the next segment continues after the newest. */
+static void test_recovery_numbers_go_up(void **state)
+{
+    struct fixture *f = *state;
+    for (uint64_t seq = 0; seq < 3; seq++)
+        record(f, seq, 2.0);
+    close_recorder(f);
+
+    int fd = open(f->playlist, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    const char again[] = "#EXTINF:2.000,\n1.ts\n#EXTINF:-5,\n2.ts\n";
+    assert_int_equal(write(fd, again, sizeof(again) - 1), (ssize_t)(sizeof(again) - 1));
+    close(fd);
+
+    open_recorder(f);
+    struct rec_stats st;
+    rec_get_stats(f->r, &st);
+    assert_int_equal(st.segments, 3);
+    assert_true(st.duration > 5.9 && st.duration < 6.1);
+    char *text = slurp(f->playlist);
+    assert_int_equal(count(text, "\n1.ts\n"), 1);
+    assert_int_equal(count(text, "\n2.ts\n"), 1);
+    record(f, 3, 2.0);
+    free(text);
+    text = slurp(f->playlist);
+    assert_int_equal(count(text, "#EXTINF:"), 4);
+    assert_int_equal(strcmp(text + strlen(text) - 6, "\n3.ts\n"), 0);
+    free(text);
+}
+
 /* A state file append (registrations) that fails half-way is cut back, so
  * the file never ends in a torn line; the next append goes after the last
  * complete one. */
@@ -360,6 +392,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_header_change_rewrites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_append_cut_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_drops_torn_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_numbers_go_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_append_cut_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rec_path, setup, teardown),
     };
