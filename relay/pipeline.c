@@ -269,11 +269,14 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     log_msg(LV_INFO, id, "\"input framing\" peer=%s framing=%s", peer,
             pes_framed ? "pes" : "parser");
     /* Probing decodes a frame or two: one thread each, not a pool per stream. */
-    AVDictionary **sopts = av_calloc(ic->nb_streams ? ic->nb_streams : 1, sizeof(*sopts));
-    for (unsigned i = 0; sopts && i < ic->nb_streams; i++)
+    /* Probing can find more streams (a PMT that changes): the array is as
+     * long as the count before it. */
+    unsigned probed = ic->nb_streams;
+    AVDictionary **sopts = av_calloc(probed ? probed : 1, sizeof(*sopts));
+    for (unsigned i = 0; sopts && i < probed; i++)
         av_dict_set(&sopts[i], "threads", "1", 0);
     ret = avformat_find_stream_info(ic, sopts);
-    for (unsigned i = 0; sopts && i < ic->nb_streams; i++)
+    for (unsigned i = 0; sopts && i < probed; i++)
         av_dict_free(&sopts[i]);
     av_freep(&sopts);
     /* Probing decoded a frame or two in this thread's malloc arena and

@@ -6,7 +6,8 @@
  * Otherwise: every seed as is, then ITERATIONS inputs (default 20000), each
  * a seed with 1-8 random mutations, from a fixed PRNG seed so a failure in
  * CI is the same failure on a desk. The input being run is written to
- * fuzz-<name>-last.bin first: after a crash, that file replays it. */
+ * fuzz_<name>-last.bin (in the working directory) first: after a crash,
+ * that file replays it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +143,7 @@ static const char *last_path;
 
 static void run_one(const uint8_t *data, size_t size)
 {
-    FILE *f = fopen(last_path, "wb");
+    FILE *f = last_path ? fopen(last_path, "wb") : NULL;
     if (f) {
         fwrite(data, 1, size, f);
         fclose(f);
@@ -172,7 +173,7 @@ int main(int argc, char **argv)
     const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     char last[256];
     snprintf(last, sizeof(last), "%s-last.bin", name);
-    last_path = last;
+    last_path = first_input < argc ? NULL : last;    /* a replay has its file */
     if (fuzz_init() < 0) {
         fprintf(stderr, "%s: setup failed\n", name);
         return 2;
@@ -210,7 +211,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%s: %zu seeds + %ld mutated inputs in %.1f s, no crash\n", name, n_seeds, iterations,
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    remove(last_path);
+    remove(last);
     for (size_t k = 0; k < n_seeds; k++)
         free(seeds[k].data);
     free(buf);
