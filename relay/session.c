@@ -259,8 +259,9 @@ int registry_load_api(struct registry *reg, const char *text)
             char iso[32];
             struct tm tm;
             time_t t = (time_t)json_integer_value(starts);
-            gmtime_r(&t, &tm);
-            strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            /* a time gmtime cannot break down fails validation as text */
+            if (!gmtime_r(&t, &tm) || !strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm))
+                snprintf(iso, sizeof(iso), "out of range");
             if (t)
                 json_object_set_new(copy, "starts", json_string(iso));
             else
