@@ -17,6 +17,10 @@ int fuzz_init(void);
 /* Adds a copy of a seed to the mutation corpus (for fuzz_init). */
 void fuzz_add_seed(const void *data, size_t size);
 
+/* The input as a NUL-terminated string (text parsers take C strings); the
+ * caller frees it. Aborts when out of memory. */
+char *fuzz_cstring(const uint8_t *data, size_t size);
+
 /* Adds the contents of a file as a seed; -1 if it cannot be read. */
 int fuzz_add_seed_file(const char *path);
 

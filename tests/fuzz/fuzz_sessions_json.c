@@ -31,12 +31,10 @@ int fuzz_init(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_cstring(data, size);
     struct registry *reg = registry_create(&cfg, NULL);
-    if (!text || !reg)
+    if (!reg)
         abort();
-    memcpy(text, data, size);
-    text[size] = '\0';
     registry_load_api(reg, text);
     /* what was accepted must survive a save and a reload unchanged */
     char *saved = registry_dump_api(reg);

@@ -22,11 +22,7 @@ int fuzz_init(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *sid = malloc(size + 1);
-    if (!sid)
-        return 0;
-    memcpy(sid, data, size);
-    sid[size] = '\0';
+    char *sid = fuzz_cstring(data, size);
     struct streamid out;
     const char *why = NULL;
     int r = ingest_parse_streamid(sid, &out, &why);

@@ -23,11 +23,7 @@ int fuzz_init(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *tok = malloc(size + 1);
-    if (!tok)
-        return 0;
-    memcpy(tok, data, size);
-    tok[size] = '\0';
+    char *tok = fuzz_cstring(data, size);
     enum token_verdict v = token_check(secret, tok, NOW);
     /* only a token this secret issued may pass: re-issuing its reg and
      * expiry must give back exactly the same text */
