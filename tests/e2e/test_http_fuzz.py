@@ -3,7 +3,7 @@
 of endpoint (live playlists, also with LL-HLS blocking-reload queries,
 segments with Range, the recording, the organizer API with JSON bodies and
 the admin token, registration, metrics) are mutated byte-wise (fixed PRNG
-seed) and sent raw over loopback, 1,500 of them. Every answer must be an
+seed) and sent raw over loopback, 1,000 of them. Every answer must be an
 HTTP/1.x status line with a status below 500 (or 501/505 for an unknown
 method or HTTP version), never a server error; between batches
 /healthz answers and the session still produces segments; at the end
@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 SID = "keynote"
-REQUESTS = 1500
-BATCH = 150
+REQUESTS = 1000
+BATCH = 100
 STATUS_RE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ")
 # the protocol's own answers to a method or version it does not know
 PROTOCOL_5XX = (501, 505)

@@ -103,8 +103,8 @@ def main(t):
     relay.start()
     try:
         url = pod.srt_url(LOSSY).replace(":%d?" % pod.srt_port, ":%d?" % relay.port)
-        lossy = t.publisher(url, duration=30, label=LOSSY)
-        clean = pod.publish(CLEAN, duration=30)
+        lossy = t.publisher(url, duration=20, label=LOSSY)
+        clean = pod.publish(CLEAN, duration=20)
         wc = pod.watch(CLEAN)
         wc.wait_segments(2, 20, "2 segments of the clean session")
 
@@ -143,7 +143,7 @@ def main(t):
                    .media_seq > seq0, 15, "the lossy session's playlist moving on")
 
         lossy.kill()
-        clean.wait_ok(45)
+        clean.wait_ok(35)
         h.check(not drop_warnings(pod, CLEAN), "drop warning for the clean session: %r"
                 % drop_warnings(pod, CLEAN))
         pod.assert_running()
