@@ -144,6 +144,7 @@ def main(t):
     h.check(sum(v for k, v in statuses.items() if k is not None and 400 <= k < 500) > 0,
             "no mutated request was refused: the mutations are not reaching the parsers")
     w.wait_segments(w.count() + 2, 20, "the session still producing segments")
+    w.stop()                 # before SIGTERM: the watcher would see the server vanish
     pub.kill()
     pod.stop()
 

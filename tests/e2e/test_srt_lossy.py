@@ -144,6 +144,7 @@ def main(t):
 
         lossy.kill()
         clean.wait_ok(35)
+        wc.stop()            # before SIGTERM: the watcher would see the server vanish
         h.check(not drop_warnings(pod, CLEAN), "drop warning for the clean session: %r"
                 % drop_warnings(pod, CLEAN))
         pod.assert_running()
