@@ -1958,14 +1958,40 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     return (size_t)(w - s);
 }
 
+/* libmicrohttpd says something about every malformed request: a scanner or
+ * a broken client must not fill the disk with it. */
+#define MHD_LOG_WINDOW_S 10
+#define MHD_LOG_PER_WINDOW 10
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static time_t window;
+    static unsigned logged, suppressed;
     (void)cls;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&lock);
+    unsigned earlier = 0;
+    if (now - window >= MHD_LOG_WINDOW_S) {
+        window = now;
+        logged = 0;
+        earlier = suppressed;
+        suppressed = 0;
+    }
+    bool show = logged < MHD_LOG_PER_WINDOW;
+    logged += show;
+    suppressed += !show;
+    pthread_mutex_unlock(&lock);
+    if (!show)
+        return;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '"')
             *p = ' ';
+    if (earlier)
+        log_msg(LV_WARN, NULL, "\"http: messages not logged: more than %d in %d s\" count=%u",
+                MHD_LOG_PER_WINDOW, MHD_LOG_WINDOW_S, earlier);
     log_msg(LV_WARN, NULL, "\"http: %s\"", msg);
 }
 

@@ -126,6 +126,7 @@ def main(t):
         st = send(pod.http_port, s, timeout=2)
         h.check(st is not None and st < 500, "seed request answered %r: %r" % (st, s[:120]))
 
+    started = time.monotonic()
     rng = random.Random(20261127)
     statuses = {}
     for n in range(REQUESTS):
@@ -144,6 +145,19 @@ def main(t):
     h.check(sum(v for k, v in statuses.items() if k is not None and 400 <= k < 500) > 0,
             "no mutated request was refused: the mutations are not reaching the parsers")
     w.wait_segments(w.count() + 2, 20, "the session still producing segments")
+
+    # libmicrohttpd's complaints are rate-limited: at most 10 lines per 10 s,
+    # and a count of those left out
+    mhd = [f for f in pod.log_records() if f.get("msg", "").startswith("http: ")]
+    skipped = [f for f in mhd if f["msg"].startswith("http: messages not logged")]
+    windows = (time.monotonic() - started) / 10 + 2
+    h.check(len(mhd) - len(skipped) <= 10 * windows,
+            "%d libmicrohttpd lines in %.0f s: not rate-limited" % (len(mhd) - len(skipped),
+                                                                   time.monotonic() - started))
+    h.check(skipped and all(int(f.get("count", "0")) > 0 for f in skipped),
+            "no 'http: messages not logged ... count=N' line after %d requests" % REQUESTS)
+    h.note("libmicrohttpd: %d lines logged, %d left out" % (
+        len(mhd) - len(skipped), sum(int(f["count"]) for f in skipped)))
     w.stop()                 # before SIGTERM: the watcher would see the server vanish
     pub.kill()
     pod.stop()
