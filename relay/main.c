@@ -150,9 +150,6 @@ static void teardown_session(struct session *s, void *opaque)
     store_window_free(&s->win);
 }
 
-/* Ends sessions whose publisher has been gone for close_after (or that an
- * organizer ended): recording finalized, live playlist gets ENDLIST. One
- * process-wide tick; no session has a timer of its own. */
 /* How often the publisher's SRT counters are read for the drop warning. */
 #define LINK_CHECK_MS 5000
 
@@ -160,15 +157,13 @@ static void teardown_session(struct session *s, void *opaque)
  * on the way and not retransmitted within the latency, which libsrt drops
  * (a hole in the picture and the recording). Recovered losses only count
  * towards the next warning's figures; the API and /metrics show them all. */
-static void check_link(struct session *s, int64_t now_ms)
+static void check_link(struct session *s, const char *peer, int64_t now_ms)
 {
     if (now_ms - s->link_seen_ms < LINK_CHECK_MS)
         return;
     pthread_mutex_lock(&s->lock);
     int sock = s->publisher_sock;
     uint32_t gen = s->publisher_gen;
-    char peer[sizeof(s->publisher_addr)];
-    memcpy(peer, s->publisher_addr, sizeof(peer));
     pthread_mutex_unlock(&s->lock);
     struct ingest_link_stats ls;
     if (ingest_sock_stats(sock, &ls) < 0)
@@ -189,6 +184,10 @@ static void check_link(struct session *s, int64_t now_ms)
     s->link_retrans = ls.pkts_retrans;
 }
 
+/* Ends sessions whose publisher has been gone for close_after (or that an
+ * organizer ended): recording finalized, live playlist gets ENDLIST; warns
+ * about SRT drops of the live ones. One process-wide tick; no session has a
+ * timer of its own. */
 static void *housekeeper(void *arg)
 {
     struct app *app = arg;
@@ -213,7 +212,7 @@ static void *housekeeper(void *arg)
             store_tick(s->win, now_ms);     /* held playlist requests time out */
             char addr[64];
             if (session_publisher(s, addr, sizeof(addr), NULL)) {
-                check_link(s, now_ms);
+                check_link(s, addr, now_ms);
                 continue;
             }
             if (atomic_load(&s->ended))

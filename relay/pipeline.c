@@ -268,9 +268,9 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
         ic->flags |= AVFMT_FLAG_NOPARSE; /* before probing creates parsers */
     log_msg(LV_INFO, id, "\"input framing\" peer=%s framing=%s", peer,
             pes_framed ? "pes" : "parser");
-    /* Probing decodes a frame or two: one thread each, not a pool per stream. */
-    /* Probing can find more streams (a PMT that changes): the array is as
-     * long as the count before it. */
+    /* Probing decodes a frame or two: one thread each, not a pool per
+     * stream. It can also find more streams (a PMT that changes): the
+     * options array is as long as the count before it. */
     unsigned probed = ic->nb_streams;
     AVDictionary **sopts = av_calloc(probed ? probed : 1, sizeof(*sopts));
     for (unsigned i = 0; sopts && i < probed; i++)

@@ -638,7 +638,7 @@ static void recover(struct recorder *r)
             /* numbers only go up: an entry that repeats or goes back is
              * not one this module wrote */
             if ((strcmp(end, ".ts") == 0 || strcmp(end, ".m4s") == 0)
-                && (r->n == 0 || seq >= r->next_seq) && file_ok(r->dir, seq, ext)) {
+                && seq >= r->next_seq && file_ok(r->dir, seq, ext)) {
                 if (r->n == r->cap) {
                     size_t cap = r->cap ? r->cap * 2 : 256;
                     struct playlist_entry *e = realloc(r->e, cap * sizeof(*e));
