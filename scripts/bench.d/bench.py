@@ -1597,28 +1597,61 @@ class Viewer(threading.Thread):
                 self.errors += live
 
 
+def playlist_uris(http_port, sid):
+    """Absolute URLs of the segments the live playlist lists."""
+    base = "http://127.0.0.1:%d/live/%s/index.m3u8" % (http_port, sid)
+    with urllib.request.urlopen(base, timeout=3.0) as r:
+        text = r.read().decode("utf-8", "replace")
+    return [urllib.parse.urljoin(base, l.strip()) for l in text.splitlines()
+            if l.strip() and not l.startswith("#")]
+
+
+def segment_size(url, cache=None):
+    """Bytes of one listed segment, by HEAD (GET when HEAD gives no
+    Content-Length). A listed segment never changes: cache maps URL -> size."""
+    if cache is not None and url in cache:
+        return cache[url]
+    size = None
+    try:
+        with urllib.request.urlopen(HeadRequest(url), timeout=3.0) as r:
+            cl = r.headers.get("Content-Length")
+            size = int(cl) if cl is not None else None
+    except (OSError, ValueError, urllib.error.URLError):
+        size = None
+    if size is None:
+        with urllib.request.urlopen(url, timeout=3.0) as r:
+            size = len(r.read())
+    if cache is not None:
+        cache[url] = size
+    return size
+
+
 def window_bytes(http_port, sid):
     """(segments, bytes) of the live window: the playlist's segments, sized
-    by HEAD (GET when HEAD gives no Content-Length)."""
-    base = "http://127.0.0.1:%d/live/%s/" % (http_port, sid)
-    with urllib.request.urlopen(base + "index.m3u8", timeout=3.0) as r:
-        text = r.read().decode("utf-8", "replace")
-    uris = [l.strip() for l in text.splitlines() if l.strip() and not l.startswith("#")]
-    total = 0
-    for u in uris:
-        url = urllib.parse.urljoin(base + "index.m3u8", u)
-        size = None
-        try:
-            with urllib.request.urlopen(HeadRequest(url), timeout=3.0) as r:
-                cl = r.headers.get("Content-Length")
-                size = int(cl) if cl is not None else None
-        except (OSError, ValueError, urllib.error.URLError):
-            size = None
-        if size is None:
-            with urllib.request.urlopen(url, timeout=3.0) as r:
-                size = len(r.read())
-        total += size
-    return len(uris), total
+    by HEAD."""
+    uris = playlist_uris(http_port, sid)
+    return len(uris), sum(segment_size(u) for u in uris)
+
+
+def paired_overhead_kib(http_port, sids, pid, mem_idle, cache):
+    """Session memory above idle minus the live windows of all sessions, per
+    session, at one instant: (KiB, windows KiB per session), or None when a
+    segment was listed while measuring (the two would not match). The
+    playlists are read before and after the memory sample; listed segments
+    are immutable, so equal playlists mean the sizes and the sample agree."""
+    before = [playlist_uris(http_port, sid) for sid in sids]
+    win = sum(segment_size(u, cache) for uris in before for u in uris)
+    st = read_status_kib(pid, RSS_KEYS)
+    if st is None:
+        return None
+    mem = session_memory_kib(pid, st)
+    if [playlist_uris(http_port, sid) for sid in sids] != before:
+        return None
+    live = set(u for uris in before for u in uris)
+    for u in [u for u in cache if u not in live]:
+        del cache[u]
+    n = len(sids)
+    return (mem - mem_idle - win / 1024.0) / n, win / 1024.0 / n
 
 
 def at_fraction(series, t_total, frac):
@@ -1654,6 +1687,7 @@ def memory_args(argv):
 MEM_SAMPLE_PERIOD = 1.0
 RSS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
 MEM_WINDOW_POLL = 10.0
+MEM_PAIR_POLL = 2.0
 FLAT_TOLERANCE = 0.10
 SLACK_KIB = 2048
 
@@ -1691,7 +1725,7 @@ def memory(argv):
     procs = Procs()
     data_dir = os.path.join(work, "data")
     os.makedirs(data_dir)
-    series, windows, api = [], [], {}
+    series, windows, pairs, api = [], [], [], {}
     try:
         conf = os.path.join(work, "podium.ini")
         with open(conf, "w") as f:
@@ -1716,6 +1750,9 @@ def memory(argv):
         for v in viewers:
             v.start()
         next_win = t0 + MEM_WINDOW_POLL
+        # window full after window x segment_duration media seconds (+1 segment of slack)
+        fill_t = (6 + 1) * 2.0 / args.rate
+        next_pair, sids, size_cache = t0, ["s%d" % k for k in range(1, n + 1)], {}
         deadline = t0 + seconds / args.rate * 1.5 + 60
         while True:
             st = read_status_kib(server.pid, RSS_KEYS)
@@ -1732,6 +1769,17 @@ def memory(argv):
                     "RssAnon", 0) - st.get("RssShmem", 0))
             if not res.get("rss_max_detail_kib") or st["VmRSS"] >= res["rss_max_detail_kib"]["VmRSS"]:
                 res["rss_max_detail_kib"] = st
+            if t >= fill_t and time.monotonic() >= next_pair:
+                next_pair = time.monotonic() + MEM_PAIR_POLL
+                try:
+                    o = paired_overhead_kib(http_port, sids, server.pid,
+                                            res["session_mem_idle_kib"], size_cache)
+                    if o is None:
+                        res["pair_discarded"] = res.get("pair_discarded", 0) + 1
+                    else:
+                        pairs.append([round(t, 1), round(o[0], 1), round(o[1], 1)])
+                except (OSError, ValueError, urllib.error.URLError):
+                    res["pair_discarded"] = res.get("pair_discarded", 0) + 1
             if time.monotonic() >= next_win:
                 next_win += MEM_WINDOW_POLL
                 try:
@@ -1805,6 +1853,7 @@ def memory(argv):
     meta["host"]["loadavg_end"] = loadavg()
     res["rss_series_kib"] = series
     res["window_polls"] = windows
+    res["paired_polls"] = pairs
     summary = memory_summary(res, series, windows, api, args)
     write_json(json_path, {"meta": meta, "summary": summary, "run": res})
     shutil.copytree(logdir, final_logs, dirs_exist_ok=True)
@@ -1854,6 +1903,14 @@ def memory_summary(res, series, windows, api, args):
         s["rss_marginal_per_session_kib"] = (s["rss_max_kib"] - s["rss_idle_kib"]) / n
     if "window_bytes_max" in s:
         s["budget_kib"] = s["window_bytes_max"] / 1024.0 + SLACK_KIB
+    pairs = res.get("paired_polls") or []
+    if pairs:
+        over = [p[1] for p in pairs]
+        s["paired_n"] = len(over)
+        s["paired_discarded"] = res.get("pair_discarded", 0)
+        s["paired_over_max_kib"] = max(over)
+        s["paired_over_median_kib"] = statistics.median(over)
+        s["paired_window_median_kib"] = statistics.median(p[2] for p in pairs)
     if res.get("session_mem_max_kib") is not None and res.get("session_mem_idle_kib") is not None:
         s["session_mem_per_session_kib"] = (res["session_mem_max_kib"]
                                             - res["session_mem_idle_kib"]) / n
@@ -1916,6 +1973,13 @@ def memory_markdown(meta, s, res, args):
           "(at the max: anon %s, shmem %s, unmapped memfds %s MiB, whole process) | **%s** |"
           % (mib(d.get("RssAnon")), mib(d.get("RssShmem")), mib(d.get("memfd_unmapped")),
              mib(s["session_mem_per_session_kib"])))
+    if "paired_n" in s:
+        w("| **same instant, every %.0f s after the window filled: session memory above idle "
+          "minus the live windows of all sessions (playlists read before and after the sample), "
+          "/ sessions, max [median] of %d polls (%d skipped: a segment was listed meanwhile)** "
+          "| **%s [%s]** (window %s) |"
+          % (MEM_PAIR_POLL, s["paired_n"], s["paired_discarded"], mib(s["paired_over_max_kib"]),
+             mib(s["paired_over_median_kib"]), mib(s["paired_window_median_kib"])))
     if args.viewers:
         w("| viewers per session (each GETs every segment) / segments fetched each / errors "
           "| %d / %s / %d |" % (args.viewers, ",".join(str(x) for x in res.get("viewer_segments", [])),
@@ -1931,6 +1995,11 @@ def memory_markdown(meta, s, res, args):
                 verdict.append("%s %s the budget (%.1f vs %.1f MiB)" % (
                     label, "within" if s[key] <= s["budget_kib"] else "OVER",
                     s[key] / 1024, s["budget_kib"] / 1024))
+        if "paired_over_max_kib" in s:
+            verdict.append("at the same instant, session memory above the live window %s "
+                           "2 MiB (%.2f MiB at most)" % (
+                               "within" if s["paired_over_max_kib"] <= SLACK_KIB else "OVER",
+                               s["paired_over_max_kib"] / 1024))
         w("Verdict: " + "; ".join(verdict) + ".")
         w("")
     w("Recording: %s segments, %.0f MB in data_dir at the end; Podium exit: %s." % (
