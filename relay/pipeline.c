@@ -23,13 +23,17 @@
  * the next frame's timestamps and keyframe flag as its first TS packet
  * arrives, and lists the segment or part that frame closes without waiting
  * for the frame itself. */
+#define _GNU_SOURCE                      /* pthread_getattr_np */
 #include "podium/pipeline.h"
 
 #include <libavutil/opt.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "podium/framing.h"
 #include "podium/log.h"
@@ -127,6 +131,29 @@ static const struct pes_start *next_start(struct input *in, int64_t pts)
         return in->ahead_n ? &in->ahead[0] : NULL;
     }
     return NULL;
+}
+
+/* Probing decodes a frame or two, far deeper in this thread's stack than
+ * demuxing and muxing ever go again; the pages it touched would stay
+ * resident for the session. Gives back everything more than a page below
+ * the caller's frame (the page holding it and madvise's own frames stay). */
+static __attribute__((noinline)) void trim_stack(void)
+{
+    pthread_attr_t attr;
+    void *lo;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    int ok = pthread_attr_getstack(&attr, &lo, &size) == 0;
+    pthread_attr_destroy(&attr);
+    long pg = sysconf(_SC_PAGESIZE);
+    if (!ok || pg <= 0)
+        return;
+    uintptr_t bottom = ((uintptr_t)lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t top = ((uintptr_t)__builtin_frame_address(0) & ~((uintptr_t)pg - 1))
+                    - (uintptr_t)pg;
+    if (top > bottom && top <= (uintptr_t)lo + size)
+        madvise((void *)bottom, top - bottom, MADV_DONTNEED);
 }
 
 static int input_read(void *opaque, uint8_t *buf, int len)
@@ -295,6 +322,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
      * once (an arena count then underflows at thread exit: abort). */
 #ifndef __SANITIZE_ADDRESS__
     malloc_trim(0);
+    trim_stack();
 #endif
     if (ret < 0)
         log_msg(LV_WARN, id, "\"stream info incomplete\" peer=%s err=\"%s\"",
