@@ -133,6 +133,7 @@ static const struct pes_start *next_start(struct input *in, int64_t pts)
     return NULL;
 }
 
+#ifndef __SANITIZE_ADDRESS__
 /* Probing decodes a frame or two, far deeper in this thread's stack than
  * demuxing and muxing ever go again; the pages it touched would stay
  * resident for the session. Gives back everything more than a page below
@@ -155,6 +156,7 @@ static __attribute__((noinline)) void trim_stack(void)
     if (top > bottom && top <= (uintptr_t)lo + size)
         madvise((void *)bottom, top - bottom, MADV_DONTNEED);
 }
+#endif
 
 static int input_read(void *opaque, uint8_t *buf, int len)
 {
