@@ -1750,8 +1750,7 @@ def memory(argv):
         for v in viewers:
             v.start()
         next_win = t0 + MEM_WINDOW_POLL
-        # window full after window x segment_duration media seconds (+1 segment of slack)
-        fill_t = (6 + 1) * 2.0 / args.rate
+        fill_t = window_fill_s(args.rate)
         next_pair, sids, size_cache = t0, ["s%d" % k for k in range(1, n + 1)], {}
         deadline = t0 + seconds / args.rate * 1.5 + 60
         while True:
@@ -1867,13 +1866,18 @@ def memory(argv):
     return 1 if not res["valid"] or meta.get("interrupted") else 0
 
 
+def window_fill_s(rate):
+    """Wall seconds until the live window is full: window x segment_duration
+    media seconds (podium_config's 6 x 2.0), plus one segment of slack."""
+    return (6 + 1) * 2.0 / rate
+
+
 def memory_summary(res, series, windows, api, args):
     s = {}
     if not series:
         return s
     t_total = series[-1][0]
-    # window full after window x segment_duration media seconds (+1 segment of slack)
-    fill_t = (6 + 1) * 2.0 / args.rate
+    fill_t = window_fill_s(args.rate)
     start_flat = max(fill_t, 0.10 * t_total)
     after = [v for t, v in series if t >= start_flat]
     s["rss_at_10pct_kib"] = at_fraction(series, t_total, 0.10)
