@@ -1186,7 +1186,7 @@ static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connec
     return reply(h, c, MHD_HTTP_OK, r);
 }
 
-/* The open recording's playlist from the recorder's memory: the file on
+/* The open recording's playlist up to its last synced entry: the file on
  * disk can be caught mid-append (ext4 grows its size page by page), and a
  * player would get a half-written last entry. Returns false, answering
  * nothing, when the recording is no longer open: the file is then whole. */

@@ -31,6 +31,17 @@
 #include "podium/playlist.h"
 
 #define PLAYLIST_HEAD_MAX 512
+#define PEND_KEEP 4096                  /* pend capacity kept between segments */
+
+/* What the recorder keeps of each listed segment: enough to render its
+ * entry again and for exports, 40 bytes where a playlist_entry takes 64. */
+struct rec_entry {
+    uint64_t seq;
+    double duration;
+    int64_t pdt_ms;
+    uint64_t map_id;
+    bool discontinuity, has_map;
+};
 
 enum job_kind { JOB_SEGMENT, JOB_GAP, JOB_FINALIZE, JOB_DELETE, JOB_FILE };
 
@@ -61,7 +72,7 @@ struct recorder {
     char dir[PATH_MAX - 128];       /* room for "/<seq>.ts.tmp" in PATH_MAX */
 
     pthread_mutex_t lock;           /* everything below */
-    struct playlist_entry *e;
+    struct rec_entry *e;
     size_t n, cap;
     double duration;                /* of the n entries: the API asks often */
     bool open;
@@ -71,16 +82,18 @@ struct recorder {
     uint64_t bytes, bytes_written, write_errors, gaps_total;
     bool discarded;
     bool fmp4;                      /* segments are .m4s with init sections */
-    /* The playlist only grows: each entry is rendered once into body, and
-     * a rewrite is header + body, so a 160-minute workshop costs the same
-     * per segment as a lightning talk. */
-    char *body;
-    size_t body_len, body_cap;
-    /* index.m3u8 as on disk while open: its fd, header and how much of
-     * body follows the header */
+    /* Entries rendered but not yet appended to index.m3u8: the text of
+     * the ones on disk is not kept (0.35 MB for a 160-minute workshop);
+     * a rewrite renders every entry again from e. */
+    char *pend;
+    size_t pend_len, pend_cap, pend_n;
+    /* index.m3u8 as on disk while open: its fd, header and how many body
+     * bytes follow the header. The writer thread changes pl_fd and shown_*
+     * under lock (the HTTP thread reads them), the rest is its own. */
     int pl_fd;
     char pl_head[PLAYLIST_HEAD_MAX];
     size_t pl_head_len, pl_body_len;
+    size_t shown_len, shown_entries;    /* complete, synced entries in the file */
     int max_target;
     bool all_independent;
     bool have_init;
@@ -140,33 +153,27 @@ static int write_iov_fd(const char *path, struct iovec *iov, int n, int mode)
     return fd;
 }
 
-/* Replaces path atomically. With keep_fd, returns the new file's fd, open
- * for appending, instead of 0. */
-static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n, bool keep_fd,
-                                int mode)
+/* Replaces path atomically. */
+static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n, int mode)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
         return -ENAMETOOLONG;
     int fd = write_iov_fd(tmp, iov, n, mode);
     int r = fd < 0 ? fd : 0;
-    if (r == 0 && !keep_fd && close(fd) < 0)
+    if (r == 0 && close(fd) < 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)
         r = -errno;
-    if (r < 0) {
-        if (keep_fd && fd >= 0)
-            close(fd);
+    if (r < 0)
         unlink(tmp);
-        return r;
-    }
-    return keep_fd ? fd : 0;
+    return r;
 }
 
 static int write_tmp_rename(const char *path, const void *data, size_t len, int mode)
 {
     struct iovec iov = { (void *)data, len };
-    return write_tmp_rename_iov(path, &iov, 1, false, mode);
+    return write_tmp_rename_iov(path, &iov, 1, mode);
 }
 
 /* fsync of the folder path is in, so a rename in it is durable. */
@@ -205,31 +212,78 @@ static int mkdirs(const char *path)
 
 /* ------------------------------------------------------- playlists */
 
-/* Caller holds r->lock. Renders entry i at the end of body. */
-static int append_entry(struct recorder *r, size_t i)
+/* Renders entry i of r into buf; returns its length, or -1 when cap is
+ * too small. */
+static int render_entry(const struct recorder *r, size_t i, char *buf, size_t cap)
 {
-    const struct playlist_entry *e = &r->e[i];
+    const struct rec_entry *e = &r->e[i];
     bool map_changed = e->has_map && (i == 0 || !r->e[i - 1].has_map
                                       || r->e[i - 1].map_id != e->map_id
                                       || e->discontinuity);
-    if (r->body_cap - r->body_len < 512) {
-        size_t cap = r->body_cap ? r->body_cap * 2 : 16384;
-        char *nb = realloc(r->body, cap);
-        if (!nb)
-            return -ENOMEM;
-        r->body = nb;
-        r->body_cap = cap;
-    }
-    int n = playlist_render_entry(r->body + r->body_len, r->body_cap - r->body_len, e,
-                                  e->has_map ? "m4s" : "ts", map_changed);
-    if (n < 0)
-        return -EOVERFLOW;
-    r->body_len += (size_t)n;
-    int t = (int)(e->duration + 0.999);
+    struct playlist_entry pe = { .seq = e->seq, .duration = e->duration, .pdt_ms = e->pdt_ms,
+                                 .discontinuity = e->discontinuity, .has_map = e->has_map,
+                                 .map_id = e->map_id };
+    return playlist_render_entry(buf, cap, &pe, e->has_map ? "m4s" : "ts", map_changed);
+}
+
+/* An entry is at most DISCONTINUITY, MAP, PROGRAM-DATE-TIME, EXTINF, URI */
+#define ENTRY_MAX 512
+
+/* Caller holds r->lock. Accounts for entry i in the header: target
+ * duration, independent segments. */
+static void note_entry(struct recorder *r, size_t i, bool independent)
+{
+    int t = (int)(r->e[i].duration + 0.999);
     if (t > r->max_target)
         r->max_target = t;
-    r->all_independent = (i == 0 || r->all_independent) && e->independent;
+    r->all_independent = (i == 0 || r->all_independent) && independent;
+}
+
+/* Caller holds r->lock. note_entry, and entry i rendered at the end of
+ * pend for the next append to the file. */
+static int append_entry(struct recorder *r, size_t i, bool independent)
+{
+    note_entry(r, i, independent);
+    if (r->pend_cap - r->pend_len < ENTRY_MAX) {
+        size_t cap = r->pend_cap ? r->pend_cap * 2 : PEND_KEEP;
+        char *nb = realloc(r->pend, cap);
+        if (!nb)
+            return -ENOMEM;
+        r->pend = nb;
+        r->pend_cap = cap;
+    }
+    int n = render_entry(r, i, r->pend + r->pend_len, r->pend_cap - r->pend_len);
+    if (n < 0)
+        return -EOVERFLOW;
+    r->pend_len += (size_t)n;
+    r->pend_n++;
     return 0;
+}
+
+/* The text of all entries, for a rewrite; NULL when out of memory. The
+ * caller frees it. */
+static char *render_body(const struct recorder *r, size_t *len)
+{
+    size_t cap = r->n * 96 + ENTRY_MAX, n = 0;
+    char *buf = malloc(cap);
+    for (size_t i = 0; buf && i < r->n; i++) {
+        if (cap - n < ENTRY_MAX) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+            if (!buf)
+                break;
+        }
+        int k = render_entry(r, i, buf + n, cap - n);
+        if (k < 0) {
+            free(buf);
+            return NULL;
+        }
+        n += (size_t)k;
+    }
+    *len = n;
+    return buf;
 }
 
 /* The playlist's header into head (PLAYLIST_HEAD_MAX); returns its length. */
@@ -244,55 +298,130 @@ static int render_head(const struct recorder *r, char *head)
                     r->all_independent && r->n ? "#EXT-X-INDEPENDENT-SEGMENTS\n" : "");
 }
 
+/* pend is in the file: empty it, and give back what a long failing stretch
+ * (or a recovery) grew it to. */
+static void pend_done(struct recorder *r)
+{
+    r->pend_len = r->pend_n = 0;
+    if (r->pend_cap > PEND_KEEP) {
+        free(r->pend);
+        r->pend = NULL;
+        r->pend_cap = 0;
+    }
+}
+
+static void lock_unless(struct recorder *r, bool locked)
+{
+    if (!locked)
+        pthread_mutex_lock(&r->lock);
+}
+
+static void unlock_unless(struct recorder *r, bool locked)
+{
+    if (!locked)
+        pthread_mutex_unlock(&r->lock);
+}
+
 /* Called by the writer thread, which alone changes the recorder's entries,
- * body and state; the pl_* fields are this function's own. Finalizing
- * calls it with r->lock held, so "finalized" is never seen before ENDLIST
- * is on disk. A new segment only adds its entry at the end, so
- * while the header stays the same the entry is appended to the file: a
- * rewrite through a new file would cost O(segments) bytes per segment and,
- * on ext4, an inode freed every segment, which every later file creation in
- * the folder then scans past (10% of the relay's CPU at 50 sessions). A
- * changed header (target duration, EVENT -> VOD, after recovery or delete)
- * rewrites the file as before. A failed append is cut back off, so the file
- * always ends after a complete entry. */
-static int write_playlist(struct recorder *r, const char *dir)
+ * pend and state; the pl_* fields are this function's own, but pl_fd and
+ * shown_* change under r->lock (locked: the caller holds it). Finalizing
+ * holds it throughout, so "finalized" is never seen before ENDLIST is on
+ * disk. A new segment only adds its entry at the end, so while the header
+ * stays the same the entry is appended to the file: a rewrite through a new
+ * file would cost O(segments) bytes per segment and, on ext4, an inode
+ * freed every segment, which every later file creation in the folder then
+ * scans past (10% of the relay's CPU at 50 sessions). A changed header
+ * (target duration, EVENT -> VOD, after recovery or delete) rewrites the
+ * file from the entries, and so does an entry missing from pend (out of
+ * memory). A failed append is cut back off, so the file always ends after
+ * a complete entry; its text stays in pend for the next try. */
+static int write_playlist(struct recorder *r, const char *dir, bool locked)
 {
     char head[PLAYLIST_HEAD_MAX], tail[32] = "";
     int hn = render_head(r, head);
     if (r->open && r->pl_fd >= 0 && (size_t)hn == r->pl_head_len
-        && memcmp(head, r->pl_head, (size_t)hn) == 0 && r->body_len >= r->pl_body_len) {
+        && memcmp(head, r->pl_head, (size_t)hn) == 0
+        && r->shown_entries + r->pend_n == r->n) {
         /* the segment's rename must be durable before the entry is */
         int err = fsync_dir(dir);
         if (err == 0)
-            err = write_all(r->pl_fd, r->body + r->pl_body_len, r->body_len - r->pl_body_len);
+            err = write_all(r->pl_fd, r->pend, r->pend_len);
         if (err == 0 && fdatasync(r->pl_fd) < 0)
             err = -errno;
         if (err == 0) {
-            r->pl_body_len = r->body_len;
+            r->pl_body_len += r->pend_len;
+            pend_done(r);
+            lock_unless(r, locked);
+            r->shown_len = r->pl_head_len + r->pl_body_len;
+            r->shown_entries = r->n;
+            unlock_unless(r, locked);
             return 0;
         }
         if (ftruncate(r->pl_fd, (off_t)(r->pl_head_len + r->pl_body_len)) < 0) {
+            lock_unless(r, locked);
             close(r->pl_fd);            /* a full rewrite repairs the file */
             r->pl_fd = -1;
+            unlock_unless(r, locked);
         }
         return err;
     }
     if (!r->open)
         snprintf(tail, sizeof(tail), "#EXT-X-ENDLIST\n");
-    struct iovec iov[3] = { { head, (size_t)hn }, { r->body, r->body_len },
-                            { tail, strlen(tail) } };
-    char path[PATH_MAX];
+    size_t body_len = 0;
+    char *body = render_body(r, &body_len);
+    if (!body)
+        return -ENOMEM;
+    struct iovec iov[3] = { { head, (size_t)hn }, { body, body_len }, { tail, strlen(tail) } };
+    char path[PATH_MAX], tmp[PATH_MAX];
     snprintf(path, sizeof(path), "%s/index.m3u8", dir);
-    int fd = write_tmp_rename_iov(path, iov, 3, r->open, MODE_UMASK);
-    if (fd < 0)
-        return fd;
-    if (r->pl_fd >= 0)
-        close(r->pl_fd);
-    r->pl_fd = r->open ? fd : -1;           /* a finalized playlist takes no appends */
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        free(body);
+        return -ENAMETOOLONG;
+    }
+    int fd = write_iov_fd(tmp, iov, 3, MODE_UMASK);
+    free(body);
+    int err = fd < 0 ? fd : 0;
+    if (err == 0 && !r->open) {         /* a finalized playlist takes no appends */
+        err = close(fd) < 0 ? -errno : 0;
+        fd = -1;
+    }
+    /* under the lock: the HTTP thread reads shown_len bytes of this file */
+    lock_unless(r, locked);
+    if (err == 0 && rename(tmp, path) < 0)
+        err = -errno;
+    if (err == 0) {
+        if (r->pl_fd >= 0)
+            close(r->pl_fd);
+        r->pl_fd = fd;
+        r->shown_len = (size_t)hn + body_len;
+        r->shown_entries = r->n;
+    }
+    unlock_unless(r, locked);
+    if (err < 0) {
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return err;
+    }
     memcpy(r->pl_head, head, (size_t)hn);
     r->pl_head_len = (size_t)hn;
-    r->pl_body_len = r->body_len;
+    r->pl_body_len = body_len;
+    pend_done(r);
     return fsync_dir(dir);
+}
+
+/* Caller holds r->lock (or is recovering). */
+static int room_for_entry(struct recorder *r)
+{
+    if (r->n < r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap * 2 : 256;
+    struct rec_entry *e = cap <= REC_MAX_ENTRIES ? realloc(r->e, cap * sizeof(*e)) : NULL;
+    if (!e)
+        return -ENOMEM;
+    r->e = e;
+    r->cap = cap;
+    return 0;
 }
 
 static void start_gap(struct recorder *r, const char *reason)
@@ -337,18 +466,8 @@ static void do_segment(struct rec_writer *w, struct recorder *r, const char *dir
         err = write_tmp_rename(path, seg->data->data, seg->data->size, MODE_UMASK);
 
     pthread_mutex_lock(&r->lock);
-    if (err == 0 && r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        struct playlist_entry *e = cap <= REC_MAX_ENTRIES
-                                   ? realloc(r->e, cap * sizeof(*e)) : NULL;
-        if (e) {
-            r->e = e;
-            r->cap = cap;
-        } else {
-            err = -ENOMEM;
-            unlink(path);
-        }
-    }
+    if (err == 0 && (err = room_for_entry(r)) < 0)
+        unlink(path);
     if (err < 0) {
         r->write_errors++;
         start_gap(r, strerror(-err));
@@ -363,12 +482,12 @@ static void do_segment(struct rec_writer *w, struct recorder *r, const char *dir
     r->in_gap = false;
     r->fmp4 = fmp4;
     r->duration += seg->duration;
-    r->e[r->n++] = (struct playlist_entry){ .seq = seg->seq, .duration = seg->duration,
-                                            .pdt_ms = seg->pdt_ms, .discontinuity = disc && r->n > 0,
-                                            .independent = seg->independent,
-                                            .has_map = fmp4, .map_id = seg->init_id };
+    r->e[r->n] = (struct rec_entry){ .seq = seg->seq, .duration = seg->duration,
+                                     .pdt_ms = seg->pdt_ms, .discontinuity = disc && r->n > 0,
+                                     .has_map = fmp4, .map_id = seg->init_id };
+    r->n++;
     r->open = true;
-    if (append_entry(r, r->n - 1) < 0)
+    if (append_entry(r, r->n - 1, seg->independent) < 0)
         log_msg(LV_ERROR, r->id, "\"out of memory listing a recorded segment\"");
     r->bytes += seg->data->size;
     r->bytes_written += seg->data->size;
@@ -378,8 +497,9 @@ static void do_segment(struct rec_writer *w, struct recorder *r, const char *dir
     /* Without the lock: its syncs can take a busy disk tens of ms, and the
      * HTTP thread takes this lock for the session's JSON and for segments
      * that left the live window. Only this thread changes what
-     * write_playlist reads, and nothing it changes is read elsewhere. */
-    err = write_playlist(r, dir);
+     * write_playlist reads, and what it changes that others read (pl_fd,
+     * shown_*) it changes under the lock. */
+    err = write_playlist(r, dir, false);
     if (err < 0) {
         /* The segment is on disk but not listed; the next successful
          * playlist write lists it. Earlier state on disk is intact. */
@@ -411,7 +531,9 @@ static void do_delete(struct recorder *r)
     rmdir(r->dir);
     r->n = 0;
     r->duration = 0;
-    r->body_len = 0;
+    r->pl_head_len = r->pl_body_len = 0;
+    r->shown_len = r->shown_entries = 0;
+    pend_done(r);
     r->max_target = 0;
     r->open = false;
     r->bytes = 0;
@@ -490,7 +612,7 @@ static void *writer_thread(void *arg)
             pthread_mutex_lock(&r->lock);
             if (r->open && r->n > 0) {
                 r->open = false;
-                int err = write_playlist(r, r->dir);
+                int err = write_playlist(r, r->dir, true);
                 if (err < 0)
                     log_msg(LV_ERROR, r->id, "\"cannot finalize recording playlist\" err=\"%s\"",
                             strerror(-err));
@@ -604,7 +726,7 @@ static void recover(struct recorder *r)
     if (!f)
         return;
     char line[512];
-    struct playlist_entry cur = { 0 };
+    struct rec_entry cur = { 0 };
     bool ended = false, have_inf = false, dropped = false, have_map = false;
     uint64_t map = 0;
     while (fgets(line, sizeof(line), f)) {
@@ -639,16 +761,9 @@ static void recover(struct recorder *r)
              * not one this module wrote */
             if ((strcmp(end, ".ts") == 0 || strcmp(end, ".m4s") == 0)
                 && seq >= r->next_seq && file_ok(r->dir, seq, ext)) {
-                if (r->n == r->cap) {
-                    size_t cap = r->cap ? r->cap * 2 : 256;
-                    struct playlist_entry *e = realloc(r->e, cap * sizeof(*e));
-                    if (!e)
-                        break;
-                    r->e = e;
-                    r->cap = cap;
-                }
+                if (room_for_entry(r) < 0)
+                    break;
                 cur.seq = seq;
-                cur.independent = true;
                 cur.has_map = have_map && ext[0] == 'm';
                 cur.map_id = map;
                 r->fmp4 = ext[0] == 'm';
@@ -671,14 +786,14 @@ static void recover(struct recorder *r)
     }
     fclose(f);
     for (size_t i = 0; i < r->n; i++)
-        append_entry(r, i);
+        note_entry(r, i, true);
     r->open = !ended && r->n > 0;
     r->recovered = r->open;
     if (r->open)
         log_msg(LV_WARN, r->id, "\"recording was interrupted; kept open for the speaker to return\" segments=%zu",
                 r->n);
     if (r->n > 0)
-        write_playlist(r, r->dir);          /* drop entries lost in a crash */
+        write_playlist(r, r->dir, false);   /* drop entries lost in a crash */
 }
 
 struct recorder *rec_open(struct rec_writer *w, const char *data_dir, const char *id)
@@ -708,7 +823,7 @@ void rec_free(struct recorder **pr)
     if (r->pl_fd >= 0)
         close(r->pl_fd);
     free(r->e);
-    free(r->body);
+    free(r->pend);
     free(r);
     *pr = NULL;
 }
@@ -838,22 +953,44 @@ void rec_get_stats(struct recorder *r, struct rec_stats *out)
 
 char *rec_playlist_open(struct recorder *r, size_t *len, size_t *entries)
 {
-    char *text = NULL;
+    size_t n = 0, k = 0;
+    int fd = -1;
     pthread_mutex_lock(&r->lock);
-    if (r->open && r->n > 0) {
-        char head[PLAYLIST_HEAD_MAX];
-        size_t hn = (size_t)render_head(r, head);
-        text = malloc(hn + r->body_len + 1);
-        if (text) {
-            memcpy(text, head, hn);
-            if (r->body_len)
-                memcpy(text + hn, r->body, r->body_len);
-            text[hn + r->body_len] = '\0';
-            *len = hn + r->body_len;
-            *entries = r->n;
-        }
+    if (r->open && r->shown_entries > 0) {
+        /* under the lock: a rewrite renames a new file in under it */
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/index.m3u8", r->dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = r->shown_len;
+        k = r->shown_entries;
     }
     pthread_mutex_unlock(&r->lock);
+    if (fd < 0)
+        return NULL;
+    /* only the synced, complete entries: the file can be caught mid-append */
+    char *text = malloc(n + 1);
+    size_t got = 0;
+    int err = text ? 0 : ENOMEM;
+    while (text && got < n) {
+        ssize_t m = pread(fd, text + got, n - got, (off_t)got);
+        if (m < 0 && errno == EINTR)
+            continue;
+        if (m <= 0) {
+            err = m < 0 ? errno : EIO;      /* EIO: shorter than synced */
+            break;
+        }
+        got += (size_t)m;
+    }
+    close(fd);
+    if (err) {
+        log_msg(LV_WARN, r->id, "\"cannot read the open recording's playlist\" err=\"%s\"",
+                strerror(err));
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    *len = n;
+    *entries = k;
     return text;
 }
 

@@ -84,10 +84,10 @@ struct rec_stats {
 };
 void rec_get_stats(struct recorder *r, struct rec_stats *out);
 
-/* While the recording is open: its playlist as index.m3u8 has it once the
- * latest segment's entry is appended, taken under the lock, so a reader
- * never sees an entry half-written; entries is how many it lists. NULL when
- * finalized, empty or out of memory. The caller frees the text. */
+/* While the recording is open: index.m3u8 up to its last synced entry, so a
+ * reader never sees an entry half-written; entries is how many it lists.
+ * NULL when finalized, with nothing on disk yet, or unreadable. The caller
+ * frees the text. */
 char *rec_playlist_open(struct recorder *r, size_t *len, size_t *entries);
 
 /* buf = "<recording folder>/" followed by fmt's output. The folder is read

@@ -69,6 +69,10 @@ static int teardown(void **state)
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/%d.ts", dir, seq & 63);
         unlink(p);
+        snprintf(p, sizeof(p), "%s/%d.m4s", dir, seq & 63);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/init-%d.mp4", dir, seq & 63);
+        unlink(p);
     }
     unlink(f->playlist);
     rmdir(dir);
@@ -79,7 +83,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static void push(struct fixture *f, uint64_t seq, double duration)
+/* An fMP4 segment when init is not NULL (its init section init-<init_id>). */
+static void push_with(struct fixture *f, uint64_t seq, double duration, AVBufferRef *init,
+                      uint64_t init_id, bool disc)
 {
     AVBufferRef *data = av_buffer_alloc(SEG_BYTES);
     assert_non_null(data);
@@ -87,9 +93,15 @@ static void push(struct fixture *f, uint64_t seq, double duration)
     struct media_segment seg = {
         .seq = seq, .duration = duration, .target_duration = 2,
         .pdt_ms = PDT0 + (int64_t)seq * 2000, .independent = true, .data = data,
+        .init = init, .init_id = init_id, .discontinuity = disc,
     };
     rec_on_segment(f->r, &seg);
     av_buffer_unref(&data);
+}
+
+static void push(struct fixture *f, uint64_t seq, double duration)
+{
+    push_with(f, seq, duration, NULL, 0, false);
 }
 
 /* Waits (deadline 10 s) until the writer has handled every job queued so
@@ -162,6 +174,18 @@ static char *as_finalized(const char *open_text)
     return out;
 }
 
+/* What HTTP serves while the recording is open is want, listing n entries. */
+static void assert_served(struct fixture *f, const char *want, size_t n)
+{
+    size_t len = 0, entries = 0;
+    char *served = rec_playlist_open(f->r, &len, &entries);
+    assert_non_null(served);
+    assert_string_equal(served, want);
+    assert_int_equal(len, strlen(want));
+    assert_int_equal(entries, n);
+    free(served);
+}
+
 /* ------------------------------------------------------------- tests */
 
 static void test_entries_appended_in_place(void **state)
@@ -186,18 +210,13 @@ static void test_entries_appended_in_place(void **state)
     }
 
     /* what HTTP serves while the recording is open: the same text */
-    size_t len = 0, entries = 0;
-    char *served = rec_playlist_open(f->r, &len, &entries);
-    assert_non_null(served);
-    assert_string_equal(served, open_text);
-    assert_int_equal(len, strlen(open_text));
-    assert_int_equal(entries, 6);
-    free(served);
+    assert_served(f, open_text, 6);
 
     /* finalizing rewrites the file from memory: it must equal the appended
      * text but for the type and ENDLIST */
     rec_finalize(f->r);
     drain(f);
+    size_t len = 0, entries = 0;
     assert_null(rec_playlist_open(f->r, &len, &entries));
     close_recorder(f);
     char *final = slurp(f->playlist);
@@ -228,6 +247,70 @@ static void test_header_change_rewrites(void **state)
     assert_int_equal(count(text, "#EXTINF:"), 4);
     assert_non_null(strstr(text, "#EXT-X-TARGETDURATION:3\n"));
     assert_int_equal(strcmp(text + strlen(text) - 6, "\n3.ts\n"), 0);
+    assert_served(f, text, 4);
+    free(text);
+}
+
+/* fMP4: a rewrite (here a longer segment raises the target duration)
+ * renders every entry again, init sections included, exactly as they were
+ * appended. */
+static void test_fmp4_rewrite_keeps_maps(void **state)
+{
+    struct fixture *f = *state;
+    AVBufferRef *init = av_buffer_alloc(32);
+    assert_non_null(init);
+    memset(init->data, 0, init->size);
+    push_with(f, 0, 2.0, init, 0, false);
+    push_with(f, 1, 2.0, init, 0, false);
+    push_with(f, 2, 2.0, init, 2, true);    /* a new publisher: new init section */
+    drain(f);
+    char *appended = slurp(f->playlist);
+    assert_int_equal(count(appended, "#EXT-X-MAP:URI=\"init-0.mp4\"\n"), 1);
+    assert_non_null(strstr(appended, "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-2.mp4\"\n"));
+    ino_t before = inode_of(f->playlist);
+    push_with(f, 3, 2.5, init, 2, false);
+    drain(f);
+    assert_true(inode_of(f->playlist) != before);
+    char *text = slurp(f->playlist);
+    assert_non_null(strstr(text, "#EXT-X-TARGETDURATION:3\n"));
+    assert_non_null(strstr(text, strstr(appended, "#EXT-X-MAP:")));
+    assert_int_equal(count(text, "#EXT-X-MAP:"), 2);
+    assert_int_equal(strcmp(text + strlen(text) - 7, "\n3.m4s\n"), 0);
+    assert_served(f, text, 4);
+    av_buffer_unref(&init);
+    free(appended);
+    free(text);
+}
+
+/* A speaker who comes back after the recording was finalized reopens it:
+ * the playlist is rewritten open again from the entries kept in memory,
+ * the new segment after a discontinuity, and appending goes on in place. */
+static void test_reopen_after_finalize(void **state)
+{
+    struct fixture *f = *state;
+    for (uint64_t seq = 0; seq < 3; seq++)
+        record(f, seq, 2.0);
+    char *before = slurp(f->playlist);
+    rec_finalize(f->r);
+    drain(f);
+    record(f, 3, 2.0);
+    char *text = slurp(f->playlist);
+    assert_null(strstr(text, "#EXT-X-ENDLIST"));
+    assert_non_null(strstr(text, "#EXT-X-PLAYLIST-TYPE:EVENT\n"));
+    /* every earlier entry exactly as it was appended */
+    const char *body = strstr(before, "#EXT-X-PROGRAM-DATE-TIME:");
+    assert_non_null(body);
+    assert_non_null(strstr(text, body));
+    assert_non_null(strstr(text, "\n2.ts\n#EXT-X-DISCONTINUITY\n"));
+    assert_served(f, text, 4);
+    ino_t reopened = inode_of(f->playlist);
+    record(f, 4, 2.0);
+    assert_true(inode_of(f->playlist) == reopened);
+    free(text);
+    text = slurp(f->playlist);
+    assert_int_equal(count(text, "#EXTINF:"), 5);
+    assert_served(f, text, 5);
+    free(before);
     free(text);
 }
 
@@ -256,6 +339,7 @@ static void test_failed_append_cut_back(void **state)
     struct rec_stats st;
     rec_get_stats(f->r, &st);
     assert_true(st.write_errors >= 1);
+    assert_served(f, good, 2);          /* HTTP lists only what is on disk */
 
     record(f, 3, 2.0);
     char *healed = slurp(f->playlist);
@@ -263,6 +347,7 @@ static void test_failed_append_cut_back(void **state)
     assert_non_null(strstr(healed + good_len, "\n2.ts\n"));
     assert_non_null(strstr(healed + good_len, "\n3.ts\n"));
     assert_int_equal(count(healed, "#EXTINF:"), 4);
+    assert_served(f, healed, 4);
     free(good);
     free(after);
     free(healed);
@@ -391,6 +476,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_entries_appended_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_change_rewrites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_append_cut_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_finalize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fmp4_rewrite_keeps_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_drops_torn_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_numbers_go_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_append_cut_back, setup, teardown),
