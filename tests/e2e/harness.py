@@ -540,12 +540,19 @@ class Podium:
 
 # ---------------------------------------------------------------- publishers
 
+# glibc's heap checks abort a process with one of these as its last line.
+GLIBC_HEAP_ABORTS = ("corrupted ", "double free", "free(): ", "malloc(): ", "munmap_chunk(): ",
+                     "realloc(): ")
+
+
 class Publisher:
-    def __init__(self, proc, label, log_path, cmd):
+    def __init__(self, proc, label, log_path, cmd, duration=None):
         self.proc = proc
         self.label = label
         self.log_path = log_path
         self.cmd = cmd
+        self.duration = duration
+        self.started = time.monotonic()
 
     @property
     def pid(self):
@@ -562,8 +569,20 @@ class Publisher:
 
     def wait_ok(self, timeout):
         rc = self.wait(timeout)
-        check(rc == 0, "publisher %s exited with %d, expected 0; its log:\n%s"
-                       % (self.label, rc, tail(self.log_path, 15)))
+        log = tail(self.log_path, 15)
+        last = ([line for line in log.splitlines() if line.strip()] or [""])[-1]
+        ran = time.monotonic() - self.started
+        # ffmpeg 5.1 with libsrt (Debian 12) once aborted on glibc's heap
+        # check while tearing down after sending all its media (e2e_reconnect,
+        # 2026-11-28; the same test passed the 6 runs after): a crash of the
+        # client, not something the relay did. Any other exit, or an abort
+        # before its duration was up, fails.
+        if (rc == -signal.SIGABRT and self.duration and ran >= self.duration
+                and last.startswith(GLIBC_HEAP_ABORTS)):
+            note("publisher %s: ffmpeg aborted at exit after %.1f s of its %g s (%r), "
+                 "a crash in the client's teardown; counted as finished" % (self.label, ran, self.duration, last))
+            return
+        check(rc == 0, "publisher %s exited with %d, expected 0; its log:\n%s" % (self.label, rc, log))
 
     def log(self):
         return tail(self.log_path, 15)
@@ -1017,7 +1036,7 @@ class Test:
         log_path = os.path.join(self.tmp, "ffmpeg-%02d-%s.log" % (n, re.sub(r'\W', '_', label)))
         cmd = ffmpeg_cmd(url, duration=duration, **kw)
         p = spawn(cmd, "ffmpeg " + label, log_path=log_path)
-        pub = Publisher(p, "%s#%d" % (label, n), log_path, cmd)
+        pub = Publisher(p, "%s#%d" % (label, n), log_path, cmd, duration=duration)
         self.publishers.append(pub)
         note("publisher %s pid %d -> %s" % (pub.label, p.pid, url.split("?")[0]))
         return pub
