@@ -32,6 +32,7 @@
 
 #define PLAYLIST_HEAD_MAX 512
 #define PEND_KEEP 4096                  /* pend capacity kept between segments */
+#define ENTRY_MAX 512                   /* DISCONTINUITY, MAP, PDT, EXTINF, URI */
 
 /* What the recorder keeps of each listed segment: enough to render its
  * entry again and for exports, 40 bytes where a playlist_entry takes 64. */
@@ -153,16 +154,26 @@ static int write_iov_fd(const char *path, struct iovec *iov, int n, int mode)
     return fd;
 }
 
+/* Writes and fsyncs path.tmp, its name into tmp (PATH_MAX); returns its fd,
+ * or -errno with nothing left behind. */
+static int write_tmp(const char *path, char *tmp, struct iovec *iov, int n, int mode)
+{
+    if (snprintf(tmp, PATH_MAX, "%s.tmp", path) >= PATH_MAX)
+        return -ENAMETOOLONG;
+    int fd = write_iov_fd(tmp, iov, n, mode);
+    if (fd < 0)
+        unlink(tmp);
+    return fd;
+}
+
 /* Replaces path atomically. */
 static int write_tmp_rename_iov(const char *path, struct iovec *iov, int n, int mode)
 {
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    int fd = write_iov_fd(tmp, iov, n, mode);
-    int r = fd < 0 ? fd : 0;
-    if (r == 0 && close(fd) < 0)
-        r = -errno;
+    int fd = write_tmp(path, tmp, iov, n, mode);
+    if (fd < 0)
+        return fd;
+    int r = close(fd) < 0 ? -errno : 0;
     if (r == 0 && rename(tmp, path) < 0)
         r = -errno;
     if (r < 0)
@@ -226,8 +237,20 @@ static int render_entry(const struct recorder *r, size_t i, char *buf, size_t ca
     return playlist_render_entry(buf, cap, &pe, e->has_map ? "m4s" : "ts", map_changed);
 }
 
-/* An entry is at most DISCONTINUITY, MAP, PROGRAM-DATE-TIME, EXTINF, URI */
-#define ENTRY_MAX 512
+/* Room for one more entry at *buf + len, doubling *cap (first: the size
+ * when *buf is NULL); 0, or -ENOMEM with *buf unchanged. */
+static int entry_room(char **buf, size_t *cap, size_t len, size_t first)
+{
+    if (*buf && *cap - len >= ENTRY_MAX)
+        return 0;
+    size_t c = *buf ? *cap * 2 : first;
+    char *nb = realloc(*buf, c);
+    if (!nb)
+        return -ENOMEM;
+    *buf = nb;
+    *cap = c;
+    return 0;
+}
 
 /* Caller holds r->lock. Accounts for entry i in the header: target
  * duration, independent segments. */
@@ -244,14 +267,8 @@ static void note_entry(struct recorder *r, size_t i, bool independent)
 static int append_entry(struct recorder *r, size_t i, bool independent)
 {
     note_entry(r, i, independent);
-    if (r->pend_cap - r->pend_len < ENTRY_MAX) {
-        size_t cap = r->pend_cap ? r->pend_cap * 2 : PEND_KEEP;
-        char *nb = realloc(r->pend, cap);
-        if (!nb)
-            return -ENOMEM;
-        r->pend = nb;
-        r->pend_cap = cap;
-    }
+    if (entry_room(&r->pend, &r->pend_cap, r->pend_len, PEND_KEEP) < 0)
+        return -ENOMEM;
     int n = render_entry(r, i, r->pend + r->pend_len, r->pend_cap - r->pend_len);
     if (n < 0)
         return -EOVERFLOW;
@@ -264,18 +281,12 @@ static int append_entry(struct recorder *r, size_t i, bool independent)
  * caller frees it. */
 static char *render_body(const struct recorder *r, size_t *len)
 {
-    size_t cap = r->n * 96 + ENTRY_MAX, n = 0;
-    char *buf = malloc(cap);
-    for (size_t i = 0; buf && i < r->n; i++) {
-        if (cap - n < ENTRY_MAX) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
-            buf = nb;
-            if (!buf)
-                break;
-        }
-        int k = render_entry(r, i, buf + n, cap - n);
+    char *buf = NULL;
+    size_t cap = 0, n = 0, first = r->n * 96 + ENTRY_MAX;
+    if (entry_room(&buf, &cap, 0, first) < 0)
+        return NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        int k = entry_room(&buf, &cap, n, first) < 0 ? -1 : render_entry(r, i, buf + n, cap - n);
         if (k < 0) {
             free(buf);
             return NULL;
@@ -374,13 +385,10 @@ static int write_playlist(struct recorder *r, const char *dir, bool locked)
     struct iovec iov[3] = { { head, (size_t)hn }, { body, body_len }, { tail, strlen(tail) } };
     char path[PATH_MAX], tmp[PATH_MAX];
     snprintf(path, sizeof(path), "%s/index.m3u8", dir);
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-        free(body);
-        return -ENAMETOOLONG;
-    }
-    int fd = write_iov_fd(tmp, iov, 3, MODE_UMASK);
+    int fd = write_tmp(path, tmp, iov, 3, MODE_UMASK);
     free(body);
-    int err = fd < 0 ? fd : 0;
+    bool wrote = fd >= 0;               /* else write_tmp left nothing behind */
+    int err = wrote ? 0 : fd;
     if (err == 0 && !r->open) {         /* a finalized playlist takes no appends */
         err = close(fd) < 0 ? -errno : 0;
         fd = -1;
@@ -400,7 +408,8 @@ static int write_playlist(struct recorder *r, const char *dir, bool locked)
     if (err < 0) {
         if (fd >= 0)
             close(fd);
-        unlink(tmp);
+        if (wrote)
+            unlink(tmp);
         return err;
     }
     memcpy(r->pl_head, head, (size_t)hn);
