@@ -569,7 +569,7 @@ class Publisher:
 
     def wait_ok(self, timeout):
         rc = self.wait(timeout)
-        log = tail(self.log_path, 15)
+        log = self.log()
         last = ([line for line in log.splitlines() if line.strip()] or [""])[-1]
         ran = time.monotonic() - self.started
         # ffmpeg 5.1 with libsrt (Debian 12) once aborted on glibc's heap

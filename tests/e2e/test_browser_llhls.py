@@ -16,9 +16,8 @@ purpose stays where they went: a third player seeks 4 s back, inside the
 seek it cannot play from the playlist), and 2 s later and until the end
 (8 s) it is still more than 2 s behind, beyond the page's jump-back range
 (target latency + one target duration, ~1.8 s).
-Podium B: the same measurement on a plain TS session (format = ts,
-segment_duration = 1), 10 s of samples, reported for comparison, not
-asserted. One player at a time. Also printed: hls.js's view when playback
+One player at a time. (Plain TS sessions play in e2e_browser_live; their
+latency against LL-HLS is `scripts/bench latency`'s.) Also printed: hls.js's view when playback
 started (latency, liveSyncPosition, edge, buffered), the buffer ahead of the
 playhead while sampling, the first parts buffered and hls.js's non-fatal
 errors, to tell a late server from a player that started far from the edge.
@@ -39,16 +38,15 @@ import test_llhls as ll  # noqa: E402
 SAMPLE_S = 30
 HOLD_AT, HOLD_S, HOLD_SAMPLE_S = 4, 4, 22
 REWIND_AT, REWIND_S, REWIND_SAMPLE_S = 3, 4, 13   # REWIND_S + latency < the 6 s window
-TS_SAMPLE_S = 10
 GOP = 30            # 1 s at 30 fps: a keyframe (INDEPENDENT part) per segment
 SIZE = "640x360"
 LL_MEDIAN_MAX = 1.5
 
 
-def start(t, fmt, sid, part, gop):
-    pod = ll.llhls_podium(t, {sid: {"title": sid, "passphrase": "browser-ll-secret"}}, fmt=fmt,
-                          part_duration=part, segment_duration=1, latency_ms=120)
-    pub = pod.publish(sid, duration=150, gop=gop, size=SIZE)
+def start(t, sid):
+    pod = ll.llhls_podium(t, {sid: {"title": sid, "passphrase": "browser-ll-secret"}}, fmt="fmp4",
+                          part_duration=0.2, segment_duration=1, latency_ms=120)
+    pub = pod.publish(sid, duration=150, gop=GOP, size=SIZE)
     return pod, pub
 
 
@@ -154,29 +152,22 @@ def check_rewind(t, pod, res):
 
 def main(t):
     br.require()
-    a, pa = start(t, "fmp4", "lowlat", 0.2, GOP)
-    b, pb = start(t, "ts", "classic", 0, GOP)
+    a, pa = start(t, "lowlat")
     wait_live(a, pa, "lowlat", 2)
-    wait_live(b, pb, "classic", 2)
     st, text, _ = ll.get_playlist(a, "lowlat")
     h.check("#EXT-X-PART-INF:PART-TARGET=0.2" in text, "session lowlat is not LL-HLS:\n%s" % text)
-    st, text, _ = ll.get_playlist(b, "classic")
-    h.check("#EXT-X-PART" not in text and ".ts" in text, "session classic is not plain TS HLS:\n%s" % text)
     res = {}
     # one player at a time: two Chromiums starting together on a small host
     # delay the start and hls.js (playback rate 1) never catches up
     measure(t, a, "lowlat", "llhls", res, SAMPLE_S)
-    measure(t, b, "classic", "ts", res, TS_SAMPLE_S)
     ll_med = check_played(res["llhls"], "LL-HLS (fmp4, part 0.2 s, segment 1 s)")
-    ts_med = check_played(res["ts"], "TS HLS (segment 1 s)")
     h.check(res["llhls"].get("source") == "/live/lowlat/index.m3u8", "source %r" % res["llhls"].get("source"))
-    h.note("HLS.JS LATENCY MEDIANS: LL-HLS (fmp4, part 0.2 s, segment 1 s, SRT 120 ms; %d s) %.3f s; "
-           "TS (segment 1 s; %d s) %.3f s" % (SAMPLE_S, ll_med, TS_SAMPLE_S, ts_med))
+    h.note("HLS.JS LATENCY MEDIAN: LL-HLS (fmp4, part 0.2 s, segment 1 s, SRT 120 ms; %d s) %.3f s"
+           % (SAMPLE_S, ll_med))
     h.check(ll_med < LL_MEDIAN_MAX, "LL-HLS median hls.latency %.3f s, expected < %.1f s" % (ll_med, LL_MEDIAN_MAX))
     check_recovery(t, a, res)
     check_rewind(t, a, res)
-    for p in (pa, pb):
-        h.check(p.poll() is None, "a publisher stopped before the end: %s" % p.log())
+    h.check(pa.poll() is None, "the publisher stopped before the end: %s" % pa.log())
 
 
 if __name__ == "__main__":
