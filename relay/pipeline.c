@@ -158,6 +158,28 @@ static __attribute__((noinline)) void trim_stack(void)
 }
 #endif
 
+/* The mpegts demuxer puts each video PES of unknown length in a 200 KiB
+ * buffer from a pool that keeps every buffer returned to it and hands out
+ * the last one returned first. Probing holds five or six at once; after it
+ * the session reuses two, and the others keep the pages of the frames
+ * probing wrote into them for good (~130 KiB per session at 720p). So the
+ * pages of a probed packet's buffer are given back when the packet is let
+ * go (only ours: no other reference); a reused buffer is faulted in anew.
+ * A handful of calls per publisher. */
+#define POOLED_MIN (64 * 1024)
+static void release_probed(const AVPacket *pkt)
+{
+    const AVBufferRef *b = pkt->buf;
+    long pg = sysconf(_SC_PAGESIZE);
+    if (!b || b->size < POOLED_MIN || av_buffer_get_ref_count(b) != 1 || pg <= 0)
+        return;
+    uintptr_t mask = (uintptr_t)pg - 1;
+    uintptr_t lo = ((uintptr_t)b->data + mask) & ~mask;
+    uintptr_t hi = ((uintptr_t)b->data + b->size) & ~mask;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static int input_read(void *opaque, uint8_t *buf, int len)
 {
     struct input *in = opaque;
@@ -326,6 +348,8 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     malloc_trim(0);
     trim_stack();
 #endif
+    /* Every packet probing queued, or began, starts before this byte. */
+    int64_t probed_end = avio_tell(ic->pb);
     if (ret < 0)
         log_msg(LV_WARN, id, "\"stream info incomplete\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));
@@ -365,6 +389,8 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
         int64_t pts = pkt->pts;
         int r = pes_framed ? deliver(sink, gen, pkt, st)
                            : sink->packet(sink->opaque, gen, pkt, st);
+        if (pkt->pos >= 0 && pkt->pos < probed_end)
+            release_probed(pkt);
         av_packet_unref(pkt);
         if (r != PIPE_STOP && st->id == in.video_pid && pts != AV_NOPTS_VALUE) {
             const struct pes_start *nx = next_start(&in, pts);

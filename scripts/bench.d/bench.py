@@ -292,7 +292,8 @@ def ensure_media():
         return path, info
     os.makedirs(MEDIA_DIR, exist_ok=True)
     m = MEDIA
-    tmp = path + ".tmp.ts"
+    # per process: two benches started side by side both generate it
+    tmp = "%s.tmp%d.ts" % (path, os.getpid())
     kb = "%dk" % m["video_kbps"]
     argv = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
             "-f", "lavfi", "-i", "testsrc2=size=%s:rate=%d" % (m["size"], m["fps"]),
