@@ -161,13 +161,16 @@ static __attribute__((noinline)) void trim_stack(void)
 /* The mpegts demuxer puts each video PES of unknown length in a 200 KiB
  * buffer from a pool that keeps every buffer returned to it and hands out
  * the last one returned first. Probing holds five or six at once; after it
- * the session reuses two, and the others keep the pages of the frames
- * probing wrote into them for good (~130 KiB per session at 720p). So the
- * pages of a probed packet's buffer are given back when the packet is let
- * go (only ours: no other reference); a reused buffer is faulted in anew.
- * A handful of calls per publisher. */
+ * the session reuses two, and the others would keep the pages of the
+ * frames probing wrote into them for good (~130 KiB per session at 720p).
+ * The two in use would keep the pages of the largest keyframe all along,
+ * though the frames in between need a fraction of them. So the pages of a
+ * probed packet's buffer, and of a keyframe's, are given back when the
+ * packet is let go (only ours: no other reference); what the next frames
+ * write is faulted in anew. A handful of calls per publisher, then one per
+ * GOP. */
 #define POOLED_MIN (64 * 1024)
-static void release_probed(const AVPacket *pkt)
+static void release_pooled(const AVPacket *pkt)
 {
     const AVBufferRef *b = pkt->buf;
     long pg = sysconf(_SC_PAGESIZE);
@@ -389,8 +392,9 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
         int64_t pts = pkt->pts;
         int r = pes_framed ? deliver(sink, gen, pkt, st)
                            : sink->packet(sink->opaque, gen, pkt, st);
-        if (pkt->pos >= 0 && pkt->pos < probed_end)
-            release_probed(pkt);
+        if ((pkt->pos >= 0 && pkt->pos < probed_end)
+            || (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && (pkt->flags & AV_PKT_FLAG_KEY)))
+            release_pooled(pkt);
         av_packet_unref(pkt);
         if (r != PIPE_STOP && st->id == in.video_pid && pts != AV_NOPTS_VALUE) {
             const struct pes_start *nx = next_start(&in, pts);
