@@ -46,8 +46,13 @@
  * costs the same: one message per call either way. Probing briefly uses
  * a larger buffer (mpegts asks for seekback of probesize). */
 #define IO_BUFFER_SIZE (4 * 1024)
-/* Fast start: enough to see PAT/PMT and the first keyframe's parameters. */
-#define PROBE_BYTES (1 << 20)
+/* Probing ends as soon as every stream's parameters are known, usually
+ * at the first audio frame, which muxers send behind the video (bench
+ * media, 3.6 Mbit/s: after 117 KB). The byte cap must not end it before
+ * the 1 s of media does: with 1 MiB a 22 Mbit/s publisher was refused, its
+ * audio not yet seen (it probed 1.9 MB). The buffer probing reads into
+ * touches only the pages it fills. */
+#define PROBE_BYTES (8 << 20)
 #define ANALYZE_US 1000000
 #define SNIFF_CHUNK 1456                  /* an SRT live payload at most */
 #define AHEAD_MAX 8                       /* video PES starts not yet demuxed */
@@ -277,6 +282,114 @@ static int deliver(const struct pipeline_sink *sink, uint32_t gen, AVPacket *pkt
     return ret;
 }
 
+/* One publisher's demuxed packets on their way to the sink. */
+struct run {
+    const char *id;
+    uint32_t gen;
+    const char *peer;
+    const struct pipeline_sink *sink;
+    struct input *in;
+    bool pes_framed;
+    int64_t probed_end;                  /* probing read everything before */
+    const AVFormatContext *ic;
+    AVPacket *held;                      /* a video PES's first piece, or empty */
+};
+
+/* Hands one demuxed packet to the sink and lets it go. Returns the sink's
+ * PIPE_OK or PIPE_STOP. */
+static int pass_on(struct run *run, AVPacket *pkt)
+{
+    const AVStream *st = run->ic->streams[pkt->stream_index];
+    /* A video PES is complete when the next one starts; the one the
+     * demuxer flushes at the end of the input may have been cut short
+     * (libsrt drops what is unacknowledged when a publisher closes), and
+     * a torn last frame would stay in the recording. */
+    if (run->pes_framed && run->in->eof && st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+        log_msg(LV_DEBUG, run->id, "\"last video frame dropped: may be incomplete\" peer=%s",
+                run->peer);
+        av_packet_unref(pkt);
+        return PIPE_OK;
+    }
+    int64_t pts = pkt->pts;
+    int r = run->pes_framed ? deliver(run->sink, run->gen, pkt, st)
+                            : run->sink->packet(run->sink->opaque, run->gen, pkt, st);
+    if ((pkt->pos >= 0 && pkt->pos < run->probed_end)
+        || (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && (pkt->flags & AV_PKT_FLAG_KEY)))
+        release_pooled(pkt);
+    av_packet_unref(pkt);
+    if (r != PIPE_STOP && st->id == run->in->video_pid && pts != AV_NOPTS_VALUE) {
+        const struct pes_start *nx = next_start(run->in, pts);
+        if (nx)
+            run->sink->next_frame(run->sink->opaque, run->gen, st, nx->pts, nx->dts, nx->key == 1);
+    }
+    return r;
+}
+
+/* The mpegts demuxer holds a video PES of unknown length (what encoders
+ * send) in a 200 KiB buffer (MAX_PES_PAYLOAD in ffmpeg's mpegts.c). A
+ * longer one, a keyframe of a detailed picture at a few Mbit/s, it hands
+ * out in pieces: the first as soon as the next TS packet's payload would
+ * not fit, the rest when the next PES starts, untimed and at the first
+ * piece's pos. The parsers would join them; on the PES-framed path each
+ * piece would go out as a frame of its own, and the picture and the GOP
+ * after it would not decode (720p, 360 KB keyframes: every segment).
+ * A piece that filled the buffer is held until the next video packet
+ * shows whether more of it follows: no delay, as the frame is not
+ * complete before then anyway. */
+#define PES_BUFFER_MAX (200 * 1024)
+#define TS_PAYLOAD_MAX 184
+
+static bool filled_buffer(const AVPacket *pkt)
+{
+    return pkt->size > PES_BUFFER_MAX - TS_PAYLOAD_MAX;
+}
+
+static int take_video(struct run *run, AVPacket *pkt)
+{
+    AVPacket *held = run->held;
+    int r = PIPE_OK;
+
+    if (held->buf && pkt->pos >= 0 && pkt->pos == held->pos
+        && pkt->stream_index == held->stream_index) {
+        int at = held->size;
+        bool more = filled_buffer(pkt);
+        /* The one copy of such a frame: av_grow_packet moves it out of the
+         * pool buffer, whose pages are given back. */
+        AVBufferRef *pooled = av_buffer_ref(held->buf);
+        int err = av_grow_packet(held, pkt->size);
+        if (err >= 0)
+            memcpy(held->data + at, pkt->data, (size_t)pkt->size);
+        av_packet_unref(pkt);
+        if (pooled) {
+            AVPacket view = { .buf = pooled };
+            if (err >= 0)
+                release_pooled(&view);
+            av_buffer_unref(&pooled);
+        }
+        if (err < 0) {
+            char e[AV_ERROR_MAX_STRING_SIZE];
+            log_msg(LV_ERROR, run->id, "\"video frame dropped: cannot join its pieces\" "
+                    "peer=%s size=%d err=\"%s\"", run->peer, at,
+                    av_make_error_string(e, sizeof(e), err));
+            av_packet_unref(held);
+            return PIPE_OK;
+        }
+        if (more)
+            return PIPE_OK;
+        av_packet_move_ref(pkt, held);
+        return pass_on(run, pkt);
+    }
+    if (held->buf && (r = pass_on(run, held)) == PIPE_STOP) {
+        av_packet_unref(pkt);
+        return r;
+    }
+    if (filled_buffer(pkt)) {
+        av_packet_move_ref(held, pkt);
+        return r;
+    }
+    return pass_on(run, pkt);
+}
+
 static const char *media_name(enum AVMediaType t)
 {
     const char *s = av_get_media_type_string(t);
@@ -288,7 +401,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
 {
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
-    AVPacket *pkt = NULL;
+    AVPacket *pkt = NULL, *held = NULL;
     struct input in = { .read = read, .opaque = opaque, .video_pid = -1 };
     uint8_t *iobuf = av_malloc(IO_BUFFER_SIZE);
     char err[AV_ERROR_MAX_STRING_SIZE];
@@ -297,10 +410,11 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     uint64_t packets = 0;
 
     pkt = av_packet_alloc();
+    held = av_packet_alloc();
     ic = avformat_alloc_context();
     if (iobuf)
         pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, &in, input_read, NULL, NULL);
-    if (!pkt || !ic || !pb) {
+    if (!pkt || !held || !ic || !pb) {
         ret = AVERROR(ENOMEM);
         log_msg(LV_ERROR, id, "\"out of memory starting the pipeline\" peer=%s", peer);
         if (!pb)
@@ -353,6 +467,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
 #endif
     /* Every packet probing queued, or began, starts before this byte. */
     int64_t probed_end = avio_tell(ic->pb);
+    log_msg(LV_DEBUG, id, "\"probed\" peer=%s bytes=%lld", peer, (long long)probed_end);
     if (ret < 0)
         log_msg(LV_WARN, id, "\"stream info incomplete\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));
@@ -362,6 +477,11 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
         if (par->codec_type == AVMEDIA_TYPE_VIDEO)
             log_msg(LV_INFO, id, "\"input stream\" index=%u type=video codec=%s size=%dx%d",
                     i, avcodec_get_name(par->codec_id), par->width, par->height);
+        else if (par->codec_type == AVMEDIA_TYPE_AUDIO)
+            log_msg(par->sample_rate ? LV_INFO : LV_WARN, id,
+                    "\"input stream\" index=%u type=audio codec=%s rate=%d%s", i,
+                    avcodec_get_name(par->codec_id), par->sample_rate,
+                    par->sample_rate ? "" : " problem=\"no frame of it in the first second\"");
         else
             log_msg(LV_INFO, id, "\"input stream\" index=%u type=%s codec=%s",
                     i, media_name(par->codec_type), avcodec_get_name(par->codec_id));
@@ -377,30 +497,14 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
         goto out; /* the sink logged why */
     begun = true;
 
+    struct run run = { .id = id, .gen = gen, .peer = peer, .sink = sink, .in = &in,
+                       .pes_framed = pes_framed, .probed_end = probed_end, .ic = ic,
+                       .held = held };
     while ((ret = av_read_frame(ic, pkt)) >= 0) {
         packets++;
         const AVStream *st = ic->streams[pkt->stream_index];
-        /* A video PES is complete when the next one starts; the one the
-         * demuxer flushes at the end of the input may have been cut short
-         * (libsrt drops what is unacknowledged when a publisher closes), and
-         * a torn last frame would stay in the recording. */
-        if (pes_framed && in.eof && st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
-            log_msg(LV_DEBUG, id, "\"last video frame dropped: may be incomplete\" peer=%s", peer);
-            av_packet_unref(pkt);
-            continue;
-        }
-        int64_t pts = pkt->pts;
-        int r = pes_framed ? deliver(sink, gen, pkt, st)
-                           : sink->packet(sink->opaque, gen, pkt, st);
-        if ((pkt->pos >= 0 && pkt->pos < probed_end)
-            || (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && (pkt->flags & AV_PKT_FLAG_KEY)))
-            release_pooled(pkt);
-        av_packet_unref(pkt);
-        if (r != PIPE_STOP && st->id == in.video_pid && pts != AV_NOPTS_VALUE) {
-            const struct pes_start *nx = next_start(&in, pts);
-            if (nx)
-                sink->next_frame(sink->opaque, gen, st, nx->pts, nx->dts, nx->key == 1);
-        }
+        int r = pes_framed && st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO
+                    ? take_video(&run, pkt) : pass_on(&run, pkt);
         if (r == PIPE_STOP)
             break;
     }
@@ -419,6 +523,7 @@ out:
         avio_context_free(&pb);
     }
     av_packet_free(&pkt);
+    av_packet_free(&held);             /* a piece whose rest never came */
     av_free(in.pre);
     return ret == AVERROR_EOF || ret == PIPE_STOP ? 0 : ret;
 }

@@ -3,6 +3,9 @@
 #   seed.ts      1.2 s of H.264 + AAC, a keyframe every 6 frames
 #   pmt-grows.ts 2 frames of that, then a PMT with a third stream (a second
 #                AAC track): the demuxer adds it while Podium probes
+#   big-frame.ts a 217 KB keyframe: more than the demuxer's 200 KiB PES
+#                buffer, so it is demuxed in two pieces that Podium joins
+#                (under the fuzz driver's 256 KiB input limit)
 set -eu
 dir=$1
 ff() { ffmpeg -hide_banner -loglevel error -nostdin -y "$@"; }
@@ -17,3 +20,14 @@ ff $src -f lavfi -i sine=frequency=880:sample_rate=48000 -map 0 -map 1 -map 2 -t
    -f mpegts "$dir/pmt-b.ts"
 cat "$dir/pmt-a.ts" "$dir/pmt-b.ts" > "$dir/pmt-grows.ts"
 rm -f "$dir/pmt-a.ts" "$dir/pmt-b.ts"
+# shellcheck disable=SC2086
+ff -f lavfi -i testsrc2=size=1280x720:rate=15 -f lavfi -i sine=sample_rate=48000 -frames:v 2 \
+   -t 0.2 -vf noise=alls=12:allf=u -c:v libx264 -preset veryfast -crf 20 -g 6 -pix_fmt yuv420p \
+   -c:a aac -b:a 32k -muxdelay 0 -f mpegts "$dir/big-frame.ts"
+size=$(wc -c < "$dir/big-frame.ts")
+pieces=$(ffprobe -v error -fflags noparse -select_streams v -show_entries packet=pos -of csv=p=0 \
+         "$dir/big-frame.ts" 2>/dev/null | sort | uniq -d | wc -l)
+if [ "$size" -gt 262144 ] || [ "$pieces" -lt 1 ]; then
+    echo "big-frame.ts: $size bytes, $pieces frame(s) in pieces; wanted <= 262144 and >= 1" >&2
+    exit 1
+fi
