@@ -46,12 +46,16 @@
  * costs the same: one message per call either way. Probing briefly uses
  * a larger buffer (mpegts asks for seekback of probesize). */
 #define IO_BUFFER_SIZE (4 * 1024)
-/* Probing ends as soon as every stream's parameters are known, usually
- * at the first audio frame, which muxers send behind the video (bench
- * media, 3.6 Mbit/s: after 117 KB). The byte cap must not end it before
+/* Opening the input finds PAT and PMT in the first bytes, but the mpegts
+ * demuxer sizes the read buffer by the probe size then (it must seek back
+ * over what it read), and that buffer is only shrunk once the stream has
+ * wrapped around it: 1 MiB walked through, ~2.5 s of a 3.3 Mbit/s session.
+ * Probing for the streams' parameters then ends as soon as all are known,
+ * usually at the first audio frame, which muxers send behind the video
+ * (bench media, 3.6 Mbit/s: after 117 KB); its cap must not end it before
  * the 1 s of media does: with 1 MiB a 22 Mbit/s publisher was refused, its
- * audio not yet seen (it probed 1.9 MB). The buffer probing reads into
- * touches only the pages it fills. */
+ * audio not yet seen (it needed 1.9 MB). */
+#define OPEN_PROBE_BYTES (1 << 20)
 #define PROBE_BYTES (8 << 20)
 #define ANALYZE_US 1000000
 #define SNIFF_CHUNK 1456                  /* an SRT live payload at most */
@@ -423,7 +427,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     }
     ic->pb = pb;
     ic->flags |= AVFMT_FLAG_CUSTOM_IO;
-    ic->probesize = PROBE_BYTES;
+    ic->probesize = OPEN_PROBE_BYTES;
     ic->max_analyze_duration = ANALYZE_US;
     ic->fps_probe_size = 0;
 
@@ -446,6 +450,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     /* Probing decodes a frame or two: one thread each, not a pool per
      * stream. It can also find more streams (a PMT that changes): the
      * options array is as long as the count before it. */
+    ic->probesize = PROBE_BYTES;
     unsigned probed = ic->nb_streams;
     AVDictionary **sopts = av_calloc(probed ? probed : 1, sizeof(*sopts));
     for (unsigned i = 0; sopts && i < probed; i++)
