@@ -53,8 +53,11 @@ def main(t):
             % (want, SENT // 2, PES_BUFFER, 2 * PES_BUFFER))
     h.note("fixture keyframes: %r bytes" % want)
 
+    # A keyframe leaves ffmpeg as a burst of ~400 SRT packets; 500 ms of SRT
+    # latency leaves room to resend any the loopback drops while the suite
+    # runs beside it: this test is about framing, not loss.
     pod = ru.podium(t, {SID: {"title": "Grain", "passphrase": "grain-secret-1234"}},
-                    segment_duration=2.0)
+                    segment_duration=2.0, latency_ms=500)
     w = pod.watch(SID, allow_endlist=True)
     pub = pod.publish(SID, duration=SENT, input_file=fixture, copy=True)
 
