@@ -102,7 +102,8 @@ static int add_streams(struct run *r, AVFormatContext *ic)
         AVStream *st = avformat_new_stream(r->oc, NULL);
         if (!st || avcodec_parameters_copy(st->codecpar, par) < 0)
             return AVERROR(ENOMEM);
-        st->codecpar->codec_tag = 0;
+        /* hvc1, not the muxer's hev1: QuickTime and Safari play only that */
+        st->codecpar->codec_tag = par->codec_id == AV_CODEC_ID_HEVC ? MKTAG('h', 'v', 'c', '1') : 0;
         st->time_base = (AVRational){ 1, CLK };
         if (v)
             r->out_video = st->index;

@@ -446,6 +446,10 @@ static int fmp4_prepare(struct segmenter *s, AVStream *ost, const char *peer)
         log_msg(LV_WARN, s->id, "\"publisher refused: no SPS/PPS seen for fMP4\" peer=%s", peer);
         return -1;
     }
+    /* The mp4 muxer's default for HEVC is hev1, which Safari and iOS do not
+     * play (Apple's HLS authoring spec: hvc1, parameter sets in hvcC). */
+    if (par->codec_id == AV_CODEC_ID_HEVC)
+        par->codec_tag = MKTAG('h', 'v', 'c', '1');
     return 0;
 }
 

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""An HEVC publisher (H.265 + AAC, what the README offers speakers beside
+H.264), to a TS podium and an LL-HLS (fMP4) podium at once, from one file
+sent with -c copy:
+
+- TS: every live segment is HEVC + AAC, starts on a keyframe and decodes
+  without error; the recording decodes end to end;
+- fMP4: the init section's sample entry is hvc1 (the mp4 muxer's default,
+  hev1, does not play in Safari or on iOS, the only browsers that take
+  HEVC in HLS, and only in fMP4); init + segment and init + part decode;
+  the recording decodes;
+- the MP4 an organizer publishes from the fMP4 recording is hvc1 and
+  decodes."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import rec_util as ru  # noqa: E402
+import test_llhls as ll  # noqa: E402
+
+SENT = 8
+SESSIONS = {"hevc": {"title": "HEVC", "passphrase": "hevc-secret-1234"}}
+
+
+def make_fixture(path):
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+           "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(SENT),
+           "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           "-x265-params", "keyint=30:min-keyint=30:scenecut=0:log-level=error",
+           "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", path]
+    rc, _, err = h.run_capture(cmd, 120, "ffmpeg generating the HEVC fixture")
+    h.check(rc == 0, "generating %s failed (exit %d): %s" % (path, rc, err[-600:]))
+
+
+def video_stream(path, what):
+    j = h.ffprobe_json(["-select_streams", "v:0", "-show_entries",
+                        "stream=codec_name,codec_tag_string", path], what="ffprobe %s" % what)
+    s = (j.get("streams") or [{}])[0]
+    return s.get("codec_name"), s.get("codec_tag_string")
+
+
+def decode_file(t, data, label):
+    path = t.path(label)
+    with open(path, "wb") as f:
+        f.write(data)
+    ru.decode(path, label)
+    return path
+
+
+def check_fmp4(t, pod):
+    sid = "hevc"
+    pl = ll.fetch_pl(pod, sid)
+    full = [s for s in pl.segments if s.parts]
+    h.check(full, "no segment of the LL-HLS playlist lists its parts:\n%s" % pl.text)
+    init = ll.fetch_bytes(pod, sid, full[-1].map_uri)
+    path = decode_file(t, init + ll.fetch_bytes(pod, sid, full[-1].uri), "init+%d.mp4" % full[-1].seq)
+    codec, tag = video_stream(path, "init + segment")
+    h.check((codec, tag) == ("hevc", "hvc1"), "fMP4 video is %s/%s, expected hevc/hvc1" % (codec, tag))
+    decode_file(t, init + ll.fetch_bytes(pod, sid, full[-1].parts[0][0]), "init+%d.0.mp4" % full[-1].seq)
+
+
+def check_export(pod):
+    sid = "hevc"
+    r = ru.post(pod, sid, "publish", body={"start": 1, "end": SENT - 2})
+    h.check(r.status == 202, "publish -> %d, expected 202: %r" % (r.status, r.body[:200]))
+    h.wait_for(lambda: ru.rec_json(pod, sid)["export"].get("state") == "done", 30, "export state done")
+    mp4 = os.path.join(ru.rec_dir(pod, sid), "%s.mp4" % sid)
+    codec, tag = video_stream(mp4, "the published MP4")
+    h.check((codec, tag) == ("hevc", "hvc1"), "published MP4 video is %s/%s, expected hevc/hvc1" % (codec, tag))
+    ru.decode(mp4, "the published MP4")
+
+
+def main(t):
+    fixture = t.path("hevc.ts")
+    make_fixture(fixture)
+    ts = ru.podium(t, SESSIONS)
+    fm = ru.podium(t, SESSIONS, start=False)
+    with open(fm.conf_path) as f:
+        text = f.read()
+    with open(fm.conf_path, "w") as f:
+        f.write(text.replace("\n[hls]\n", "\n[hls]\nformat = fmp4\npart_duration = %s\n" % ll.PART_TARGET, 1))
+    ru.start_pod(fm)
+
+    w = ts.watch("hevc", allow_endlist=True)
+    pubs = [pod.publish("hevc", duration=SENT, input_file=fixture, copy=True) for pod in (ts, fm)]
+    h.wait_for(lambda: ll.get_playlist(fm, "hevc")[1].count("#EXTINF") >= 3, 20, "3 LL-HLS segments")
+    check_fmp4(t, fm)
+    for p in pubs:
+        p.wait_ok(30)
+    for pod in (ts, fm):
+        ru.wait_finalized(pod, "hevc", 20)
+    w.wait_polls(2)
+    w.stop()
+    w.assert_ok()
+
+    seqs = w.seen_seqs()
+    h.check(len(seqs) >= SENT - 2, "only %d TS segments for %d s in 1 s GOPs" % (len(seqs), SENT))
+    for q in seqs:
+        path = w.segment_path(q)
+        h.check(video_stream(path, "%d.ts" % q)[0] == "hevc", "%d.ts: video is not HEVC" % q)
+        ru.check_first_video_key(path, "%d.ts" % q)
+        ru.decode(path, "TS segment %d.ts" % q)
+    for pod, what in ((ts, "TS"), (fm, "fMP4")):
+        ru.decode(os.path.join(ru.rec_dir(pod, "hevc"), "index.m3u8"), "the %s recording" % what)
+    check_export(fm)
+    for pod in (ts, fm):
+        errors = pod.log_lines_matching(lambda f, _l: f.get("level") in ("warn", "error"))
+        h.check(not errors, "Podium logged problems: %r" % errors[:3])
+
+
+if __name__ == "__main__":
+    h.run(main)
