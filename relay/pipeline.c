@@ -483,10 +483,8 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
             log_msg(LV_INFO, id, "\"input stream\" index=%u type=video codec=%s size=%dx%d",
                     i, avcodec_get_name(par->codec_id), par->width, par->height);
         else if (par->codec_type == AVMEDIA_TYPE_AUDIO)
-            log_msg(par->sample_rate ? LV_INFO : LV_WARN, id,
-                    "\"input stream\" index=%u type=audio codec=%s rate=%d%s", i,
-                    avcodec_get_name(par->codec_id), par->sample_rate,
-                    par->sample_rate ? "" : " problem=\"no frame of it in the first second\"");
+            log_msg(LV_INFO, id, "\"input stream\" index=%u type=audio codec=%s rate=%d",
+                    i, avcodec_get_name(par->codec_id), par->sample_rate);
         else
             log_msg(LV_INFO, id, "\"input stream\" index=%u type=%s codec=%s",
                     i, media_name(par->codec_type), avcodec_get_name(par->codec_id));

@@ -465,6 +465,12 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
     if (ret < 0 || !s->oc)
         goto out_nomem;
 
+    bool video_read = false;
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVCodecParameters *par = ic->streams[i]->codecpar;
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO && codec_supported(par) && par->width > 0)
+            video_read = true;
+    }
     for (unsigned i = 0; i < ic->nb_streams && i < MAX_IN_STREAMS; i++) {
         const AVStream *ist = ic->streams[i];
         const AVCodecParameters *par = ist->codecpar;
@@ -473,6 +479,16 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         if (!codec_supported(par)) {
             log_msg(LV_WARN, s->id, "\"input stream ignored: unsupported codec\" peer=%s index=%u codec=%s",
                     peer, i, avcodec_get_name(par->codec_id));
+            continue;
+        }
+        /* Probing (1 s) saw no frame of it: an encoder whose audio starts
+         * late, or never. Neither muxer can describe it; when the video
+         * could be read, the session goes on with that rather than refuse
+         * the speaker outright (without it, as with garbage, it fails). */
+        if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate <= 0 && video_read) {
+            log_msg(LV_WARN, s->id, "\"input stream ignored: no audio frame in the first second, "
+                    "the session goes on without it (the speaker can reconnect once audio runs)\" "
+                    "peer=%s index=%u codec=%s", peer, i, avcodec_get_name(par->codec_id));
             continue;
         }
         if (n_out >= SEG_MAX_STREAMS)

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """An audio-only and a video-only publisher (two sessions, in parallel) each
-produce playable HLS carrying only their own kind of stream."""
+produce playable HLS carrying only their own kind of stream. A third
+publisher declares audio but sends its first audio frame 3 s after its video
+(an encoder whose audio starts late): Podium goes live with the video only
+and says so in a warn line, rather than refusing the speaker."""
 import os
 import sys
 
@@ -8,20 +11,43 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 SESSIONS = {"radio": {"title": "Audio only", "passphrase": "radio-secret-123"},
-            "silent": {"title": "Video only", "passphrase": "silent-secret-123"}}
+            "silent": {"title": "Video only", "passphrase": "silent-secret-123"},
+            "late": {"title": "Late audio", "passphrase": "late-secret-1234"}}
+
+
+def late_audio_file(t):
+    path = t.path("late-audio.ts")
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+           "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+           "-itsoffset", "3", "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "8",
+           "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", path]
+    rc, _, err = h.run_capture(cmd, 60, "ffmpeg generating the late-audio file")
+    h.check(rc == 0, "generating %s failed (exit %d): %s" % (path, rc, err[-600:]))
+    return path
 
 
 def main(t):
     pod = t.podium(SESSIONS)
+    late = late_audio_file(t)
     pa = pod.publish("radio", duration=8, video=False, audio=True)
     pv = pod.publish("silent", duration=8, video=True, audio=False)
+    pl = pod.publish("late", duration=8, input_file=late, copy=True)
     wa = pod.watch("radio")
     wv = pod.watch("silent")
+    wl = pod.watch("late")
     wa.wait_segments(3, 20, "3 segments of the audio-only session")
     wv.wait_segments(3, 20, "3 segments of the video-only session")
+    wl.wait_segments(3, 20, "3 segments of the late-audio session")
     pa.wait_ok(25)
     pv.wait_ok(25)
-    for sid, w, video, audio in (("radio", wa, False, True), ("silent", wv, True, False)):
+    pl.wait_ok(25)
+    ignored = pod.log_lines_matching(lambda f, _l: f.get("level") == "warn" and f.get("session") == "late"
+                                     and f.get("msg", "").startswith("input stream ignored"))
+    h.check(len(ignored) == 1 and "codec=aac" in ignored[0],
+            "late-audio session: expected one warn line saying its AAC stream is ignored, got %r" % ignored)
+    for sid, w, video, audio in (("radio", wa, False, True), ("silent", wv, True, False),
+                                 ("late", wl, True, False)):
         h.wait_for(lambda: pod.api(sid).get("publisher") is None, 10, "API %s publisher=null at the end" % sid)
         w.wait_polls(2)
         w.stop()
