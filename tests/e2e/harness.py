@@ -588,6 +588,16 @@ class Publisher:
         return tail(self.log_path, 15)
 
 
+def make_media(path, args, what, timeout=120):
+    """Writes path (MPEG-TS) with ffmpeg from args (inputs and codec options); fails the test if
+    ffmpeg does. Returns path."""
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"] + list(args) + \
+        ["-f", "mpegts", path]
+    rc, _, err = run_capture(cmd, timeout, "ffmpeg generating %s" % what)
+    check(rc == 0, "generating %s failed (exit %d): %s" % (path, rc, err[-600:]))
+    return path
+
+
 def ffmpeg_cmd(url, duration=8, video=True, audio=True, gop=30, size="640x360", rate=30,
                input_file=None, extra_out=(), copy=False):
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error"]

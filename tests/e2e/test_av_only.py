@@ -16,15 +16,11 @@ SESSIONS = {"radio": {"title": "Audio only", "passphrase": "radio-secret-123"},
 
 
 def late_audio_file(t):
-    path = t.path("late-audio.ts")
-    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-           "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-           "-itsoffset", "3", "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "8",
-           "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-           "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", path]
-    rc, _, err = h.run_capture(cmd, 60, "ffmpeg generating the late-audio file")
-    h.check(rc == 0, "generating %s failed (exit %d): %s" % (path, rc, err[-600:]))
-    return path
+    return h.make_media(t.path("late-audio.ts"),
+                        ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                         "-itsoffset", "3", "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "8",
+                         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+                         "-c:a", "aac", "-b:a", "96k"], "the late-audio file", timeout=60)
 
 
 def main(t):

@@ -24,14 +24,11 @@ SESSIONS = {"hevc": {"title": "HEVC", "passphrase": "hevc-secret-1234"}}
 
 
 def make_fixture(path):
-    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-           "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(SENT),
-           "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-           "-x265-params", "keyint=30:min-keyint=30:scenecut=0:log-level=error",
-           "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", path]
-    rc, _, err = h.run_capture(cmd, 120, "ffmpeg generating the HEVC fixture")
-    h.check(rc == 0, "generating %s failed (exit %d): %s" % (path, rc, err[-600:]))
+    h.make_media(path, ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(SENT),
+                        "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                        "-x265-params", "keyint=30:min-keyint=30:scenecut=0:log-level=error",
+                        "-c:a", "aac", "-b:a", "96k"], "the HEVC fixture")
 
 
 def video_stream(path, what):
