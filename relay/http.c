@@ -55,6 +55,10 @@
 #define MAX_BODY (64 * 1024)
 #define SEG_FILES 1024                 /* segments with a shared response; power of 2 */
 #define IMMUTABLE "public, max-age=31536000, immutable"
+/* jansson prints reals with %.17g, so an rtt of 0.058 went out as
+ * 0.058000000000000003; 10 significant digits keep milliseconds on a
+ * 160-minute recording's duration */
+#define JSON_REPLY (JSON_COMPACT | JSON_REAL_PRECISION(10))
 
 enum { ST_2XX, ST_304, ST_400, ST_401, ST_404, ST_405, ST_5XX, ST_OTHER, ST_N };
 static const char *const status_names[ST_N] = { "2xx", "304", "400", "401", "404", "405",
@@ -569,7 +573,7 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
 static enum MHD_Result json_reply_code(struct http *h, struct MHD_Connection *c, json_t *j,
                                        unsigned code)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_REPLY);
     json_decref(j);
     if (!s)
         return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -1501,7 +1505,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             ingest_kick(sock);
         log_msg(LV_INFO, s->id, "\"organizer ends the session\"");
         json_t *o = session_json(h, s, true);
-        char *txt = json_dumps(o, JSON_COMPACT);
+        char *txt = json_dumps(o, JSON_REPLY);
         json_decref(o);
         if (!txt)
             return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

@@ -434,9 +434,17 @@ def main(t):
     probe_last_segment(pod, SID, pl, "API session")
     pl_now = wait_playlist(pod, NOW_SID, "strict session starting now")
     probe_last_segment(pod, NOW_SID, pl_now, "strict now")
-    j = get_session(pod, SID)
+    r = expect_status(call(pod, "GET", "/api/v1/sessions/%s" % SID, auth=None), 200, "GET the live session")
+    j = r.json()
     h.check(j["live"] is True and j["state"] == "live" and isinstance(j["publisher"], dict),
             "API session while publishing: live=%r state=%r publisher=%r" % (j["live"], j["state"], j["publisher"]))
+    # SRT figures are measurements: printed as 0.058, not as the binary
+    # double's 0.058000000000000003
+    body = r.body.decode()
+    long_reals = re.findall(r"-?\d+\.\d*[1-9]\d*(?:e-?\d+)?", body)
+    long_reals = [x for x in long_reals if len(x.lstrip("-").replace(".", "").lstrip("0").split("e")[0]) > 10]
+    h.check(not long_reals and '"rtt_ms":' in body,
+            "live session JSON has rtt_ms and no real with more than 10 significant digits: %r" % long_reals)
 
     # DELETE a live session: its publisher is disconnected and its media is gone
     expect_status(call(pod, "DELETE", "/api/v1/sessions/%s" % NOW_SID), 204, "DELETE the live session %s" % NOW_SID)
