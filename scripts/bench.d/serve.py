@@ -20,6 +20,13 @@ With --nginx-tmpfs a second nginx serves the same bytes from tmpfs
 by one (filemap_get_entry) where it reads an ext4 file's page cache in
 batches.  The ratio against it separates what serving from memory costs the
 kernel's sendfile path from what the HTTP server adds.
+
+With --pin the servers run on CPU 0 and wrk on CPU 1.  Unpinned, a
+one-thread server and wrk's two threads share the two cores, so the server's
+p99 carries wrk's waits for a core, and TCP work one side leaves to the
+other's ACKs (loopback runs the receive path in the sender's context) is
+billed to whoever runs it: server CPU per request is then not the server's
+whole cost.  Pinned, CPU 1's busy share tells whether wrk was the limit.
 """
 
 import argparse
@@ -113,6 +120,9 @@ def parse_args(argv):
     ap.add_argument("--runs", type=int, default=3,
                     help="runs per server, target and connections (default 3)")
     ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
+    ap.add_argument("--pin", action="store_true",
+                    help="servers on CPU 0, wrk on CPU 1 (taskset): latency without "
+                    "the server and wrk preempting each other")
     ap.add_argument("--targets", default=",".join(TARGETS),
                     help="comma-separated: segment,playlist (default both)")
     ap.add_argument("--only", choices=("podium", "nginx"), help="run one server only")
@@ -192,7 +202,7 @@ def start_podium(args, procs, work):
     with open(conf, "w") as f:
         f.write(serve_config(data_dir))
     plog = os.path.join(args.logdir, "podium.log")
-    server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
+    server = procs.start(pinned(args, "server") + [args.podium_bin, "-c", conf], plog, "podium")
     srt_port, http_port = bench.podium_ports(plog, server,
                                              time.monotonic() + bench.PODIUM_START_DEADLINE)
     feeder = procs.start(bench.feeder_argv(args.media, bench.feed_url(srt_port, 1)),
@@ -262,7 +272,7 @@ def start_nginx(args, procs, work, targets, nofile, name="nginx", root=None):
             worker_connections=max(1024, conns * 4), backlog=max(511, conns),
             # as root the worker would drop to nobody, who cannot read a 0700 temp dir
             user="user root;" if os.geteuid() == 0 else ""))
-    p = procs.start(["nginx", "-c", conf, "-p", prefix],
+    p = procs.start(pinned(args, "server") + ["nginx", "-c", conf, "-p", prefix],
                     os.path.join(args.logdir, name + ".log"), name)
     deadline = time.monotonic() + 10.0
     while True:
@@ -295,8 +305,15 @@ def check_same(targets, ports):
     return heads, problems
 
 
+def pinned(args, side):
+    """--pin: the server on CPU 0 and wrk on CPU 1, so neither preempts the
+    other and a latency tail is the server's own, not the load generator's
+    (on 2 cores, wrk's two threads and a one-thread server share them)."""
+    return ["taskset", "-c", "0" if side == "server" else "1"] if args.pin else []
+
+
 def run_wrk(args, url, conns, seconds, server_pid):
-    argv = ["wrk", "-t%d" % min(args.threads, conns), "-c%d" % conns, "-d%ds" % seconds,
+    argv = pinned(args, "load") + ["wrk", "-t%d" % min(args.threads, conns), "-c%d" % conns, "-d%ds" % seconds,
             "--timeout", "5s", "--latency", "-s", args.lua, url]
     c0 = bench.cpu_ticks([server_pid])
     m0 = bench.machine_busy_ticks()
@@ -379,6 +396,8 @@ def markdown(meta, runs, rows, args):
       "MiB/s counts what wrk read (body + headers); errors = connect + read + write + "
       "timeout + non-2xx; CPU = server utime+stime per request; fd limit %d"
       % (args.threads, args.seconds, meta["nofile"]))
+    if args.pin:
+        w("- pinned (`--pin`): servers on CPU 0, wrk on CPU 1 (`taskset`)")
     w("- figures: median [min-max] (runs); ratio = Podium / nginx of the medians "
       "(p99: nginx / Podium, so >= 1 is good everywhere)")
     w("")
