@@ -317,13 +317,17 @@ def run_wrk(args, url, conns, seconds, server_pid):
             "--timeout", "5s", "--latency", "-s", args.lua, url]
     c0 = bench.cpu_ticks([server_pid])
     m0 = bench.machine_busy_ticks()
+    k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     wall = time.monotonic() - t0
+    k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     c1 = bench.cpu_ticks([server_pid])
     m1 = bench.machine_busy_ticks()
     res = {"argv": bench.cmdline(argv), "rc": r.returncode,
            "server_cpu_s": (c1 - c0) / bench.CLK_TCK,
+           # wrk is the only child reaped during the run
+           "wrk_cpu_s": (k1.ru_utime + k1.ru_stime) - (k0.ru_utime + k0.ru_stime),
            "machine_busy_cores": round((m1 - m0) / bench.CLK_TCK / wall, 3)}
     line = [l for l in r.stdout.splitlines() if l.startswith("WRKJSON ")]
     if r.returncode != 0 or not line:
@@ -336,6 +340,7 @@ def run_wrk(args, url, conns, seconds, server_pid):
     res["mib_s"] = w["bytes"] / secs / (1 << 20)
     res["errors"] = w["connect"] + w["read"] + w["write"] + w["timeout"] + w["status"]
     res["cpu_us_per_req"] = res["server_cpu_s"] / max(1, w["requests"]) * 1e6
+    res["wrk_cpu_us_per_req"] = res["wrk_cpu_s"] / max(1, w["requests"]) * 1e6
     return res
 
 
@@ -349,7 +354,8 @@ def summarize(runs, args):
                        and x["server"] == server and "req_s" in x]
                 row[server] = {k: [x[k] for x in sel] for k in
                                ("req_s", "mib_s", "p99_us", "p50_us", "errors",
-                                "cpu_us_per_req", "machine_busy_cores")}
+                                "cpu_us_per_req", "wrk_cpu_us_per_req",
+                               "machine_busy_cores")}
                 row[server]["failed"] = len([x for x in runs if x["target"] == t
                                              and x["connections"] == c
                                              and x["server"] == server and "req_s" not in x])
@@ -394,43 +400,49 @@ def markdown(meta, runs, rows, args):
                                         ", EXTINF %.3f s" % b["extinf"] if b.get("extinf") else ""))
     w("- load: `wrk -t%d -cC -d%ds --latency`, runs alternate nginx/Podium; "
       "MiB/s counts what wrk read (body + headers); errors = connect + read + write + "
-      "timeout + non-2xx; CPU = server utime+stime per request; fd limit %d"
+      "timeout + non-2xx; CPU = server utime+stime per request; wrk CPU = the same "
+      "for wrk, whose kernel time includes TCP work it does for the server; fd limit %d"
       % (args.threads, args.seconds, meta["nofile"]))
     if args.pin:
         w("- pinned (`--pin`): servers on CPU 0, wrk on CPU 1 (`taskset`)")
     w("- figures: median [min-max] (runs); ratio = Podium / nginx of the medians "
       "(p99: nginx / Podium, so >= 1 is good everywhere)")
     w("")
-    w("| target | conns | server | req/s | MiB/s | p99 ms | p50 ms | errors | CPU us/req |")
-    w("| --- | --: | --- | --: | --: | --: | --: | --: | --: |")
+    w("| target | conns | server | req/s | MiB/s | p99 ms | p50 ms | errors | CPU us/req "
+      "| wrk CPU us/req |")
+    w("| --- | --: | --- | --: | --: | --: | --: | --: | --: | --: |")
     for row in rows:
         for server in SERVERS:
             s, label = row[server], LABELS[server]
             if not s["req_s"] and not s["failed"]:
                 continue
-            w("| %s | %d | %s | %s | %s | %s | %s | %d%s | %s |" % (
+            w("| %s | %d | %s | %s | %s | %s | %s | %d%s | %s | %s |" % (
                 row["target"], row["connections"], label, bench.fmt_stat(s["req_s"], 0),
                 bench.fmt_stat(s["mib_s"], 0), bench.fmt_stat(ms(s["p99_us"]), 2),
                 bench.fmt_stat(ms(s["p50_us"]), 2), sum(s["errors"]),
                 " (+%d failed runs)" % s["failed"] if s["failed"] else "",
-                bench.fmt_stat(s["cpu_us_per_req"], 1)))
+                bench.fmt_stat(s["cpu_us_per_req"], 1),
+                bench.fmt_stat(s["wrk_cpu_us_per_req"], 1)))
         p, n = row["podium"], row["nginx"]
         if p["req_s"] and n["req_s"]:
-            w("| %s | %d | **ratio** | **%s** | **%s** | **%s** | | bar met: %s | %s |" % (
+            w("| %s | %d | **ratio** | **%s** | **%s** | **%s** | | bar met: %s | %s | %s |" % (
                 row["target"], row["connections"], bench.fmt_ratio(p["req_s"], n["req_s"]),
                 bench.fmt_ratio(p["mib_s"], n["mib_s"]), bench.fmt_ratio(n["p99_us"], p["p99_us"]),
-                verdict(row), bench.fmt_ratio(p["cpu_us_per_req"], n["cpu_us_per_req"])))
+                verdict(row), bench.fmt_ratio(p["cpu_us_per_req"], n["cpu_us_per_req"]),
+                bench.fmt_ratio(p["wrk_cpu_us_per_req"], n["wrk_cpu_us_per_req"])))
         m = row["nginx-tmpfs"]
         if p["req_s"] and m["req_s"]:
-            w("| %s | %d | ratio to nginx (tmpfs) | %s | %s | %s | | | %s |" % (
+            w("| %s | %d | ratio to nginx (tmpfs) | %s | %s | %s | | | %s | %s |" % (
                 row["target"], row["connections"], bench.fmt_ratio(p["req_s"], m["req_s"]),
                 bench.fmt_ratio(p["mib_s"], m["mib_s"]), bench.fmt_ratio(m["p99_us"], p["p99_us"]),
-                bench.fmt_ratio(p["cpu_us_per_req"], m["cpu_us_per_req"])))
+                bench.fmt_ratio(p["cpu_us_per_req"], m["cpu_us_per_req"]),
+                bench.fmt_ratio(p["wrk_cpu_us_per_req"], m["wrk_cpu_us_per_req"])))
         if n["req_s"] and m["req_s"]:
-            w("| %s | %d | nginx tmpfs / ext4 | %s | %s | %s | | | %s |" % (
+            w("| %s | %d | nginx tmpfs / ext4 | %s | %s | %s | | | %s | %s |" % (
                 row["target"], row["connections"], bench.fmt_ratio(m["req_s"], n["req_s"]),
                 bench.fmt_ratio(m["mib_s"], n["mib_s"]), bench.fmt_ratio(n["p99_us"], m["p99_us"]),
-                bench.fmt_ratio(m["cpu_us_per_req"], n["cpu_us_per_req"])))
+                bench.fmt_ratio(m["cpu_us_per_req"], n["cpu_us_per_req"]),
+                bench.fmt_ratio(m["wrk_cpu_us_per_req"], n["wrk_cpu_us_per_req"])))
     w("")
     notes = ["- " + p for p in meta.get("problems", [])]
     for x in runs:
