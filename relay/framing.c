@@ -1,6 +1,8 @@
 /* Access-unit framing without libavcodec's parsers (see framing.h). */
 #include "podium/framing.h"
 
+#include <libavcodec/avcodec.h>
+
 #include <string.h>
 
 /* Enough to have seen several video frames, or an audio-only stream's
@@ -135,15 +137,38 @@ size_t framing_adts_header(const uint8_t *data, size_t size)
     return size >= hdr ? hdr : 0;
 }
 
+/* ADTS sampling_frequency_index -> Hz; 0 past the 13 defined */
+static const int adts_rates[16] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
+                                    22050, 16000, 12000, 11025, 8000, 7350 };
+
+int framing_aac_config(int profile, int sample_rate, int channels, uint8_t asc[2])
+{
+    int aot = 2;                                  /* LC, also when unknown */
+    if (profile == FF_PROFILE_AAC_HE || profile == FF_PROFILE_AAC_HE_V2) {
+        sample_rate /= 2;                         /* the core's rate */
+        if (profile == FF_PROFILE_AAC_HE_V2)
+            channels = 1;                         /* PS: a mono core */
+    } else if (profile >= FF_PROFILE_AAC_MAIN && profile <= FF_PROFILE_AAC_LTP) {
+        aot = profile + 1;                        /* Main 1, LC 2, SSR 3, LTP 4 */
+    }
+    int fi = -1;
+    for (int i = 0; i < 13; i++)
+        if (adts_rates[i] == sample_rate)
+            fi = i;
+    if (fi < 0 || channels < 1 || channels > 7)
+        return -1;
+    asc[0] = (uint8_t)((aot << 3) | (fi >> 1));
+    asc[1] = (uint8_t)(((fi & 1) << 7) | (channels << 3));
+    return 0;
+}
+
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate)
 {
-    static const int rates[16] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
-                                   22050, 16000, 12000, 11025, 8000, 7350 };
     size_t hdr = framing_adts_header(data, size);
     if (!hdr)
         return 0;
     size_t len = (size_t)(data[3] & 3) << 11 | (size_t)data[4] << 3 | data[5] >> 5;
-    int rate = rates[(data[2] >> 2) & 0xF];
+    int rate = adts_rates[(data[2] >> 2) & 0xF];
     if (len <= hdr || len > size || !rate)
         return 0;
     *sample_rate = rate;

@@ -415,27 +415,20 @@ static int64_t stream_gap(const AVStream *st)
 static int fmp4_prepare(struct segmenter *s, AVStream *ost, const char *peer)
 {
     AVCodecParameters *par = ost->codecpar;
-    static const int rates[] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
-                                 22050, 16000, 12000, 11025, 8000, 7350 };
     if (par->codec_id == AV_CODEC_ID_AAC) {
         s->strip_adts[ost->index] = true;
         if (par->extradata_size >= 2)
             return 0;
-        int fi = -1;
-        for (int i = 0; i < 13; i++)
-            if (rates[i] == par->sample_rate)
-                fi = i;
-        int ch = par->ch_layout.nb_channels;
-        if (fi < 0 || ch < 1 || ch > 7) {
+        uint8_t cfg[2];
+        if (framing_aac_config(par->profile, par->sample_rate, par->ch_layout.nb_channels,
+                               cfg) < 0) {
             log_msg(LV_WARN, s->id, "\"publisher refused: AAC parameters unknown for fMP4\" peer=%s", peer);
             return -1;
         }
-        int aot = par->profile >= 0 ? par->profile + 1 : 2;   /* LC */
         uint8_t *asc = av_mallocz(2 + AV_INPUT_BUFFER_PADDING_SIZE);
         if (!asc)
             return -1;
-        asc[0] = (uint8_t)((aot << 3) | (fi >> 1));
-        asc[1] = (uint8_t)(((fi & 1) << 7) | (ch << 3));
+        memcpy(asc, cfg, sizeof(cfg));
         av_freep(&par->extradata);
         par->extradata = asc;
         par->extradata_size = 2;

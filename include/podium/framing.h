@@ -64,4 +64,12 @@ size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate);
  * it does not start with a whole one. */
 size_t framing_adts_header(const uint8_t *data, size_t size);
 
+/* The 2-byte AudioSpecificConfig an ADTS stream stands for, from what the
+ * decoder reported while probing (FF_PROFILE_AAC_*, output rate, output
+ * channels). ADTS can only signal SBR and PS implicitly, so HE-AAC (v2)
+ * gets the LC core at half the rate (and mono for v2), as aac_adtstoasc
+ * writes it; players find SBR and PS in the frames. Returns 0, or -1 when
+ * the rate or channels have no ADTS code. */
+int framing_aac_config(int profile, int sample_rate, int channels, uint8_t asc[2]);
+
 #endif

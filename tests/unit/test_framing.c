@@ -3,6 +3,8 @@
 
 #include "podium/framing.h"
 
+#include <libavcodec/avcodec.h>
+
 /* One TS packet on pid 0x100 starting a PES with stream id sid. */
 static void pes_start(uint8_t *p, uint8_t sid, unsigned pes_len, bool pts, bool adaptation)
 {
@@ -216,6 +218,35 @@ static void test_adts(void **state)
     assert_int_equal(framing_adts_frame(buf, sizeof(buf), &rate), 0);
 }
 
+/* Expected bytes: ISO 14496-3 1.6.2.1, 5 bits object type, 4 bits rate
+ * index, 4 bits channels; the LC 48 kHz stereo one is the well-known 11 90. */
+static void test_aac_config(void **state)
+{
+    (void)state;
+    uint8_t asc[2];
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_LOW, 48000, 2, asc), 0);
+    assert_int_equal(asc[0], 0x11);
+    assert_int_equal(asc[1], 0x90);
+    /* HE-AAC as ADTS carries it: LC core at 24 kHz, SBR implicit */
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_HE, 48000, 2, asc), 0);
+    assert_int_equal(asc[0], 0x13);
+    assert_int_equal(asc[1], 0x10);
+    /* HE-AAC v2: the decoder reports stereo; the core is mono (PS) */
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_HE_V2, 44100, 2, asc), 0);
+    assert_int_equal(asc[0], 0x13);
+    assert_int_equal(asc[1], 0x88);
+    assert_int_equal(framing_aac_config(FF_PROFILE_UNKNOWN, 44100, 2, asc), 0);  /* LC */
+    assert_int_equal(asc[0], 0x12);
+    assert_int_equal(asc[1], 0x10);
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_MAIN, 48000, 1, asc), 0);
+    assert_int_equal(asc[0], 0x09);
+    assert_int_equal(asc[1], 0x88);
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_LOW, 22222, 2, asc), -1);
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_LOW, 48000, 0, asc), -1);
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_LOW, 48000, 8, asc), -1);
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_HE, 7350, 2, asc), -1);   /* no 3675 Hz core */
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +256,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_h264_keyframe),
         cmocka_unit_test(test_hevc_keyframe),
         cmocka_unit_test(test_adts),
+        cmocka_unit_test(test_aac_config),
         cmocka_unit_test(test_pes_start),
     };
     return unit_main(argc, argv, "framing", tests, UNIT_LEN(tests));
