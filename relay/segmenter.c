@@ -419,16 +419,15 @@ static int fmp4_prepare(struct segmenter *s, AVStream *ost, const char *peer)
         s->strip_adts[ost->index] = true;
         if (par->extradata_size >= 2)
             return 0;
-        uint8_t cfg[2];
-        if (framing_aac_config(par->profile, par->sample_rate, par->ch_layout.nb_channels,
-                               cfg) < 0) {
-            log_msg(LV_WARN, s->id, "\"publisher refused: AAC parameters unknown for fMP4\" peer=%s", peer);
-            return -1;
-        }
         uint8_t *asc = av_mallocz(2 + AV_INPUT_BUFFER_PADDING_SIZE);
         if (!asc)
             return -1;
-        memcpy(asc, cfg, sizeof(cfg));
+        if (framing_aac_config(par->profile, par->sample_rate, par->ch_layout.nb_channels,
+                               asc) < 0) {
+            av_free(asc);
+            log_msg(LV_WARN, s->id, "\"publisher refused: AAC parameters unknown for fMP4\" peer=%s", peer);
+            return -1;
+        }
         av_freep(&par->extradata);
         par->extradata = asc;
         par->extradata_size = 2;

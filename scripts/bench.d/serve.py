@@ -26,7 +26,7 @@ one-thread server and wrk's two threads share the two cores, so the server's
 p99 carries wrk's waits for a core, and TCP work one side leaves to the
 other's ACKs (loopback runs the receive path in the sender's context) is
 billed to whoever runs it: server CPU per request is then not the server's
-whole cost.  Pinned, CPU 1's busy share tells whether wrk was the limit.
+whole cost.  The wrk CPU column (wrk's own rusage) shows that work.
 """
 
 import argparse
@@ -313,8 +313,9 @@ def pinned(args, side):
 
 
 def run_wrk(args, url, conns, seconds, server_pid):
-    argv = pinned(args, "load") + ["wrk", "-t%d" % min(args.threads, conns), "-c%d" % conns, "-d%ds" % seconds,
-            "--timeout", "5s", "--latency", "-s", args.lua, url]
+    argv = pinned(args, "load") + [
+        "wrk", "-t%d" % min(args.threads, conns), "-c%d" % conns, "-d%ds" % seconds,
+        "--timeout", "5s", "--latency", "-s", args.lua, url]
     c0 = bench.cpu_ticks([server_pid])
     m0 = bench.machine_busy_ticks()
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
