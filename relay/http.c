@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "podium/acceptor.h"
 #include "podium/export.h"
 #include "podium/ingest.h"
 #include "podium/record.h"
@@ -89,6 +90,7 @@ struct http {
     char web_dir[PATH_MAX - 64];         /* hls.min.js and other assets */
     struct registry *reg;
     struct MHD_Daemon *daemon;
+    struct acceptor *acceptor;            /* hands connections to daemon */
     time_t started;
     atomic_uint_fast64_t by_status[ST_N];
     atomic_uint_fast64_t segment_bytes;
@@ -2018,6 +2020,22 @@ static void raise_fd_limit(void)
                 (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
+/* The acceptor's callback: MHD serves the connection from its next turn
+ * (ITC wakes it), or closes it at the connection limit and says so. */
+static void take_connection(void *cls, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    struct http *h = cls;
+    MHD_add_connection(h->daemon, fd, peer, len);
+}
+
+static void http_free(struct http *h)
+{
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->files_lock);
+    free(h);
+}
+
 struct http *http_start(const struct config *cfg, struct registry *reg,
                         const struct http_env *env)
 {
@@ -2040,42 +2058,48 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
     if (getaddrinfo(cfg->http_listen.host, port, &hints, &res) != 0 || !res) {
         log_msg(LV_ERROR, NULL, "\"cannot resolve http_listen\" addr=%s:%d",
                 cfg->http_listen.host, cfg->http_listen.port);
-        pthread_mutex_destroy(&h->files_lock);
-        free(h);
+        http_free(h);
         return NULL;
     }
+    int lfd = acceptor_listen(res);
+    freeaddrinfo(res);
+    if (lfd < 0) {
+        log_msg(LV_ERROR, NULL, "\"cannot listen for HTTP\" addr=%s:%d err=\"%s\"",
+                cfg->http_listen.host, cfg->http_listen.port, strerror(errno));
+        http_free(h);
+        return NULL;
+    }
+    unsigned bound = acceptor_port(lfd);
     /* One event thread, as nginx's one worker, and no thread pool: with
      * two, connections split unevenly between the threads and the busier
      * half waits longer (p99 at 1,000 connections 1.3x worse on 2 cores,
-     * req/s no better). ITC: resumes wake the poller at once. TURBO: read,
-     * write and accept before asking epoll, which mostly succeeds under
+     * req/s no better). It accepts nothing itself (acceptor.h says why).
+     * ITC: resumes and added connections wake the poller at once. TURBO:
+     * read and write before asking epoll, which mostly succeeds under
      * load. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG
-                     | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_TURBO;
-    if (res->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->http_listen.port, NULL, NULL,
-                                 handler, h,
+                     | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_TURBO
+                     | MHD_USE_NO_LISTEN_SOCKET;
+    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, h,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                 MHD_OPTION_SOCK_ADDR, res->ai_addr,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                                  MHD_OPTION_END);
-    freeaddrinfo(res);
-    if (!h->daemon) {
-        log_msg(LV_ERROR, NULL, "\"cannot listen for HTTP\" addr=%s:%d err=\"%s\"",
+    if (h->daemon)
+        h->acceptor = acceptor_start(lfd, take_connection, h);
+    else
+        close(lfd);
+    if (!h->acceptor) {
+        log_msg(LV_ERROR, NULL, "\"cannot start HTTP\" addr=%s:%d err=\"%s\"",
                 cfg->http_listen.host, cfg->http_listen.port, strerror(errno));
-        pthread_mutex_destroy(&h->files_lock);
-        free(h);
+        http_free(h);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
-    log_msg(LV_INFO, NULL, "\"listening\" proto=http addr=%s:%u",
-            cfg->http_listen.host, info ? info->port : (unsigned)cfg->http_listen.port);
+    log_msg(LV_INFO, NULL, "\"listening\" proto=http addr=%s:%u", cfg->http_listen.host,
+            bound ? bound : (unsigned)cfg->http_listen.port);
     return h;
 }
 
@@ -2089,11 +2113,12 @@ void http_stop(struct http **ph)
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     for (size_t i = 0; i < n; i++)
         store_tick(list[i]->win, -1);
+    acceptor_stop(&h->acceptor);       /* nothing is added to a stopped daemon */
     MHD_stop_daemon(h->daemon);
+    h->daemon = NULL;
     for (size_t i = 0; i < SEG_FILES; i++)
         if (h->files[i].buf)
             drop_file(h, &h->files[i]);
-    pthread_mutex_destroy(&h->files_lock);
-    free(h);
+    http_free(h);
     *ph = NULL;
 }
