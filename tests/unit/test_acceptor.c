@@ -43,13 +43,22 @@ static int loopback_listener(void)
     return fd;
 }
 
-static int connect_to(unsigned port)
+/* A socket connecting to 127.0.0.1:port; *rc is connect's result. */
+static int try_connect(unsigned port, int *rc)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    *rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    return fd;
+}
+
+static int connect_to(unsigned port)
+{
+    int rc;
+    int fd = try_connect(port, &rc);
+    assert_int_equal(rc, 0);
     return fd;
 }
 
@@ -81,10 +90,9 @@ static void test_burst_handed_over(void **state)
     for (int i = 0; i < BURST; i++)
         close(c[i]);
     /* the listening socket went with the acceptor */
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_not_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int rc;
+    int fd = try_connect(port, &rc);
+    assert_int_not_equal(rc, 0);
     assert_int_equal(errno, ECONNREFUSED);
     close(fd);
 }
