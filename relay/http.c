@@ -36,6 +36,7 @@
 #include "podium/acceptor.h"
 #include "podium/export.h"
 #include "podium/ingest.h"
+#include "podium/livesend.h"
 #include "podium/record.h"
 #include "podium/log.h"
 #include "podium/pull.h"
@@ -47,6 +48,7 @@
 #define TOKEN_TTL (30 * 24 * 3600)        /* attendee tokens: a conference month */
 
 #define MAX_CONNECTIONS 8192
+#define CONN_TIMEOUT_S 30                 /* idle keep-alive connections */
 /* Per connection: the request header (half of it at most, so 8 KB of
  * header lines) and the response header. MHD zeroes it for every request,
  * so the 32 KB default costs a 32 KB memset per request. */
@@ -56,6 +58,11 @@
 #define MAX_BODY (64 * 1024)
 #define SEG_FILES 1024                 /* segments with a shared response; power of 2 */
 #define IMMUTABLE "public, max-age=31536000, immutable"
+/* A live segment's header lines as livesend sends them: those of
+ * file_response plus reply's */
+#define SEGMENT_HEADERS(type)                                                   \
+    "Content-Type: " type "\r\nCache-Control: " IMMUTABLE                      \
+    "\r\nAccess-Control-Allow-Origin: *\r\nServer: podium/" PODIUM_VERSION "\r\n"
 /* jansson prints reals with %.17g, so an rtt of 0.058 went out as
  * 0.058000000000000003; 10 significant digits keep milliseconds on a
  * 160-minute recording's duration */
@@ -90,7 +97,8 @@ struct http {
     char web_dir[PATH_MAX - 64];         /* hls.min.js and other assets */
     struct registry *reg;
     struct MHD_Daemon *daemon;
-    struct acceptor *acceptor;            /* hands connections to daemon */
+    struct acceptor *acceptor;            /* hands connections to livesend */
+    struct livesend *livesend;            /* whole live segments; the rest to daemon */
     time_t started;
     atomic_uint_fast64_t by_status[ST_N];
     atomic_uint_fast64_t segment_bytes;
@@ -202,12 +210,16 @@ static bool token_equal(const char *given, const char *expected)
     return diff == 0 && n > 0;
 }
 
-static bool is_organizer(struct http *h, struct MHD_Connection *c)
+static bool admin_bearer(struct http *h, const char *auth)
 {
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
         return false;
     return token_equal(auth + 7, h->cfg->admin_token ? h->cfg->admin_token : "");
+}
+
+static bool is_organizer(struct http *h, struct MHD_Connection *c)
+{
+    return admin_bearer(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
 }
 
 
@@ -215,26 +227,30 @@ static bool is_organizer(struct http *h, struct MHD_Connection *c)
 
 /* The attendee token of a request: ?token= or a Bearer that is not the
  * admin token. */
-static const char *request_token(struct MHD_Connection *c)
+static const char *token_of(const char *query_token, const char *auth)
 {
-    const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
-    if (t && *t)
-        return t;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (query_token && *query_token)
+        return query_token;
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
         return auth + 7;
     return NULL;
 }
 
+static const char *request_token(struct MHD_Connection *c)
+{
+    return token_of(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token"),
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+}
+
 /* With access=registered, media needs a valid attendee token (organizers
  * pass). Returns true when the request may go on; otherwise *code and *why
  * say how to refuse it. */
-static bool attendee_allowed(struct http *h, struct MHD_Connection *c, unsigned *code,
-                             const char **why)
+static bool media_allowed(struct http *h, const char *query_token, const char *auth,
+                          unsigned *code, const char **why)
 {
-    if (h->cfg->access != ACCESS_REGISTERED || is_organizer(h, c))
+    if (h->cfg->access != ACCESS_REGISTERED || admin_bearer(h, auth))
         return true;
-    switch (token_check(h->env.secret, request_token(c), time(NULL))) {
+    switch (token_check(h->env.secret, token_of(query_token, auth), time(NULL))) {
     case TOKEN_OK:
         return true;
     case TOKEN_MISSING:
@@ -250,6 +266,14 @@ static bool attendee_allowed(struct http *h, struct MHD_Connection *c, unsigned 
         *why = "invalid token";
         return false;
     }
+}
+
+static bool attendee_allowed(struct http *h, struct MHD_Connection *c, unsigned *code,
+                             const char **why)
+{
+    return media_allowed(h, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token"),
+                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                         code, why);
 }
 
 /* A copy of playlist text with ?token=... on every URI line, so any HLS
@@ -2020,16 +2044,100 @@ static void raise_fd_limit(void)
                 (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
-/* The acceptor's callback: MHD serves the connection from its next turn
- * (ITC wakes it), or closes it at the connection limit and says so. */
+/* ---------------------------------------------- livesend's hooks */
+
+/* The first value of key in a query string, copied into out (size cap).
+ * False when it is there but not as libmicrohttpd would decode it to the
+ * same bytes (only [A-Za-z0-9._-]: tokens are hex and digits), or too
+ * long; out is "" when it is absent. */
+static bool query_value(const char *q, size_t len, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    out[0] = '\0';
+    for (size_t i = 0; q && i < len;) {
+        size_t j = i;
+        while (j < len && q[j] != '&')
+            j++;
+        if (j - i > kl && strncmp(q + i, key, kl) == 0 && q[i + kl] == '=') {
+            size_t vl = j - i - kl - 1;
+            const char *v = q + i + kl + 1;
+            if (vl >= cap || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                       "0123456789._-") < vl)
+                return false;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        i = j + 1;
+    }
+    return true;
+}
+
+/* livesend's lookup: a whole live segment the request may have. Playlists,
+ * parts, init sections, refusals and segments not in the window (404, or
+ * the recording's file) are left to live_reply. */
+static AVBufferRef *live_segment(void *cls, const struct livesend_req *r, const char **headers)
+{
+    struct http *h = cls;
+    char path[8 + CONFIG_ID_MAX + 32], token[TOKEN_MAX], auth[TOKEN_MAX + 16];
+    if (r->path_len >= sizeof(path) || r->path_len < 6 || memcmp(r->path, "/live/", 6) != 0
+        || r->authorization_len >= sizeof(auth)
+        || !query_value(r->query, r->query_len, "token", token, sizeof(token)))
+        return NULL;
+    memcpy(path, r->path, r->path_len);
+    path[r->path_len] = '\0';
+    const char *file;
+    struct session *s = session_of_path(h, path + 6, &file);
+    if (!s || !s->win || file[0] < '0' || file[0] > '9')
+        return NULL;
+    bool fmp4 = h->cfg->hls_format == HLS_FORMAT_FMP4;
+    char *end;
+    errno = 0;
+    unsigned long long seq = strtoull(file, &end, 10);
+    if (errno || strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
+        return NULL;
+    if (r->authorization) {
+        memcpy(auth, r->authorization, r->authorization_len);
+        auth[r->authorization_len] = '\0';
+    }
+    unsigned code;
+    const char *why;
+    if (!media_allowed(h, token, r->authorization ? auth : NULL, &code, &why))
+        return NULL;
+    AVBufferRef *seg = store_segment(s->win, seq);
+    if (!seg)
+        return NULL;
+    atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
+    count_status(h, MHD_HTTP_OK);
+    *headers = fmp4 ? SEGMENT_HEADERS("video/mp4") : SEGMENT_HEADERS("video/mp2t");
+    return seg;
+}
+
+/* livesend's hand-over: MHD serves the connection from its next turn (ITC
+ * wakes it), or closes it at the connection limit and says so. */
+static void give_to_mhd(void *cls, int fd)
+{
+    struct http *h = cls;
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0) {
+        close(fd);                           /* reset by the peer meanwhile */
+        return;
+    }
+    MHD_add_connection(h->daemon, fd, (struct sockaddr *)&peer, len);
+}
+
+/* The acceptor's callback: every connection starts with livesend. */
 static void take_connection(void *cls, int fd, const struct sockaddr *peer, socklen_t len)
 {
     struct http *h = cls;
-    MHD_add_connection(h->daemon, fd, peer, len);
+    (void)peer; (void)len;
+    livesend_add(h->livesend, fd);
 }
 
 static void http_free(struct http *h)
 {
+    livesend_stop(&h->livesend);
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
     pthread_mutex_destroy(&h->files_lock);
@@ -2084,11 +2192,14 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                                  MHD_OPTION_END);
+    struct livesend_hooks hooks = { .lookup = live_segment, .hand_over = give_to_mhd, .cls = h };
     if (h->daemon)
+        h->livesend = livesend_start(&hooks, CONN_TIMEOUT_S);
+    if (h->livesend)
         h->acceptor = acceptor_start(lfd, take_connection, h);
     else
         close(lfd);
@@ -2113,7 +2224,8 @@ void http_stop(struct http **ph)
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     for (size_t i = 0; i < n; i++)
         store_tick(list[i]->win, -1);
-    acceptor_stop(&h->acceptor);       /* nothing is added to a stopped daemon */
+    acceptor_stop(&h->acceptor);
+    livesend_stop(&h->livesend);       /* nothing is added to a stopped daemon */
     MHD_stop_daemon(h->daemon);
     h->daemon = NULL;
     for (size_t i = 0; i < SEG_FILES; i++)

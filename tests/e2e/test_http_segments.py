@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Live segments over HTTP/1.1 connections, as livesend (a connection that
+starts with a segment GET) and libmicrohttpd (every other connection) serve
+them, with access = registered:
+
+- a fresh connection's segment GET with ?token= is answered by livesend (its
+  header starts with Date, as libmicrohttpd's does not) and matches what
+  libmicrohttpd sends for the same segment on a connection that first asked
+  for the playlist: same body, Content-Type, Content-Length, Cache-Control,
+  Access-Control-Allow-Origin and Server;
+- on one keep-alive connection: a segment with a Bearer token, then a
+  segment that does not exist (404 JSON from libmicrohttpd), then a segment
+  again (200), all on the same socket;
+- without a token 401 (WWW-Authenticate), with a forged one 403, HEAD 200
+  with Content-Length and no body: libmicrohttpd's answers, also as a
+  connection's first request;
+- two pipelined GETs in one write, the second with Connection: close: two
+  whole responses, then the server closes;
+- /metrics counts livesend's responses: podium_http_segment_bytes_total
+  grows by the segment's size and 2xx by one per GET."""
+import http.client
+import os
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SID = "talk"
+PASS = "talk-passphrase-8812"
+COMPARED = ("Content-Type", "Content-Length", "Cache-Control", "Access-Control-Allow-Origin", "Server")
+
+
+def raw_responses(port, data, count, until_close=False):
+    """Sends data on a new connection; reads count responses (header bytes,
+    body) and, with until_close, waits for the server to close after them."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=h.scaled(10))
+    buf = b""
+    out = []
+    try:
+        s.sendall(data)
+        deadline = time.monotonic() + h.scaled(10)
+        closed = False
+        while time.monotonic() < deadline:
+            while len(out) < count and b"\r\n\r\n" in buf:
+                head, rest = buf.split(b"\r\n\r\n", 1)
+                m = re.search(rb"\r\nContent-Length: (\d+)\r\n", head + b"\r\n", re.I)
+                h.check(m is not None, "response without Content-Length: %r" % head[:300])
+                n = int(m.group(1))
+                if len(rest) < n:
+                    break
+                out.append((head + b"\r\n\r\n", rest[:n]))
+                buf = rest[n:]
+            if len(out) == count and (closed or not until_close):
+                break
+            if closed:
+                break
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                closed = True
+                continue
+            buf += chunk
+        h.check(len(out) == count, "%d of %d responses within the deadline" % (len(out), count))
+        h.check(buf == b"", "%d bytes after the last response" % len(buf))
+        return out, closed
+    finally:
+        s.close()
+
+
+def get_on(conn, path, headers=None):
+    conn.request("GET", path, headers=headers or {})
+    r = conn.getresponse()
+    return r.status, dict(r.getheaders()), r.read()
+
+
+def metrics(pod, auth, *names):
+    """The values of names in one /metrics response (which counts itself as
+    a 2xx only after it was written)."""
+    r = pod.get("/metrics", headers=auth)
+    h.check(r.status == 200, "/metrics -> %d" % r.status)
+    out = []
+    for name in names:
+        m = re.search(r'(?m)^%s (\d+)$' % re.escape(name), r.body.decode())
+        h.check(m is not None, "no %s in /metrics" % name)
+        out.append(int(m.group(1)))
+    return out
+
+
+def main(t):
+    pod = t.podium({SID: {"title": "Talk", "passphrase": PASS}}, server_ini="access = registered")
+    admin = pod.admin_auth()
+    pub = pod.publish(SID, duration=40)
+    seqs = []
+
+    def listed():
+        r = pod.get("/live/%s/index.m3u8" % SID, headers=admin)
+        if r.status == 200:
+            seqs[:] = h.Playlist(r.body.decode()).seqs()
+        return len(seqs) >= 3
+    h.wait_for(listed, 30, "3 segments listed")
+    r = pod.request("POST", "/api/v1/register", data=b'{"name":"Ada","email":"ada@example.org"}',
+                    headers={"Content-Type": "application/json"})
+    h.check(r.status == 201, "register -> %d" % r.status)
+    token = r.json()["token"]
+    seg, seg2 = "/live/%s/%d.ts" % (SID, seqs[0]), "/live/%s/%d.ts" % (SID, seqs[1])
+    q = "?token=" + token
+
+    # libmicrohttpd: the playlist first, then the segment on that connection
+    mhd = http.client.HTTPConnection("127.0.0.1", pod.http_port, timeout=h.scaled(10))
+    st, _, _ = get_on(mhd, "/live/%s/index.m3u8%s" % (SID, q))
+    h.check(st == 200, "playlist with token -> %d" % st)
+    st, mhd_headers, mhd_body = get_on(mhd, seg + q)
+    h.check(st == 200 and len(mhd_body) > 0, "segment after the playlist -> %d" % st)
+    mhd.close()
+
+    counters = ("podium_http_segment_bytes_total", 'podium_http_responses_total{status="2xx"}')
+    bytes0, ok0 = metrics(pod, admin, *counters)
+    req = "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (seg, q)
+    [(head, body)], _ = raw_responses(pod.http_port, req.encode(), 1)
+    h.check(head.startswith(b"HTTP/1.1 200 OK\r\nDate: "),
+            "a fresh connection's segment GET was not answered by livesend: %r" % head[:200])
+    h.check(body == mhd_body, "livesend's body differs from libmicrohttpd's (%d vs %d bytes)"
+            % (len(body), len(mhd_body)))
+    fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line)
+    for name in COMPARED:
+        h.check(fields.get(name) == mhd_headers.get(name),
+                "%s: livesend %r, libmicrohttpd %r" % (name, fields.get(name), mhd_headers.get(name)))
+    bytes1, ok1 = metrics(pod, admin, *counters)
+    h.check(bytes1 - bytes0 == len(body), "segment bytes metric grew by %d, not %d"
+            % (bytes1 - bytes0, len(body)))
+    h.check(ok1 - ok0 == 2, "2xx responses grew by %d, not by one for livesend's answer and "
+            "one for the first /metrics" % (ok1 - ok0))
+
+    # keep-alive: livesend, then a 404 handed over, then libmicrohttpd
+    conn = http.client.HTTPConnection("127.0.0.1", pod.http_port, timeout=h.scaled(10))
+    st, _, b2 = get_on(conn, seg2, {"Authorization": "Bearer " + token})
+    h.check(st == 200 and len(b2) > 0, "segment with a Bearer token -> %d" % st)
+    sock = conn.sock
+    st, hd, b404 = get_on(conn, "/live/%s/999999.ts%s" % (SID, q))
+    h.check(st == 404 and b'"error"' in b404, "missing segment -> %d %r" % (st, b404[:100]))
+    st, _, again = get_on(conn, seg + q)
+    h.check(st == 200 and again == mhd_body, "segment after the 404 -> %d" % st)
+    h.check(conn.sock is sock, "the keep-alive connection was not kept")
+    conn.close()
+
+    # refusals and HEAD as a connection's first request
+    r = pod.get(seg)
+    h.check(r.status == 401 and r.header("WWW-Authenticate"), "no token -> %d" % r.status)
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+    r = pod.get(seg + "?token=" + forged)
+    h.check(r.status == 403, "forged token -> %d" % r.status)
+    r = pod.request("HEAD", seg + q)
+    h.check(r.status == 200 and r.body == b"" and r.header("Content-Length") == str(len(mhd_body)),
+            "HEAD -> %d, Content-Length %r, %d body bytes" % (r.status, r.header("Content-Length"), len(r.body)))
+
+    # pipelined, the second closing
+    two = ("GET %s%s HTTP/1.1\r\nHost: a\r\n\r\n"
+           "GET %s HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
+           % (seg, q, seg2, token))
+    out, closed = raw_responses(pod.http_port, two.encode(), 2, until_close=True)
+    h.check(out[0][1] == mhd_body and out[1][1] == b2, "pipelined bodies differ")
+    h.check(b"\r\nConnection: close\r\n" in out[1][0] and closed,
+            "Connection: close was not honoured: %r, closed=%s" % (out[1][0][:300], closed))
+    h.note("segment %d bytes; livesend and libmicrohttpd agree" % len(mhd_body))
+    pub.kill()
+    pod.stop()
+
+
+if __name__ == "__main__":
+    h.run(main, tools=["ffmpeg", "ffprobe"])
