@@ -9,7 +9,11 @@
  * A segment's bytes are a mapping of a memfd (segbuf.h): one response
  * reading that fd is shared by every GET of it, so the kernel sends the
  * segment's own pages (sendfile) instead of copying the bytes into each
- * socket, which is what bounds throughput for ~1 MB segments. */
+ * socket, which is what bounds throughput for ~1 MB segments.
+ *
+ * Connections come from livesend (livesend.h), which answers whole live
+ * segment GETs itself on connections that start with one (live_segment)
+ * and hands every other connection over (give_to_mhd). */
 #define _GNU_SOURCE
 #include "podium/http.h"
 
