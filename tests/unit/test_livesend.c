@@ -250,6 +250,15 @@ static void expect_unread(int fd, const char *req)
     assert_memory_equal(buf, req, n);
 }
 
+/* A new connection sending req: the index-th hand-over gets it unread. */
+static void expect_handed_over(struct fixture *f, int index, const char *req)
+{
+    int fd = client(f);
+    send_all(fd, req);
+    expect_unread(handed_fd(f, index), req);
+    close(fd);
+}
+
 #define GET(path, extra) "GET " path " HTTP/1.1\r\nHost: 127.0.0.1\r\n" extra "\r\n"
 
 static void test_serves_keep_alive_and_pipelined(void **state)
@@ -320,12 +329,8 @@ static void test_others_handed_over_unread(void **state)
         "GET /live/s/1.ts HTTP/1.1\nHost: a\n\n",
         "POST /live/s/1.ts HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
     };
-    for (size_t i = 0; i < UNIT_LEN(reqs); i++) {
-        int fd = client(f);
-        send_all(fd, reqs[i]);
-        expect_unread(handed_fd(f, (int)i), reqs[i]);
-        close(fd);
-    }
+    for (size_t i = 0; i < UNIT_LEN(reqs); i++)
+        expect_handed_over(f, (int)i, reqs[i]);
 }
 
 /* Served, then a request it does not answer: handed over at that request. */
@@ -358,10 +363,7 @@ static void test_truncated_and_oversized(void **state)
     static char big[10000];
     size_t n = (size_t)snprintf(big, sizeof(big), "GET /live/s/1.ts HTTP/1.1\r\nX-Pad: ");
     memset(big + n, 'a', sizeof(big) - n - 1);
-    fd = client(f);
-    send_all(fd, big);
-    expect_unread(handed_fd(f, 1), big);
-    close(fd);
+    expect_handed_over(f, 1, big);
 }
 
 static void test_idle_connection_closed(void **state)
