@@ -239,7 +239,7 @@ static const char *http_date(struct livesend *ls)
 
 enum sent { S_DONE, S_BLOCKED, S_TURN, S_ERROR };
 
-/* Sends the header and at most CHUNK body bytes of the current response. */
+/* Sends the header and at most chunk body bytes of the current response. */
 static enum sent send_some(struct conn *c, size_t chunk)
 {
     while (c->head_off < c->head_len) {
@@ -266,7 +266,7 @@ static enum sent send_some(struct conn *c, size_t chunk)
             return S_ERROR;          /* the memfd is shorter than the buffer */
         c->off += (size_t)w;
         budget -= (size_t)w;
-        c->active = now_ms();
+        c->active = now_ms();       /* coarse clock: a vDSO read, no syscall */
     }
     if (c->off < (size_t)c->seg->size)
         return S_TURN;
