@@ -12,8 +12,8 @@
  * socket, which is what bounds throughput for ~1 MB segments.
  *
  * Connections come from livesend (livesend.h), which answers whole live
- * segment GETs itself on connections that start with one (live_segment)
- * and hands every other connection over (give_to_mhd). */
+ * segment and playlist GETs itself on connections that start with one
+ * (live_lookup) and hands every other connection over (give_to_mhd). */
 #define _GNU_SOURCE
 #include "podium/http.h"
 
@@ -62,11 +62,12 @@
 #define MAX_BODY (64 * 1024)
 #define SEG_FILES 1024                 /* segments with a shared response; power of 2 */
 #define IMMUTABLE "public, max-age=31536000, immutable"
-/* A live segment's header lines as livesend sends them: those of
- * file_response plus reply's */
-#define SEGMENT_HEADERS(type)                                                   \
-    "Content-Type: " type "\r\nCache-Control: " IMMUTABLE                      \
-    "\r\nAccess-Control-Allow-Origin: *\r\nServer: podium/" PODIUM_VERSION "\r\n"
+#define PLAYLIST_TYPE "application/vnd.apple.mpegurl"
+/* Header lines as livesend sends them: those reply adds, and a live
+ * segment's as file_response adds them. */
+#define REPLY_HEADERS "Access-Control-Allow-Origin: *\r\nServer: podium/" PODIUM_VERSION "\r\n"
+#define SEGMENT_HEADERS(type) \
+    "Content-Type: " type "\r\nCache-Control: " IMMUTABLE "\r\n" REPLY_HEADERS
 /* jansson prints reals with %.17g, so an rtt of 0.058 went out as
  * 0.058000000000000003; 10 significant digits keep milliseconds on a
  * 160-minute recording's duration */
@@ -281,9 +282,9 @@ static bool attendee_allowed(struct http *h, struct MHD_Connection *c, unsigned 
 }
 
 /* A copy of playlist text with ?token=... on every URI line, so any HLS
- * player carries the attendee's token to the segments. */
-static struct MHD_Response *playlist_with_token(const uint8_t *text, size_t len,
-                                                const char *token)
+ * player carries the attendee's token to the segments. Caller frees. */
+static char *tokened_playlist(const uint8_t *text, size_t len, const char *token,
+                              size_t *out_len)
 {
     size_t lines = 1;
     for (size_t i = 0; i < len; i++)
@@ -308,11 +309,29 @@ static struct MHD_Response *playlist_with_token(const uint8_t *text, size_t len,
             *w++ = '\n';
         i = j + 1;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer((size_t)(w - out), out,
-                                                             MHD_RESPMEM_MUST_FREE);
+    *out_len = (size_t)(w - out);
+    return out;
+}
+
+static struct MHD_Response *playlist_with_token(const uint8_t *text, size_t len,
+                                                const char *token)
+{
+    size_t n;
+    char *out = tokened_playlist(text, len, token, &n);
+    struct MHD_Response *r = out ? MHD_create_response_from_buffer(n, out, MHD_RESPMEM_MUST_FREE)
+                                 : NULL;
     if (!r)
         free(out);
     return r;
+}
+
+/* A live playlist's Cache-Control: at most half the target, so players
+ * see every new segment. */
+static void live_playlist_cache(struct session *s, char *out, size_t cap)
+{
+    struct store_stats st;
+    store_get_stats(s->win, &st);
+    snprintf(out, cap, "max-age=%d", st.ended ? 60 : st.target / 2);
 }
 
 static bool token_in_playlists(struct http *h, struct MHD_Connection *c)
@@ -747,21 +766,18 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         AVBufferRef *pl = delta ? store_playlist_skip(s->win) : store_playlist(s->win);
         if (!pl)
             return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no segment yet");
-        struct store_stats st;
-        store_get_stats(s->win, &st);
         char cache[64];
-        /* At most half the target, so players see every new segment. */
-        snprintf(cache, sizeof(cache), "max-age=%d", st.ended ? 60 : st.target / 2);
+        live_playlist_cache(s, cache, sizeof(cache));
         if (token_in_playlists(h, c)) {
             struct MHD_Response *r = playlist_with_token(pl->data, pl->size, request_token(c));
             av_buffer_unref(&pl);
             if (!r)
                 return MHD_NO;
-            MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
+            MHD_add_response_header(r, "Content-Type", PLAYLIST_TYPE);
             MHD_add_response_header(r, "Cache-Control", "private, no-cache");
             return reply(h, c, MHD_HTTP_OK, r);
         }
-        return buffer_reply(h, c, pl, "application/vnd.apple.mpegurl", cache);
+        return buffer_reply(h, c, pl, PLAYLIST_TYPE, cache);
     }
 
     const char *immutable = IMMUTABLE;
@@ -1215,7 +1231,7 @@ static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connec
     free(buf);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
+    MHD_add_response_header(r, "Content-Type", PLAYLIST_TYPE);
     MHD_add_response_header(r, "Cache-Control", "private, no-cache");
     return reply(h, c, MHD_HTTP_OK, r);
 }
@@ -1250,7 +1266,7 @@ static bool open_playlist_reply(struct http *h, struct MHD_Connection *c,
     free(text);
     if (r) {
         if (code == MHD_HTTP_OK)
-            MHD_add_response_header(r, "Content-Type", "application/vnd.apple.mpegurl");
+            MHD_add_response_header(r, "Content-Type", PLAYLIST_TYPE);
         MHD_add_response_header(r, "Cache-Control", token_in_playlists(h, c) ? "private, no-cache"
                                                                               : "max-age=1");
         MHD_add_response_header(r, "ETag", etag);
@@ -1288,7 +1304,7 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
         rec_path(s->rec, path, sizeof(path), "index.m3u8");
         if (token_in_playlists(h, c))
             return vod_playlist_with_token(h, c, path);
-        return file_reply(h, c, path, "application/vnd.apple.mpegurl",
+        return file_reply(h, c, path, PLAYLIST_TYPE,
                           !published && !open ? priv : open ? "max-age=1" : "public, max-age=300");
     }
     if (strcmp(file, mp4) == 0) {
@@ -2077,10 +2093,64 @@ static bool query_value(const char *q, size_t len, const char *key, char *out, s
     return true;
 }
 
-/* livesend's lookup: a whole live segment the request may have. Playlists,
- * parts, init sections, refusals and segments not in the window (404, or
- * the recording's file) are left to live_reply. */
-static AVBufferRef *live_segment(void *cls, const struct livesend_req *r, const char **headers)
+/* True when every parameter of the query string is key's. */
+static bool query_only(const char *q, size_t len, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; q && i < len;) {
+        size_t j = i;
+        while (j < len && q[j] != '&')
+            j++;
+        if (j > i && (j - i <= kl || strncmp(q + i, key, kl) != 0 || q[i + kl] != '='))
+            return false;
+        i = j + 1;
+    }
+    return true;
+}
+
+static void free_text(void *opaque, uint8_t *data)
+{
+    (void)opaque;
+    free(data);
+}
+
+/* The live playlist as live_reply answers a plain GET of it: a request
+ * with any parameter but the token (_HLS_msn, _HLS_skip) is live_reply's. */
+static AVBufferRef *live_playlist(struct http *h, struct session *s, const struct livesend_req *r,
+                                  const char *token, const char *auth, char *headers, size_t cap)
+{
+    if (!query_only(r->query, r->query_len, "token"))
+        return NULL;
+    AVBufferRef *pl = store_playlist(s->win);
+    if (!pl)
+        return NULL;
+    const char *attendee = token_of(token, auth);
+    if (h->cfg->access == ACCESS_REGISTERED && !admin_bearer(h, auth) && attendee) {
+        size_t n;
+        char *text = tokened_playlist(pl->data, pl->size, attendee, &n);
+        av_buffer_unref(&pl);
+        pl = text ? av_buffer_create((uint8_t *)text, n, free_text, NULL, 0) : NULL;
+        if (!pl) {
+            free(text);
+            return NULL;
+        }
+        snprintf(headers, cap, "Content-Type: " PLAYLIST_TYPE
+                 "\r\nCache-Control: private, no-cache\r\n" REPLY_HEADERS);
+    } else {
+        char cache[64];
+        live_playlist_cache(s, cache, sizeof(cache));
+        snprintf(headers, cap, "Content-Type: " PLAYLIST_TYPE "\r\nCache-Control: %s\r\n"
+                 REPLY_HEADERS, cache);
+    }
+    return pl;
+}
+
+/* livesend's lookup: a whole live segment, or the live playlist, the
+ * request may have. Parts, init sections, refusals, held and delta
+ * playlists and segments not in the window (404, or the recording's
+ * file) are left to live_reply. */
+static AVBufferRef *live_lookup(void *cls, const struct livesend_req *r, char *headers,
+                                size_t cap)
 {
     struct http *h = cls;
     char path[8 + CONFIG_ID_MAX + 32], token[TOKEN_MAX], auth[TOKEN_MAX + 16];
@@ -2092,29 +2162,37 @@ static AVBufferRef *live_segment(void *cls, const struct livesend_req *r, const 
     path[r->path_len] = '\0';
     const char *file;
     struct session *s = session_of_path(h, path + 6, &file);
-    if (!s || !s->win || file[0] < '0' || file[0] > '9')
-        return NULL;
-    bool fmp4 = h->cfg->hls_format == HLS_FORMAT_FMP4;
-    char *end;
-    errno = 0;
-    unsigned long long seq = strtoull(file, &end, 10);
-    if (errno || strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
+    if (!s || !s->win)
         return NULL;
     if (r->authorization) {
         memcpy(auth, r->authorization, r->authorization_len);
         auth[r->authorization_len] = '\0';
     }
+    const char *authz = r->authorization ? auth : NULL;
     unsigned code;
     const char *why;
-    if (!media_allowed(h, token, r->authorization ? auth : NULL, &code, &why))
+    if (!media_allowed(h, token, authz, &code, &why))
         return NULL;
-    AVBufferRef *seg = store_segment(s->win, seq);
-    if (!seg)
-        return NULL;
-    atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
-    count_status(h, MHD_HTTP_OK);
-    *headers = fmp4 ? SEGMENT_HEADERS("video/mp4") : SEGMENT_HEADERS("video/mp2t");
-    return seg;
+    AVBufferRef *body = NULL;
+    if (strcmp(file, "index.m3u8") == 0) {
+        body = live_playlist(h, s, r, token[0] ? token : NULL, authz, headers, cap);
+    } else if (file[0] >= '0' && file[0] <= '9') {
+        bool fmp4 = h->cfg->hls_format == HLS_FORMAT_FMP4;
+        char *end;
+        errno = 0;
+        unsigned long long seq = strtoull(file, &end, 10);
+        if (errno || strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
+            return NULL;
+        body = store_segment(s->win, seq);
+        if (!body)
+            return NULL;
+        atomic_fetch_add_explicit(&h->segment_bytes, body->size, memory_order_relaxed);
+        snprintf(headers, cap, "%s", fmp4 ? SEGMENT_HEADERS("video/mp4")
+                                          : SEGMENT_HEADERS("video/mp2t"));
+    }
+    if (body)
+        count_status(h, MHD_HTTP_OK);
+    return body;
 }
 
 /* livesend's hand-over: MHD serves the connection from its next turn (ITC
@@ -2200,7 +2278,7 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                                  MHD_OPTION_END);
-    struct livesend_hooks hooks = { .lookup = live_segment, .hand_over = give_to_mhd, .cls = h };
+    struct livesend_hooks hooks = { .lookup = live_lookup, .hand_over = give_to_mhd, .cls = h };
     if (h->daemon)
         h->livesend = livesend_start(&hooks, CONN_TIMEOUT_S);
     if (h->livesend)

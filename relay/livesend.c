@@ -1,4 +1,4 @@
-/* Live segment sender: one thread, edge-triggered epoll, every connection
+/* Live sender: one thread, edge-triggered epoll, every connection
  * registered once for both directions (no epoll_ctl per response).
  *
  * A request is parsed from bytes peeked into the thread's one buffer, so a
@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,8 +48,8 @@ struct conn {
     int fd;
     bool sending, close_after, queued;
     bool peer_done;                 /* the client shut its side (EPOLLRDHUP) */
-    AVBufferRef *seg;               /* being sent, our reference */
-    int seg_fd;                     /* segbuf_fd(seg), or -1: sent from memory */
+    AVBufferRef *body;              /* being sent, our reference */
+    int body_fd;                    /* segbuf_fd(body), or -1: sent from memory */
     size_t off;                     /* body bytes sent */
     size_t head_len, head_off;
     int64_t active;                 /* ms, now_ms(), of the last progress */
@@ -69,6 +70,7 @@ struct livesend {
     size_t sending;                 /* connections with a response under way */
     time_t date_at;
     char date[40];                  /* Date: value, once a second */
+    char headers[HEAD_MAX / 2];     /* the lookup hook's header lines */
     char req[REQ_MAX];
 };
 
@@ -208,7 +210,7 @@ static void conn_free(struct livesend *ls, struct conn *c, bool close_fd)
     pthread_mutex_unlock(&ls->lock);
     if (close_fd)
         close(c->fd);
-    av_buffer_unref(&c->seg);
+    av_buffer_unref(&c->body);
     free(c);
 }
 
@@ -239,64 +241,68 @@ static const char *http_date(struct livesend *ls)
 
 enum sent { S_DONE, S_BLOCKED, S_TURN, S_ERROR };
 
-/* Sends the header and at most chunk body bytes of the current response. */
+/* Sends the header and at most chunk body bytes of the current response.
+ * A body in memory goes out with the header in one sendmsg, uncorked; a
+ * memfd's is sendfile'd behind the corked header. */
 static enum sent send_some(struct conn *c, size_t chunk)
 {
-    while (c->head_off < c->head_len) {
-        ssize_t w = send(c->fd, c->head + c->head_off, c->head_len - c->head_off,
-                         MSG_NOSIGNAL);
-        if (w < 0)
-            return errno == EAGAIN || errno == EINTR ? S_BLOCKED : S_ERROR;
-        c->head_off += (size_t)w;
-    }
-    size_t budget = chunk;
-    while (c->off < (size_t)c->seg->size && budget > 0) {
-        size_t want = (size_t)c->seg->size - c->off;
-        want = want < budget ? want : budget;
+    size_t size = (size_t)c->body->size, budget = chunk;
+    while (c->head_off < c->head_len || (c->off < size && budget > 0)) {
+        size_t head = c->head_len - c->head_off;
+        size_t want = size - c->off < budget ? size - c->off : budget;
         ssize_t w;
-        if (c->seg_fd >= 0) {
-            off_t o = (off_t)c->off;
-            w = sendfile(c->fd, c->seg_fd, &o, want);
+        if (c->body_fd < 0) {
+            struct iovec iov[2] = { { c->head + c->head_off, head },
+                                    { c->body->data + c->off, want } };
+            struct msghdr m = { .msg_iov = head ? iov : iov + 1, .msg_iovlen = head ? 2 : 1 };
+            w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        } else if (head) {
+            w = send(c->fd, c->head + c->head_off, head, MSG_NOSIGNAL);
         } else {
-            w = send(c->fd, c->seg->data + c->off, want, MSG_NOSIGNAL);
+            off_t o = (off_t)c->off;
+            w = sendfile(c->fd, c->body_fd, &o, want);
         }
         if (w < 0)
             return errno == EAGAIN || errno == EINTR ? S_BLOCKED : S_ERROR;
         if (w == 0)
             return S_ERROR;          /* the memfd is shorter than the buffer */
-        c->off += (size_t)w;
-        budget -= (size_t)w;
+        size_t of_head = (size_t)w < head ? (size_t)w : head;
+        c->head_off += of_head;
+        c->off += (size_t)w - of_head;
+        budget -= (size_t)w - of_head;
         c->active = now_ms();       /* coarse clock: a vDSO read, no syscall */
     }
-    if (c->off < (size_t)c->seg->size)
+    if (c->off < size)
         return S_TURN;
-    set_cork(c->fd, 0);              /* pushes the tail */
+    if (c->body_fd >= 0)
+        set_cork(c->fd, 0);          /* pushes the tail */
     return S_DONE;
 }
 
-/* Starts answering the request peeked into ls->req (len bytes) with seg. */
-static bool start_response(struct livesend *ls, struct conn *c, AVBufferRef *seg,
+/* Starts answering the request peeked into ls->req (len bytes) with body. */
+static bool start_response(struct livesend *ls, struct conn *c, AVBufferRef *body,
                            const char *headers, size_t len)
 {
     int n = snprintf(c->head, sizeof(c->head),
                      "HTTP/1.1 200 OK\r\nDate: %s\r\n%sContent-Length: %zu\r\n%s\r\n",
-                     http_date(ls), c->close_after ? "Connection: close\r\n" : "", seg->size,
+                     http_date(ls), c->close_after ? "Connection: close\r\n" : "", body->size,
                      headers);
     /* MSG_TRUNC discards the bytes without copying them (TCP) */
     if (n < 0 || (size_t)n >= sizeof(c->head)
         || recv(c->fd, NULL, len, MSG_TRUNC | MSG_DONTWAIT) != (ssize_t)len) {
-        av_buffer_unref(&seg);
+        av_buffer_unref(&body);
         return false;
     }
-    c->seg = seg;
-    c->seg_fd = segbuf_fd(seg);
+    c->body = body;
+    c->body_fd = segbuf_fd(body);
     c->off = 0;
     c->head_len = (size_t)n;
     c->head_off = 0;
     c->sending = true;
     ls->sending++;
     c->active = now_ms();
-    set_cork(c->fd, 1);              /* the header leaves with the body */
+    if (c->body_fd >= 0)
+        set_cork(c->fd, 1);          /* the header leaves with the body */
     return true;
 }
 
@@ -332,7 +338,7 @@ static void conn_run(struct livesend *ls, struct conn *c)
             case S_DONE:
                 c->sending = false;
                 ls->sending--;
-                av_buffer_unref(&c->seg);
+                av_buffer_unref(&c->body);
                 if (c->close_after) {
                     conn_free(ls, c, true);
                     return;
@@ -354,9 +360,11 @@ static void conn_run(struct livesend *ls, struct conn *c)
          * libmicrohttpd answers the truncated request */
         if (p == P_MORE && !c->peer_done)
             return;
-        const char *headers = NULL;
-        AVBufferRef *seg = p == P_OURS ? ls->hooks.lookup(ls->hooks.cls, &r, &headers) : NULL;
-        if (!seg || !start_response(ls, c, seg, headers, len)) {
+        ls->headers[0] = '\0';
+        AVBufferRef *body = p == P_OURS ? ls->hooks.lookup(ls->hooks.cls, &r, ls->headers,
+                                                          sizeof(ls->headers))
+                                       : NULL;
+        if (!body || !start_response(ls, c, body, ls->headers, len)) {
             hand_over(ls, c);
             return;
         }
@@ -454,7 +462,7 @@ void livesend_add(struct livesend *ls, int fd)
         return;
     }
     c->fd = fd;
-    c->seg_fd = -1;
+    c->body_fd = -1;
     c->active = now_ms();
     pthread_mutex_lock(&ls->lock);
     c->next = ls->list;

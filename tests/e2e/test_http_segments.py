@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Live segments over HTTP/1.1 connections, as livesend (a connection that
-starts with a segment GET) and libmicrohttpd (every other connection) serve
-them, with access = registered:
+"""Live segments and playlists over HTTP/1.1 connections, as livesend (a
+connection that starts with a segment or playlist GET) and libmicrohttpd
+(every other connection) serve them, with access = registered:
 
 - a fresh connection's segment GET with ?token= is answered by livesend (its
-  header starts with Date, as libmicrohttpd's does not) and matches what
+  Content-Length comes right after Date and Connection, where
+  libmicrohttpd 0.9.75 puts it after the response's own lines) and matches what
   libmicrohttpd sends for the same segment on a connection that first asked
   for the playlist: same body, Content-Type, Content-Length, Cache-Control,
   Access-Control-Allow-Origin and Server;
@@ -17,7 +18,12 @@ them, with access = registered:
 - two pipelined GETs in one write, the second with Connection: close: two
   whole responses, then the server closes;
 - /metrics counts livesend's responses: podium_http_segment_bytes_total
-  grows by the segment's size and 2xx by one per GET."""
+  grows by the segment's size and 2xx by one per GET;
+- the playlist as a fresh connection's first GET is livesend's and matches
+  libmicrohttpd's: with an attendee's ?token= (or Bearer), every URI line
+  carries the token and Cache-Control is private, no-cache; with the
+  organizer's Bearer it is the plain playlist with max-age; a playlist GET
+  with _HLS_msn, or without a token (401), is libmicrohttpd's."""
 import http.client
 import os
 import re
@@ -75,6 +81,43 @@ def get_on(conn, path, headers=None):
     return r.status, dict(r.getheaders()), r.read()
 
 
+def by_livesend(head):
+    return re.match(rb"HTTP/1.1 200 OK\r\nDate: [^\r]*\r\n(Connection: close\r\n)?Content-Length: ",
+                    head) is not None
+
+
+def livesend_fields(head):
+    """The header fields of a response livesend sent."""
+    h.check(by_livesend(head), "a fresh connection's GET was not answered by livesend: %r" % head[:300])
+    return dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line)
+
+
+def same_fields(fields, mhd_headers, what):
+    for name in COMPARED:
+        h.check(fields.get(name) == mhd_headers.get(name),
+                "%s %s: livesend %r, libmicrohttpd %r" % (what, name, fields.get(name), mhd_headers.get(name)))
+
+
+def playlists_agree(port, path, headers):
+    """livesend's answer to a fresh connection's GET of path and
+    libmicrohttpd's (on a connection that first asked for /healthz) agree;
+    retried while a new segment lands between the two. The body."""
+    extra = "".join("%s: %s\r\n" % kv for kv in headers.items())
+    req = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (path, extra)
+    for _ in range(5):
+        [(head, body)], _ = raw_responses(port, req.encode(), 1)
+        fields = livesend_fields(head)
+        mhd = http.client.HTTPConnection("127.0.0.1", port, timeout=h.scaled(10))
+        get_on(mhd, "/healthz")
+        st, mhd_headers, mhd_body = get_on(mhd, path, headers)
+        mhd.close()
+        h.check(st == 200, "libmicrohttpd's %s -> %d" % (path, st))
+        if body == mhd_body:
+            same_fields(fields, mhd_headers, path)
+            return body
+    h.check(False, "livesend's and libmicrohttpd's %s differed 5 times in a row" % path)
+
+
 def metrics(pod, auth, *names):
     """The values of names in one /metrics response (which counts itself as
     a 2xx only after it was written)."""
@@ -119,14 +162,10 @@ def main(t):
     bytes0, ok0 = metrics(pod, admin, *counters)
     req = "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (seg, q)
     [(head, body)], _ = raw_responses(pod.http_port, req.encode(), 1)
-    h.check(head.startswith(b"HTTP/1.1 200 OK\r\nDate: "),
-            "a fresh connection's segment GET was not answered by livesend: %r" % head[:200])
+    fields = livesend_fields(head)
     h.check(body == mhd_body, "livesend's body differs from libmicrohttpd's (%d vs %d bytes)"
             % (len(body), len(mhd_body)))
-    fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line)
-    for name in COMPARED:
-        h.check(fields.get(name) == mhd_headers.get(name),
-                "%s: livesend %r, libmicrohttpd %r" % (name, fields.get(name), mhd_headers.get(name)))
+    same_fields(fields, mhd_headers, "segment")
     bytes1, ok1 = metrics(pod, admin, *counters)
     h.check(bytes1 - bytes0 == len(body), "segment bytes metric grew by %d, not %d"
             % (bytes1 - bytes0, len(body)))
@@ -163,7 +202,24 @@ def main(t):
     h.check(out[0][1] == mhd_body and out[1][1] == b2, "pipelined bodies differ")
     h.check(b"\r\nConnection: close\r\n" in out[1][0] and closed,
             "Connection: close was not honoured: %r, closed=%s" % (out[1][0][:300], closed))
-    h.note("segment %d bytes; livesend and libmicrohttpd agree" % len(mhd_body))
+
+    # playlists
+    pl_path = "/live/%s/index.m3u8" % SID
+    text = playlists_agree(pod.http_port, pl_path + q, {}).decode()
+    uris = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    h.check(len(uris) >= 3 and all(u.endswith(q) for u in uris),
+            "attendee playlist URIs without the token: %r" % uris[:3])
+    playlists_agree(pod.http_port, pl_path, {"Authorization": "Bearer " + token})
+    text = playlists_agree(pod.http_port, pl_path, admin).decode()
+    h.check("token=" not in text, "the organizer's playlist carries a token")
+    req = "GET %s%s&_HLS_msn=1 HTTP/1.1\r\nHost: a\r\n\r\n" % (pl_path, q)
+    [(head, body)], _ = raw_responses(pod.http_port, req.encode(), 1)
+    h.check(not by_livesend(head) and head.startswith(b"HTTP/1.1 200 OK\r\n") and b"#EXTM3U" in body,
+            "a playlist GET with _HLS_msn was not libmicrohttpd's: %r" % head[:200])
+    r = pod.get(pl_path)
+    h.check(r.status == 401, "playlist without a token -> %d" % r.status)
+    h.note("segment %d bytes; livesend and libmicrohttpd agree on it and on playlists"
+           % len(mhd_body))
     pub.kill()
     pod.stop()
 

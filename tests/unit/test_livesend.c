@@ -1,5 +1,6 @@
 /* Unit tests: livesend, over real loopback TCP. A segment GET is answered
- * with the segment's bytes (memfd or memory), keep-alive and pipelined; any
+ * with the segment's bytes (memfd or memory, large or playlist-sized, with
+ * the header lines the lookup wrote), keep-alive and pipelined; any
  * other request reaches the hand-over hook unread, byte for byte; a client
  * that stops halfway, goes idle or leaves mid-response costs nothing that
  * stays. */
@@ -22,13 +23,15 @@
 #include "podium/segbuf.h"
 
 #define SEG_SIZE (1500 * 1000)          /* several chunks and turns */
+#define SMALL_SIZE 700                  /* a playlist */
 #define BIG_SIZE (24 * 1000 * 1000)     /* more than loopback buffers hold */
 #define DEADLINE_S 5.0
 #define SEG_HEADERS "Content-Type: video/mp2t\r\nX-Test: 1\r\n"
 
 struct fixture {
     struct segbuf sb, big_sb;
-    AVBufferRef *seg, *mem, *big;       /* memfd, plain memory, memfd */
+    AVBufferRef *seg, *mem, *big, *small; /* memfd, memory, memfd, memory */
+    int lookups;
     int listen_fd;
     unsigned port;
     struct livesend *ls;
@@ -72,12 +75,14 @@ static void copy_field(char *out, size_t cap, const char *p, size_t len)
     snprintf(out, cap, "%.*s", (int)len, p ? p : "");
 }
 
-static AVBufferRef *lookup(void *cls, const struct livesend_req *r, const char **headers)
+/* Writes its header lines fresh each time: X-Lookup counts the calls. */
+static AVBufferRef *lookup(void *cls, const struct livesend_req *r, char *headers, size_t cap)
 {
     struct fixture *f = cls;
     pthread_mutex_lock(&f->lock);
     copy_field(f->last_query, sizeof(f->last_query), r->query, r->query_len);
     copy_field(f->last_auth, sizeof(f->last_auth), r->authorization, r->authorization_len);
+    int n = ++f->lookups;
     pthread_mutex_unlock(&f->lock);
     AVBufferRef *b = NULL;
     if (r->path_len == 12 && memcmp(r->path, "/live/s/1.ts", 12) == 0)
@@ -86,7 +91,9 @@ static AVBufferRef *lookup(void *cls, const struct livesend_req *r, const char *
         b = f->mem;
     else if (r->path_len == 12 && memcmp(r->path, "/live/s/3.ts", 12) == 0)
         b = f->big;
-    *headers = SEG_HEADERS;
+    else if (r->path_len == 18 && memcmp(r->path, "/live/s/index.m3u8", 18) == 0)
+        b = f->small;
+    snprintf(headers, cap, SEG_HEADERS "X-Lookup: %d\r\n", n);
     return b ? av_buffer_ref(b) : NULL;
 }
 
@@ -109,6 +116,9 @@ static int setup(void **state)
     f->mem = av_buffer_alloc(SEG_SIZE);
     for (size_t i = 0; i < SEG_SIZE; i++)
         f->mem->data[i] = byte_at(i);
+    f->small = av_buffer_alloc(SMALL_SIZE);
+    for (size_t i = 0; i < SMALL_SIZE; i++)
+        f->small->data[i] = byte_at(i);
     pthread_mutex_init(&f->lock, NULL);
     struct sockaddr_in sa = { .sin_family = AF_INET };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -134,11 +144,13 @@ static int teardown(void **state)
     assert_int_equal(av_buffer_get_ref_count(f->seg), 1);
     assert_int_equal(av_buffer_get_ref_count(f->big), 1);
     assert_int_equal(av_buffer_get_ref_count(f->mem), 1);
+    assert_int_equal(av_buffer_get_ref_count(f->small), 1);
     for (int i = 0; i < f->n_handed; i++)
         close(f->handed[i]);
     av_buffer_unref(&f->seg);
     av_buffer_unref(&f->big);
     av_buffer_unref(&f->mem);
+    av_buffer_unref(&f->small);
     segbuf_free(&f->sb);
     segbuf_free(&f->big_sb);
     close(f->listen_fd);
@@ -279,6 +291,29 @@ static void test_serves_keep_alive_and_pipelined(void **state)
     close(fd);
 }
 
+/* Playlist-sized bodies from memory: header and body in one send each,
+ * with the header lines of their own lookup. */
+static void test_small_bodies(void **state)
+{
+    struct fixture *f = *state;
+    char head[1024];
+    int fd = client(f);
+    send_all(fd, GET("/live/s/index.m3u8", ""));
+    expect_response(fd, head, sizeof(head), SMALL_SIZE);
+    assert_non_null(strstr(head, "\r\nX-Lookup: 1\r\n\r\n"));
+    send_all(fd, GET("/live/s/index.m3u8", "") GET("/live/s/1.ts", "")
+                 GET("/live/s/index.m3u8?token=z", "Connection: close\r\n"));
+    expect_response(fd, head, sizeof(head), SMALL_SIZE);
+    assert_non_null(strstr(head, "\r\nX-Lookup: 2\r\n\r\n"));
+    expect_response(fd, head, sizeof(head), SEG_SIZE);
+    expect_response(fd, head, sizeof(head), SMALL_SIZE);
+    assert_non_null(strstr(head, "\r\nConnection: close\r\n"));
+    assert_non_null(strstr(head, "\r\nX-Lookup: 4\r\n\r\n"));
+    expect_closed(fd);
+    close(fd);
+    assert_int_equal(f->n_handed, 0);
+}
+
 static void test_connection_close(void **state)
 {
     struct fixture *f = *state;
@@ -313,7 +348,7 @@ static void test_others_handed_over_unread(void **state)
     struct fixture *f = *state;
     static const char *const reqs[] = {
         GET("/live/s/9.ts", ""),                       /* lookup says no */
-        GET("/live/s/index.m3u8", ""),
+        GET("/live/s/init.mp4", ""),
         GET("/watch/s", ""),
         "HEAD /live/s/1.ts HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET /live/s/1.ts HTTP/1.0\r\n\r\n",
@@ -408,6 +443,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);           /* as podium's main: livesend.h says why */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_serves_keep_alive_and_pipelined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_in_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_others_handed_over_unread, setup, teardown),
