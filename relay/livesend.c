@@ -279,19 +279,25 @@ static enum sent send_some(struct conn *c, size_t chunk)
     return S_DONE;
 }
 
-/* Starts answering the request peeked into ls->req (len bytes) with body. */
-static bool start_response(struct livesend *ls, struct conn *c, AVBufferRef *body,
-                           const char *headers, size_t len)
+enum start { START_OK, START_UNREAD, START_LOST };
+
+/* Starts answering the request peeked into ls->req (len bytes) with body
+ * (takes the reference). START_UNREAD: not started, the request is still
+ * unread; START_LOST: only part of it could be consumed. */
+static enum start start_response(struct livesend *ls, struct conn *c, AVBufferRef *body,
+                                 const char *headers, size_t len)
 {
     int n = snprintf(c->head, sizeof(c->head),
                      "HTTP/1.1 200 OK\r\nDate: %s\r\n%sContent-Length: %zu\r\n%s\r\n",
                      http_date(ls), c->close_after ? "Connection: close\r\n" : "", body->size,
                      headers);
-    /* MSG_TRUNC discards the bytes without copying them (TCP) */
-    if (n < 0 || (size_t)n >= sizeof(c->head)
-        || recv(c->fd, NULL, len, MSG_TRUNC | MSG_DONTWAIT) != (ssize_t)len) {
+    /* MSG_TRUNC discards the bytes without copying them (TCP); all of
+     * them, as they were peeked, unless the kernel says otherwise */
+    ssize_t got = n < 0 || (size_t)n >= sizeof(c->head)
+                      ? -1 : recv(c->fd, NULL, len, MSG_TRUNC | MSG_DONTWAIT);
+    if (got != (ssize_t)len) {
         av_buffer_unref(&body);
-        return false;
+        return got > 0 ? START_LOST : START_UNREAD;
     }
     c->body = body;
     c->body_fd = segbuf_fd(body);
@@ -303,7 +309,7 @@ static bool start_response(struct livesend *ls, struct conn *c, AVBufferRef *bod
     c->active = now_ms();
     if (c->body_fd >= 0)
         set_cork(c->fd, 1);          /* the header leaves with the body */
-    return true;
+    return START_OK;
 }
 
 static size_t chunk_of(const struct livesend *ls)
@@ -364,8 +370,17 @@ static void conn_run(struct livesend *ls, struct conn *c)
         AVBufferRef *body = p == P_OURS ? ls->hooks.lookup(ls->hooks.cls, &r, ls->headers,
                                                           sizeof(ls->headers))
                                        : NULL;
-        if (!body || !start_response(ls, c, body, ls->headers, len)) {
+        switch (body ? start_response(ls, c, body, ls->headers, len) : START_UNREAD) {
+        case START_OK:
+            break;
+        case START_UNREAD:
             hand_over(ls, c);
+            return;
+        case START_LOST:
+            /* libmicrohttpd would read the rest as a request of its own */
+            log_msg(LV_WARN, NULL, "\"livesend: request only partly consumed, connection "
+                    "closed\" bytes=%zu", len);
+            conn_free(ls, c, true);
             return;
         }
     }
