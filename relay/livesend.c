@@ -48,6 +48,7 @@ struct conn {
     int fd;
     bool sending, close_after, queued;
     bool peer_done;                 /* the client shut its side (EPOLLRDHUP) */
+    bool drained;                   /* the request was all the socket held */
     AVBufferRef *body;              /* being sent, our reference */
     int body_fd;                    /* segbuf_fd(body), or -1: sent from memory */
     size_t off;                     /* body bytes sent */
@@ -349,6 +350,10 @@ static void conn_run(struct livesend *ls, struct conn *c)
                     conn_free(ls, c, true);
                     return;
                 }
+                /* a later request comes with an edge of its own: no peek
+                 * to learn that there is none yet (a syscall a request) */
+                if (c->drained && !c->peer_done)
+                    return;
                 break;
             }
         }
@@ -366,6 +371,7 @@ static void conn_run(struct livesend *ls, struct conn *c)
          * libmicrohttpd answers the truncated request */
         if (p == P_MORE && !c->peer_done)
             return;
+        c->drained = p == P_OURS && len == (size_t)n && (size_t)n < sizeof(ls->req);
         ls->headers[0] = '\0';
         AVBufferRef *body = p == P_OURS ? ls->hooks.lookup(ls->hooks.cls, &r, ls->headers,
                                                           sizeof(ls->headers))
@@ -417,6 +423,8 @@ static void *loop(void *arg)
             if (!c)
                 continue;
             c->peer_done = c->peer_done || (ev[i].events & (EPOLLRDHUP | EPOLLHUP));
+            if (ev[i].events & EPOLLIN)
+                c->drained = false;          /* bytes came after the last peek */
             if (!c->queued)                  /* queued: runs below anyway */
                 conn_run(ls, c);
         }

@@ -200,12 +200,13 @@ static void expect_closed(int fd)
     assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
 }
 
-/* Reads one response: its header (NUL-terminated into head) and body,
- * which must be byte_at(0..size). */
-static void expect_response(int fd, char *head, size_t cap, size_t size)
+/* Reads one response, of which hl header bytes are already in head: its
+ * header (NUL-terminated into head) and body, which must be
+ * byte_at(0..size). */
+static void expect_response_after(int fd, char *head, size_t cap, size_t size, size_t hl)
 {
-    size_t hl = 0;
     char *end = NULL;
+    head[hl] = '\0';
     while (!end) {
         assert_true(hl < cap - 1);
         /* one byte at a time: the body must stay in the socket */
@@ -230,6 +231,11 @@ static void expect_response(int fd, char *head, size_t cap, size_t size)
                 fail_msg("body byte %zu is %u", got + (size_t)i, body[i]);
         got += (size_t)n;
     }
+}
+
+static void expect_response(int fd, char *head, size_t cap, size_t size)
+{
+    expect_response_after(fd, head, cap, size, 0);
 }
 
 /* The next connection handed over, within the deadline. */
@@ -310,6 +316,24 @@ static void test_small_bodies(void **state)
     assert_non_null(strstr(head, "\r\nConnection: close\r\n"));
     assert_non_null(strstr(head, "\r\nX-Lookup: 4\r\n\r\n"));
     expect_closed(fd);
+    close(fd);
+    assert_int_equal(f->n_handed, 0);
+}
+
+/* The next request arrives while a response is still under way: it is
+ * answered once that one is done, with no new bytes to signal it. */
+static void test_request_during_response(void **state)
+{
+    struct fixture *f = *state;
+    char head[1024];
+    int fd = client(f);
+    send_all(fd, GET("/live/s/3.ts", ""));
+    /* more than the socket buffers hold: livesend waits for room, and the
+     * next request arrives meanwhile, or during the last chunk */
+    assert_true(recv_some(fd, head, 1) == 1);
+    send_all(fd, GET("/live/s/index.m3u8", ""));
+    expect_response_after(fd, head, sizeof(head), BIG_SIZE, 1);
+    expect_response(fd, head, sizeof(head), SMALL_SIZE);
     close(fd);
     assert_int_equal(f->n_handed, 0);
 }
@@ -444,6 +468,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_serves_keep_alive_and_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_during_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_in_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_others_handed_over_unread, setup, teardown),
