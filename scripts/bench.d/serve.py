@@ -10,6 +10,12 @@ Podium serves, and no ingest or segmenting competes with the HTTP threads
 for the two cores.  Both servers stay up; `wrk -t2 -cC -dS` runs alternate
 nginx, Podium, nginx, Podium ... per (target, connections) and run.
 
+`--targets player` adds a third target: every connection asks for the
+playlist first, then for segment and playlist in turn, as a player on a
+connection of its own does (a Lua request() hook; wrk's latency then mixes
+both).  It is not in the default targets, so `scripts/bench all` stays
+short.
+
 Figures per wrk run come from a wrk Lua done() hook: requests and bytes
 (headers included, as wrk counts them) over the measured duration, p50/p99
 latency, and every error wrk counts (connect/read/write/timeout and non-2xx
@@ -44,12 +50,28 @@ import urllib.request
 
 import bench
 
-TARGETS = ("segment", "playlist")
+TARGETS = ("segment", "playlist", "player")
+DEFAULT_TARGETS = ("segment", "playlist")     # player: opt-in, `all` stays short
 SERVERS = ("nginx", "nginx-tmpfs", "podium")     # the order runs alternate in
 LABELS = {"nginx": "nginx", "nginx-tmpfs": "nginx (tmpfs)", "podium": "Podium"}
 WANT_SEGMENTS = 4          # listed before the feeder stops
 FEED_DEADLINE = 60.0
 WARMUP_S = 2
+
+# A player's connection, as hls.js uses one: the playlist first, then
+# segment and playlist in turn.  wrk asks a thread's script for each
+# request in the order its connections need one, so the first `per_thread`
+# requests (the script's argument) are the first of each connection.
+PLAYER_LUA = """
+local paths = {{"{playlist}", "{segment}"}}
+local first, n = 0, 0
+init = function(args) first = tonumber(args[1]) end
+request = function()
+  n = n + 1
+  if n <= first then return wrk.format("GET", paths[1]) end
+  return wrk.format("GET", paths[n % 2 + 1])
+end
+"""
 
 # A done() hook instead of parsing wrk's text: exact counts, no unit suffixes.
 WRK_LUA = """
@@ -123,7 +145,7 @@ def parse_args(argv):
     ap.add_argument("--pin", action="store_true",
                     help="servers on CPU 0, wrk on CPU 1 (taskset): latency without "
                     "the server and wrk preempting each other")
-    ap.add_argument("--targets", default=",".join(TARGETS),
+    ap.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
                     help="comma-separated: segment,playlist (default both)")
     ap.add_argument("--only", choices=("podium", "nginx"), help="run one server only")
     ap.add_argument("--nginx-tmpfs", action="store_true",
@@ -143,7 +165,7 @@ def parse_args(argv):
     a.connections = [int(c) for c in a.connections.split(",") if c]
     a.targets = [t for t in a.targets.split(",") if t]
     if any(t not in TARGETS for t in a.targets) or not a.targets:
-        ap.error("--targets: segment and/or playlist")
+        ap.error("--targets: any of " + ", ".join(TARGETS))
     if not a.connections or min(a.connections) < 1 or a.runs < 1 or a.seconds < 1:
         ap.error("connections, runs and seconds must be positive")
     return a
@@ -312,10 +334,12 @@ def pinned(args, side):
     return ["taskset", "-c", "0" if side == "server" else "1"] if args.pin else []
 
 
-def run_wrk(args, url, conns, seconds, server_pid):
+def run_wrk(args, port, target, conns, seconds, server_pid):
+    threads = min(args.threads, conns)
     argv = pinned(args, "load") + [
-        "wrk", "-t%d" % min(args.threads, conns), "-c%d" % conns, "-d%ds" % seconds,
-        "--timeout", "5s", "--latency", "-s", args.lua, url]
+        "wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds,
+        "--timeout", "5s", "--latency", "-s", args.lua[target],
+        "http://127.0.0.1:%d%s" % (port, args.paths[target]), "--", str(conns // threads)]
     c0 = bench.cpu_ticks([server_pid])
     m0 = bench.machine_busy_ticks()
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -394,11 +418,14 @@ def markdown(meta, runs, rows, args):
     if meta.get("nginx_tmpfs_root"):
         w("- nginx (tmpfs): the same nginx, config and bytes, the files in `%s` (tmpfs: "
           "shmem pages, as Podium's memfds)" % meta["nginx_tmpfs_root"])
-    for t in args.targets:
+    for t in TARGETS:
         b = meta["targets"].get(t)
-        if b:
+        if b and (t in args.targets or "player" in args.targets):
             w("- %s: `%s`, %d bytes%s" % (t, b["path"], b["bytes"],
                                         ", EXTINF %.3f s" % b["extinf"] if b.get("extinf") else ""))
+    if "player" in args.targets:
+        w("- player: each connection asks for the playlist first, then segment and "
+          "playlist in turn (as hls.js on its own connection); latency mixes both")
     w("- load: `wrk -t%d -cC -d%ds --latency`, runs alternate nginx/Podium; "
       "MiB/s counts what wrk read (body + headers); errors = connect + read + write + "
       "timeout + non-2xx; CPU = server utime+stime per request; wrk CPU = the same "
@@ -482,9 +509,10 @@ def main(argv):
     args.media = bench.snapshot(media_src, os.path.join(work, os.path.basename(media_src)))
     args.podium_bin = os.path.join(work, "podium")
     shutil.copy2(src_bin, args.podium_bin)
-    args.lua = os.path.join(work, "done.lua")
-    with open(args.lua, "w") as f:
+    done_lua = os.path.join(work, "done.lua")
+    with open(done_lua, "w") as f:
         f.write(WRK_LUA)
+    args.lua = {t: done_lua for t in TARGETS}
     meta = {"date": now.isoformat(timespec="seconds"),
             "command": os.environ.get("PODIUM_BENCH_CMDLINE")
             or bench.cmdline([sys.argv[0], "serve"] + argv),
@@ -508,6 +536,11 @@ def main(argv):
         meta["targets"] = {t: {"path": p, "bytes": len(b), "podium_headers": h}
                            for t, (p, b, h) in targets.items()}
         meta["targets"]["segment"]["extinf"] = extinf
+        args.paths = {t: p for t, (p, _, _) in targets.items()}
+        args.paths["player"] = args.paths["playlist"]
+        args.lua["player"] = os.path.join(work, "player.lua")
+        with open(args.lua["player"], "w") as f:
+            f.write(PLAYER_LUA.format(**args.paths) + WRK_LUA)
         nginx, nginx_port, conf = start_nginx(args, procs, work, targets, nofile)
         meta["nginx_conf"] = bench.rel(os.path.join(final_logs, "nginx.conf"))
         shutil.copy2(conf, os.path.join(args.logdir, "nginx.conf"))
@@ -524,8 +557,7 @@ def main(argv):
         meta["problems"] += problems
         for name, (p, port) in servers.items():
             for t in args.targets:
-                run_wrk(args, "http://127.0.0.1:%d%s" % (port, targets[t][0]),
-                        min(args.connections), WARMUP_S, p.pid)
+                run_wrk(args, port, t, min(args.connections), WARMUP_S, p.pid)
         total = len(args.targets) * len(args.connections) * args.runs * len(servers)
         bench.log("%d wrk runs of %d s (~%.0f min); logs will be in %s" % (
             total, args.seconds, total * (args.seconds + 2) / 60.0, meta["logs"]))
@@ -535,8 +567,7 @@ def main(argv):
                     for name, (p, port) in servers.items():
                         if p.poll() is not None:
                             raise RuntimeError("%s exited (rc %s)" % (name, p.returncode))
-                        x = run_wrk(args, "http://127.0.0.1:%d%s" % (port, targets[t][0]),
-                                    c, args.seconds, p.pid)
+                        x = run_wrk(args, port, t, c, args.seconds, p.pid)
                         x.update({"server": name, "target": t, "connections": c, "run": r})
                         runs.append(x)
                         if "req_s" in x:
