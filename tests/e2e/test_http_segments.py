@@ -7,7 +7,7 @@ connection that starts with a segment or playlist GET) and libmicrohttpd
   Content-Length comes right after Date and Connection, where
   libmicrohttpd 0.9.75 puts it after the response's own lines) and matches what
   libmicrohttpd sends for the same segment on a connection that first asked
-  for the playlist: same body, Content-Type, Content-Length, Cache-Control,
+  for /healthz: same body, Content-Type, Content-Length, Cache-Control,
   Access-Control-Allow-Origin and Server;
 - on one keep-alive connection: a segment with a Bearer token, then a
   segment that does not exist (404 JSON from libmicrohttpd), then a segment
@@ -86,6 +86,20 @@ def by_livesend(head):
                     head) is not None
 
 
+def head_of(st, fields):
+    """A response header again, from http.client's status and fields (in
+    the order they came)."""
+    return ("HTTP/1.1 %d OK\r\n%s" % (st, "".join("%s: %s\r\n" % kv for kv in fields.items()))).encode()
+
+
+def mhd_get(conn, path, headers=None):
+    """get_on for a request libmicrohttpd must answer (conn's first request
+    was not livesend's)."""
+    st, hd, body = get_on(conn, path, headers)
+    h.check(not by_livesend(head_of(st, hd)), "%s was answered by livesend, not libmicrohttpd" % path)
+    return st, hd, body
+
+
 def livesend_fields(head):
     """The header fields of a response livesend sent."""
     h.check(by_livesend(head), "a fresh connection's GET was not answered by livesend: %r" % head[:300])
@@ -109,7 +123,7 @@ def playlists_agree(port, path, headers):
         fields = livesend_fields(head)
         mhd = http.client.HTTPConnection("127.0.0.1", port, timeout=h.scaled(10))
         get_on(mhd, "/healthz")
-        st, mhd_headers, mhd_body = get_on(mhd, path, headers)
+        st, mhd_headers, mhd_body = mhd_get(mhd, path, headers)
         mhd.close()
         h.check(st == 200, "libmicrohttpd's %s -> %d" % (path, st))
         if body == mhd_body:
@@ -150,12 +164,12 @@ def main(t):
     seg, seg2 = "/live/%s/%d.ts" % (SID, seqs[0]), "/live/%s/%d.ts" % (SID, seqs[1])
     q = "?token=" + token
 
-    # libmicrohttpd: the playlist first, then the segment on that connection
+    # libmicrohttpd: /healthz first, then the segment on that connection
     mhd = http.client.HTTPConnection("127.0.0.1", pod.http_port, timeout=h.scaled(10))
-    st, _, _ = get_on(mhd, "/live/%s/index.m3u8%s" % (SID, q))
-    h.check(st == 200, "playlist with token -> %d" % st)
-    st, mhd_headers, mhd_body = get_on(mhd, seg + q)
-    h.check(st == 200 and len(mhd_body) > 0, "segment after the playlist -> %d" % st)
+    st, _, _ = get_on(mhd, "/healthz")
+    h.check(st == 200, "/healthz -> %d" % st)
+    st, mhd_headers, mhd_body = mhd_get(mhd, seg + q)
+    h.check(st == 200 and len(mhd_body) > 0, "segment after /healthz -> %d" % st)
     mhd.close()
 
     counters = ("podium_http_segment_bytes_total", 'podium_http_responses_total{status="2xx"}')
@@ -174,12 +188,13 @@ def main(t):
 
     # keep-alive: livesend, then a 404 handed over, then libmicrohttpd
     conn = http.client.HTTPConnection("127.0.0.1", pod.http_port, timeout=h.scaled(10))
-    st, _, b2 = get_on(conn, seg2, {"Authorization": "Bearer " + token})
-    h.check(st == 200 and len(b2) > 0, "segment with a Bearer token -> %d" % st)
+    st, hd, b2 = get_on(conn, seg2, {"Authorization": "Bearer " + token})
+    h.check(st == 200 and len(b2) > 0 and by_livesend(head_of(st, hd)),
+            "segment with a Bearer token -> %d %r" % (st, hd))
     sock = conn.sock
     st, hd, b404 = get_on(conn, "/live/%s/999999.ts%s" % (SID, q))
     h.check(st == 404 and b'"error"' in b404, "missing segment -> %d %r" % (st, b404[:100]))
-    st, _, again = get_on(conn, seg + q)
+    st, _, again = mhd_get(conn, seg + q)
     h.check(st == 200 and again == mhd_body, "segment after the 404 -> %d" % st)
     h.check(conn.sock is sock, "the keep-alive connection was not kept")
     conn.close()
