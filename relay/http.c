@@ -103,10 +103,12 @@ struct http {
     struct registry *reg;
     struct MHD_Daemon *daemon;
     struct acceptor *acceptor;            /* hands connections to livesend */
-    struct livesend *livesend;            /* whole live segments; the rest to daemon */
+    struct livesend *livesend;            /* live segments and playlists; the rest to daemon */
     time_t started;
     atomic_uint_fast64_t by_status[ST_N];
     atomic_uint_fast64_t segment_bytes;
+    /* how much of the traffic livesend keeps (podium_http_* in /metrics) */
+    atomic_uint_fast64_t conns_accepted, conns_handed_over, livesend_responses;
     /* *req_cls of a GET/HEAD between its first and second handler call */
     char headers_seen;
     pthread_mutex_t files_lock;           /* files, n_files */
@@ -1048,6 +1050,19 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
                "# TYPE podium_http_segment_bytes_total counter\n"
                "podium_http_segment_bytes_total %" PRIuFAST64 "\n",
             atomic_load(&h->segment_bytes));
+    fprintf(f, "# HELP podium_http_connections_total HTTP connections accepted.\n"
+               "# TYPE podium_http_connections_total counter\n"
+               "podium_http_connections_total %" PRIuFAST64 "\n"
+               "# HELP podium_http_connections_handed_over_total Connections livesend handed "
+               "to libmicrohttpd at a request it does not answer, with all later ones.\n"
+               "# TYPE podium_http_connections_handed_over_total counter\n"
+               "podium_http_connections_handed_over_total %" PRIuFAST64 "\n"
+               "# HELP podium_http_livesend_responses_total Live segments and playlists sent "
+               "by livesend.\n"
+               "# TYPE podium_http_livesend_responses_total counter\n"
+               "podium_http_livesend_responses_total %" PRIuFAST64 "\n",
+            atomic_load(&h->conns_accepted), atomic_load(&h->conns_handed_over),
+            atomic_load(&h->livesend_responses));
     fclose(f);
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -2190,8 +2205,10 @@ static AVBufferRef *live_lookup(void *cls, const struct livesend_req *r, char *h
         snprintf(headers, cap, "%s", fmp4 ? SEGMENT_HEADERS("video/mp4")
                                           : SEGMENT_HEADERS("video/mp2t"));
     }
-    if (body)
+    if (body) {
         count_status(h, MHD_HTTP_OK);
+        atomic_fetch_add_explicit(&h->livesend_responses, 1, memory_order_relaxed);
+    }
     return body;
 }
 
@@ -2200,6 +2217,7 @@ static AVBufferRef *live_lookup(void *cls, const struct livesend_req *r, char *h
 static void give_to_mhd(void *cls, int fd)
 {
     struct http *h = cls;
+    atomic_fetch_add_explicit(&h->conns_handed_over, 1, memory_order_relaxed);
     struct sockaddr_storage peer;
     socklen_t len = sizeof(peer);
     if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0) {
@@ -2214,6 +2232,7 @@ static void take_connection(void *cls, int fd, const struct sockaddr *peer, sock
 {
     struct http *h = cls;
     (void)peer; (void)len;
+    atomic_fetch_add_explicit(&h->conns_accepted, 1, memory_order_relaxed);
     livesend_add(h->livesend, fd);
 }
 

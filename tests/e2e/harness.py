@@ -494,6 +494,20 @@ class Podium:
     def request(self, method, path, **kw):
         return http(method, self.url(path), **kw)
 
+    def counters(self, *names):
+        """The values of unlabelled (or fully labelled, as written) samples
+        in one /metrics response, read with the organizer token. The
+        response counts itself as a 2xx only after it was written, and its
+        connection as one handed to libmicrohttpd before."""
+        r = self.get("/metrics", headers=self.admin_auth())
+        check(r.status == 200, "/metrics -> %d" % r.status)
+        out = []
+        for name in names:
+            m = re.search(r'(?m)^%s (\d+)$' % re.escape(name), r.body.decode())
+            check(m is not None, "no %s in /metrics" % name)
+            out.append(int(m.group(1)))
+        return out
+
     def admin_auth(self):
         """Authorization header with the organizer token: the configured
         admin_token, or the one Podium generated in data_dir/admin.token."""

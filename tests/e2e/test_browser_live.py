@@ -7,6 +7,9 @@
 - /watch/<id> plays the live playlist through hls.js: video.currentTime
   advances by >= 3 s, window.podium.errors stays empty, window.podium.source
   is /live/<id>/index.m3u8, video and audio are decoded.
+Noted, not asserted: how many of the page's connections and 2xx responses
+livesend kept (it serves a connection only until its first request that is
+not a live segment or playlist).
 Screenshots: $E2E_ARTIFACTS or tests/e2e/artifacts/.
 Needs /usr/bin/chromium and web/node_modules/playwright-core: `scripts/deps browser`."""
 import os
@@ -42,7 +45,15 @@ def main(t):
     watch = [l for l in home.get("links", []) if l.get("href") == "/watch/%s" % SID]
     h.check(watch, "home page has no link to /watch/%s: %r" % (SID, home.get("links")))
 
+    names = ("podium_http_connections_total", "podium_http_connections_handed_over_total",
+             "podium_http_livesend_responses_total", 'podium_http_responses_total{status="2xx"}')
+    before = pod.counters(*names)
     res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=30)
+    after = pod.counters(*names)
+    # less the second /metrics' own connection (counted, handed over)
+    conns, handed, fast, ok = (a - b for a, b in zip(after, before))
+    h.note("Chromium: %d connections, %d handed to libmicrohttpd; livesend sent %d of "
+           "%d 2xx responses" % (conns - 1, handed - 1, fast, ok))
     h.check(res.get("source") == "/live/%s/index.m3u8" % SID,
             "window.podium.source %r, expected /live/%s/index.m3u8" % (res.get("source"), SID))
     h.check(pub.poll() is None, "the publisher stopped before playback was checked: %s" % pub.log())

@@ -18,7 +18,9 @@ connection that starts with a segment or playlist GET) and libmicrohttpd
 - two pipelined GETs in one write, the second with Connection: close: two
   whole responses, then the server closes;
 - /metrics counts livesend's responses: podium_http_segment_bytes_total
-  grows by the segment's size and 2xx by one per GET;
+  grows by the segment's size, 2xx and livesend_responses by one per GET;
+  connections_total by each connection and connections_handed_over_total
+  by each one whose first request is not livesend's (the /metrics ones);
 - the playlist as a fresh connection's first GET is livesend's and matches
   libmicrohttpd's: with an attendee's ?token= (or Bearer), every URI line
   carries the token and Cache-Control is private, no-cache; with the
@@ -132,19 +134,6 @@ def playlists_agree(port, path, headers):
     h.check(False, "livesend's and libmicrohttpd's %s differed 5 times in a row" % path)
 
 
-def metrics(pod, auth, *names):
-    """The values of names in one /metrics response (which counts itself as
-    a 2xx only after it was written)."""
-    r = pod.get("/metrics", headers=auth)
-    h.check(r.status == 200, "/metrics -> %d" % r.status)
-    out = []
-    for name in names:
-        m = re.search(r'(?m)^%s (\d+)$' % re.escape(name), r.body.decode())
-        h.check(m is not None, "no %s in /metrics" % name)
-        out.append(int(m.group(1)))
-    return out
-
-
 def main(t):
     pod = t.podium({SID: {"title": "Talk", "passphrase": PASS}}, server_ini="access = registered")
     admin = pod.admin_auth()
@@ -172,19 +161,25 @@ def main(t):
     h.check(st == 200 and len(mhd_body) > 0, "segment after /healthz -> %d" % st)
     mhd.close()
 
-    counters = ("podium_http_segment_bytes_total", 'podium_http_responses_total{status="2xx"}')
-    bytes0, ok0 = metrics(pod, admin, *counters)
+    counters = ("podium_http_segment_bytes_total", 'podium_http_responses_total{status="2xx"}',
+                "podium_http_livesend_responses_total", "podium_http_connections_total",
+                "podium_http_connections_handed_over_total")
+    bytes0, ok0, ls0, conns0, handed0 = pod.counters(*counters)
     req = "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (seg, q)
     [(head, body)], _ = raw_responses(pod.http_port, req.encode(), 1)
     fields = livesend_fields(head)
     h.check(body == mhd_body, "livesend's body differs from libmicrohttpd's (%d vs %d bytes)"
             % (len(body), len(mhd_body)))
     same_fields(fields, mhd_headers, "segment")
-    bytes1, ok1 = metrics(pod, admin, *counters)
+    bytes1, ok1, ls1, conns1, handed1 = pod.counters(*counters)
     h.check(bytes1 - bytes0 == len(body), "segment bytes metric grew by %d, not %d"
             % (bytes1 - bytes0, len(body)))
     h.check(ok1 - ok0 == 2, "2xx responses grew by %d, not by one for livesend's answer and "
             "one for the first /metrics" % (ok1 - ok0))
+    # the segment's connection and the second /metrics', counted before it answered
+    h.check((ls1 - ls0, conns1 - conns0, handed1 - handed0) == (1, 2, 1),
+            "livesend responses, connections, handed over grew by %d, %d, %d: not 1, 2, 1"
+            % (ls1 - ls0, conns1 - conns0, handed1 - handed0))
 
     # keep-alive: livesend, then a 404 handed over, then libmicrohttpd
     conn = http.client.HTTPConnection("127.0.0.1", pod.http_port, timeout=h.scaled(10))

@@ -64,6 +64,9 @@ GLOBAL_FAMILIES = {
     "podium_sessions": "gauge",
     "podium_http_responses_total": "counter",
     "podium_http_segment_bytes_total": "counter",
+    "podium_http_connections_total": "counter",
+    "podium_http_connections_handed_over_total": "counter",
+    "podium_http_livesend_responses_total": "counter",
 }
 ALL_FAMILIES = dict(SESSION_FAMILIES, **SRT_FAMILIES, **GLOBAL_FAMILIES)
 
