@@ -11,9 +11,10 @@
  * segment's own pages (sendfile) instead of copying the bytes into each
  * socket, which is what bounds throughput for ~1 MB segments.
  *
- * Connections come from livesend (livesend.h), which answers whole live
- * segment and playlist GETs itself on connections that start with one
- * (live_lookup) and hands every other connection over (give_to_mhd). */
+ * Connections come from livesend (livesend.h), which answers what a
+ * player's connection asks for (pages, hls.js, the session's JSON, live
+ * playlists and segments: player_lookup) itself and hands a connection
+ * over at its first other request (give_to_mhd). */
 #define _GNU_SOURCE
 #include "podium/http.h"
 
@@ -63,6 +64,9 @@
 #define SEG_FILES 1024                 /* segments with a shared response; power of 2 */
 #define IMMUTABLE "public, max-age=31536000, immutable"
 #define PLAYLIST_TYPE "application/vnd.apple.mpegurl"
+#define PAGE_TYPE "text/html; charset=utf-8"
+#define SCRIPT_TYPE "text/javascript; charset=utf-8"
+#define SCRIPT_CACHE "public, max-age=86400"
 /* Header lines as livesend sends them: those reply adds, and a live
  * segment's as file_response adds them. */
 #define REPLY_HEADERS "Access-Control-Allow-Origin: *\r\nServer: podium/" PODIUM_VERSION "\r\n"
@@ -903,7 +907,8 @@ static void session_item(FILE *f, const struct listed *l, bool live)
             config_format_minutes(l->in.format));
 }
 
-static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
+/* The home page's HTML (caller frees), NULL when out of memory. */
+static char *home_text(struct http *h, size_t *out_len)
 {
     char *page = NULL;
     size_t len = 0;
@@ -913,7 +918,7 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
     FILE *f = l ? open_memstream(&page, &len) : NULL;
     if (!f) {
         free(l);
-        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return NULL;
     }
     for (size_t i = 0; i < n; i++) {
         l[i].s = list[i];
@@ -952,12 +957,22 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
     fputs("<p class=\"meta\"><a href=\"/organizer\">Organizers</a></p></body></html>\n", f);
     fclose(f);
     free(l);
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, page, MHD_RESPMEM_MUST_FREE);
+    *out_len = len;
+    return page;
+}
+
+static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
+{
+    size_t len;
+    char *page = home_text(h, &len);
+    struct MHD_Response *r = page ? MHD_create_response_from_buffer(len, page,
+                                                                    MHD_RESPMEM_MUST_FREE)
+                                  : NULL;
     if (!r) {
         free(page);
-        return MHD_NO;
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+    MHD_add_response_header(r, "Content-Type", PAGE_TYPE);
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     return reply(h, c, MHD_HTTP_OK, r);
 }
@@ -1145,6 +1160,16 @@ static bool etag_matches(const char *list, const char *etag)
     return false;
 }
 
+/* A file's ETag (size and mtime) and Last-Modified values. */
+static void file_validators(const struct stat *st, char *etag, size_t etag_cap, char *lm,
+                            size_t lm_cap)
+{
+    snprintf(etag, etag_cap, "\"%llx-%llx\"", (unsigned long long)st->st_size,
+             (unsigned long long)st->st_mtim.tv_sec * 1000000000ull
+                 + (unsigned long long)st->st_mtim.tv_nsec);
+    http_date(st->st_mtime, lm, lm_cap);
+}
+
 /* Serves a file from the recording folder with sendfile, ETag,
  * Last-Modified, conditional GET and single ranges; adds the body's length
  * to *sent when it is not NULL. */
@@ -1160,9 +1185,7 @@ static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection 
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
     }
     char etag[64], lm[64];
-    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
-             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
-    http_date(st.st_mtime, lm, sizeof(lm));
+    file_validators(&st, etag, sizeof(etag), lm, sizeof(lm));
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     if (inm && etag_matches(inm, etag)) {
         close(fd);
@@ -1449,16 +1472,14 @@ static const char watch_html[] =
 "start();\n"
 "</script></body></html>\n";
 
-static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, const char *id)
+/* The watch page of s (caller frees), NULL when out of memory. */
+static char *watch_text(struct session *s, size_t *out_len)
 {
-    struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
-    if (!s)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
-    char *title = NULL, *jsid = NULL;
+    char *title = NULL, *jsid = NULL, *page = NULL;
     size_t tlen = 0;
     FILE *f = open_memstream(&title, &tlen);
     if (!f)
-        return MHD_NO;
+        return NULL;
     struct session_info in;
     session_info(s, &in);
     html_escape(f, in.title);
@@ -1466,12 +1487,31 @@ static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, cons
     json_t *j = json_string(s->id);
     jsid = json_dumps(j, JSON_ENCODE_ANY);
     json_decref(j);
-    struct MHD_Response *r = jsid ? text_response("text/html; charset=utf-8", watch_html,
-                                                  title, title, jsid) : NULL;
+    int n = jsid ? asprintf(&page, watch_html, title, title, jsid) : -1;
     free(title);
     free(jsid);
-    if (r)
-        MHD_add_response_header(r, "Cache-Control", "no-cache");
+    if (n < 0)
+        return NULL;
+    *out_len = (size_t)n;
+    return page;
+}
+
+static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, const char *id)
+{
+    struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
+    if (!s)
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+    size_t len;
+    char *page = watch_text(s, &len);
+    struct MHD_Response *r = page ? MHD_create_response_from_buffer(len, page,
+                                                                    MHD_RESPMEM_MUST_FREE)
+                                  : NULL;
+    if (!r) {
+        free(page);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", PAGE_TYPE);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
     return reply(h, c, MHD_HTTP_OK, r);
 }
 
@@ -1544,8 +1584,7 @@ static enum MHD_Result static_file(struct http *h, struct MHD_Connection *c, con
         if (strcmp(name, allowed[i]) == 0) {
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/%s", h->web_dir, name);
-            return file_reply(h, c, path, "text/javascript; charset=utf-8",
-                              "public, max-age=86400");
+            return file_reply(h, c, path, SCRIPT_TYPE, SCRIPT_CACHE);
         }
     }
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
@@ -2129,6 +2168,17 @@ static void free_text(void *opaque, uint8_t *data)
     free(data);
 }
 
+/* text (malloc'd, len bytes) as a buffer that frees it; frees it on
+ * failure. */
+static AVBufferRef *text_buffer(char *text, size_t len)
+{
+    AVBufferRef *b = text && len ? av_buffer_create((uint8_t *)text, len, free_text, NULL, 0)
+                                 : NULL;
+    if (!b)
+        free(text);
+    return b;
+}
+
 /* The live playlist as live_reply answers a plain GET of it: a request
  * with any parameter but the token (_HLS_msn, _HLS_skip) is live_reply's. */
 static AVBufferRef *live_playlist(struct http *h, struct session *s, const struct livesend_req *r,
@@ -2144,11 +2194,8 @@ static AVBufferRef *live_playlist(struct http *h, struct session *s, const struc
         size_t n;
         char *text = tokened_playlist(pl->data, pl->size, attendee, &n);
         av_buffer_unref(&pl);
-        pl = text ? av_buffer_create((uint8_t *)text, n, free_text, NULL, 0) : NULL;
-        if (!pl) {
-            free(text);
+        if (!(pl = text_buffer(text, n)))
             return NULL;
-        }
         snprintf(headers, cap, "Content-Type: " PLAYLIST_TYPE
                  "\r\nCache-Control: private, no-cache\r\n" REPLY_HEADERS);
     } else {
@@ -2160,14 +2207,13 @@ static AVBufferRef *live_playlist(struct http *h, struct session *s, const struc
     return pl;
 }
 
-/* livesend's lookup: a whole live segment, or the live playlist, the
- * request may have. Parts, init sections, refusals, held and delta
+/* A whole live segment, or the live playlist, a /live/ request may have.
+ * Parts, init sections, refusals, held and delta
  * playlists and segments not in the window (404, or the recording's
  * file) are left to live_reply. */
-static AVBufferRef *live_lookup(void *cls, const struct livesend_req *r, char *headers,
+static AVBufferRef *live_lookup(struct http *h, const struct livesend_req *r, char *headers,
                                 size_t cap)
 {
-    struct http *h = cls;
     char path[8 + CONFIG_ID_MAX + 32], token[TOKEN_MAX], auth[TOKEN_MAX + 16];
     if (r->path_len >= sizeof(path) || r->path_len < 6 || memcmp(r->path, "/live/", 6) != 0
         || r->authorization_len >= sizeof(auth)
@@ -2204,6 +2250,82 @@ static AVBufferRef *live_lookup(void *cls, const struct livesend_req *r, char *h
         atomic_fetch_add_explicit(&h->segment_bytes, body->size, memory_order_relaxed);
         snprintf(headers, cap, "%s", fmp4 ? SEGMENT_HEADERS("video/mp4")
                                           : SEGMENT_HEADERS("video/mp2t"));
+    }
+    return body;
+}
+
+/* hls.min.js read whole, with the validators file_reply sends. */
+static AVBufferRef *script_body(struct http *h, const char *name, char *etag, size_t etag_cap,
+                                char *lm, size_t lm_cap)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", h->web_dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    AVBufferRef *b = NULL;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0
+        && st.st_size <= (8 << 20) && (b = av_buffer_alloc((size_t)st.st_size))) {
+        size_t got = 0;
+        ssize_t n = 1;
+        while (got < (size_t)b->size && (n = pread(fd, b->data + got, b->size - got,
+                                                    (off_t)got)) > 0)
+            got += (size_t)n;
+        if (got < (size_t)b->size)
+            av_buffer_unref(&b);             /* shrank meanwhile: libmicrohttpd's */
+        else
+            file_validators(&st, etag, etag_cap, lm, lm_cap);
+    }
+    if (fd >= 0)
+        close(fd);
+    return b;
+}
+
+/* livesend's lookup: what a player's connection asks for (the home and
+ * watch pages, hls.js, the session's JSON, the live playlist and its
+ * segments) when the answer is a 200. Anything else, and the organizer's
+ * requests (an Authorization header) outside /live/, is libmicrohttpd's. */
+static AVBufferRef *player_lookup(void *cls, const struct livesend_req *r, char *headers,
+                                  size_t cap)
+{
+    struct http *h = cls;
+    AVBufferRef *body = NULL;
+    char path[32 + CONFIG_ID_MAX];
+    if (r->path_len >= 6 && memcmp(r->path, "/live/", 6) == 0) {
+        body = live_lookup(h, r, headers, cap);
+    } else if (!r->query && !r->authorization && r->path_len < sizeof(path)) {
+        memcpy(path, r->path, r->path_len);
+        path[r->path_len] = '\0';
+        struct session *s = NULL;
+        size_t len = 0;
+        if (strcmp(path, "/") == 0) {
+            char *text = home_text(h, &len);
+            body = text_buffer(text, len);
+            snprintf(headers, cap, "Content-Type: " PAGE_TYPE "\r\nCache-Control: no-cache\r\n"
+                     REPLY_HEADERS);
+        } else if (strncmp(path, "/watch/", 7) == 0) {
+            if (config_valid_id(path + 7) && (s = registry_find(h->reg, path + 7))) {
+                char *text = watch_text(s, &len);
+                body = text_buffer(text, len);
+            }
+            snprintf(headers, cap, "Content-Type: " PAGE_TYPE "\r\nCache-Control: no-cache\r\n"
+                     REPLY_HEADERS);
+        } else if (strncmp(path, "/api/v1/sessions/", 17) == 0) {
+            if (config_valid_id(path + 17) && (s = registry_find(h->reg, path + 17))) {
+                json_t *j = session_json(h, s, false);
+                char *text = j ? json_dumps(j, JSON_REPLY) : NULL;
+                json_decref(j);
+                body = text_buffer(text, text ? strlen(text) : 0);
+            }
+            snprintf(headers, cap, "Content-Type: application/json\r\nCache-Control: no-store"
+                     "\r\n" REPLY_HEADERS);
+        } else if (strcmp(path, "/static/hls.min.js") == 0) {
+            char etag[64], lm[64];
+            body = script_body(h, "hls.min.js", etag, sizeof(etag), lm, sizeof(lm));
+            if (body)
+                snprintf(headers, cap, "Content-Type: " SCRIPT_TYPE "\r\nCache-Control: "
+                         SCRIPT_CACHE "\r\nETag: %s\r\nLast-Modified: %s\r\n"
+                         "Accept-Ranges: bytes\r\n" REPLY_HEADERS, etag, lm);
+        }
     }
     if (body) {
         count_status(h, MHD_HTTP_OK);
@@ -2297,7 +2419,7 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, h,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                                  MHD_OPTION_END);
-    struct livesend_hooks hooks = { .lookup = live_lookup, .hand_over = give_to_mhd, .cls = h };
+    struct livesend_hooks hooks = { .lookup = player_lookup, .hand_over = give_to_mhd, .cls = h };
     if (h->daemon)
         h->livesend = livesend_start(&hooks, CONN_TIMEOUT_S);
     if (h->livesend)

@@ -128,7 +128,7 @@ static const char *const theirs[] = {
 static enum parse parse_request(const char *b, size_t n, struct livesend_req *r, size_t *len,
                                 bool *close)
 {
-    static const char get[] = "GET /live/";   /* nothing else is ever ours */
+    static const char get[] = "GET /";        /* the hook decides the rest */
     size_t m = n < sizeof(get) - 1 ? n : sizeof(get) - 1;
     if (memcmp(b, get, m) != 0)
         return P_OTHER;

@@ -1,5 +1,6 @@
-/* Live sender: serves whole live segments and playlists on the connections
- * that ask for them, and hands every other request to libmicrohttpd.
+/* Live sender: answers the GETs a player's connection makes (the lookup
+ * hook says which: live segments and playlists, and the pages, script and
+ * JSON before them) and hands every other request to libmicrohttpd.
  *
  * libmicrohttpd 0.9.75 pushes a file response's header in a packet of its
  * own and sends the body in 128 KB sendfile calls between cork toggles; the
@@ -9,8 +10,8 @@
  * the body goes out in bounded sendfile chunks, so one turn over a thousand
  * connections stays short. A body held in memory (a playlist) leaves with
  * its header in one sendmsg: one call, one packet, no cork to toggle.
- * Playlists are served here so that a player's connection, which starts
- * with one, gets its segments this way too.
+ * Playlists and pages are served here so that a player's connection,
+ * which starts with them, gets its segments this way too.
  *
  * A connection starts here. Each request is read with MSG_PEEK and only
  * consumed once the lookup hook answers it: anything else (another path,

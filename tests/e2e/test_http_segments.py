@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Live segments and playlists over HTTP/1.1 connections, as livesend (a
-connection that starts with a segment or playlist GET) and libmicrohttpd
-(every other connection) serve them, with access = registered:
+"""What a player's connection asks for over HTTP/1.1, as livesend (a
+connection that starts with such a GET) and libmicrohttpd (every other
+connection) serve it, with access = registered:
 
 - a fresh connection's segment GET with ?token= is answered by livesend (its
   Content-Length comes right after Date and Connection, where
@@ -25,8 +25,14 @@ connection that starts with a segment or playlist GET) and libmicrohttpd
   libmicrohttpd's: with an attendee's ?token= (or Bearer), every URI line
   carries the token and Cache-Control is private, no-cache; with the
   organizer's Bearer it is the plain playlist with max-age; a playlist GET
-  with _HLS_msn, or without a token (401), is libmicrohttpd's."""
+  with _HLS_msn, or without a token (401), is libmicrohttpd's;
+- what a player's connection asks first is livesend's too and matches
+  libmicrohttpd's (header fields but Date, body): the home page, the watch
+  page, hls.min.js (when installed) and the session's JSON (same fields,
+  same stable values); the organizer's JSON, an unknown session's page, the
+  session list and a page with a query are libmicrohttpd's."""
 import http.client
+import json
 import os
 import re
 import socket
@@ -114,10 +120,20 @@ def same_fields(fields, mhd_headers, what):
                 "%s %s: livesend %r, libmicrohttpd %r" % (what, name, fields.get(name), mhd_headers.get(name)))
 
 
-def playlists_agree(port, path, headers):
+def same_json(a, b):
+    """Two answers for one session: the same fields and the same values
+    where they do not move with the stream."""
+    a, b = json.loads(a), json.loads(b)
+    return sorted(a) == sorted(b) and all(a.get(k) == b.get(k) for k in
+                                          ("id", "title", "state", "live_url", "access"))
+
+
+def agree(port, path, headers, same=None):
     """livesend's answer to a fresh connection's GET of path and
-    libmicrohttpd's (on a connection that first asked for /healthz) agree;
-    retried while a new segment lands between the two. The body."""
+    libmicrohttpd's (on a connection that first asked for /healthz) agree:
+    the same body (or same(), and then any Content-Length) and the same
+    header fields but Date; retried while a new segment lands between the
+    two. The body."""
     extra = "".join("%s: %s\r\n" % kv for kv in headers.items())
     req = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (path, extra)
     for _ in range(5):
@@ -128,8 +144,14 @@ def playlists_agree(port, path, headers):
         st, mhd_headers, mhd_body = mhd_get(mhd, path, headers)
         mhd.close()
         h.check(st == 200, "libmicrohttpd's %s -> %d" % (path, st))
-        if body == mhd_body:
-            same_fields(fields, mhd_headers, path)
+        if same(body, mhd_body) if same else body == mhd_body:
+            ours = {k: v for k, v in fields.items() if k != "Date"}
+            theirs = {k: v for k, v in mhd_headers.items() if k != "Date"}
+            if same:
+                ours.pop("Content-Length")
+                theirs.pop("Content-Length")
+            h.check(ours == theirs, "%s header fields: livesend %r, libmicrohttpd %r"
+                    % (path, ours, theirs))
             return body
     h.check(False, "livesend's and libmicrohttpd's %s differed 5 times in a row" % path)
 
@@ -215,12 +237,12 @@ def main(t):
 
     # playlists
     pl_path = "/live/%s/index.m3u8" % SID
-    text = playlists_agree(pod.http_port, pl_path + q, {}).decode()
+    text = agree(pod.http_port, pl_path + q, {}).decode()
     uris = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     h.check(len(uris) >= 3 and all(u.endswith(q) for u in uris),
             "attendee playlist URIs without the token: %r" % uris[:3])
-    playlists_agree(pod.http_port, pl_path, {"Authorization": "Bearer " + token})
-    text = playlists_agree(pod.http_port, pl_path, admin).decode()
+    agree(pod.http_port, pl_path, {"Authorization": "Bearer " + token})
+    text = agree(pod.http_port, pl_path, admin).decode()
     h.check("token=" not in text, "the organizer's playlist carries a token")
     req = "GET %s%s&_HLS_msn=1 HTTP/1.1\r\nHost: a\r\n\r\n" % (pl_path, q)
     [(head, body)], _ = raw_responses(pod.http_port, req.encode(), 1)
@@ -228,6 +250,23 @@ def main(t):
             "a playlist GET with _HLS_msn was not libmicrohttpd's: %r" % head[:200])
     r = pod.get(pl_path)
     h.check(r.status == 401, "playlist without a token -> %d" % r.status)
+
+    # what a player's connection asks before the playlist
+    page = agree(pod.http_port, "/", {}).decode()
+    h.check("/watch/%s" % SID in page, "the home page does not link the session")
+    h.check(b"<video" in agree(pod.http_port, "/watch/%s" % SID, {}), "no player on the watch page")
+    agree(pod.http_port, "/api/v1/sessions/%s" % SID, {}, same_json)
+    if pod.get("/static/hls.min.js").status == 200:
+        agree(pod.http_port, "/static/hls.min.js", {})
+    else:
+        h.note("no hls.min.js installed: its comparison skipped")
+    for path, hdrs in (("/api/v1/sessions/%s" % SID, admin), ("/watch/nosuch", {}),
+                       ("/api/v1/sessions", {}), ("/watch/%s?x=1" % SID, {})):
+        extra = "".join("%s: %s\r\n" % kv for kv in hdrs.items())
+        [(head, _)], _ = raw_responses(pod.http_port, ("GET %s HTTP/1.1\r\nHost: a\r\n%s\r\n"
+                                                       % (path, extra)).encode(), 1)
+        h.check(not by_livesend(head), "%s%s was livesend's: %r"
+                % (path, " (organizer)" if hdrs else "", head[:200]))
     h.note("segment %d bytes; livesend and libmicrohttpd agree on it and on playlists"
            % len(mhd_body))
     pub.kill()
