@@ -961,10 +961,10 @@ static char *home_text(struct http *h, size_t *out_len)
     return page;
 }
 
-static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
+/* Answers with an HTML page (takes page, len bytes; NULL: out of memory). */
+static enum MHD_Result page_reply(struct http *h, struct MHD_Connection *c, char *page,
+                                  size_t len)
 {
-    size_t len;
-    char *page = home_text(h, &len);
     struct MHD_Response *r = page ? MHD_create_response_from_buffer(len, page,
                                                                     MHD_RESPMEM_MUST_FREE)
                                   : NULL;
@@ -975,6 +975,13 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
     MHD_add_response_header(r, "Content-Type", PAGE_TYPE);
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     return reply(h, c, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
+{
+    size_t len = 0;
+    char *page = home_text(h, &len);
+    return page_reply(h, c, page, len);
 }
 
 /* One Prometheus family: HELP/TYPE once, then a sample per session. */
@@ -1501,18 +1508,9 @@ static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, cons
     struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
     if (!s)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
-    size_t len;
+    size_t len = 0;
     char *page = watch_text(s, &len);
-    struct MHD_Response *r = page ? MHD_create_response_from_buffer(len, page,
-                                                                    MHD_RESPMEM_MUST_FREE)
-                                  : NULL;
-    if (!r) {
-        free(page);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", PAGE_TYPE);
-    MHD_add_response_header(r, "Cache-Control", "no-cache");
-    return reply(h, c, MHD_HTTP_OK, r);
+    return page_reply(h, c, page, len);
 }
 
 
@@ -2296,28 +2294,24 @@ static AVBufferRef *player_lookup(void *cls, const struct livesend_req *r, char 
         memcpy(path, r->path, r->path_len);
         path[r->path_len] = '\0';
         struct session *s = NULL;
+        char *text = NULL;
         size_t len = 0;
+        const char *lines = "Content-Type: " PAGE_TYPE "\r\nCache-Control: no-cache\r\n"
+                            REPLY_HEADERS;
         if (strcmp(path, "/") == 0) {
-            char *text = home_text(h, &len);
-            body = text_buffer(text, len);
-            snprintf(headers, cap, "Content-Type: " PAGE_TYPE "\r\nCache-Control: no-cache\r\n"
-                     REPLY_HEADERS);
+            text = home_text(h, &len);
         } else if (strncmp(path, "/watch/", 7) == 0) {
-            if (config_valid_id(path + 7) && (s = registry_find(h->reg, path + 7))) {
-                char *text = watch_text(s, &len);
-                body = text_buffer(text, len);
-            }
-            snprintf(headers, cap, "Content-Type: " PAGE_TYPE "\r\nCache-Control: no-cache\r\n"
-                     REPLY_HEADERS);
+            if (config_valid_id(path + 7) && (s = registry_find(h->reg, path + 7)))
+                text = watch_text(s, &len);
         } else if (strncmp(path, "/api/v1/sessions/", 17) == 0) {
             if (config_valid_id(path + 17) && (s = registry_find(h->reg, path + 17))) {
                 json_t *j = session_json(h, s, false);
-                char *text = j ? json_dumps(j, JSON_REPLY) : NULL;
+                text = j ? json_dumps(j, JSON_REPLY) : NULL;
+                len = text ? strlen(text) : 0;
                 json_decref(j);
-                body = text_buffer(text, text ? strlen(text) : 0);
             }
-            snprintf(headers, cap, "Content-Type: application/json\r\nCache-Control: no-store"
-                     "\r\n" REPLY_HEADERS);
+            lines = "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                    REPLY_HEADERS;
         } else if (strcmp(path, "/static/hls.min.js") == 0) {
             char etag[64], lm[64];
             body = script_body(h, "hls.min.js", etag, sizeof(etag), lm, sizeof(lm));
@@ -2326,6 +2320,8 @@ static AVBufferRef *player_lookup(void *cls, const struct livesend_req *r, char 
                          SCRIPT_CACHE "\r\nETag: %s\r\nLast-Modified: %s\r\n"
                          "Accept-Ranges: bytes\r\n" REPLY_HEADERS, etag, lm);
         }
+        if (text && (body = text_buffer(text, len)))
+            snprintf(headers, cap, "%s", lines);
     }
     if (body) {
         count_status(h, MHD_HTTP_OK);
