@@ -90,6 +90,7 @@ struct request {
     struct MHD_Connection *conn;
     struct live_window *win;         /* held on this window's waiters */
     bool waiting, too_far;
+    bool resumed;                    /* called once since the resume */
 };
 
 /* A live segment with a response reading its memfd, shared by all its
@@ -752,6 +753,15 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     bool fmp4 = h->cfg->hls_format == HLS_FORMAT_FMP4;
     bool ll = fmp4 && h->cfg->part_duration > 0;
     bool first = !*req_cls;
+    struct request *held = request_of(h, req_cls);
+    if (held && !held->resumed) {
+        /* The first call after a resume is made as the request's first:
+         * an answer there is "early" and libmicrohttpd closes the
+         * connection after it, so an LL-HLS player paid a TCP connection
+         * a blocking reload. Answer in the call that follows. */
+        held->resumed = true;
+        return MHD_YES;
+    }
 
     if (strcmp(file, "index.m3u8") == 0) {
         uint64_t msn = 0, part = 0;

@@ -508,6 +508,21 @@ class Podium:
             out.append(int(m.group(1)))
         return out
 
+    HTTP_SHARE = ("podium_http_connections_total", "podium_http_connections_handed_over_total",
+                  "podium_http_livesend_responses_total",
+                  'podium_http_responses_total{status="2xx"}')
+
+    def note_http_share(self, before, who):
+        """Notes how much of the HTTP traffic since before (counters of
+        HTTP_SHARE) livesend kept: connections, those handed over, its
+        responses of all 2xx."""
+        after = self.counters(*self.HTTP_SHARE)
+        # less this /metrics' own connection (counted, handed over) and the
+        # first one's 2xx (counted once it was written)
+        conns, handed, fast, ok = (a - b for a, b in zip(after, before))
+        note("%s: %d connections, %d handed to libmicrohttpd; livesend sent %d of %d 2xx "
+             "responses" % (who, conns - 1, handed - 1, fast, ok - 1))
+
     def admin_auth(self):
         """Authorization header with the organizer token: the configured
         admin_token, or the one Podium generated in data_dir/admin.token."""

@@ -45,16 +45,9 @@ def main(t):
     watch = [l for l in home.get("links", []) if l.get("href") == "/watch/%s" % SID]
     h.check(watch, "home page has no link to /watch/%s: %r" % (SID, home.get("links")))
 
-    names = ("podium_http_connections_total", "podium_http_connections_handed_over_total",
-             "podium_http_livesend_responses_total", 'podium_http_responses_total{status="2xx"}')
-    before = pod.counters(*names)
+    before = pod.counters(*pod.HTTP_SHARE)
     res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=30)
-    after = pod.counters(*names)
-    # less the second /metrics' own connection (counted, handed over) and
-    # the first one's 2xx (counted once it was written)
-    conns, handed, fast, ok = (a - b for a, b in zip(after, before))
-    h.note("Chromium: %d connections, %d handed to libmicrohttpd; livesend sent %d of "
-           "%d 2xx responses" % (conns - 1, handed - 1, fast, ok - 1))
+    pod.note_http_share(before, "Chromium")
     h.check(res.get("source") == "/live/%s/index.m3u8" % SID,
             "window.podium.source %r, expected /live/%s/index.m3u8" % (res.get("source"), SID))
     h.check(pub.poll() is None, "the publisher stopped before playback was checked: %s" % pub.log())

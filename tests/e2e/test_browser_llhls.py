@@ -159,7 +159,9 @@ def main(t):
     res = {}
     # one player at a time: two Chromiums starting together on a small host
     # delay the start and hls.js (playback rate 1) never catches up
+    before = a.counters(*a.HTTP_SHARE)
     measure(t, a, "lowlat", "llhls", res, SAMPLE_S)
+    a.note_http_share(before, "Chromium, LL-HLS")
     ll_med = check_played(res["llhls"], "LL-HLS (fmp4, part 0.2 s, segment 1 s)")
     h.check(res["llhls"].get("source") == "/live/lowlat/index.m3u8", "source %r" % res["llhls"].get("source"))
     h.note("HLS.JS LATENCY MEDIAN: LL-HLS (fmp4, part 0.2 s, segment 1 s, SRT 120 ms; %d s) %.3f s"

@@ -5,12 +5,15 @@ Raw non-blocking sockets (selectors) send `GET index.m3u8?_HLS_msn=M&_HLS_part=P
 (HTTP/1.1) for a part about one segment ahead of the live edge, so every
 request is sent before it exists. Checks: no answer arrives before the part
 is listed by a non-blocking poll; all 2,000 answer 200 with a playlist
-listing the part within 1 s of it appearing; podium's thread count
+listing the part within 1 s of it appearing, on a connection kept open
+(no Connection: close: libmicrohttpd closed the connection after every held
+request until 2026-12-04); podium's thread count
 (/proc/<pid>/status Threads:) is the same before, while they are held and
 after (suspended connections, no thread per waiter); podium keeps serving.
 The test raises its own RLIMIT_NOFILE (inherited by podium) when needed."""
 import errno
 import os
+import re
 import resource
 import selectors
 import socket
@@ -25,6 +28,14 @@ import test_llhls as ll  # noqa: E402
 
 SID = "llhold"
 N = 2000
+
+
+def whole_response(buf):
+    """True once buf holds a response header and its Content-Length body
+    (the server keeps the connection: the end is not its close)."""
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I) if sep else None
+    return m is not None and len(body) >= int(m.group(1))
 
 
 def threads(pod):
@@ -124,7 +135,7 @@ def main(t):
                         c.state = "reset"
                     if b:
                         c.buf += b
-                    else:
+                    if not b or whole_response(c.buf):
                         c.t_done = time.monotonic()
                         if c.state != "reset":
                             c.state = "done"
@@ -151,6 +162,8 @@ def main(t):
             st, body = None, b""
             bad.append(str(e))
         statuses[st] = statuses.get(st, 0) + 1
+        if st is not None and hd.get("connection", "").lower() == "close":
+            bad.append("Connection: close after a held request")
         if st == 200 and not ll.LLPlaylist(body.decode("utf-8", "replace")).lists_part(*target):
             bad.append("200 without %s" % uri)
     rel = sorted((c.t_done - t_listed) * 1000 for c in conns)
