@@ -108,7 +108,7 @@ struct http {
     struct registry *reg;
     struct MHD_Daemon *daemon;
     struct acceptor *acceptor;            /* hands connections to livesend */
-    struct livesend *livesend;            /* live segments and playlists; the rest to daemon */
+    struct livesend *livesend;            /* what players ask for; the rest to daemon */
     time_t started;
     atomic_uint_fast64_t by_status[ST_N];
     atomic_uint_fast64_t segment_bytes;
@@ -1089,8 +1089,8 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
                "to libmicrohttpd at a request it does not answer, with all later ones.\n"
                "# TYPE podium_http_connections_handed_over_total counter\n"
                "podium_http_connections_handed_over_total %" PRIuFAST64 "\n"
-               "# HELP podium_http_livesend_responses_total Live segments and playlists sent "
-               "by livesend.\n"
+               "# HELP podium_http_livesend_responses_total Responses livesend sent: live "
+               "segments and playlists, and the pages, script and JSON a player asks first.\n"
                "# TYPE podium_http_livesend_responses_total counter\n"
                "podium_http_livesend_responses_total %" PRIuFAST64 "\n",
             atomic_load(&h->conns_accepted), atomic_load(&h->conns_handed_over),
@@ -2188,7 +2188,8 @@ static AVBufferRef *text_buffer(char *text, size_t len)
 }
 
 /* The live playlist as live_reply answers a plain GET of it: a request
- * with any parameter but the token (_HLS_msn, _HLS_skip) is live_reply's. */
+ * with any parameter but the token (_HLS_msn, _HLS_skip) is live_reply's.
+ * token is the query's, "" when absent (token_of reads it so). */
 static AVBufferRef *live_playlist(struct http *h, struct session *s, const struct livesend_req *r,
                                   const char *token, const char *auth, char *headers, size_t cap)
 {
@@ -2216,9 +2217,9 @@ static AVBufferRef *live_playlist(struct http *h, struct session *s, const struc
 }
 
 /* A whole live segment, or the live playlist, a /live/ request may have.
- * Parts, init sections, refusals, held and delta
- * playlists and segments not in the window (404, or the recording's
- * file) are left to live_reply. */
+ * Parts, init sections, refusals, held and delta playlists and segments
+ * not in the window (404, or the recording's file) are left to
+ * live_reply. */
 static AVBufferRef *live_lookup(struct http *h, const struct livesend_req *r, char *headers,
                                 size_t cap)
 {
@@ -2244,7 +2245,7 @@ static AVBufferRef *live_lookup(struct http *h, const struct livesend_req *r, ch
         return NULL;
     AVBufferRef *body = NULL;
     if (strcmp(file, "index.m3u8") == 0) {
-        body = live_playlist(h, s, r, token[0] ? token : NULL, authz, headers, cap);
+        body = live_playlist(h, s, r, token, authz, headers, cap);
     } else if (file[0] >= '0' && file[0] <= '9') {
         bool fmp4 = h->cfg->hls_format == HLS_FORMAT_FMP4;
         char *end;
