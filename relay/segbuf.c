@@ -2,7 +2,14 @@
  *
  * Reserving room is free: ftruncate only sets the memfd's size and the
  * mapping is address space; a page costs memory once it is written. So the
- * buffer reserves twice the expected segment and rarely has to mremap. */
+ * buffer reserves twice the expected segment and rarely has to mremap.
+ *
+ * Pages are populated by madvise before the bytes are copied in, exactly
+ * the pages each append will write (none beyond: they would be resident for
+ * nothing). A write fault per 4 KiB page was 14% of Podium's ingest CPU on
+ * this VM, where an exception costs more than a system call: one
+ * MADV_POPULATE_WRITE per page is half the cost, and usually an append
+ * crosses no page boundary and needs none. */
 #define _GNU_SOURCE
 #include "podium/segbuf.h"
 
@@ -20,6 +27,10 @@
 
 #define SEGBUF_MIN (256 * 1024)
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23      /* Linux 5.14; older kernels say EINVAL */
+#endif
+
 /* Opaque of a published buffer. tag marks it as ours for segbuf_fd: any
  * other AVBufferRef has a NULL opaque or one that does not point at it. */
 struct segmap {
@@ -29,6 +40,10 @@ struct segmap {
 };
 
 static const char segmap_tag;
+
+/* Cleared for good when the kernel has no MADV_POPULATE_WRITE: the pages
+ * are then faulted in by the copy, as before. */
+static atomic_bool populate_works = true;
 
 static size_t page_round(size_t n)
 {
@@ -92,9 +107,33 @@ static bool grow(struct segbuf *b, size_t need)
     return true;
 }
 
+/* Makes the pages under [0, end) of a memfd buffer resident. false only
+ * when memory ran out: the copy would have died of SIGBUS there. */
+static bool populate(struct segbuf *b, size_t end)
+{
+    if (b->fd < 0 || end <= b->populated
+        || !atomic_load_explicit(&populate_works, memory_order_relaxed))
+        return true;
+    size_t to = page_round(end);
+    if (to > b->cap)
+        to = b->cap;
+    if (madvise(b->data + b->populated, to - b->populated, MADV_POPULATE_WRITE) == 0) {
+        b->populated = to;
+        return true;
+    }
+    if (errno == ENOMEM || errno == EFAULT)
+        return false;
+    /* EINVAL (an older kernel) or anything else: let the copy fault */
+    if (atomic_exchange(&populate_works, false) == true)
+        log_msg(LV_INFO, NULL, "\"segment pages faulted in one by one\" err=\"%s\"",
+                strerror(errno));
+    return true;
+}
+
 bool segbuf_append(struct segbuf *b, const void *p, size_t n)
 {
-    if (n > b->max - b->len || (b->len + n > b->cap && !grow(b, b->len + n))) {
+    if (n > b->max - b->len || (b->len + n > b->cap && !grow(b, b->len + n))
+        || !populate(b, b->len + n)) {
         b->overflow = true;
         return false;
     }

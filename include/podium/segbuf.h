@@ -16,6 +16,7 @@ struct segbuf {
     uint8_t *data;
     size_t len;                 /* bytes appended */
     size_t cap;                 /* bytes mapped (or allocated) */
+    size_t populated;           /* bytes of a memfd known resident, page-aligned */
     size_t max;                 /* appending past this fails */
     size_t hint;                /* expected size: the last segment's */
     int fd;                     /* -1: on the heap */
