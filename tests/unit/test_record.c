@@ -11,14 +11,17 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libavutil/buffer.h>
 
 #include "podium/record.h"
+#include "podium/segbuf.h"
 
 #define PDT0 INT64_C(1614009600000)
 #define SEG_BYTES 188
@@ -450,6 +453,89 @@ static void test_state_append_cut_back(void **state)
     unlink(path);
 }
 
+/* Whether files in dir can bypass the page cache (not tmpfs, whose files
+ * live in it, and O_DIRECT accepted). */
+static bool direct_io_here(const char *dir)
+{
+    struct statfs sf;
+    if (statfs(dir, &sf) != 0 || sf.f_type == 0x01021994)      /* TMPFS_MAGIC */
+        return false;
+    char probe[PATH_MAX];
+    if (snprintf(probe, sizeof(probe), "%s/direct-probe", dir) >= (int)sizeof(probe))
+        return false;
+    int fd = open(probe, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    unlink(probe);
+    return fd >= 0;
+}
+
+/* How many of the first pages of path are in the page cache. */
+static size_t cached_pages(const char *path, size_t pages)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    long ps = sysconf(_SC_PAGESIZE);
+    void *m = mmap(NULL, pages * (size_t)ps, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    unsigned char vec[64];
+    assert_true(pages <= sizeof(vec));
+    assert_int_equal(mincore(m, pages * (size_t)ps, vec), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    munmap(m, pages * (size_t)ps);
+    close(fd);
+    return n;
+}
+
+/* A segment from the live path (a memfd, as segbuf makes it) goes to disk
+ * byte for byte, whatever its length, and its whole blocks bypass the page
+ * cache, where the bytes would be a second copy in memory. */
+static void test_segment_bypasses_page_cache(void **state)
+{
+    struct fixture *f = *state;
+    const size_t lens[] = { 3 * 4096 + 777, 2 * 4096, 1000 };
+    for (size_t k = 0; k < 3; k++) {
+        struct segbuf b;
+        segbuf_init(&b, 1 << 20);
+        for (size_t i = 0; i < lens[k]; i++) {
+            uint8_t c = (uint8_t)(i * 13 + k);
+            assert_true(segbuf_append(&b, &c, 1));
+        }
+        AVBufferRef *data = segbuf_publish(&b);
+        assert_non_null(data);
+        struct media_segment seg = { .seq = k, .duration = 2.0, .target_duration = 2,
+                                     .pdt_ms = PDT0, .independent = true, .data = data };
+        rec_on_segment(f->r, &seg);
+        av_buffer_unref(&data);
+    }
+    drain(f);
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/recordings/talk", f->data_dir);
+    bool direct = direct_io_here(dir);
+    if (!direct)
+        print_message("no O_DIRECT in %s: page cache not checked\n", dir);
+    for (size_t k = 0; k < 3; k++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%zu.ts", dir, k);
+        size_t whole = lens[k] / 4096;
+        /* before reading it back, which fills the cache */
+        if (direct && whole > 0 && cached_pages(path, whole) != 0)
+            fail_msg("%s: %zu of its %zu whole pages in the page cache", path,
+                     cached_pages(path, whole), whole);
+        FILE *fp = fopen(path, "rb");
+        assert_non_null(fp);
+        uint8_t buf[4 * 4096];
+        size_t n = fread(buf, 1, sizeof(buf), fp);
+        fclose(fp);
+        assert_int_equal(n, lens[k]);
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] != (uint8_t)(i * 13 + k))
+                fail_msg("%s: byte %zu is %u", path, i, buf[i]);
+    }
+}
+
 /* rec_path formats inside the recording folder, refuses what does not fit,
  * and follows the folder when a discard renames it away. */
 static void test_rec_path(void **state)
@@ -482,6 +568,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_recovery_numbers_go_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_append_cut_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rec_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_bypasses_page_cache, setup, teardown),
     };
     return unit_main(argc, argv, "record", tests, UNIT_LEN(tests));
 }
