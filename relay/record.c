@@ -155,8 +155,8 @@ static void direct_refused(int err)
                 strerror(err));
 }
 
-/* write_all, the block-aligned head of a page-aligned buffer with O_DIRECT
- * (at the file's start) and the rest through the page cache. Any refusal
+/* write_all into an empty file: the block-aligned head of a page-aligned
+ * buffer with O_DIRECT and the rest through the page cache. Any refusal
  * of O_DIRECT leaves the bytes to the page cache; an error of the disk
  * (full, I/O) the buffered write then meets and returns. */
 static int write_all_direct(int fd, const void *data, size_t len)
@@ -164,7 +164,7 @@ static int write_all_direct(int fd, const void *data, size_t len)
     const uint8_t *p = data;
     size_t head = len / DIRECT_ALIGN * DIRECT_ALIGN, done = 0;
     int fl;
-    if (head == 0 || (uintptr_t)p % DIRECT_ALIGN != 0 || lseek(fd, 0, SEEK_CUR) != 0
+    if (head == 0 || (uintptr_t)p % DIRECT_ALIGN != 0
         || !atomic_load_explicit(&direct_works, memory_order_relaxed)
         || (fl = fcntl(fd, F_GETFL)) < 0)
         return write_all(fd, p, len);
@@ -193,7 +193,8 @@ static int write_all_direct(int fd, const void *data, size_t len)
 
 /* Writes and fsyncs a new file, mode exactly mode unless MODE_UMASK; returns
  * its fd, open for appending, or -errno (nothing left open). direct: the
- * bytes bypass the page cache where they can (write_all_direct). */
+ * first buffer's bytes, written while the file is still empty, bypass the
+ * page cache where they can (write_all_direct). */
 static int write_iov_fd(const char *path, struct iovec *iov, int n, int mode, bool direct)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
@@ -202,7 +203,7 @@ static int write_iov_fd(const char *path, struct iovec *iov, int n, int mode, bo
         return -errno;
     int ret = mode != MODE_UMASK && fchmod(fd, (mode_t)mode) < 0 ? -errno : 0;
     for (int i = 0; i < n && ret == 0; i++)
-        ret = direct && n == 1 ? write_all_direct(fd, iov[i].iov_base, iov[i].iov_len)
+        ret = direct && i == 0 ? write_all_direct(fd, iov[i].iov_base, iov[i].iov_len)
                                : write_all(fd, iov[i].iov_base, iov[i].iov_len);
     if (ret == 0 && fsync(fd) < 0)
         ret = -errno;
