@@ -288,33 +288,54 @@ static bool attendee_allowed(struct http *h, struct MHD_Connection *c, unsigned 
                          code, why);
 }
 
-/* A copy of playlist text with ?token=... on every URI line, so any HLS
- * player carries the attendee's token to the segments. Caller frees. */
+/* Appends ?token=... (&token=... after a query) to the URI ending at end. */
+static char *put_token(char *w, const char *uri, const char *end, const char *token,
+                       size_t tlen)
+{
+    memcpy(w, memchr(uri, '?', (size_t)(end - uri)) ? "&token=" : "?token=", 7);
+    memcpy(w + 7, token, tlen);
+    return w + 7 + tlen;
+}
+
+/* A copy of playlist text with the attendee's token on every URI, so any
+ * HLS player carries it to what the playlist names: the URI lines, and the
+ * URI="..." attributes of tag lines (an fMP4 init section, LL-HLS parts and
+ * preload hints), which a player fetches as well. Caller frees. */
 static char *tokened_playlist(const uint8_t *text, size_t len, const char *token,
                               size_t *out_len)
 {
-    size_t lines = 1;
+    static const char attr[] = "URI=\"";
+    size_t uris = 1;
     for (size_t i = 0; i < len; i++)
-        lines += text[i] == '\n';
-    size_t tlen = strlen(token), cap = len + lines * (tlen + 8) + 1;
+        uris += text[i] == '\n' || (text[i] == 'U' && len - i >= 5 && memcmp(text + i, attr, 5) == 0);
+    size_t tlen = strlen(token), cap = len + uris * (tlen + 8) + 1;
     char *out = malloc(cap), *w = out;
     if (!out)
         return NULL;
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && text[j] != '\n')
-            j++;
-        memcpy(w, text + i, j - i);
-        w += j - i;
-        if (j > i && text[i] != '#') {
-            memcpy(w, "?token=", 7);
-            memcpy(w + 7, token, tlen);
-            w += 7 + tlen;
+    const char *p = (const char *)text, *end = p + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        if (p < eol && *p != '#') {
+            memcpy(w, p, (size_t)(eol - p));
+            w = put_token(w + (eol - p), p, eol, token, tlen);
+        } else {
+            const char *q = p;
+            for (const char *a; (a = memmem(q, (size_t)(eol - q), attr, 5)); ) {
+                const char *close = memchr(a + 5, '"', (size_t)(eol - a - 5));
+                if (!close)
+                    break;
+                memcpy(w, q, (size_t)(close - q));
+                w = put_token(w + (close - q), a + 5, close, token, tlen);
+                q = close;
+            }
+            memcpy(w, q, (size_t)(eol - q));
+            w += eol - q;
         }
-        if (j < len)
+        if (eol < end)
             *w++ = '\n';
-        i = j + 1;
+        p = eol + 1;
     }
     *out_len = (size_t)(w - out);
     return out;
