@@ -551,6 +551,15 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
         export_get_status(s->exp, &es);
     bool published = atomic_load(&s->published);
     const char *state = state_of(s, live, &rs, &es, ws.segments);
+    /* Once the session is over an unpublished recording does not exist for
+     * attendees (vod_reply answers them 404): they see what a session
+     * recorded nowhere shows, not its size, length or export. */
+    if (!organizer && rs.exists && !(rs.open && !atomic_load(&s->ended)) && !published) {
+        rs = (struct rec_stats){ 0 };
+        es = (struct export_status){ 0 };
+        if (strcmp(state, "recorded") == 0)
+            state = "ended";
+    }
     struct session_info in;
     session_info(s, &in);
     json_t *o = json_object();

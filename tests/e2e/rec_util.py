@@ -103,7 +103,9 @@ def post(pod, sid, action, body=None, token=True, raw=None):
 
 
 def rec_json(pod, sid):
-    return pod.api(sid).get("recording") or {}
+    """The recording as the organizer sees it (attendees see an unpublished
+    one of an ended session as no recording at all)."""
+    return pod.api(sid, organizer=True).get("recording") or {}
 
 
 def wait_rec(pod, sid, pred, timeout, what):

@@ -491,7 +491,7 @@ def main(t):
             % (LIVE, sc_end.v("podium_session_live", LIVE)))
     ru.wait_finalized(pod, LIVE, 10)
     final = sc.scrape()
-    api = pod.api(LIVE)
+    api = pod.api(LIVE, organizer=True)
     h.check(final.v("podium_session_segments_total", LIVE) == api["segments"],
             "segments_total %r, API segments %r" % (final.v("podium_session_segments_total", LIVE), api["segments"]))
     h.check(final.v("podium_session_bytes_in_total", LIVE) == api["bytes_in"],

@@ -4,7 +4,9 @@
 - while live: the recording playlist is public, EVENT;
 - after close_after: API recording.state finalized, session ended, live
   playlist gets #EXT-X-ENDLIST, recording playlist VOD + #EXT-X-ENDLIST,
-  404 without the admin token (unpublished), 200 with it;
+  404 without the admin token (unpublished), 200 with it; the attendee's
+  session JSON (one and list) shows no recording, the organizer's the
+  finalized one;
 - every listed segment is on disk, nothing else is; no gap, no discontinuity;
 - the recording decodes end to end over HTTP (ffmpeg -f null, no errors) and
   its duration (EXTINF sum, decoded video frames, API) is within one segment of
@@ -102,10 +104,19 @@ def main(t):
     w.wait_polls(2)
     w.stop()
     w.assert_ok()
-    j = pod.api(SID)
+    j = pod.api(SID, organizer=True)
     h.check(j.get("state") == "ended", "API state %r after finalization, expected ended" % j.get("state"))
     rj = j["recording"]
     h.check(rj.get("published") is False, "API recording.published %r, expected false" % rj.get("published"))
+    # attendees learn nothing of the unpublished recording, not even that it exists
+    for what, a in (("session", pod.api(SID)),
+                    ("list", next(x for x in pod.get("/api/v1/sessions").json()["sessions"] if x["id"] == SID))):
+        ar = a["recording"]
+        h.check(a.get("state") == "ended" and ar.get("state") == "none" and ar.get("segments") == 0
+                and ar.get("bytes") == 0 and ar.get("duration") == 0 and ar.get("published") is False
+                and ar["export"].get("state") == "idle",
+                "attendee's %s JSON after the session ended shows the unpublished recording: state %r "
+                "recording %r" % (what, a.get("state"), ar))
 
     # Unpublished now: hidden without the token.
     for path in ("/vod/%s/index.m3u8" % SID, "/vod/%s/%d.ts" % (SID, ru.disk_segments(pod, SID)[0])):

@@ -15,7 +15,9 @@
 - state "published", recording.published true: recording playlist and MP4
   served without token; Range bytes=100-1099 on the MP4 -> 206 with the right
   Content-Range and the same bytes as that slice of the full download;
-- unpublish -> 200; then 404 without token, 200 with it;
+- unpublish -> 200; then 404 without token, 200 with it; the attendee's
+  session JSON shows no recording (state ended, recording.state none), the
+  organizer's the finalized recording and its MP4 (state recorded);
 - publishing again with start 3.5 (between keyframes): the new MP4 starts on
   the keyframe at or before 3.5 s."""
 import os
@@ -180,6 +182,15 @@ def main(t):
     j = pod.api(SID)
     h.check(j["recording"].get("published") is False and j.get("state") != "published",
             "after unpublish: state %r recording.published %r" % (j.get("state"), j["recording"].get("published")))
+    h.check(j.get("state") == "ended" and j["recording"].get("state") == "none"
+            and j["recording"]["export"].get("state") == "idle" and "url" not in j["recording"]["export"],
+            "after unpublish the attendee's JSON still shows the recording or its MP4: state %r recording %r"
+            % (j.get("state"), j["recording"]))
+    j = pod.api(SID, organizer=True)
+    h.check(j.get("state") == "recorded" and j["recording"].get("state") == "finalized"
+            and j["recording"]["export"].get("url") == mp4_url,
+            "after unpublish the organizer's JSON: state %r recording %r, expected recorded, finalized, the MP4"
+            % (j.get("state"), j["recording"]))
     for path in (pl_url, mp4_url, "/vod/%s/%s" % (SID, seg0)):
         r = pod.get(path)
         h.check(r.status == 404, "GET %s without token after unpublish -> %d, expected 404" % (path, r.status))

@@ -92,7 +92,7 @@ def main(t):
     h.check(abs(total - total_sent) <= 1.0 * (PUBLISHES - 1),
             "recording lasts %.3f s, %.2f s were sent: more than 1 s per reconnect apart" % (total, total_sent))
 
-    rj = pod.api(SID)
+    rj = pod.api(SID, organizer=True)
     h.check(rj.get("publishers_total") == PUBLISHES, "API publishers_total %r, expected %d"
             % (rj.get("publishers_total"), PUBLISHES))
     rec = rj["recording"]

@@ -38,7 +38,7 @@ def main(t):
     ru.decode(ru.local_copy(folder, text, t.path("copy")), "recording finalized by SIGTERM")
 
     ru.restart(pod)
-    j = pod.api(SID)
+    j = pod.api(SID, organizer=True)
     h.check(j["recording"].get("state") == "finalized" and j.get("state") == "ended",
             "after the restart: state %r recording.state %r, expected ended/finalized"
             % (j.get("state"), j["recording"].get("state")))
