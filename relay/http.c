@@ -1638,6 +1638,10 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         pthread_mutex_lock(&s->lock);
         int sock = s->publisher_sock;
         pthread_mutex_unlock(&s->lock);
+        /* Nothing to end. Kept, the request would end the session's next
+         * publish the moment its publisher left, close_after or not. */
+        if (sock == NO_PUBLISHER && atomic_load(&s->ended))
+            return json_reply(h, c, session_json(h, s, true));
         atomic_store(&s->end_requested, true);
         if (sock != NO_PUBLISHER)
             ingest_kick(sock);
@@ -1691,13 +1695,18 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         if (start >= rs.duration)
             return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "start is beyond the recording");
-        if (export_start(s->exp, start, end) < 0)
+        /* before the start: a short export may be done before it returns */
+        bool wanted = atomic_exchange(&s->publish_wanted, true);
+        if (export_start(s->exp, start, end) < 0) {
+            atomic_store(&s->publish_wanted, wanted);
             return error_reply(h, c, MHD_HTTP_CONFLICT, "an export is already running");
+        }
         return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_ACCEPTED);
     }
     if (strcmp(action, "unpublish") == 0) {
         char path[PATH_MAX];
         rec_path(s->rec, path, sizeof(path), "published");
+        atomic_store(&s->publish_wanted, false);    /* a running export's too */
         unlink(path);
         atomic_store(&s->published, false);
         log_msg(LV_INFO, s->id, "\"recording unpublished\"");
@@ -1708,6 +1717,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         rec_get_stats(s->rec, &rs);
         if (rs.open && !atomic_load(&s->ended))
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
+        atomic_store(&s->publish_wanted, false);
         atomic_store(&s->published, false);
         rec_delete(s->rec);
         return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_ACCEPTED);
@@ -1838,6 +1848,7 @@ static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, stru
     atomic_store(&s->end_requested, true);
     registry_remove(h->reg, s);
     store_tick(s->win, -1);         /* answer held playlist requests now */
+    atomic_store(&s->publish_wanted, false);
     atomic_store(&s->published, false);
     rec_discard(s->rec);            /* a new session with this id starts empty */
     save_sessions(h);

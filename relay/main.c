@@ -79,11 +79,11 @@ static void published_path(const struct session *s, char *buf, size_t len)
 }
 
 /* Runs on the export thread: the recording becomes public once its MP4 is
- * complete. */
+ * complete, unless the organizer unpublished it (or deleted it) meanwhile. */
 static void on_export_done(void *opaque, bool ok)
 {
     struct session *s = opaque;
-    if (!ok)
+    if (!ok || !atomic_exchange(&s->publish_wanted, false))
         return;
     char path[PATH_MAX];
     published_path(s, path, sizeof(path));
@@ -213,10 +213,23 @@ static void *housekeeper(void *arg)
             char addr[64];
             if (session_publisher(s, addr, sizeof(addr), NULL)) {
                 check_link(s, addr, now_ms);
+                /* back within a second of the organizer's end: it still holds */
+                if (atomic_load(&s->end_requested)) {
+                    pthread_mutex_lock(&s->lock);
+                    int sock = s->publisher_sock;
+                    pthread_mutex_unlock(&s->lock);
+                    log_msg(LV_INFO, s->id, "\"publisher back before the session ended: kicked\" peer=%s",
+                            addr);
+                    ingest_kick(sock);
+                }
                 continue;
             }
-            if (atomic_load(&s->ended))
+            if (atomic_load(&s->ended)) {
+                /* nothing to end: an end asked of an ended session must not
+                 * end the next one the moment its publisher leaves */
+                atomic_store(&s->end_requested, false);
                 continue;
+            }
             struct rec_stats rs;
             rec_get_stats(s->rec, &rs);
             pthread_mutex_lock(&s->lock);

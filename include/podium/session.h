@@ -42,6 +42,7 @@ struct session {
     struct pull *pull;         /* m=request subscribers (MPEG-TS sessions) */
 
     atomic_bool published;          /* recording public (MP4 exported) */
+    atomic_bool publish_wanted;     /* publish asked, not unpublished since */
     atomic_bool end_requested;      /* organizer asked to end it now */
     atomic_bool ended;              /* recording finalized, ENDLIST live */
 

@@ -19,7 +19,9 @@
   session JSON shows no recording (state ended, recording.state none), the
   organizer's the finalized recording and its MP4 (state recorded);
 - publishing again with start 3.5 (between keyframes): the new MP4 starts on
-  the keyframe at or before 3.5 s."""
+  the keyframe at or before 3.5 s;
+- an unpublish right after a publish, while the export runs: the export's
+  end leaves the recording unpublished (404 without the token)."""
 import os
 import sys
 
@@ -220,6 +222,23 @@ def main(t):
     r = pod.get(mp4_url)
     h.check(r.status == 200 and r.body == open(mp4, "rb").read(),
             "GET %s after the second export -> %d, differs from the file" % (mp4_url, r.status))
+
+    # Unpublished while its export runs: the export's end must not publish it again.
+    h.check(ru.post(pod, SID, "unpublish").status == 200, "POST .../unpublish before the third publish")
+    r = ru.post(pod, SID, "publish", body={"start": START, "end": END})
+    h.check(r.status == 202, "third publish -> %d, expected 202" % r.status)
+    r = ru.post(pod, SID, "unpublish")
+    h.check(r.status == 200, "unpublish right after the third publish -> %d, expected 200" % r.status)
+    h.note("export state when the unpublish was answered: %r" % r.json()["recording"]["export"].get("state"))
+    x = h.wait_for(exported, 30, "third export state done")
+    j = pod.api(SID, organizer=True)
+    h.check(j["recording"].get("published") is False and j.get("state") == "recorded",
+            "unpublished during its export, the recording was published by the export's end: state %r "
+            "recording.published %r" % (j.get("state"), j["recording"].get("published")))
+    h.check(not os.path.exists(os.path.join(folder, "published")),
+            "%s/published exists after an unpublish during the export" % folder)
+    h.check(pod.get(pl_url).status == 404, "recording playlist without token after the unpublish during the "
+            "export -> %d, expected 404" % pod.get(pl_url).status)
 
 
 if __name__ == "__main__":
