@@ -222,6 +222,14 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
             return -1;
         }
     }
+    /* Published, the recording is what attendees replay and caches keep:
+     * a publisher would reopen it (EVENT again, more segments). */
+    if (publish && atomic_load(&s->published)) {
+        log_msg(LV_WARN, s->id, "\"connection refused: the recording is published, unpublish it to "
+                "stream again\" peer=%s", peer);
+        srt_setrejectreason(ns, SRT_REJX_FORBIDDEN);
+        return -1;
+    }
     if (in.has_passphrase) {
         const char *pw = in.passphrase;
         if (srt_setsockflag(ns, SRTO_PASSPHRASE, pw, (int)strlen(pw)) == SRT_ERROR) {

@@ -20,6 +20,8 @@
   organizer's the finalized recording and its MP4 (state recorded);
 - publishing again with start 3.5 (between keyframes): the new MP4 starts on
   the keyframe at or before 3.5 s;
+- published, the recording is final: a publisher is refused (a warn line
+  says why) and the recording's playlist does not change;
 - an unpublish right after a publish, while the export runs: the export's
   end leaves the recording unpublished (404 without the token)."""
 import os
@@ -222,6 +224,19 @@ def main(t):
     r = pod.get(mp4_url)
     h.check(r.status == 200 and r.body == open(mp4, "rb").read(),
             "GET %s after the second export -> %d, differs from the file" % (mp4_url, r.status))
+
+    # Published, the recording is final: a publisher is refused and changes nothing.
+    before = ru.disk_text(pod, SID)
+    again = pod.publish(SID, duration=5)
+    rc = again.wait(15)
+    h.check(rc != 0, "a publisher to the published session: ffmpeg exited 0, expected a refusal")
+    h.wait_for(lambda: pod.log_lines_matching(lambda f, l: "the recording is published" in l
+                                              and f.get("session") == SID and f.get("level") == "warn") or None,
+               5, "a level=warn line saying the publisher was refused because the recording is published")
+    h.check(ru.disk_text(pod, SID) == before and ru.rec_json(pod, SID).get("state") == "finalized"
+            and pod.api(SID).get("state") == "published",
+            "a refused publisher changed the published recording: state %r recording %r"
+            % (pod.api(SID).get("state"), ru.rec_json(pod, SID)))
 
     # Unpublished while its export runs: the export's end must not publish it again.
     h.check(ru.post(pod, SID, "unpublish").status == 200, "POST .../unpublish before the third publish")
