@@ -306,6 +306,17 @@ static int load_admin_token(struct config *cfg)
     if (f) {
         if (fgets(tok, sizeof(tok), f))
             tok[strcspn(tok, "\r\n")] = '\0';
+        /* copied or restored with other permissions: anyone who can read
+         * it can run the organizer API */
+        struct stat st;
+        if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+            if (fchmod(fileno(f), 0600) == 0)
+                log_msg(LV_WARN, NULL, "\"admin token file was readable by others: made 0600\" path=%s "
+                        "mode=%03o", path, (unsigned)(st.st_mode & 0777));
+            else
+                log_msg(LV_WARN, NULL, "\"admin token file is readable by others\" path=%s mode=%03o "
+                        "err=\"%s\"", path, (unsigned)(st.st_mode & 0777), strerror(errno));
+        }
         fclose(f);
     }
     if (strlen(tok) < 16) {
