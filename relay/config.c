@@ -3,9 +3,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct cfg_error {
+    int line;
+    char text[200];
+};
 
 struct load_ctx {
     struct config *cfg;
@@ -19,6 +25,10 @@ struct load_ctx {
     int n_seen;
     int cur_nth;
     bool *entered;                      /* per session: its section was seen */
+    /* Errors are printed once the whole file is read, in line order: the
+     * checks run in three passes (prescan, keys, whole-config rules). */
+    struct cfg_error errs[64];
+    int n_errs;
 };
 
 static const char *const format_names[] = { "presentation", "panel",
@@ -151,14 +161,16 @@ const struct session_conf *config_find_session(const struct config *cfg,
 }
 
 /* libinih does not pass line numbers to handlers in Debian's build, so the
- * line of a bad key is found again by scanning the file. */
+ * line of a bad key is found again by scanning the file: its nth
+ * occurrence in section, or with nth 0 (or fewer than nth: a continuation
+ * line repeats the key) the last. key "": the section's header. */
 static int find_line(const char *path, const char *section, const char *key, int nth)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     char buf[1024], cur[256] = "";
-    int lineno = 0, found = 0;
+    int lineno = 0, found = 0, last = 0;
     size_t klen = strlen(key);
     while (!found && fgets(buf, sizeof(buf), f)) {
         lineno++;
@@ -179,23 +191,72 @@ static int find_line(const char *path, const char *section, const char *key, int
             char *q = p + klen;
             while (*q == ' ' || *q == '\t')
                 q++;
-            if ((*q == '=' || *q == ':') && --nth <= 0)
-                found = lineno;
+            if (*q == '=' || *q == ':') {
+                last = lineno;
+                if (--nth == 0)
+                    found = lineno;
+            }
         }
     }
     fclose(f);
+    if (!found)
+        found = last;
     return found;
+}
+
+/* fmt takes one %s, value. line 0: no one line applies. */
+static void error_at(struct load_ctx *ctx, int line, const char *what, const char *fmt,
+                     const char *value)
+{
+    ctx->errors++;
+    if (ctx->n_errs == (int)(sizeof(ctx->errs) / sizeof(ctx->errs[0])))
+        return;
+    char msg[160];
+    snprintf(msg, sizeof(msg), fmt, value);
+    snprintf(ctx->errs[ctx->n_errs].text, sizeof(ctx->errs[0].text), "%s%s%s", what,
+             *what ? ": " : "", msg);
+    ctx->errs[ctx->n_errs++].line = line;
 }
 
 static void config_error(struct load_ctx *ctx, const char *section,
                          const char *key, const char *fmt, const char *value)
 {
-    int line = find_line(ctx->path, section, key ? key : "", key ? ctx->cur_nth : 1);
-    fprintf(ctx->err, "%s:%d: %s%s%s: ", ctx->path, line,
-            section, key ? "." : "", key ? key : "");
-    fprintf(ctx->err, fmt, value);
-    fputc('\n', ctx->err);
-    ctx->errors++;
+    char what[200];
+    snprintf(what, sizeof(what), "%s%s%s", section, key ? "." : "", key ? key : "");
+    error_at(ctx, find_line(ctx->path, section, key ? key : "", key ? ctx->cur_nth : 1), what,
+             fmt, value);
+}
+
+static bool error_on_line(const struct load_ctx *ctx, int line)
+{
+    for (int i = 0; i < ctx->n_errs; i++)
+        if (ctx->errs[i].line == line)
+            return true;
+    return false;
+}
+
+static unsigned line_key(int line)
+{
+    return line > 0 ? (unsigned)line : UINT_MAX;    /* no line: after the rest */
+}
+
+/* Every recorded error, by line (stable: one line's in the order found). */
+static void print_errors(struct load_ctx *ctx)
+{
+    for (int i = 1; i < ctx->n_errs; i++)
+        for (int j = i; j > 0 && line_key(ctx->errs[j - 1].line) > line_key(ctx->errs[j].line); j--) {
+            struct cfg_error t = ctx->errs[j];
+            ctx->errs[j] = ctx->errs[j - 1];
+            ctx->errs[j - 1] = t;
+        }
+    for (int i = 0; i < ctx->n_errs; i++) {
+        if (ctx->errs[i].line > 0)
+            fprintf(ctx->err, "%s:%d: %s\n", ctx->path, ctx->errs[i].line, ctx->errs[i].text);
+        else
+            fprintf(ctx->err, "%s: %s\n", ctx->path, ctx->errs[i].text);
+    }
+    if (ctx->errors > ctx->n_errs)
+        fprintf(ctx->err, "%s: %d more errors\n", ctx->path, ctx->errors - ctx->n_errs);
 }
 
 static int parse_double(const char *v, double lo, double hi, double *out)
@@ -289,23 +350,15 @@ static void hls_key(struct load_ctx *ctx, const char *key, const char *v)
     }
 }
 
-static void error_at(struct load_ctx *ctx, int line, const char *fmt, const char *value)
-{
-    fprintf(ctx->err, "%s:%d: ", ctx->path, line);
-    fprintf(ctx->err, fmt, value);
-    fputc('\n', ctx->err);
-    ctx->errors++;
-}
-
 static void new_session(struct load_ctx *ctx, const char *id, int line)
 {
     struct config *cfg = ctx->cfg;
     if (!config_valid_id(id)) {
-        error_at(ctx, line, "session %s: invalid session id (use 1-40 of A-Z a-z 0-9 - _)", id);
+        error_at(ctx, line, "", "session %s: invalid session id (use 1-40 of A-Z a-z 0-9 - _)", id);
         return;
     }
     if (config_find_session(cfg, id)) {
-        error_at(ctx, line, "session %s: defined twice", id);
+        error_at(ctx, line, "", "session %s: defined twice", id);
         return;
     }
     struct session_conf *s = realloc(cfg->sessions,
@@ -320,9 +373,29 @@ static void new_session(struct load_ctx *ctx, const char *id, int line)
     s->speakers = xstrdup("");
 }
 
-/* Section headers are checked here, before libinih runs: Debian's libinih
- * neither reports a section without keys nor keeps more than 49 characters
- * of a name, and a duplicate must be reported at its own line. */
+enum line_kind { LINE_NONE, LINE_KEY, LINE_BAD };
+
+/* libinih's reading of a line that is not a section header, p at its first
+ * non-blank: blank, a comment or an indented continuation of the key above
+ * (LINE_NONE), key = value or key: value, unless a ';' after a blank (an
+ * inline comment) comes first. */
+static enum line_kind line_kind(const char *p, bool indented, bool key_above)
+{
+    if (!*p || *p == ';' || *p == '#' || (indented && key_above))
+        return LINE_NONE;
+    for (const char *q = p; *q; q++) {
+        if (*q == '=' || *q == ':')
+            return LINE_KEY;
+        if (*q == ';' && (q[-1] == ' ' || q[-1] == '\t'))
+            break;
+    }
+    return LINE_BAD;
+}
+
+/* Section headers and line syntax are checked here, before libinih runs:
+ * Debian's libinih neither reports a section without keys nor keeps more
+ * than 49 characters of a name, a duplicate must be reported at its own
+ * line, and libinih names only the first bad line. */
 static void prescan(struct load_ctx *ctx)
 {
     static const char *const known[] = { "server", "hls", "srt", "recording" };
@@ -331,16 +404,31 @@ static void prescan(struct load_ctx *ctx)
         return;
     char buf[1024];
     int lineno = 0;
+    bool key_above = false;
     while (fgets(buf, sizeof(buf), f)) {
         lineno++;
+        size_t n = strlen(buf);
+        if (n > 0 && buf[n - 1] != '\n')          /* the rest of a long line */
+            for (int c; (c = fgetc(f)) != EOF && c != '\n'; )
+                ;
+        buf[strcspn(buf, "\r\n")] = '\0';
         char *p = buf;
+        if (lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+            p += 3;                                 /* a UTF-8 BOM */
+        char *start = p;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (*p != '[')
+        if (*p != '[') {
+            enum line_kind k = line_kind(p, p > start, key_above);
+            if (k == LINE_BAD)
+                error_at(ctx, lineno, "", "syntax error: expected key = value%s", "");
+            key_above = key_above || k == LINE_KEY;
             continue;
+        }
+        key_above = false;
         char *e = strchr(p, ']');
         if (!e) {
-            error_at(ctx, lineno, "section header without ']'%s", "");
+            error_at(ctx, lineno, "", "section header without ']'%s", "");
             continue;
         }
         *e = '\0';
@@ -353,7 +441,7 @@ static void prescan(struct load_ctx *ctx)
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok = ok || strcmp(name, known[i]) == 0;
         if (!ok)
-            error_at(ctx, lineno, "unknown section [%s]", name);
+            error_at(ctx, lineno, "", "unknown section [%s]", name);
     }
     fclose(f);
 }
@@ -475,10 +563,10 @@ int config_load(struct config *cfg, const char *path, FILE *err)
         fprintf(err, "%s: cannot read: %s\n", path, strerror(errno));
         return -1;
     }
-    if (r > 0) {
-        fprintf(err, "%s:%d: syntax error\n", path, r);
-        ctx.errors++;
-    }
+    if (r > 0 && !error_on_line(&ctx, r))
+        error_at(&ctx, r, "", "syntax error%s", "");
+    /* a key given twice counts as its last line, the value that holds */
+    ctx.cur_nth = 0;
     for (size_t i = 0; i < cfg->n_sessions; i++) {
         struct session_conf *s = &cfg->sessions[i];
         if (!s->passphrase) {
@@ -497,5 +585,6 @@ int config_load(struct config *cfg, const char *path, FILE *err)
     if (cfg->part_duration > 0 && cfg->part_duration >= cfg->segment_duration)
         config_error(&ctx, "hls", "part_duration",
                      "must be smaller than segment_duration%s", "");
+    print_errors(&ctx);
     return ctx.errors ? -1 : 0;
 }

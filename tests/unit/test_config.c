@@ -831,6 +831,53 @@ static void test_bug_repeated_key_line(void **state)
     assert_true(found);
 }
 
+/* Whole-config checks ran after the last key with that key's count: a
+ * repeated key last made them print "PATH:0:". They name the line of the
+ * value that holds, the last. */
+static void test_bug_late_error_line(void **state)
+{
+    (void)state;
+    struct loaded l = { 0 };
+    load_text(&l, "[session talk]\npassphrase = abcdefghijkl\ningest_window = open\n"
+                  "ingest_window = strict\n[hls]\nsegment_duration = 2\npart_duration = 3\n"
+                  "window = 6\nwindow = 7\n");
+    assert_int_equal(l.rc, -1);
+    assert_err_at(&l, 4, "ingest_window", "starts");
+    assert_err_at(&l, 7, "part_duration", "smaller");
+    assert_n_errors(&l, 2);
+    assert_null(strstr(l.err, ":0:"));
+    unload(&l);
+}
+
+/* libinih names only its first bad line; every one is reported, and all
+ * errors come out in line order whichever pass found them. An indented
+ * line under a key continues it (libinih's multi-line values), a ';'
+ * after a blank starts a comment. */
+static void test_bug_every_syntax_error_in_order(void **state)
+{
+    (void)state;
+    struct loaded l = { 0 };
+    load_text(&l, "[server]\nbad line one\nhttp_listen = 127.0.0.1:8080\nbad ; line = two\n"
+                  "[session talk]\ningest_window = strict\npassphrase = abcdefghijkl\n"
+                  "[hls]\nwindow = 6\n   still window\n# comment\n; comment\n\n[srt\n");
+    assert_int_equal(l.rc, -1);
+    assert_err_at(&l, 2, "syntax");
+    assert_err_at(&l, 4, "syntax");
+    assert_err_at(&l, 6, "starts");
+    assert_err_at(&l, 9, "window", "still window");     /* the key's line */
+    assert_err_at(&l, 14, "']'");
+    assert_n_errors(&l, 5);
+    char prefix[128];
+    int lines[] = { 2, 4, 6, 9, 14 };
+    const char *p = l.err;
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++, p = strchr(p, '\n') + 1) {
+        snprintf(prefix, sizeof(prefix), "%s:%d:", l.path, lines[i]);
+        if (strncmp(p, prefix, strlen(prefix)) != 0)
+            fail_msg("error %zu is not at line %d (errors out of line order):\n%s", i + 1, lines[i], l.err);
+    }
+    unload(&l);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -863,6 +910,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bug_parse_listen_ipv6_brackets),
         cmocka_unit_test(test_bug_long_session_id),
         cmocka_unit_test(test_bug_repeated_key_line),
+        cmocka_unit_test(test_bug_late_error_line),
+        cmocka_unit_test(test_bug_every_syntax_error_in_order),
     };
     return unit_main(argc, argv, "config", tests, UNIT_LEN(tests));
 }
