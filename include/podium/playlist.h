@@ -1,4 +1,5 @@
-/* Playlist text (RFC 8216): pure rendering of a media playlist. */
+/* Playlist text (RFC 8216): pure rendering of a media playlist, and
+ * trimming a recorded one to a window of its media time. */
 #ifndef PODIUM_PLAYLIST_H
 #define PODIUM_PLAYLIST_H
 
@@ -54,5 +55,16 @@ int playlist_render(char *buf, size_t cap, const struct playlist_params *p,
  * grow, such as recordings. Returns the length, or -1 if cap is too small. */
 int playlist_render_entry(char *buf, size_t cap, const struct playlist_entry *e,
                           const char *ext, bool with_map);
+
+/* Trims a recording's media playlist (text: len bytes, NUL not needed) to
+ * the segments overlapping [start, end) seconds of media time, counted from
+ * 0 at its first segment by adding EXTINF durations, as the MP4 export
+ * counts; start <= 0: from the beginning, end <= 0: to the end. Returns a
+ * new NUL-terminated text (its length in *out_len unless NULL) that the
+ * caller frees; or NULL and *why, a static message, when the window
+ * overlaps no segment, the text is not a media playlist this can trim, or
+ * memory runs out. text is only read. */
+char *playlist_trim(const char *text, size_t len, double start, double end,
+                    size_t *out_len, const char **why);
 
 #endif
