@@ -1321,6 +1321,53 @@ static enum MHD_Result vod_playlist_with_token(struct http *h, struct MHD_Connec
     return reply(h, c, MHD_HTTP_OK, r);
 }
 
+/* A published recording the organizer trimmed: its playlist cut to the
+ * window (set_vod_window in main.c). Returns false, answering nothing,
+ * when the recording is not trimmed: the file on disk is then the one. */
+static bool trimmed_playlist_reply(struct http *h, struct MHD_Connection *c,
+                                   struct session *s, enum MHD_Result *ret)
+{
+    pthread_mutex_lock(&s->lock);
+    bool trimmed = s->vod_trim != NULL;
+    size_t len = s->vod_trim_len;
+    char *text = trimmed ? malloc(len + 1) : NULL;
+    if (text)
+        memcpy(text, s->vod_trim, len);
+    pthread_mutex_unlock(&s->lock);
+    if (!trimmed)
+        return false;
+    if (!text) {
+        *ret = error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return true;
+    }
+    bool tokened = token_in_playlists(h, c);
+    struct MHD_Response *r;
+    if (tokened) {
+        r = playlist_with_token((const uint8_t *)text, len, request_token(c));
+        free(text);
+    } else if (!(r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE))) {
+        free(text);
+    }
+    if (!r) {
+        *ret = MHD_NO;
+        return true;
+    }
+    MHD_add_response_header(r, "Content-Type", PLAYLIST_TYPE);
+    MHD_add_response_header(r, "Cache-Control", tokened ? "private, no-cache" : "public, max-age=300");
+    *ret = reply(h, c, MHD_HTTP_OK, r);
+    return true;
+}
+
+/* Whether attendees may fetch recording segment seq: a trimmed published
+ * recording gives them only the segments its playlist lists. */
+static bool in_published_window(struct session *s, uint64_t seq)
+{
+    pthread_mutex_lock(&s->lock);
+    bool in = !s->vod_trim || (seq >= s->vod_first && seq <= s->vod_last);
+    pthread_mutex_unlock(&s->lock);
+    return in;
+}
+
 /* The open recording's playlist up to its last synced entry: the file on
  * disk can be caught mid-append (ext4 grows its size page by page), and a
  * player would get a half-written last entry. Returns false, answering
@@ -1386,6 +1433,8 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
         enum MHD_Result ret;
         if (open && open_playlist_reply(h, c, s->rec, &ret))
             return ret;
+        if (published && trimmed_playlist_reply(h, c, s, &ret))
+            return ret;
         rec_path(s->rec, path, sizeof(path), "index.m3u8");
         if (token_in_playlists(h, c))
             return vod_playlist_with_token(h, c, path);
@@ -1413,6 +1462,11 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
     bool ts = strcmp(end, ".ts") == 0, m4s = strcmp(end, ".m4s") == 0;
     if (errno || (!ts && !m4s))
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    if (published && !in_published_window(s, seq)) {
+        if (!organizer)         /* trimmed off: as if it did not exist */
+            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+        cache = priv;
+    }
     rec_path(s->rec, path, sizeof(path), "%llu%s", seq, end);
     return file_reply(h, c, path, ts ? "video/mp2t" : "video/mp4", cache);
 }

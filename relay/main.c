@@ -28,6 +28,7 @@
 #include "podium/ingest.h"
 #include "podium/log.h"
 #include "podium/pipeline.h"
+#include "podium/playlist.h"
 #include "podium/pull.h"
 #include "podium/segmenter.h"
 #include "podium/session.h"
@@ -73,9 +74,66 @@ static void on_part(void *opaque, const struct media_part *part)
     store_on_part(s->win, part);
 }
 
+/* Reads a small file into a NUL-terminated malloc'd string; NULL if absent. */
+static char *read_small_file(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
 static void published_path(const struct session *s, char *buf, size_t len)
 {
     rec_path(s->rec, buf, len, "published");
+}
+
+/* The playlist attendees get of the published recording: cut to [start,
+ * end) seconds (playlist_trim) when the organizer trimmed it, else the
+ * recording's own. -1 (logged) when it cannot be cut: the recording must
+ * not then be published, the cut part may be what nobody is to see. */
+static int set_vod_window(struct session *s, double start, double end)
+{
+    char *out = NULL;
+    size_t len = 0;
+    uint64_t first = 0, last = 0;
+    if (start > 0 || end > 0) {
+        char path[PATH_MAX];
+        rec_path(s->rec, path, sizeof(path), "index.m3u8");
+        char *text = read_small_file(path, 16 << 20);
+        const char *why = "cannot read the recording's playlist";
+        out = text ? playlist_trim(text, strlen(text), start, end, &len, &why) : NULL;
+        free(text);
+        if (!out) {
+            log_msg(LV_ERROR, s->id, "\"cannot trim the recording's playlist\" start=%.3f end=%.3f "
+                    "err=\"%s\"", start, end, why);
+            return -1;
+        }
+        /* the files it lists: attendees get no other */
+        bool any = false;
+        for (const char *l = out, *nl; ; l = nl + 1) {
+            if (*l >= '0' && *l <= '9') {
+                last = strtoull(l, NULL, 10);
+                first = any ? first : last;
+                any = true;
+            }
+            if (!(nl = strchr(l, '\n')))
+                break;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    free(s->vod_trim);
+    s->vod_trim = out;
+    s->vod_trim_len = len;
+    s->vod_first = first;
+    s->vod_last = last;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
 }
 
 /* Runs on the export thread: the recording becomes public once its MP4 is
@@ -85,9 +143,15 @@ static void on_export_done(void *opaque, bool ok)
     struct session *s = opaque;
     if (!ok || !atomic_exchange(&s->publish_wanted, false))
         return;
-    char path[PATH_MAX];
+    struct export_status es;
+    export_get_status(s->exp, &es);
+    if (set_vod_window(s, es.start, es.end) < 0)
+        return;
+    /* the window, so a restart serves the same cut */
+    char path[PATH_MAX], window[64];
     published_path(s, path, sizeof(path));
-    int err = rec_write_atomic(path, "1\n", 2);
+    int n = snprintf(window, sizeof(window), "%.3f %.3f\n", es.start, es.end);
+    int err = rec_write_atomic(path, window, (size_t)n);
     if (err < 0)
         log_msg(LV_ERROR, s->id, "\"cannot persist the published flag\" err=\"%s\"", strerror(-err));
     atomic_store(&s->published, true);
@@ -133,7 +197,13 @@ static int setup_session(struct session *s, void *opaque)
         char path[PATH_MAX];
         published_path(s, path, sizeof(path));
         atomic_store(&s->ended, true);
-        atomic_store(&s->published, access(path, F_OK) == 0);
+        /* "start end", or "1" from before trims were kept */
+        char *pub = read_small_file(path, 64);
+        double start = 0, end = 0;
+        if (pub && sscanf(pub, "%lf %lf", &start, &end) != 2)
+            start = end = 0;
+        atomic_store(&s->published, pub && set_vod_window(s, start, end) == 0);
+        free(pub);
     }
     if (rs.open)
         s->last_publish_end = time(NULL);   /* close_after counts from now */
@@ -148,6 +218,8 @@ static void teardown_session(struct session *s, void *opaque)
     pull_free(&s->pull);
     rec_free(&s->rec);
     store_window_free(&s->win);
+    free(s->vod_trim);
+    s->vod_trim = NULL;
 }
 
 /* How often the publisher's SRT counters are read for the drop warning. */
@@ -249,20 +321,6 @@ static void *housekeeper(void *arg)
     }
     pthread_mutex_unlock(&app->lock);
     return NULL;
-}
-
-/* Reads a small file into a NUL-terminated malloc'd string; NULL if absent. */
-static char *read_small_file(const char *path, size_t max)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
 }
 
 /* The attendee token key: data_dir/secret (0600), created once. */

@@ -43,6 +43,12 @@ struct session {
 
     atomic_bool published;          /* recording public (MP4 exported) */
     atomic_bool publish_wanted;     /* publish asked, not unpublished since */
+    /* Published with a trim: the recording's playlist cut to the window,
+     * listing segment files vod_first..vod_last; NULL when not trimmed.
+     * Guarded by lock; owned by the session. */
+    char *vod_trim;
+    size_t vod_trim_len;
+    uint64_t vod_first, vod_last;
     atomic_bool end_requested;      /* organizer asked to end it now */
     atomic_bool ended;              /* recording finalized, ENDLIST live */
 

@@ -13,7 +13,10 @@
   keyframe at or before 3 s and its last picture within one GOP of 9 s
   (frame checksums compared with the decoded recording);
 - state "published", recording.published true: recording playlist and MP4
-  served without token; Range bytes=100-1099 on the MP4 -> 206 with the right
+  served without token; the playlist lists exactly the segments overlapping
+  [start, end), numbered as in the whole recording, with ENDLIST; segments
+  trimmed off answer 404 without token (200, not publicly cacheable, to the
+  organizer); a restart serves the same cut; Range bytes=100-1099 on the MP4 -> 206 with the right
   Content-Range and the same bytes as that slice of the full download;
 - unpublish -> 200; then 404 without token, 200 with it; the attendee's
   session JSON shows no recording (state ended, recording.state none), the
@@ -44,6 +47,36 @@ def framemd5(src, what, extra_in=()):
     rc, out, err = h.run_capture(cmd, 60, "framemd5 of %s" % what)
     h.check(rc == 0, "framemd5 of %s failed (%d): %s" % (what, rc, err[-800:]))
     return [l.rsplit(",", 1)[1].strip() for l in out.splitlines() if l and not l.startswith("#")]
+
+
+def window_uris(pl, start, end):
+    """The URIs of pl's segments overlapping [start, end) seconds, counted
+    from 0 by adding EXTINFs (whole ms, as written): from the last segment
+    starting at or before start to the last starting before end."""
+    t, starts = 0, []
+    for seg in pl.segments:
+        starts.append(t)
+        t += round(seg.duration * 1000)
+    first = max(i for i, t0 in enumerate(starts) if t0 <= start * 1000)
+    last = max(i for i, t0 in enumerate(starts) if t0 < end * 1000)
+    return first, [seg.uri for seg in pl.segments[first:last + 1]]
+
+
+def check_trimmed(pod, pl_url, rpl, start, end, what):
+    """The published playlist lists exactly the segments overlapping the
+    window, numbered as in the whole recording, and ends; returns its URIs."""
+    first, keep = window_uris(rpl, start, end)
+    r = pod.get(pl_url)
+    h.check(r.status == 200, "%s: recording playlist without token -> %d, expected 200" % (what, r.status))
+    tpl = h.Playlist(r.body.decode())
+    h.check(not tpl.problems and tpl.endlist, "%s: trimmed playlist problems %r, ENDLIST %r:\n%s"
+            % (what, tpl.problems, tpl.endlist, tpl.text))
+    h.check([seg.uri for seg in tpl.segments] == keep,
+            "%s: published playlist lists %r, expected the segments overlapping [%s, %s): %r"
+            % (what, [seg.uri for seg in tpl.segments], start, end, keep))
+    h.check((tpl.media_seq or 0) == (rpl.media_seq or 0) + first,
+            "%s: trimmed MEDIA-SEQUENCE %r, expected %d" % (what, tpl.media_seq, (rpl.media_seq or 0) + first))
+    return keep
 
 
 def main(t):
@@ -158,11 +191,21 @@ def main(t):
     h.check(mp4_md5 == rec_md5[first:first + len(mp4_md5)],
             "the MP4's pictures are not the recording's pictures %d.. in order (dropped/duplicated frames)" % first)
 
-    # Public now.
+    # Public now, cut to the window: segments trimmed off exist only for organizers.
     with open(mp4, "rb") as f:
         data = f.read()
-    r = pod.get(pl_url)
-    h.check(r.status == 200, "published recording playlist without token -> %d, expected 200" % r.status)
+    keep = check_trimmed(pod, pl_url, rpl, START, END, "published {start:%d,end:%d}" % (START, END))
+    cut = [seg.uri for seg in rpl.segments if seg.uri not in keep]
+    h.check(cut and rpl.segments[0].uri in cut and rpl.segments[-1].uri in cut,
+            "the window [%d, %d) keeps the first or last segment of the recording: %r" % (START, END, keep))
+    for uri in (cut[0], cut[-1]):
+        r = pod.get("/vod/%s/%s" % (SID, uri))
+        h.check(r.status == 404, "segment %s trimmed off the published recording, without token -> %d, "
+                "expected 404" % (uri, r.status))
+        r = pod.get("/vod/%s/%s" % (SID, uri), headers=ru.AUTH)
+        h.check(r.status == 200 and "public" not in (r.header("Cache-Control") or ""),
+                "segment %s trimmed off, with the admin token -> %d Cache-Control %r, expected 200 and not "
+                "public" % (uri, r.status, r.header("Cache-Control")))
     r = pod.get(mp4_url)
     h.check(r.status == 200 and r.body == data, "GET %s without token -> %d, %d bytes (file %d bytes)"
             % (mp4_url, r.status, len(r.body), len(data)))
@@ -175,7 +218,7 @@ def main(t):
             "Content-Range %r, expected 'bytes 100-1099/%d'" % (r.header("Content-Range"), len(full)))
     h.check(len(r.body) == 1000 and r.body == full[100:1100],
             "Range body: %d bytes, equal to the slice: %s" % (len(r.body), r.body == full[100:1100]))
-    seg0 = rpl.segments[0].uri
+    seg0 = keep[0]
     r = pod.get("/vod/%s/%s" % (SID, seg0))
     h.check(r.status == 200, "published recording segment %s without token -> %d" % (seg0, r.status))
     ru.decode(pod.url(pl_url), "published recording over HTTP (no token)")
@@ -237,6 +280,18 @@ def main(t):
             and pod.api(SID).get("state") == "published",
             "a refused publisher changed the published recording: state %r recording %r"
             % (pod.api(SID).get("state"), ru.rec_json(pod, SID)))
+
+    # A restart serves the same cut: the window is kept with the published flag.
+    check_trimmed(pod, pl_url, rpl, START2, END, "second publish {start:%.1f,end:%d}" % (START2, END))
+    pod.stop()
+    ru.restart(pod)
+    h.check(pod.api(SID).get("state") == "published", "after a restart the recording is %r, expected published"
+            % pod.api(SID).get("state"))
+    keep2 = check_trimmed(pod, pl_url, rpl, START2, END, "after a restart")
+    h.check(pod.get("/vod/%s/%s" % (SID, rpl.segments[0].uri)).status == 404,
+            "after a restart a segment trimmed off is served without token")
+    h.check(pod.get("/vod/%s/%s" % (SID, keep2[-1])).status == 200,
+            "after a restart the last segment kept is not served without token")
 
     # Unpublished while its export runs: the export's end must not publish it again.
     h.check(ru.post(pod, SID, "unpublish").status == 200, "POST .../unpublish before the third publish")
