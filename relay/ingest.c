@@ -190,8 +190,9 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
         return -1;
     }
     if (ingest_parse_streamid(streamid, &sid, &why) < 0) {
-        log_msg(LV_WARN, NULL, "\"connection refused: %s\" peer=%s streamid=\"%.80s\"",
-                why, peer, streamid ? streamid : "");
+        char esc[4 * 80 + 4];
+        log_msg(LV_WARN, NULL, "\"connection refused: %s\" peer=%s streamid=\"%s\"",
+                why, peer, log_escape(esc, sizeof(esc), streamid ? streamid : "", 80));
         srt_setrejectreason(ns, SRT_REJX_BAD_REQUEST);
         return -1;
     }
@@ -258,7 +259,9 @@ static void srt_log_cb(void *opaque, int level, const char *file, int line,
     const char *rej = strstr(message, "connection rejected due to: ");
     const char *at = strchr(message, '@');
     if (!rej || !at) {
-        log_msg(LV_DEBUG, NULL, "\"libsrt\" srt_level=%d detail=\"%.200s\"", level, message);
+        char esc[4 * 200 + 4];
+        log_msg(LV_DEBUG, NULL, "\"libsrt\" srt_level=%d detail=\"%s\"", level,
+                log_escape(esc, sizeof(esc), message, 200));
         return;
     }
     /* Rejections our listen callback made were logged there already. */

@@ -17,6 +17,37 @@ void log_set_level(enum log_level level)
     atomic_store(&min_level, level);
 }
 
+const char *log_escape(char *buf, size_t cap, const char *s, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0, i = 0;
+    if (cap == 0)
+        return buf;
+    for (; s[i] && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[5] = { (char)c };
+        size_t len = 1;
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+            e[0] = '\\';
+            e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+            len = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            e[0] = '\\', e[1] = 'x', e[2] = hex[c >> 4], e[3] = hex[c & 15];
+            len = 4;
+        }
+        if (n + len >= cap)
+            break;
+        memcpy(buf + n, e, len);
+        n += len;
+    }
+    if (s[i] && n + 3 < cap) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 void log_msg(enum log_level level, const char *session, const char *fmt, ...)
 {
     if ((int)level < atomic_load(&min_level))

@@ -11,6 +11,15 @@ enum log_level { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR };
 /* Minimum level printed; defaults to LV_INFO, PODIUM_LOG=debug lowers it. */
 void log_set_level(enum log_level level);
 
+#include <stddef.h>
+
+/* s made safe to print inside a quoted log value: '"' and '\\' escaped,
+ * control bytes as \n, \r, \t or \xHH, so a peer's string can neither end
+ * the line nor the quotes. At most max bytes of s are taken ("..." marks
+ * the cut); the result is written to buf (cap bytes, truncated there too)
+ * and returned. */
+const char *log_escape(char *buf, size_t cap, const char *s, size_t max);
+
 /* session may be NULL. fmt starts with the quoted message. */
 void log_msg(enum log_level level, const char *session, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Unknown session and wrong/missing passphrase are refused (with a warn log line
-naming the peer) while a valid publisher on another session is undisturbed."""
+naming the peer) while a valid publisher on another session is undisturbed. A
+stream id with a quote and a newline is logged escaped: every log line is one
+event."""
 import os
 import sys
 
@@ -26,6 +28,9 @@ def main(t):
         ("no passphrase for an idle session", dict(sid=OTHER, passphrase="")),
         ("wrong passphrase for the live session", dict(sid=GOOD, passphrase="wrong-passphrase-2")),
         ("wrong passphrase, bare streamid", dict(sid=OTHER, streamid=OTHER, passphrase="wrong-passphrase-3")),
+        # a quote and a newline (ffmpeg passes the URL's bytes as they are): the log must stay one
+        # line per event
+        ("hostile stream id", dict(sid=OTHER, streamid='x"\nlevel=error msg="forged', passphrase="")),
     ]
     for what, kw in attempts:
         n_warn = len(pod.warn_peer_lines())
@@ -41,6 +46,13 @@ def main(t):
         # the valid publisher's session keeps producing segments across every attempt
         h.wait_for(lambda: w.newest() > before, 5,
                    "a new segment of %s after the attempt '%s' (newest was %d.ts)" % (GOOD, what, before))
+
+    with open(pod.log_path, errors="replace") as f:
+        log = f.read()
+    h.check('streamid="x\\"\\nlevel=error msg=\\"forged"' in log,
+            "the refused hostile stream id is not logged escaped:\n%s" % log[-1500:])
+    stray = [l for l in log.splitlines() if l and not l.startswith("ts=")]
+    h.check(not stray, "log lines not starting with ts= (a peer's string broke a line): %r" % stray[:3])
 
     # The good publisher kept going during the attempts, and keeps going after them.
     h.check(good.poll() is None, "the valid publisher stopped during the refused attempts:\n%s" % good.log())

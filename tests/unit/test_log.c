@@ -1,0 +1,67 @@
+/* Unit tests: log_escape, the guard of one event per log line. */
+#include "unit.h"
+
+#include "podium/log.h"
+
+static void expect(const char *in, size_t max, const char *want)
+{
+    char buf[256];
+    memset(buf, 'Z', sizeof(buf));
+    const char *got = log_escape(buf, sizeof(buf), in, max);
+    if (got != buf || strcmp(got, want) != 0)
+        fail_msg("log_escape(\"%s\", %zu) = \"%s\", expected \"%s\"", in, max, got, want);
+}
+
+static void test_plain_and_escaped(void **state)
+{
+    (void)state;
+    expect("", 80, "");
+    expect("#!::r=keynote,m=publish", 80, "#!::r=keynote,m=publish");
+    expect("a\"b", 80, "a\\\"b");
+    expect("a\\b", 80, "a\\\\b");
+    expect("x\nlevel=error msg=\"forged\"", 80, "x\\nlevel=error msg=\\\"forged\\\"");
+    expect("\r\t\x01\x1f\x7f", 80, "\\r\\t\\x01\\x1f\\x7f");
+    expect("caf\xc3\xa9", 80, "caf\xc3\xa9");      /* UTF-8 passes as it is */
+}
+
+static void test_cut(void **state)
+{
+    (void)state;
+    expect("abcdef", 3, "abc...");
+    expect("abc", 3, "abc");
+    expect("\"\"\"\"", 2, "\\\"\\\"...");
+}
+
+/* Whatever the input, the result fits the buffer, is terminated, holds no
+ * byte that could end the line or an unescaped quote. */
+static void test_small_buffers(void **state)
+{
+    (void)state;
+    const char *in = "\"\n\x01\\abc";
+    for (size_t cap = 1; cap < 24; cap++) {
+        char buf[32];
+        memset(buf, 'Z', sizeof(buf));
+        log_escape(buf, cap, in, 80);
+        size_t n = strnlen(buf, sizeof(buf));
+        if (n >= cap)
+            fail_msg("cap %zu: %zu bytes written, not terminated within the buffer", cap, n);
+        for (size_t i = 0; i < n; i++) {
+            if (buf[i] == '\n' || buf[i] == '\r' || (unsigned char)buf[i] < 0x20)
+                fail_msg("cap %zu: control byte 0x%02x in \"%s\"", cap, (unsigned char)buf[i], buf);
+            if (buf[i] == '"' && (i == 0 || buf[i - 1] != '\\'))
+                fail_msg("cap %zu: bare quote in \"%s\"", cap, buf);
+        }
+        if (buf[cap] != 'Z' && cap < sizeof(buf))
+            fail_msg("cap %zu: wrote past the buffer", cap);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_and_escaped),
+        cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_small_buffers),
+    };
+    return unit_main(argc, argv, "log", tests, UNIT_LEN(tests));
+}
