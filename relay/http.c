@@ -1692,9 +1692,12 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         pthread_mutex_lock(&s->lock);
         int sock = s->publisher_sock;
         pthread_mutex_unlock(&s->lock);
-        /* Nothing to end. Kept, the request would end the session's next
-         * publish the moment its publisher left, close_after or not. */
-        if (sock == NO_PUBLISHER && atomic_load(&s->ended))
+        /* Nothing to end (ended, or never started). Kept, the request
+         * would end the session's next publish the moment its publisher
+         * left, close_after or not. */
+        struct rec_stats rs;
+        rec_get_stats(s->rec, &rs);
+        if (sock == NO_PUBLISHER && (atomic_load(&s->ended) || !rs.open))
             return json_reply(h, c, session_json(h, s, true));
         atomic_store(&s->end_requested, true);
         if (sock != NO_PUBLISHER)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """An organizer's end applies to the session it was asked of, once.
 
+- POST .../end before the session started -> 200, nothing to end;
 - POST .../end while live -> 202: the publisher is kicked, the recording
   finalized;
 - POST .../end again, on the ended session -> 200 (nothing to end);
@@ -23,6 +24,10 @@ HOLD = 3.0          # how long the reopened recording must stay open, at least
 
 def main(t):
     pod = ru.podium(t, {SID: {"title": "Panel", "passphrase": "panel-passphrase-3141"}}, close_after=CLOSE_AFTER)
+    r = ru.post(pod, SID, "end")
+    h.check(r.status == 200 and r.json().get("state") == "scheduled",
+            "POST .../end before the session started -> %d %r, expected 200 and state scheduled (nothing to end)"
+            % (r.status, r.body[:200]))
     pub = pod.publish(SID, duration=30)
     ru.wait_rec(pod, SID, lambda r: r.get("state") == "recording" and r.get("segments", 0) >= 2, 20,
                 "2 recorded segments")
