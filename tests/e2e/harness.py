@@ -145,10 +145,10 @@ def wait_exit(p, timeout, what):
              % (scaled(timeout), what, p.pid))
 
 
-def run_capture(cmd, timeout, what):
-    """Run a short-lived tool to completion; return (rc, stdout, stderr)."""
+def run_capture(cmd, timeout, what, cwd=None):
+    """Run a short-lived tool to completion (in cwd); return (rc, stdout, stderr)."""
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+                         stderr=subprocess.PIPE, cwd=cwd)
     with _procs_lock:
         _procs.append((p, what, None))
     try:
@@ -438,22 +438,27 @@ class Podium:
         note("%s up: srt=%d http=%d" % (self.name, self.srt_port, self.http_port))
         return self
 
-    def stop(self):
-        """SIGTERM; must exit 0 within 5 s."""
+    def stop(self, sig=signal.SIGTERM):
+        """SIGTERM (or sig, e.g. SIGINT); must exit 0 within 5 s. Returns the
+        seconds from the signal to the exit (None if already stopped)."""
         if self.proc is None or self.stopped:
-            return
+            return None
         self.stopped = True
+        name = signal.Signals(sig).name
         if self.proc.poll() is not None:
-            fail("podium %s died before SIGTERM with exit code %s" % (self.name, self.proc.returncode))
-        os.kill(self.proc.pid, signal.SIGTERM)
+            fail("podium %s died before %s with exit code %s" % (self.name, name, self.proc.returncode))
+        t0 = time.monotonic()
+        os.kill(self.proc.pid, sig)
         try:
             rc = self.proc.wait(timeout=SIGTERM_EXIT_DEADLINE)
         except subprocess.TimeoutExpired:
             kill_proc(self.proc)
-            fail("podium %s did not exit within %.0f s of SIGTERM (killed)" % (self.name, SIGTERM_EXIT_DEADLINE))
-        check(rc == 0, "podium %s exited with code %d after SIGTERM, expected 0 "
-                       "(ASan/LSan reports make the exit code non-zero; see log)" % (self.name, rc))
-        note("%s stopped cleanly (exit 0)" % self.name)
+            fail("podium %s did not exit within %.0f s of %s (killed)" % (self.name, SIGTERM_EXIT_DEADLINE, name))
+        took = time.monotonic() - t0
+        check(rc == 0, "podium %s exited with code %d after %s, expected 0 "
+                       "(ASan/LSan reports make the exit code non-zero; see log)" % (self.name, rc, name))
+        note("%s stopped cleanly on %s (exit 0 after %.2f s)" % (self.name, name, took))
+        return took
 
     def assert_running(self):
         if self.proc.poll() is not None:

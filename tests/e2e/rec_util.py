@@ -30,15 +30,18 @@ _create_lock = threading.Lock()
 
 # ---------------------------------------------------------------- podium
 
-def podium(t, sessions, close_after=2, start=True, env=None, data_dir=None, **kw):
-    """A harness Podium with [server] admin_token set (and optionally another
-    data_dir and extra environment variables for the podium process)."""
+def podium(t, sessions, close_after=2, start=True, env=None, data_dir=None,
+           admin_token=ADMIN_TOKEN, **kw):
+    """A harness Podium with [server] admin_token set (admin_token=None: none,
+    Podium generates data_dir/admin.token), optionally another data_dir and
+    extra environment variables for the podium process."""
     kw.setdefault("segment_duration", SEG)
     with _create_lock:      # harness names podiums by count: no two threads at once
         pod = t.podium(sessions, start=False, close_after=close_after, **kw)
     with open(pod.conf_path) as f:
         text = f.read()
-    text = text.replace("[server]\n", "[server]\nadmin_token = %s\n" % ADMIN_TOKEN, 1)
+    if admin_token is not None:
+        text = text.replace("[server]\n", "[server]\nadmin_token = %s\n" % admin_token, 1)
     if data_dir is not None:
         text = re.sub(r'(?m)^data_dir\s*=.*$', "data_dir    = %s" % data_dir, text, count=1)
         pod.data_dir = data_dir
@@ -273,6 +276,36 @@ def probe_duration(src, what):
     except (TypeError, ValueError):
         h.fail("ffprobe %s: no duration in %r" % (what, j.get("format")))
     return dur, sorted(s.get("codec_type") for s in j.get("streams", []))
+
+
+# ---------------------------------------------------------------- clean shutdown
+
+def stop_while_recording(pod, sid, sig=signal.SIGTERM, segments=4, timeout=20):
+    """Publish to sid until `segments` segments are on disk, then stop podium
+    with sig while the publisher is still sending (the harness: exit 0 within
+    5 s); the publisher is killed afterwards. Returns the seconds to exit."""
+    pub = pod.publish(sid, duration=60)
+    h.wait_for(lambda: (pod.assert_running() or True) and pub.poll() is None
+               and len(disk_segments(pod, sid)) >= segments, timeout,
+               "%d recorded segments of %s while live" % (segments, sid))
+    took = pod.stop(sig)
+    pub.kill()
+    return took
+
+
+def check_shutdown_recording(t, pod, sid, what, min_segments=4):
+    """The recording a clean shutdown left: finalized (VOD + #EXT-X-ENDLIST),
+    every listed segment complete MPEG-TS, at least min_segments of them, no
+    .tmp file, and it decodes end to end. Returns (playlist text, Playlist)."""
+    folder = rec_dir(pod, sid)
+    text = disk_text(pod, sid)
+    pl = check_rec_playlist(text, what, folder=folder, ended=True)
+    seqs = [uri_seq(s.uri) for s in pl.segments]
+    h.check(len(seqs) >= min_segments, "%s lists %r, expected >= %d segments" % (what, seqs, min_segments))
+    leftovers = [n for n in os.listdir(folder) if n.endswith(".tmp")]
+    h.check(not leftovers, "%s: .tmp files left after a clean shutdown: %r" % (what, leftovers))
+    decode(local_copy(folder, text, t.path("copy-%s" % sid)), what)
+    return text, pl
 
 
 # ---------------------------------------------------------------- publishers
