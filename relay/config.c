@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct cfg_error {
     int line;
@@ -554,6 +555,13 @@ int config_load(struct config *cfg, const char *path, FILE *err)
     cfg->adhoc_sessions = false;
     cfg->path = xstrdup(path);
 
+    /* libinih reads a directory as an empty file, and the file is read
+     * more than once (prescan, lines of errors): a regular file only */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(err, "%s: cannot read: not a regular file\n", path);
+        return -1;
+    }
     struct load_ctx ctx = { .cfg = cfg, .path = path, .err = err };
     prescan(&ctx);
     ctx.entered = calloc(cfg->n_sessions + 1, sizeof(*ctx.entered));

@@ -343,6 +343,28 @@ static void test_load_missing_file(void **state)
     free(out);
 }
 
+/* libinih reads a directory as an empty file: "-c /etc/podium" passed
+ * --check and ran on the defaults. */
+static void test_bug_load_directory(void **state)
+{
+    (void)state;
+    struct config c;
+    char *out = NULL;
+    size_t len = 0;
+    char dir[] = "/tmp/podium-unit-dir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    FILE *err = open_memstream(&out, &len);
+    assert_non_null(err);
+    int rc = config_load(&c, dir, err);
+    fclose(err);
+    rmdir(dir);
+    assert_int_equal(rc, -1);
+    if (!strstr(out, dir) || !strstr(out, "not a regular file"))
+        fail_msg("loading a directory wrote: %s", out);
+    config_free(&c);
+    free(out);
+}
+
 /* ------------------------------------------------------------ errors */
 
 /* One bad value per key: the file is
@@ -887,6 +909,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_load_bounds),
         cmocka_unit_test(test_load_repo_configs),
         cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_bug_load_directory),
         cmocka_unit_test(test_load_bad_values),
         cmocka_unit_test(test_err_unknown_key),
         cmocka_unit_test(test_err_unknown_section),
