@@ -1849,10 +1849,11 @@ static enum MHD_Result api_create(struct http *h, struct MHD_Connection *c,
         free_conf_strings(&conf);
         return error_reply(h, c, MHD_HTTP_CONFLICT, "a session with this id exists");
     }
-    struct session *s = registry_add(h->reg, &conf);
+    struct session *s;
+    int err = registry_add(h->reg, &conf, &s);
     free_conf_strings(&conf);
-    if (!s)
-        return error_reply(h, c, MHD_HTTP_CONFLICT, "cannot create the session");
+    if (err < 0)
+        return error_reply(h, c, MHD_HTTP_CONFLICT, registry_strerror(err));
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session created by the organizer API\"");
     return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_CREATED);

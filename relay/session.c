@@ -9,9 +9,15 @@
 struct registry {
     const struct config *cfg;
     struct session_hooks hooks;
-    pthread_mutex_t lock;                 /* guards items/n */
-    struct session *items[REGISTRY_MAX_SESSIONS];
+    pthread_mutex_t lock;                 /* guards the four fields below */
+    struct session *items[REGISTRY_MAX_SESSIONS];   /* live, in creation order */
     size_t n;
+    /* Deleted sessions leave items (their slot is reused) but are not
+     * freed: threads may still hold them (see session.h). Live plus
+     * deleted stay within REGISTRY_MAX_KEPT, so a deletion always has a
+     * place here and create/delete cycles cannot grow memory without end. */
+    struct session *deleted[REGISTRY_MAX_KEPT];
+    size_t n_deleted;
 };
 
 static void session_destroy(struct registry *reg, struct session *s)
@@ -30,18 +36,24 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Caller holds reg->lock. */
-static struct session *session_new(struct registry *reg,
-                                   const struct session_conf *conf)
+/* Caller holds reg->lock. 0 and *out, or a registry_err (logged). */
+static int session_new(struct registry *reg, const struct session_conf *conf,
+                       struct session **out)
 {
     if (reg->n >= REGISTRY_MAX_SESSIONS) {
         log_msg(LV_WARN, conf->id, "\"session limit reached\" max=%d",
                 REGISTRY_MAX_SESSIONS);
-        return NULL;
+        return REGISTRY_FULL;
+    }
+    if (reg->n + reg->n_deleted >= REGISTRY_MAX_KEPT) {
+        log_msg(LV_WARN, conf->id, "\"session refused: the registry is full of deleted "
+                "sessions, whose memory is kept until Podium restarts\" live=%zu deleted=%zu "
+                "max=%d", reg->n, reg->n_deleted, REGISTRY_MAX_KEPT);
+        return REGISTRY_FULL_DELETED;
     }
     struct session *s = calloc(1, sizeof(*s));
     if (!s)
-        return NULL;
+        return REGISTRY_FAILED;
     snprintf(s->id, sizeof(s->id), "%s", conf->id);
     s->conf = *conf;
     s->conf.title = dup_or_null(conf->title ? conf->title : conf->id);
@@ -58,10 +70,11 @@ static struct session *session_new(struct registry *reg,
         free(s->conf.passphrase);
         pthread_mutex_destroy(&s->lock);
         free(s);
-        return NULL;
+        return REGISTRY_FAILED;
     }
     reg->items[reg->n++] = s;
-    return s;
+    *out = s;
+    return 0;
 }
 
 struct registry *registry_create(const struct config *cfg,
@@ -75,7 +88,8 @@ struct registry *registry_create(const struct config *cfg,
         reg->hooks = *hooks;
     pthread_mutex_init(&reg->lock, NULL);
     for (size_t i = 0; i < cfg->n_sessions; i++) {
-        if (!session_new(reg, &cfg->sessions[i])) {
+        struct session *s;
+        if (session_new(reg, &cfg->sessions[i], &s) < 0) {
             registry_free(&reg);
             return NULL;
         }
@@ -90,16 +104,18 @@ void registry_free(struct registry **preg)
         return;
     for (size_t i = 0; i < reg->n; i++)
         session_destroy(reg, reg->items[i]);
+    for (size_t i = 0; i < reg->n_deleted; i++)
+        session_destroy(reg, reg->deleted[i]);
     pthread_mutex_destroy(&reg->lock);
     free(reg);
     *preg = NULL;
 }
 
-/* The live session of that id (deleted ones keep their objects). */
+/* The live session of that id. */
 static struct session *find_locked(struct registry *reg, const char *id)
 {
     for (size_t i = 0; i < reg->n; i++)
-        if (!reg->items[i]->deleted && strcmp(reg->items[i]->id, id) == 0)
+        if (strcmp(reg->items[i]->id, id) == 0)
             return reg->items[i];
     return NULL;
 }
@@ -119,8 +135,7 @@ struct session *registry_get_for_publish(struct registry *reg, const char *id)
     if (!s && reg->cfg->adhoc_sessions && config_valid_id(id)) {
         struct session_conf conf = { .format = FORMAT_PRESENTATION };
         snprintf(conf.id, sizeof(conf.id), "%s", id);
-        s = session_new(reg, &conf);
-        if (s)
+        if (session_new(reg, &conf, &s) == 0)
             log_msg(LV_WARN, id, "\"ad-hoc session created without passphrase\"");
     }
     pthread_mutex_unlock(&reg->lock);
@@ -132,8 +147,7 @@ size_t registry_list(struct registry *reg, struct session **out, size_t cap)
     size_t n = 0;
     pthread_mutex_lock(&reg->lock);
     for (size_t i = 0; i < reg->n && n < cap; i++)
-        if (!reg->items[i]->deleted)
-            out[n++] = reg->items[i];
+        out[n++] = reg->items[i];
     pthread_mutex_unlock(&reg->lock);
     return n;
 }
@@ -178,26 +192,49 @@ int session_update(struct session *s, const struct session_conf *conf)
     return 0;
 }
 
-struct session *registry_add(struct registry *reg, const struct session_conf *conf)
+int registry_add(struct registry *reg, const struct session_conf *conf, struct session **out)
 {
     struct session *s = NULL;
     pthread_mutex_lock(&reg->lock);
     /* A deleted session's object stays (other threads may still hold it);
      * a new one with the same id starts from scratch. */
-    if (!find_locked(reg, conf->id)) {
-        s = session_new(reg, conf);
-        if (s)
-            s->from_api = true;
+    int ret = find_locked(reg, conf->id) ? REGISTRY_EXISTS : session_new(reg, conf, &s);
+    if (ret == 0) {
+        s->from_api = true;
+        *out = s;
     }
     pthread_mutex_unlock(&reg->lock);
-    return s;
+    return ret;
 }
 
 void registry_remove(struct registry *reg, struct session *s)
 {
     pthread_mutex_lock(&reg->lock);
-    s->deleted = true;
+    /* Two DELETEs of one session may both have found it. */
+    for (size_t i = 0; i < reg->n; i++) {
+        if (reg->items[i] == s) {
+            memmove(&reg->items[i], &reg->items[i + 1], (reg->n - i - 1) * sizeof(s));
+            reg->n--;
+            reg->deleted[reg->n_deleted++] = s;
+            s->deleted = true;
+            break;
+        }
+    }
     pthread_mutex_unlock(&reg->lock);
+}
+
+const char *registry_strerror(int err)
+{
+    switch (err) {
+    case REGISTRY_EXISTS:
+        return "a session with this id exists";
+    case REGISTRY_FULL:
+        return "session limit reached";
+    case REGISTRY_FULL_DELETED:
+        return "the registry is full of deleted sessions (freed when Podium restarts)";
+    default:
+        return "cannot create the session";
+    }
 }
 
 static const char *const format_keys[] = { "presentation", "panel", "workshop", "lightning" };
@@ -208,7 +245,7 @@ char *registry_dump_api(struct registry *reg)
     pthread_mutex_lock(&reg->lock);
     for (size_t i = 0; i < reg->n; i++) {
         struct session *s = reg->items[i];
-        if (s->deleted || !s->from_api)
+        if (!s->from_api)
             continue;
         struct session_info in;
         session_info(s, &in);
@@ -271,11 +308,14 @@ int registry_load_api(struct registry *reg, const char *text)
         char fname[64];
         snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "id");
         json_decref(copy);
-        if (r == 0 && registry_add(reg, &c))
+        struct session *s;
+        if (r == 0 && (r = registry_add(reg, &c, &s)) < 0)
+            why = registry_strerror(r);
+        if (r == 0)
             n++;
         else
             log_msg(LV_ERROR, id, "\"sessions.json: entry skipped\" field=%s why=\"%s\"",
-                    fname, r ? why : "duplicate");
+                    fname, why);
         free(c.title);
         free(c.speakers);
         free(c.passphrase);

@@ -1,8 +1,11 @@
-/* Session registry: every session Podium knows, configured or ad-hoc.
- * Sessions are created at start-up (config) or on first publish (ad-hoc,
- * only without -c) and live until registry_free: pointers returned by the
- * registry stay valid for the life of the process, so other threads may
- * hold them without reference counting. */
+/* Session registry: every session Podium knows, configured, ad-hoc or
+ * created through the organizer API. Sessions are created at start-up
+ * (config), on first publish (ad-hoc, only without -c) or by the API, and
+ * their memory lives until registry_free, deleted ones included: pointers
+ * returned by the registry stay valid for the life of the process, so other
+ * threads may hold them without reference counting. A deleted session
+ * leaves the lookups and frees its place among the REGISTRY_MAX_SESSIONS;
+ * its object is kept, up to REGISTRY_MAX_KEPT objects in all. */
 #ifndef PODIUM_SESSION_H
 #define PODIUM_SESSION_H
 
@@ -14,7 +17,10 @@
 
 #include "podium/config.h"
 
-#define REGISTRY_MAX_SESSIONS 1024
+#define REGISTRY_MAX_SESSIONS 1024     /* live (not deleted) sessions */
+/* Session objects kept, live plus deleted: an idle one costs about 18 KB
+ * (RSS per API create/delete cycle), so at most ~75 MB. */
+#define REGISTRY_MAX_KEPT (4 * REGISTRY_MAX_SESSIONS)
 #define NO_PUBLISHER (-1)
 
 struct segmenter;
@@ -114,11 +120,25 @@ void session_info(struct session *s, struct session_info *out);
 /* Replaces the descriptive fields (copies conf's strings). 0 or -1 (ENOMEM). */
 int session_update(struct session *s, const struct session_conf *conf);
 
-/* Adds a session created through the API. NULL when the id exists or on
- * failure. A deleted session of the same id is revived. */
-struct session *registry_add(struct registry *reg, const struct session_conf *conf);
+/* registry_add's errors. */
+enum registry_err {
+    REGISTRY_EXISTS = -1,           /* a (not deleted) session has this id */
+    REGISTRY_FULL = -2,             /* REGISTRY_MAX_SESSIONS live sessions */
+    REGISTRY_FULL_DELETED = -3,     /* REGISTRY_MAX_KEPT objects, the rest deleted */
+    REGISTRY_FAILED = -4,           /* out of memory, or the setup hook failed */
+};
 
-/* Hides a session from lookups and publishers (its memory stays valid). */
+/* Adds a session created through the API: 0 and *out, or a registry_err
+ * (the limits and failures are logged; *out is left untouched). A deleted
+ * session of the same id stays deleted; the new one starts from scratch. */
+int registry_add(struct registry *reg, const struct session_conf *conf, struct session **out);
+
+/* A short message for a registry_err. */
+const char *registry_strerror(int err);
+
+/* Hides a session from lookups and publishers and frees its place among the
+ * live sessions; its memory stays valid until registry_free. Removing it
+ * twice is harmless. */
 void registry_remove(struct registry *reg, struct session *s);
 
 /* JSON text of the API-created sessions for data_dir/sessions.json
