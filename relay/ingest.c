@@ -279,11 +279,7 @@ static void srt_log_cb(void *opaque, int level, const char *file, int line,
         }
     }
     pthread_mutex_unlock(&ing->lock);
-    size_t j = 0;
-    for (const char *q = rej + 28; *q && j < sizeof(reason) - 1; q++)
-        if (*q != '\n' && *q != '"')
-            reason[j++] = *q;
-    reason[j] = '\0';
+    log_escape(reason, sizeof(reason), rej + 28, strcspn(rej + 28, "\n"));
     const char *what = strstr(reason, "BADSECRET") ? "wrong passphrase"
                        : strstr(reason, "UNSECURE") ? "missing passphrase"
                        : "handshake rejected";
