@@ -2197,9 +2197,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         return;
     char raw[512], msg[1024];
     vsnprintf(raw, sizeof(raw), fmt, ap);
-    size_t n = strlen(raw);
-    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
-        raw[--n] = '\0';                 /* libmicrohttpd ends its messages with one */
     log_escape(msg, sizeof(msg), raw, sizeof(raw));
     if (earlier)
         log_msg(LV_WARN, NULL, "\"http: messages not logged: more than %d in %d s\" count=%u",

@@ -1,6 +1,7 @@
 #include "podium/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,27 +21,30 @@ void log_set_level(enum log_level level)
 const char *log_escape(char *buf, size_t cap, const char *s, size_t max)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = 0, i = 0;
+    size_t n = 0, i = 0, len = strnlen(s, max);
+    bool longer = len == max && s[len];         /* more than max bytes */
     if (cap == 0)
         return buf;
-    for (; s[i] && i < max; i++) {
+    while (!longer && len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+        len--;
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char e[5] = { (char)c };
-        size_t len = 1;
+        size_t elen = 1;
         if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
             e[0] = '\\';
             e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
-            len = 2;
+            elen = 2;
         } else if (c < 0x20 || c == 0x7f) {
             e[0] = '\\', e[1] = 'x', e[2] = hex[c >> 4], e[3] = hex[c & 15];
-            len = 4;
+            elen = 4;
         }
-        if (n + len >= cap)
+        if (n + elen >= cap)
             break;
-        memcpy(buf + n, e, len);
-        n += len;
+        memcpy(buf + n, e, elen);
+        n += elen;
     }
-    if (s[i] && n + 3 < cap) {
+    if ((i < len || longer) && n + 3 < cap) {
         memcpy(buf + n, "...", 3);
         n += 3;
     }

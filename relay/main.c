@@ -444,9 +444,6 @@ static void av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
     char line[512], esc[4 * sizeof(line)];
     int print_prefix = 1;
     av_log_format_line(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
-    size_t n = strlen(line);
-    while (n > 0 && line[n - 1] == '\n')
-        line[--n] = '\0';                  /* libav ends its lines with one */
     /* the text can quote stream data (metadata, a broken header) */
     log_msg(level <= AV_LOG_ERROR ? LV_WARN : LV_DEBUG, NULL, "\"libav: %s\"",
             log_escape(esc, sizeof(esc), line, sizeof(line)));

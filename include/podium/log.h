@@ -6,16 +6,17 @@
 #ifndef PODIUM_LOG_H
 #define PODIUM_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR };
 
 /* Minimum level printed; defaults to LV_INFO, PODIUM_LOG=debug lowers it. */
 void log_set_level(enum log_level level);
 
-#include <stddef.h>
-
 /* s made safe to print inside a quoted log value: '"' and '\\' escaped,
  * control bytes as \n, \r, \t or \xHH, so a peer's string can neither end
- * the line nor the quotes. At most max bytes of s are taken ("..." marks
+ * the line nor the quotes. Line ends closing s are dropped (libraries end
+ * their messages with one). At most max bytes of s are taken ("..." marks
  * the cut); the result is written to buf (cap bytes, truncated there too)
  * and returned. */
 const char *log_escape(char *buf, size_t cap, const char *s, size_t max);
