@@ -750,8 +750,16 @@ void rec_writer_stop(struct rec_writer **pw)
         return;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
+    size_t jobs = 0;
+    for (struct job *q = w->head; q; q = q->next)
+        jobs++;
+    size_t bytes = w->queued_bytes;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
+    /* The exit waits for these: say so, since a slow disk makes it long. */
+    if (jobs)
+        log_msg(LV_INFO, NULL, "\"writing what is queued before the exit\" jobs=%zu "
+                "segment_bytes=%zu", jobs, bytes);
     pthread_join(w->thread, NULL);
     free(w->fault_file);
     pthread_cond_destroy(&w->cond);
@@ -941,6 +949,34 @@ static void simple_job(struct recorder *r, enum job_kind kind)
     enqueue(r->w, j);
 }
 
+/* A replacing write makes a queued replacement of the same file, not yet
+ * started, pointless: the newer text takes its place in the queue. Only when
+ * nothing after it touches the file, so an append queued in between still
+ * lands on the text it followed. Without this an organizer's script that
+ * creates and deletes sessions queues one fsync'd rewrite of sessions.json
+ * per call, which SIGTERM then has to drain. Takes j's data on success. */
+static bool supersede_queued(struct rec_writer *w, struct job *j)
+{
+    struct job *last = NULL;
+    pthread_mutex_lock(&w->lock);
+    for (struct job *q = w->head; q; q = q->next)
+        if (q->kind == JOB_FILE && strcmp(q->path, j->path) == 0)
+            last = q;
+    bool done = last && !last->append;
+    if (done) {
+        free(last->data);
+        last->data = j->data;
+        last->len = j->len;
+        last->mode = j->mode;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (done) {
+        free(j->path);
+        free(j);
+    }
+    return done;
+}
+
 void rec_writer_file(struct rec_writer *w, const char *path, char *data, size_t len,
                      bool append, int mode)
 {
@@ -959,7 +995,8 @@ void rec_writer_file(struct rec_writer *w, const char *path, char *data, size_t 
     j->len = len;
     j->append = append;
     j->mode = mode;
-    enqueue(w, j);
+    if (append || !supersede_queued(w, j))
+        enqueue(w, j);
 }
 
 void rec_finalize(struct recorder *r)
