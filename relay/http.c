@@ -1905,7 +1905,10 @@ static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, stru
         ingest_kick(sock);
     atomic_store(&s->end_requested, true);
     registry_remove(h->reg, s);
-    store_tick(s->win, -1);         /* answer held playlist requests now */
+    /* Threads may still point at s, so it stays (session.h), but not its
+     * media: the window's segments can be several MB. */
+    store_window_retire(s->win);    /* also answers held playlist requests */
+    pull_close_all(s->pull, "session deleted");
     atomic_store(&s->publish_wanted, false);
     atomic_store(&s->published, false);
     rec_discard(s->rec);            /* a new session with this id starts empty */

@@ -584,7 +584,7 @@ out:
         struct session *list[REGISTRY_MAX_SESSIONS];
         size_t n = registry_list(reg, list, REGISTRY_MAX_SESSIONS);
         for (size_t i = 0; i < n; i++)
-            pull_close_all(list[i]->pull);
+            pull_close_all(list[i]->pull, "shutting down");
     }
     ingest_stop(&ing, SHUTDOWN_PUBLISHERS_MS);
     if (keeper_started) {

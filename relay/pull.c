@@ -65,9 +65,9 @@ void pull_drop_all(struct pull *p, const char *why)
     drop_all(p, why, false);
 }
 
-void pull_close_all(struct pull *p)
+void pull_close_all(struct pull *p, const char *why)
 {
-    drop_all(p, "shutting down", true);
+    drop_all(p, why, true);
 }
 
 void pull_free(struct pull **pp)
@@ -75,7 +75,7 @@ void pull_free(struct pull **pp)
     struct pull *p = *pp;
     if (!p)
         return;
-    pull_close_all(p);
+    pull_close_all(p, "shutting down");
     pthread_mutex_destroy(&p->lock);
     free(p);
     *pp = NULL;

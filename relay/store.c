@@ -62,6 +62,7 @@ struct live_window {
     /* Each player fetches every segment once: requests per segment period
      * estimate the audience without tracking anyone. */
     uint64_t requests, viewers;
+    bool retired;                   /* its session is deleted: keeps nothing */
 };
 
 struct live_window *store_window_create(const char *session_id, int window)
@@ -81,11 +82,8 @@ struct live_window *store_window_create(const char *session_id, int window)
     return w;
 }
 
-void store_window_free(struct live_window **pw)
+static void drop_media(struct live_window *w)
 {
-    struct live_window *w = *pw;
-    if (!w)
-        return;
     for (int i = 0; i < w->cap; i++)
         av_buffer_unref(&w->ring[i].data);
     for (int i = 0; i < PART_CAP; i++)
@@ -94,6 +92,14 @@ void store_window_free(struct live_window **pw)
         av_buffer_unref(&w->inits[i].data);
     av_buffer_unref(&w->playlist);
     av_buffer_unref(&w->playlist_skip);
+}
+
+void store_window_free(struct live_window **pw)
+{
+    struct live_window *w = *pw;
+    if (!w)
+        return;
+    drop_media(w);
     free(w->waiters);
     pthread_mutex_destroy(&w->lock);
     free(w->ring);
@@ -252,6 +258,19 @@ static void keep_init(struct live_window *w, AVBufferRef *init, uint64_t id)
     w->have_init = true;
 }
 
+void store_window_retire(struct live_window *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->retired = true;
+    drop_media(w);
+    w->head = w->count = 0;
+    w->part_head = w->part_count = 0;
+    w->have_init = false;
+    w->held_bytes = 0;
+    wake_ready(w, -1, true);
+    pthread_mutex_unlock(&w->lock);
+}
+
 void store_on_part(void *opaque, const struct media_part *part)
 {
     struct live_window *w = opaque;
@@ -259,6 +278,11 @@ void store_on_part(void *opaque, const struct media_part *part)
     if (!ref)
         return;
     pthread_mutex_lock(&w->lock);
+    if (w->retired) {
+        pthread_mutex_unlock(&w->lock);
+        av_buffer_unref(&ref);
+        return;
+    }
     keep_init(w, part->init, part->init_id);
     if (w->part_count == PART_CAP) {
         av_buffer_unref(&part_at(w, 0)->data);
@@ -296,6 +320,11 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
         return;
     }
     pthread_mutex_lock(&w->lock);
+    if (w->retired) {
+        pthread_mutex_unlock(&w->lock);
+        av_buffer_unref(&ref);
+        return;
+    }
     /* The segment about to leave the playlist takes its tag with it (it may
      * also be let go below, so count it first). */
     if (w->count >= w->window && slot_at(w, w->count - w->window)->e.discontinuity)
@@ -406,7 +435,7 @@ enum store_wait store_wait(struct live_window *w, uint64_t msn, int part, int64_
 {
     enum store_wait r;
     pthread_mutex_lock(&w->lock);
-    if (ready_locked(w, msn, part) || w->ended) {
+    if (ready_locked(w, msn, part) || w->ended || w->retired) {
         r = STORE_READY;
     } else if (msn > w->next_seq + 1) {
         r = STORE_TOO_FAR;          /* more than two segments ahead */

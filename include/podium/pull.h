@@ -29,8 +29,8 @@ void pull_add(struct pull *p, int sock, const char *peer);
 void pull_drop_all(struct pull *p, const char *why);
 
 /* Closes every subscriber and refuses later ones (shutdown, before libsrt
- * stops). */
-void pull_close_all(struct pull *p);
+ * stops, or the session deleted). why is logged. */
+void pull_close_all(struct pull *p, const char *why);
 
 /* Sends one SRT message (len <= PULL_MESSAGE) of the segmenter's MPEG-TS
  * to every subscriber; segment_start: it begins a segment, where waiting

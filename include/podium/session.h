@@ -5,7 +5,8 @@
  * returned by the registry stay valid for the life of the process, so other
  * threads may hold them without reference counting. A deleted session
  * leaves the lookups and frees its place among the REGISTRY_MAX_SESSIONS;
- * its object is kept, up to REGISTRY_MAX_KEPT objects in all. */
+ * its object is kept, up to REGISTRY_MAX_KEPT objects in all, but not its
+ * media: the API's DELETE retires its live window (store.h). */
 #ifndef PODIUM_SESSION_H
 #define PODIUM_SESSION_H
 

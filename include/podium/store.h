@@ -18,6 +18,11 @@ struct live_window;
 struct live_window *store_window_create(const char *session_id, int window);
 /* Drops every reference the window holds; sets *w to NULL. */
 void store_window_free(struct live_window **w);
+/* The session is deleted: drops every segment, part, init section and
+ * playlist now (readers holding references keep theirs), wakes every
+ * waiter, and drops whatever its publisher still stores. The object itself
+ * stays for threads that still point at it. */
+void store_window_retire(struct live_window *w);
 
 /* fMP4 segments (".m4s", EXT-X-MAP) and, with part_duration > 0, LL-HLS
  * parts, preload hints and blocking reloads. Call before the first segment. */

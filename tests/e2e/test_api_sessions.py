@@ -15,7 +15,9 @@
 - PATCH: partial update -> 200 (other fields kept); invalid PATCH -> 400 and
   no change; "id" cannot change; config sessions -> 409 for PATCH and DELETE;
   unknown id -> 404; wrong method -> 405 with Allow;
-- DELETE -> 204, then GET/PATCH/DELETE -> 404, playlist 404;
+- DELETE -> 204, then GET/PATCH/DELETE -> 404, playlist 404; a session
+  deleted while live lets go of its segments in memory at once (counted as
+  Podium's segment memfds);
 - DATA_DIR/sessions.json (0600, no temp files left) mirrors the API sessions;
 - an API-created session accepts a publisher with its passphrase (segments
   appear, ffprobe reads them), a wrong passphrase is refused; after a PATCH of
@@ -50,12 +52,14 @@ NOW_PASS = "now-talk-pass-Ty73Qa"
 NOW_PASS2 = "now-talk-again-Mm40Xe"
 DEL_SID = "doomed"
 DEL_PASS = "doomed-pass-Pw55Rv"
+MEM_SID = "short-lived"
+MEM_PASS = "short-lived-pass-Jr82Lc"
 MINUTES = {"presentation": 40, "panel": 60, "workshop": 160, "lightning": 10}
 STATIC_FIELDS = ("id", "title", "speakers", "format", "starts", "duration_minutes",
                  "ingest_window", "source", "access", "live_url")
 
 responses = []                       # (what, Resp) of every HTTP exchange of this test
-secrets = {CONF_PASS, PASS1, PASS2, FUTURE_PASS, NOW_PASS, NOW_PASS2, DEL_PASS}
+secrets = {CONF_PASS, PASS1, PASS2, FUTURE_PASS, NOW_PASS, NOW_PASS2, DEL_PASS, MEM_PASS}
 problems = []                        # server bugs found where the test can go on (reported at the end)
 
 
@@ -207,6 +211,38 @@ def refused(pod, sid, passphrase, what, log_text=None):
         h.check(j["live"] is False and j["publisher"] is None,
                 "%s: session live=%r publisher=%r after a refused publisher" % (what, j["live"], j["publisher"]))
     h.note("%s: refused (ffmpeg exit %d)" % (what, rc))
+
+
+def segment_fds(pod):
+    """Segments held in memory: each is a memfd (relay/segbuf.c)."""
+    fd_dir = "/proc/%d/fd" % pod.proc.pid
+    n = 0
+    for name in os.listdir(fd_dir):
+        try:
+            n += os.readlink(os.path.join(fd_dir, name)).startswith("/memfd:podium-segment")
+        except OSError:
+            pass                     # closed while listing
+    return n
+
+
+def deleted_media_let_go(pod):
+    """A session deleted while live lets go of its segments at once; its
+    object stays until a restart (threads may still point at it), its media
+    does not. Call when no other session is publishing."""
+    base = segment_fds(pod)
+    expect_status(call(pod, "POST", "/api/v1/sessions", body={"id": MEM_SID, "passphrase": MEM_PASS}),
+                  201, "POST %s" % MEM_SID)
+    pub = pod.publish(MEM_SID, duration=60, passphrase=MEM_PASS)
+    wait_playlist(pod, MEM_SID, "session to delete", min_segments=3)
+    held = segment_fds(pod)
+    h.check(held >= base + 3, "%d segment memfds with 3 segments of %s listed, %d before it: "
+            "the count does not see its segments" % (held, MEM_SID, base))
+    expect_status(call(pod, "DELETE", "/api/v1/sessions/%s" % MEM_SID), 204, "DELETE %s" % MEM_SID)
+    pub.wait(10)
+    h.wait_for(lambda: segment_fds(pod) <= base, 10,
+               "the deleted session's segments let go: %d memfds before it, %d while it was live"
+               % (base, held))
+    h.note("deleted live session: segment memfds %d -> %d -> %d" % (base, held, segment_fds(pod)))
 
 
 def main(t):
@@ -483,6 +519,7 @@ def main(t):
     secrets.add("wrong-pass-for-fmt-panel")
     pub.wait_ok(20)
     h.wait_for(lambda: get_session(pod, SID)["publisher"] is None, 10, "publisher of %s gone" % SID)
+    deleted_media_let_go(pod)
 
     # PATCH the passphrase: the old one is refused, the new one admitted (after the restart)
     expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={"passphrase": PASS2}), 200,

@@ -6,8 +6,10 @@ subscribers at once). Each file must be MPEG-TS with the publisher's H.264
 and AAC, start on a keyframe that decodes, and last about 4 s; the publisher and the live playlist go on
 unaffected; Podium logs the subscriber connecting and, once ffmpeg has gone,
 dropping it. A subscriber still connected when the organizer ends the
-session is let go (its ffmpeg exits). A request for an unknown session is refused in the handshake,
+session is let go (its ffmpeg exits), and so is one whose session the
+organizer deletes. A request for an unknown session is refused in the handshake,
 and a session muxing fMP4 (LL-HLS) refuses subscribers with a log line."""
+import json
 import os
 import re
 import sys
@@ -19,6 +21,8 @@ from test_llhls import llhls_podium  # noqa: E402
 
 SID = "keynote"
 PASS = "keynote-secret-42"
+DEL_SID = "pulled-then-deleted"
+DEL_PASS = "deleted-secret-77"
 
 
 def pull_cmd(pod, sid, out, seconds=4, passphrase=PASS):
@@ -98,6 +102,24 @@ def main(t):
                                    and f.get("reason") == "session ended"),
             'no msg="subscriber dropped" reason="session ended" in the log')
     h.check(os.path.exists(late) and os.path.getsize(late) > 0, "the late subscriber got nothing")
+
+    # a session the organizer deletes lets its subscribers go too (the
+    # housekeeper that ends sessions no longer sees a deleted one)
+    r = pod.request("POST", "/api/v1/sessions", headers=dict(pod.admin_auth(), **{
+        "Content-Type": "application/json"}), data=json.dumps({"id": DEL_SID, "passphrase": DEL_PASS}).encode())
+    h.check(r.status == 201, "POST /api/v1/sessions %s -> %d: %r" % (DEL_SID, r.status, r.body[:200]))
+    pub = pod.publish(DEL_SID, duration=60, passphrase=DEL_PASS)
+    h.wait_for(lambda: (pod.api(DEL_SID).get("segments") or 0) >= 1, 20, "a live segment of %s" % DEL_SID)
+    p = h.spawn(pull_cmd(pod, DEL_SID, os.path.join(t.tmp, "deleted.ts"), seconds=600,
+                         passphrase=DEL_PASS), "ffmpeg pull until the delete")
+    h.wait_for(lambda: pod.api(DEL_SID).get("subscribers") == 1, 10, "the subscriber of %s connected" % DEL_SID)
+    r = pod.request("DELETE", "/api/v1/sessions/%s" % DEL_SID, headers=pod.admin_auth())
+    h.check(r.status == 204, "DELETE %s -> %d" % (DEL_SID, r.status))
+    h.wait_for(lambda: p.poll() is not None, 20, "the subscriber's ffmpeg to end with the deleted session")
+    h.check(pod.log_lines_matching(lambda f, l: f.get("msg") == "subscriber dropped"
+                                   and f.get("reason") == "session deleted"),
+            'no msg="subscriber dropped" reason="session deleted" in the log')
+    pub.wait(10)
     pod.stop()
 
     ll = llhls_podium(t, {SID: {"title": "Keynote", "passphrase": PASS}})

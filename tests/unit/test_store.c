@@ -428,6 +428,43 @@ static void test_references_outlive_eviction(void **state)
     free(text0);
 }
 
+static void woken(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* A deleted session's window keeps nothing: what it held goes at once
+ * (only readers' own references stay), a held request is answered, and a
+ * publisher still finishing its last segment stores nothing. */
+static void test_retire(void **state)
+{
+    (void)state;
+    struct live_window *w = window();
+    for (uint64_t s = 0; s < 4; s++)
+        push(w, s, false);
+    AVBufferRef *mine = store_segment(w, 3);
+    assert_int_equal(av_buffer_get_ref_count(mine), 2);
+    int wakes = 0;
+    assert_int_equal(store_wait(w, 5, -1, INT64_MAX, woken, &wakes), STORE_WAITING);
+
+    store_window_retire(w);
+    assert_int_equal(wakes, 1);
+    assert_int_equal(av_buffer_get_ref_count(mine), 1);   /* the window's is gone */
+    assert_true(seg_data_ok(mine, 3));
+    assert_null(store_segment(w, 3));
+    assert_null(store_playlist(w));
+    struct store_stats st;
+    store_get_stats(w, &st);
+    assert_int_equal(st.held_bytes, 0);
+
+    push(w, 4, false);                         /* the publisher's last segment */
+    assert_null(store_segment(w, 4));
+    assert_null(store_playlist(w));
+    assert_int_equal(store_wait(w, 9, -1, INT64_MAX, woken, &wakes), STORE_READY);
+    av_buffer_unref(&mine);
+    store_window_free(&w);
+}
+
 static void test_stats(void **state)
 {
     (void)state;
@@ -568,6 +605,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_prestate(test_discontinuity_sequence, (void *)"recorded"),
         cmocka_unit_test(test_ended),
         cmocka_unit_test(test_references_outlive_eviction),
+        cmocka_unit_test(test_retire),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_target_from_segments),
         cmocka_unit_test(test_concurrent_readers),
