@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <fcntl.h>
@@ -2043,13 +2044,49 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
     return session_action(h, c, s, action, req);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap);
+
+static void request_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Bad requests go through libmicrohttpd's rate-limited warn lines. */
+static void request_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mhd_log(NULL, fmt, ap);
+    va_end(ap);
+}
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    (void)value;
+    *(unsigned *)cls += strcasecmp(key, "Host") == 0;
+    return MHD_YES;
+}
+
+/* RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any with
+ * more than one (libmicrohttpd 0.9.75 lets both through). livesend hands
+ * such requests over unanswered. */
+static bool host_ok(struct MHD_Connection *c, const char *version)
+{
+    unsigned hosts = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &hosts);
+    if (hosts == 1 || (hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) != 0))
+        return true;
+    request_log("%s request with %u Host headers refused (400)", version, hosts);
+    return false;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version,
                                const char *upload_data, size_t *upload_size,
                                void **req_cls)
 {
     struct http *h = cls;
-    (void)version;
+    if (!*req_cls && !host_ok(c, version))
+        return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "one Host header is required (RFC 9112 3.2)");
 
     bool read = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool write = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0

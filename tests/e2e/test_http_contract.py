@@ -22,8 +22,10 @@ to EOF (http.client refuses some of them and hides what it was sent).
   414 for a 32 KiB path and a 32 KiB query; 405 with an Allow listing GET
   and HEAD (and not the method) for PUT/DELETE/POST/PATCH on GET-only paths
   (segment, recording playlist, /healthz, /metrics, /watch/<id>, /);
-  501 for unknown methods (BREW, FROBNICATE, lower-case get); podium keeps
-  serving (/healthz, new segments);
+  501 for unknown methods (BREW, FROBNICATE, lower-case get); 400 for an
+  HTTP/1.1 request without Host and any with two (RFC 9112 3.2: on the
+  playlist, a segment, the API and the home page, with a warn line), while
+  HTTP/1.0 needs none; podium keeps serving (/healthz, new segments);
 - HEAD of a live segment, and of the published recording's playlist,
   segment and MP4: 200, every header field GET sends (but Date), equal
   values, no body; GET's body is Content-Length bytes;
@@ -63,9 +65,11 @@ class Raw:
         return "<%s, %d body bytes>" % (self.head.decode("latin-1").replace("\r\n", " | "), len(self.body))
 
 
-def exchange(port, method, path, headers=(), body=b"", timeout=10):
-    """One request on a new connection (Connection: close), read to EOF."""
-    lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1:%d" % port] + list(headers)
+def exchange(port, method, path, headers=(), body=b"", timeout=10, host=True, version="HTTP/1.1"):
+    """One request on a new connection (Connection: close), read to EOF.
+    host=False leaves out the Host field."""
+    lines = (["%s %s %s" % (method, path, version)] + (["Host: 127.0.0.1:%d" % port] if host else [])
+             + list(headers))
     if body:
         lines.append("Content-Length: %d" % len(body))
     lines.append("Connection: close")
@@ -197,9 +201,14 @@ def check_error_codes(pod, seg):
     for method, path in (("PUT", seg_path), ("DELETE", "/vod/%s/index.m3u8" % SID), ("POST", "/healthz"),
                          ("PATCH", "/metrics"), ("POST", "/watch/%s" % SID), ("DELETE", "/")):
         cases.append((405, method, path, [], "a method the path does not support"))
-    for want, method, path, headers, why in cases:
+    hostless = []
+    for path in (live, seg_path, "/api/v1/sessions", "/"):
+        hostless.append((400, "GET", path, [], "HTTP/1.1 without Host"))
+        hostless.append((400, "GET", path, ["Host: other.example"], "two Host fields"))
+    hostless.append((400, "POST", "/api/v1/sessions", [], "HTTP/1.1 without Host"))
+    for want, method, path, headers, why in cases + hostless:
         body = b"{}" if method in ("PUT", "POST", "PATCH") else b""
-        r = exchange(port, method, path, headers, body)
+        r = exchange(port, method, path, headers, body, host=why != "HTTP/1.1 without Host")
         h.check(r.status == want, "%s %s (%s) -> %d, expected %d (%r)"
                 % (method, path[:70], why, r.status, want, r))
         if want == 405:
@@ -208,6 +217,11 @@ def check_error_codes(pod, seg):
                     "%s %s -> 405 with Allow %r: expected GET and HEAD, not %s" % (method, path, r.get("Allow"), method))
         h.note("%s %s (%s) -> %d%s" % (method, path[:40], why, r.status,
                                       " Allow: %s" % r.get("Allow") if want == 405 else ""))
+    r = exchange(port, "GET", "/healthz", host=False, version="HTTP/1.0")
+    h.check(r.status == 200, "HTTP/1.0 GET /healthz without Host -> %d, expected 200 (Host is "
+            "HTTP/1.1's)" % r.status)
+    h.check(pod.log_lines_matching(lambda f, line: f.get("level") == "warn" and "2 Host headers" in f.get("msg", "")),
+            "no warn line for the request with two Host fields")
     h.check(pod.get("/healthz").status == 200, "/healthz after the bad requests is not 200")
     pod.assert_running()
 
