@@ -593,6 +593,11 @@ int config_load(struct config *cfg, const char *path, FILE *err)
     if (cfg->part_duration > 0 && cfg->part_duration >= cfg->segment_duration)
         config_error(&ctx, "hls", "part_duration",
                      "must be smaller than segment_duration%s", "");
+    /* LL-HLS parts are fMP4 fragments: with ts the organizer would get
+     * plain HLS and wonder where the low latency went */
+    if (cfg->part_duration > 0 && cfg->hls_format != HLS_FORMAT_FMP4)
+        config_error(&ctx, "hls", "part_duration",
+                     "needs format = fmp4 (LL-HLS parts are fMP4), or set it to 0%s", "");
     print_errors(&ctx);
     return ctx.errors ? -1 : 0;
 }

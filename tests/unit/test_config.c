@@ -290,7 +290,7 @@ static void test_load_bounds(void **state)
     unload(&l);
 
     load_text(&l,
-              "[hls]\nsegment_duration = 30\nwindow = 100\npart_duration = 5\n"
+              "[hls]\nformat = fmp4\nsegment_duration = 30\nwindow = 100\npart_duration = 5\n"
               "[srt]\nlatency_ms = 8000\n[recording]\nclose_after = 86400\n");
     if (l.rc != 0)
         fail_msg("config_load failed:\n%s", l.err);
@@ -579,10 +579,25 @@ static void test_err_part_not_below_segment(void **state)
 {
     (void)state;
     struct loaded l = { 0 };
-    load_text(&l, "[hls]\nsegment_duration = 2\npart_duration = 2\n");
+    load_text(&l, "[hls]\nformat = fmp4\nsegment_duration = 2\npart_duration = 2\n");
     assert_int_equal(l.rc, -1);
-    assert_err_at(&l, 3, "part_duration");
+    assert_err_at(&l, 4, "part_duration");
     assert_n_errors(&l, 1);
+    unload(&l);
+}
+
+/* Parts are fMP4: with ts (the default) part_duration did nothing. */
+static void test_err_parts_need_fmp4(void **state)
+{
+    (void)state;
+    struct loaded l = { 0 };
+    load_text(&l, "[hls]\nsegment_duration = 2\npart_duration = 0.5\n");
+    assert_int_equal(l.rc, -1);
+    assert_err_at(&l, 3, "part_duration", "fmp4");
+    assert_n_errors(&l, 1);
+    unload(&l);
+    load_text(&l, "[hls]\nformat = ts\npart_duration = 0\n");
+    assert_int_equal(l.rc, 0);
     unload(&l);
 }
 
@@ -861,11 +876,11 @@ static void test_bug_late_error_line(void **state)
     (void)state;
     struct loaded l = { 0 };
     load_text(&l, "[session talk]\npassphrase = abcdefghijkl\ningest_window = open\n"
-                  "ingest_window = strict\n[hls]\nsegment_duration = 2\npart_duration = 3\n"
-                  "window = 6\nwindow = 7\n");
+                  "ingest_window = strict\n[hls]\nformat = fmp4\nsegment_duration = 2\n"
+                  "part_duration = 3\nwindow = 6\nwindow = 7\n");
     assert_int_equal(l.rc, -1);
     assert_err_at(&l, 4, "ingest_window", "starts");
-    assert_err_at(&l, 7, "part_duration", "smaller");
+    assert_err_at(&l, 8, "part_duration", "smaller");
     assert_n_errors(&l, 2);
     assert_null(strstr(l.err, ":0:"));
     unload(&l);
@@ -921,6 +936,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_err_bad_starts),
         cmocka_unit_test(test_err_strict_without_starts),
         cmocka_unit_test(test_err_part_not_below_segment),
+        cmocka_unit_test(test_err_parts_need_fmp4),
         cmocka_unit_test(test_err_many),
         cmocka_unit_test(test_parse_listen),
         cmocka_unit_test(test_valid_id),
