@@ -577,15 +577,14 @@ int config_load(struct config *cfg, const char *path, FILE *err)
     ctx.cur_nth = 0;
     for (size_t i = 0; i < cfg->n_sessions; i++) {
         struct session_conf *s = &cfg->sessions[i];
-        if (!s->passphrase) {
-            char sec[128];
-            snprintf(sec, sizeof(sec), "session %s", s->id);
+        char sec[128];
+        snprintf(sec, sizeof(sec), "session %s", s->id);
+        /* one given but refused has its own error already */
+        if (!s->passphrase && find_line(path, sec, "passphrase", 0) == 0) {
             ctx.path = path;
             config_error(&ctx, sec, NULL, "passphrase is required%s", "");
         }
         if (s->ingest_strict && !s->starts) {
-            char sec[128];
-            snprintf(sec, sizeof(sec), "session %s", s->id);
             config_error(&ctx, sec, "ingest_window",
                          "strict needs 'starts'%s", "");
         }
