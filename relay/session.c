@@ -273,8 +273,11 @@ int registry_load_api(struct registry *reg, const char *text)
     json_t *root = json_loads(text, 0, &err);
     json_t *arr = root ? json_object_get(root, "sessions") : NULL;
     if (!json_is_array(arr)) {
+        char why[2 * JSON_ERROR_TEXT_LENGTH];
+        /* jansson quotes the text it stopped at */
+        log_escape(why, sizeof(why), root ? "no sessions array" : err.text, sizeof(err.text));
         log_msg(LV_ERROR, NULL, "\"sessions.json is malformed\" line=%d err=\"%s\"",
-                err.line, root ? "no sessions array" : err.text);
+                err.line, why);
         json_decref(root);
         return -1;
     }
@@ -305,8 +308,8 @@ int registry_load_api(struct registry *reg, const char *text)
                 json_object_set_new(copy, "starts", json_null());
         }
         int r = session_conf_from_json(&c, copy, false, &field, &why);
-        char fname[64];
-        snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "id");
+        char fname[128];                    /* an unknown key names itself */
+        log_escape(fname, sizeof(fname), r < 0 ? field : "id", 48);
         json_decref(copy);
         struct session *s;
         if (r == 0 && (r = registry_add(reg, &c, &s)) < 0)
@@ -314,7 +317,7 @@ int registry_load_api(struct registry *reg, const char *text)
         if (r == 0)
             n++;
         else
-            log_msg(LV_ERROR, id, "\"sessions.json: entry skipped\" field=%s why=\"%s\"",
+            log_msg(LV_ERROR, id, "\"sessions.json: entry skipped\" field=\"%s\" why=\"%s\"",
                     fname, why);
         free(c.title);
         free(c.speakers);

@@ -535,7 +535,22 @@ def main(t):
     pod.stop()
     h.check(json.dumps(read_sessions_file(pod), sort_keys=True) == file_before,
             "sessions.json changed during the shutdown")
+    # an entry someone edited in by hand, with a key that would forge a log
+    # line if printed raw: skipped, with one error line that stays one line
+    path = os.path.join(pod.data_dir, "sessions.json")
+    with open(path) as f:
+        doc = json.load(f)
+    doc["sessions"].append({"id": "hand-edited", "passphrase": "hand-edited-pass-1",
+                            'x" \nts=2026-01-01T00:00:00Z level=error msg="forged': 1})
+    with open(path, "w") as f:
+        json.dump(doc, f)
     ru.restart(pod)
+    skipped = pod.log_lines_matching(lambda f, l: f.get("msg") == "sessions.json: entry skipped")
+    h.check(len(skipped) == 1 and h.parse_logfmt(skipped[0]).get("session") == "hand-edited"
+            and h.parse_logfmt(skipped[0]).get("why") == "unknown field",
+            "one 'entry skipped' line for the hand-edited entry (why=unknown field), got %r" % skipped)
+    h.check(not pod.log_lines_matching(lambda f, l: "forged" in f.get("msg", "")),
+            "the hand-edited key forged a log line")
     lost = []
     for sid, old in before.items():
         r = call(pod, "GET", "/api/v1/sessions/%s" % sid, auth=None)
