@@ -503,11 +503,18 @@ static json_t *speakers_json(const char *list)
     return a;
 }
 
+/* The recording is still being written: the session has not ended (a
+ * publisher may be away for less than close_after). */
+static bool recording_live(struct session *s, const struct rec_stats *rs)
+{
+    return rs->open && !atomic_load(&s->ended);
+}
+
 /* scheduled -> live -> ended -> recorded (MP4 exported) -> published */
 static const char *state_of(struct session *s, bool live, const struct rec_stats *rs,
                             const struct export_status *es, uint64_t live_segments)
 {
-    if (live || (rs->open && !atomic_load(&s->ended)))
+    if (live || recording_live(s, rs))
         return "live";
     if (atomic_load(&s->published))
         return "published";
@@ -555,7 +562,7 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     /* Once the session is over an unpublished recording does not exist for
      * attendees (vod_reply answers them 404): they see what a session
      * recorded nowhere shows, not its size, length or export. */
-    if (!organizer && rs.exists && !(rs.open && !atomic_load(&s->ended)) && !published) {
+    if (!organizer && rs.exists && !recording_live(s, &rs) && !published) {
         rs = (struct rec_stats){ 0 };
         es = (struct export_status){ 0 };
         if (strcmp(state, "recorded") == 0)
@@ -1330,10 +1337,7 @@ static bool trimmed_playlist_reply(struct http *h, struct MHD_Connection *c,
 {
     pthread_mutex_lock(&s->lock);
     bool trimmed = s->vod_trim != NULL;
-    size_t len = s->vod_trim_len;
-    char *text = trimmed ? malloc(len + 1) : NULL;
-    if (text)
-        memcpy(text, s->vod_trim, len);
+    AVBufferRef *text = trimmed ? av_buffer_ref(s->vod_trim) : NULL;
     pthread_mutex_unlock(&s->lock);
     if (!trimmed)
         return false;
@@ -1341,20 +1345,18 @@ static bool trimmed_playlist_reply(struct http *h, struct MHD_Connection *c,
         *ret = error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return true;
     }
-    bool tokened = token_in_playlists(h, c);
-    struct MHD_Response *r;
-    if (tokened) {
-        r = playlist_with_token((const uint8_t *)text, len, request_token(c));
-        free(text);
-    } else if (!(r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE))) {
-        free(text);
+    if (!token_in_playlists(h, c)) {
+        *ret = buffer_reply(h, c, text, PLAYLIST_TYPE, "public, max-age=300");
+        return true;
     }
+    struct MHD_Response *r = playlist_with_token(text->data, text->size, request_token(c));
+    av_buffer_unref(&text);
     if (!r) {
         *ret = MHD_NO;
         return true;
     }
     MHD_add_response_header(r, "Content-Type", PLAYLIST_TYPE);
-    MHD_add_response_header(r, "Cache-Control", tokened ? "private, no-cache" : "public, max-age=300");
+    MHD_add_response_header(r, "Cache-Control", "private, no-cache");
     *ret = reply(h, c, MHD_HTTP_OK, r);
     return true;
 }
@@ -1418,7 +1420,7 @@ static enum MHD_Result vod_reply(struct http *h, struct MHD_Connection *c, const
     rec_get_stats(s->rec, &rs);
     bool organizer = is_organizer(h, c);
     bool published = atomic_load(&s->published);
-    bool open = rs.open && !atomic_load(&s->ended);
+    bool open = recording_live(s, &rs);
     /* Attendees may seek back while the session runs; afterwards only a
      * published recording exists for them. */
     if (!rs.exists || (!open && !published && !organizer))
@@ -1698,7 +1700,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
          * left, close_after or not. */
         struct rec_stats rs;
         rec_get_stats(s->rec, &rs);
-        if (sock == NO_PUBLISHER && (atomic_load(&s->ended) || !rs.open))
+        if (sock == NO_PUBLISHER && !recording_live(s, &rs))
             return json_reply(h, c, session_json(h, s, true));
         atomic_store(&s->end_requested, true);
         if (sock != NO_PUBLISHER)
@@ -1749,7 +1751,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         rec_get_stats(s->rec, &rs);
         if (!rs.exists)
             return error_reply(h, c, MHD_HTTP_CONFLICT, "nothing recorded yet");
-        if (rs.open && !atomic_load(&s->ended))
+        if (recording_live(s, &rs))
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         if (start >= rs.duration)
             return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "start is beyond the recording");
@@ -1773,7 +1775,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
     if (strcmp(action, "recording") == 0) {      /* DELETE */
         struct rec_stats rs;
         rec_get_stats(s->rec, &rs);
-        if (rs.open && !atomic_load(&s->ended))
+        if (recording_live(s, &rs))
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         atomic_store(&s->publish_wanted, false);
         atomic_store(&s->published, false);

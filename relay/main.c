@@ -126,10 +126,19 @@ static int set_vod_window(struct session *s, double start, double end)
                 break;
         }
     }
+    /* copied once here so that every request can share it by reference */
+    AVBufferRef *cut = out ? av_buffer_alloc(len) : NULL;
+    bool lost = out && !cut;
+    if (cut)
+        memcpy(cut->data, out, len);
+    free(out);
+    if (lost) {
+        log_msg(LV_ERROR, s->id, "\"out of memory trimming the recording's playlist\"");
+        return -1;
+    }
     pthread_mutex_lock(&s->lock);
-    free(s->vod_trim);
-    s->vod_trim = out;
-    s->vod_trim_len = len;
+    av_buffer_unref(&s->vod_trim);
+    s->vod_trim = cut;
     s->vod_first = first;
     s->vod_last = last;
     pthread_mutex_unlock(&s->lock);
@@ -218,8 +227,7 @@ static void teardown_session(struct session *s, void *opaque)
     pull_free(&s->pull);
     rec_free(&s->rec);
     store_window_free(&s->win);
-    free(s->vod_trim);
-    s->vod_trim = NULL;
+    av_buffer_unref(&s->vod_trim);
 }
 
 /* How often the publisher's SRT counters are read for the drop warning. */

@@ -10,6 +10,7 @@
 #ifndef PODIUM_SESSION_H
 #define PODIUM_SESSION_H
 
+#include <libavutil/buffer.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -52,9 +53,9 @@ struct session {
     atomic_bool publish_wanted;     /* publish asked, not unpublished since */
     /* Published with a trim: the recording's playlist cut to the window,
      * listing segment files vod_first..vod_last; NULL when not trimmed.
-     * Guarded by lock; owned by the session. */
-    char *vod_trim;
-    size_t vod_trim_len;
+     * Guarded by lock; the session holds a reference, readers take their
+     * own under lock (the text never changes once set). */
+    AVBufferRef *vod_trim;
     uint64_t vod_first, vod_last;
     atomic_bool end_requested;      /* organizer asked to end it now */
     atomic_bool ended;              /* recording finalized, ENDLIST live */
