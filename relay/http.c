@@ -1065,6 +1065,7 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     int live = 0;
+    bool organizer = is_organizer(h, c);
     const size_t nf = sizeof(families) / sizeof(families[0]);
     /* values[session][family], NAN where a sample does not apply */
     double (*v)[sizeof(families) / sizeof(families[0])] = calloc(n ? n : 1, sizeof(*v));
@@ -1089,13 +1090,18 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
         int sock = s->publisher_sock;
         pthread_mutex_unlock(&s->lock);
         bool link = on && ingest_sock_stats(sock, &ls) == 0;
+        /* Only the organizer learns that an unpublished recording exists
+         * (DESIGN): anyone else sees recording samples while it is being
+         * written or once published. Absent, not 0, so that no counter
+         * seems to go back to a scraper. */
+        bool rec = organizer || recording_live(s, &rs) || atomic_load(&s->published);
         double row[] = {
             on, (double)atomic_load(&s->bytes_in), (double)atomic_load(&s->packets_in),
             (double)st.segments, (double)st.viewers, ss.last_bitrate, pull_count(s->pull),
             link ? ls.rtt_ms : NAN, link ? (double)ls.pkts_lost : NAN,
             link ? (double)ls.pkts_retrans : NAN, link ? (double)ls.pkts_dropped : NAN,
-            link ? ls.rcvbuf_ms : NAN, (double)rs.bytes_written, (double)rs.write_errors,
-            (double)rs.gaps_total,
+            link ? ls.rcvbuf_ms : NAN, rec ? (double)rs.bytes_written : NAN,
+            rec ? (double)rs.write_errors : NAN, rec ? (double)rs.gaps_total : NAN,
         };
         memcpy(v[i], row, sizeof(row));
     }

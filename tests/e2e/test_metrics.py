@@ -23,7 +23,11 @@
 - after the publisher leaves: podium_publishers 0, session_live 0, srt_*
   samples gone; segments_total and bytes_in equal the API's numbers;
   recording_bytes_total equals the API's recording.bytes and the bytes of
-  the recorded segment files; no recording errors or gaps."""
+  the recorded segment files; no recording errors or gaps;
+- scraped without the organizer token, the podium_recording_* samples of a
+  session are there only while it records (or once published): none for the
+  idle session, none for the ended session's unpublished recording.
+  Everything else scrapes with the token."""
 import math
 import os
 import re
@@ -283,8 +287,9 @@ class Scraper:
     """Scrapes /metrics in a thread (~4/s) and checks every scrape; counters
     must never decrease from one scrape to the next."""
 
-    def __init__(self, pod):
+    def __init__(self, pod, organizer=True):
         self.pod = pod
+        self.headers = dict(ru.AUTH) if organizer else {}
         self.lock = threading.Lock()
         self.fetch_lock = threading.Lock()   # one scrape at a time: compared in the order taken
         self.scrapes = []
@@ -297,7 +302,7 @@ class Scraper:
             return self._scrape()
 
     def _scrape(self):
-        r = self.pod.get("/metrics")
+        r = self.pod.get("/metrics", headers=self.headers)
         h.check(r.status == 200, "GET /metrics -> %d" % r.status)
         ct = r.header("Content-Type") or ""
         h.check(re.fullmatch(r'text/plain;\s*version=0\.0\.4(;\s*charset=utf-8)?', ct, re.I),
@@ -482,6 +487,11 @@ def main(t):
         if fam not in ("podium_session_viewers", "podium_session_bitrate_bps"):
             h.check(sb.v(fam, IDLE) == 0,
                     "%s{session=%s} = %r: the idle session's numbers move" % (fam, IDLE, sb.v(fam, IDLE)))
+    anon = Scraper(pod, organizer=False).scrape()
+    h.check((anon.get("podium_recording_bytes_total", LIVE) or 0) > 0,
+            "a scrape without the token has no recording bytes of the live session %s" % LIVE)
+    h.check(anon.get("podium_recording_bytes_total", IDLE) is None,
+            "a scrape without the token has recording samples of %s, which recorded nothing" % IDLE)
 
     # the publisher leaves
     pub.wait_ok(25)
@@ -505,6 +515,12 @@ def main(t):
     h.check(final.v("podium_recording_errors_total", LIVE) == 0 and final.v("podium_recording_gaps_total", LIVE) == 0,
             "recording errors %r gaps %r" % (final.v("podium_recording_errors_total", LIVE),
                                              final.v("podium_recording_gaps_total", LIVE)))
+    # over and not published: only the organizer learns the recording exists
+    anon = Scraper(pod, organizer=False).scrape()
+    shown = sorted("%s{%s}" % (k[0], dict(k[1]).get("session")) for k in anon.samples
+                   if k[0].startswith("podium_recording_"))
+    h.check(not shown, "a scrape without the token shows the unpublished recording of the ended session: %r"
+            % shown)
     h.note("final: %d segments, %d bytes in, %d packets in, %d bytes recorded"
            % (final.v("podium_session_segments_total", LIVE), final.v("podium_session_bytes_in_total", LIVE),
               final.v("podium_session_packets_in_total", LIVE), final.v("podium_recording_bytes_total", LIVE)))
