@@ -1708,6 +1708,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         rec_get_stats(s->rec, &rs);
         if (sock == NO_PUBLISHER && !recording_live(s, &rs))
             return json_reply(h, c, session_json(h, s, true));
+        session_hold_publishers(s);     /* before the kick: its encoder may be back at once */
         atomic_store(&s->end_requested, true);
         if (sock != NO_PUBLISHER)
             ingest_kick(sock);

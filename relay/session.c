@@ -483,6 +483,27 @@ bool session_detach(struct session *s, uint32_t gen)
     return current;
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void session_hold_publishers(struct session *s)
+{
+    atomic_store(&s->end_hold_ms, mono_ms() + SESSION_END_HOLD_S * 1000LL);
+}
+
+bool session_publisher_held(struct session *s)
+{
+    long long now = mono_ms();
+    if (now >= atomic_load(&s->end_hold_ms))
+        return false;
+    atomic_store(&s->end_hold_ms, now + SESSION_END_HOLD_S * 1000LL);
+    return true;
+}
+
 bool session_publisher(struct session *s, char *buf, size_t len, time_t *since)
 {
     pthread_mutex_lock(&s->lock);

@@ -58,6 +58,9 @@ struct session {
     AVBufferRef *vod_trim;
     uint64_t vod_first, vod_last;
     atomic_bool end_requested;      /* organizer asked to end it now */
+    /* CLOCK_MONOTONIC ms until which publishers are refused after the
+     * organizer's end (session_publisher_held) */
+    atomic_llong end_hold_ms;
     atomic_bool ended;              /* recording finalized, ENDLIST live */
 
     pthread_mutex_t lock;           /* guards the publisher fields below */
@@ -165,5 +168,15 @@ int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen)
 bool session_detach(struct session *s, uint32_t gen);
 /* Copies the publisher address into buf (empty when none); returns live. */
 bool session_publisher(struct session *s, char *buf, size_t len, time_t *since);
+
+/* After the organizer's end an encoder left running (OBS and
+ * srt-live-transmit reconnect by themselves) would make the session live
+ * again at once, or keep it from ending: publishers are refused for
+ * SESSION_END_HOLD_S from the end, and from each refused attempt after it.
+ * A speaker who stops and starts again later gets in. */
+#define SESSION_END_HOLD_S 10
+void session_hold_publishers(struct session *s);
+/* True when a publisher to s is to be refused now; moves the hold on. */
+bool session_publisher_held(struct session *s);
 
 #endif
