@@ -1693,6 +1693,17 @@ static enum MHD_Result static_file(struct http *h, struct MHD_Connection *c, con
 
 /* ---------------------------------------------------- organizer API */
 
+static enum MHD_Result field_error(struct http *h, struct MHD_Connection *c,
+                                   const char *field, const char *why)
+{
+    json_t *o = json_object();
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s %s", field, why);
+    json_object_set_new(o, "error", json_string(msg));
+    json_object_set_new(o, "field", json_string(field));
+    return json_reply_code(h, c, o, MHD_HTTP_BAD_REQUEST);
+}
+
 static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
                                       struct session *s, const char *action,
                                       const struct request *req)
@@ -1734,25 +1745,36 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             json_t *j = json_loadb(req->body, req->len, 0, &jerr);
             if (!j || !json_is_object(j)) {
                 json_decref(j);
-                return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "body must be a JSON object");
+                return field_error(h, c, "(body)", "must be a JSON object");
             }
             json_t *js = json_object_get(j, "start"), *je = json_object_get(j, "end");
-            const char *bad = NULL;
-            if (js && !json_is_number(js))
-                bad = "start must be a number of seconds";
-            else if (je && !json_is_number(je))
-                bad = "end must be a number of seconds";
+            /* a misspelt "end" must not publish the untrimmed recording */
+            const char *key, *field = NULL, *bad = NULL;
+            json_t *v;
+            char name[64];
+            json_object_foreach(j, key, v) {
+                if (strcmp(key, "start") != 0 && strcmp(key, "end") != 0) {
+                    snprintf(name, sizeof(name), "%s", key);    /* key lives in j */
+                    field = name;
+                    bad = "unknown field";
+                    break;
+                }
+            }
+            if (!bad && js && !json_is_number(js))
+                field = "start", bad = "must be a number of seconds";
+            else if (!bad && je && !json_is_number(je))
+                field = "end", bad = "must be a number of seconds";
             if (!bad) {
                 start = js ? json_number_value(js) : 0;
                 end = je ? json_number_value(je) : 0;
                 if (start < 0)
-                    bad = "start must be >= 0";
+                    field = "start", bad = "must be >= 0";
                 else if (je && end <= start)
-                    bad = "end must be greater than start";
+                    field = "end", bad = "must be greater than start";
             }
             json_decref(j);
             if (bad)
-                return error_reply(h, c, MHD_HTTP_BAD_REQUEST, bad);
+                return field_error(h, c, field, bad);
         }
         struct rec_stats rs;
         rec_get_stats(s->rec, &rs);
@@ -1761,7 +1783,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         if (recording_live(s, &rs))
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         if (start >= rs.duration)
-            return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "start is beyond the recording");
+            return field_error(h, c, "start", "is beyond the recording");
         /* before the start: a short export may be done before it returns */
         bool wanted = atomic_exchange(&s->publish_wanted, true);
         if (export_start(s->exp, start, end) < 0) {
@@ -1790,17 +1812,6 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_ACCEPTED);
     }
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
-}
-
-static enum MHD_Result field_error(struct http *h, struct MHD_Connection *c,
-                                   const char *field, const char *why)
-{
-    json_t *o = json_object();
-    char msg[256];
-    snprintf(msg, sizeof(msg), "%s %s", field, why);
-    json_object_set_new(o, "error", json_string(msg));
-    json_object_set_new(o, "field", json_string(field));
-    return json_reply_code(h, c, o, MHD_HTTP_BAD_REQUEST);
 }
 
 static void save_sessions(struct http *h)

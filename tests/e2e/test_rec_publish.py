@@ -5,7 +5,8 @@
 - publish while live -> 409; POST .../end -> 202: the publisher is kicked, the
   recording finalized within a few seconds, the live playlist gets ENDLIST;
 - bad publish bodies -> 400 (not JSON, not an object, non-number start,
-  end <= start, negative start, start beyond the recording);
+  end <= start, negative start, start beyond the recording, an unknown or
+  misspelt field), each naming the field;
 - publish {"start": 3, "end": 9} -> 202; export progress runs to done/100;
   DATA_DIR/recordings/<id>/<id>.mp4: moov before mdat (+faststart), ffprobe
   reads it, h264+aac, duration within one GOP of 6 s, first video packet a
@@ -122,12 +123,19 @@ def main(t):
     rec_total = sum(s.duration for s in rpl.segments)
 
     # Bad requests.
-    for raw, why in ((b"{not json", "not JSON"), (b"[1, 2]", "not an object"),
-                     (b'{"start": "3"}', "start is a string"), (b'{"start": 5, "end": 2}', "end < start"),
-                     (b'{"start": 5, "end": 5}', "end == start"), (b'{"start": -1}', "negative start"),
-                     (b'{"start": 3600}', "start beyond the recording")):
+    for raw, why, field in ((b"{not json", "not JSON", "(body)"), (b"[1, 2]", "not an object", "(body)"),
+                            (b'{"start": "3"}', "start is a string", "start"),
+                            (b'{"start": 5, "end": 2}', "end < start", "end"),
+                            (b'{"start": 5, "end": 5}', "end == start", "end"),
+                            (b'{"start": -1}', "negative start", "start"),
+                            (b'{"start": 3600}', "start beyond the recording", "start"),
+                            (b'{"start": 5, "stop": 20}', "a misspelt end (would publish untrimmed)", "stop"),
+                            (b'{"begin": 5}', "an unknown field", "begin")):
         r = ru.post(pod, SID, "publish", raw=raw)
         h.check(r.status == 400, "publish with a bad body (%s: %r) -> %d, expected 400" % (why, raw, r.status))
+        got = r.json().get("field") if r.body.startswith(b"{") else None
+        h.check(got == field, "publish with a bad body (%s: %r): 400 names field %r, expected %r: %r"
+                % (why, raw, got, field, r.body[:200]))
     h.check(ru.rec_json(pod, SID)["export"].get("state") == "idle",
             "a rejected publish started an export: %r" % ru.rec_json(pod, SID)["export"])
     r = pod.get(pl_url)
