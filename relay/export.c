@@ -333,11 +333,9 @@ struct exporter *export_create(struct recorder *rec, const char *id,
     return e;
 }
 
-void export_free(struct exporter **pe)
+/* Cancels a running export and waits for its thread. */
+static void stop_run(struct exporter *e)
 {
-    struct exporter *e = *pe;
-    if (!e)
-        return;
     atomic_store(&e->cancel, true);
     pthread_mutex_lock(&e->lock);
     bool join = e->joinable;
@@ -345,6 +343,25 @@ void export_free(struct exporter **pe)
     pthread_mutex_unlock(&e->lock);
     if (join)
         pthread_join(e->thread, NULL);
+}
+
+void export_reset(struct exporter *e)
+{
+    stop_run(e);
+    pthread_mutex_lock(&e->lock);
+    e->state = EXPORT_IDLE;
+    e->start = e->end = e->duration = 0;
+    e->error[0] = '\0';
+    atomic_store(&e->percent, 0);
+    pthread_mutex_unlock(&e->lock);
+}
+
+void export_free(struct exporter **pe)
+{
+    struct exporter *e = *pe;
+    if (!e)
+        return;
+    stop_run(e);
     pthread_mutex_destroy(&e->lock);
     free(e);
     *pe = NULL;

@@ -1808,6 +1808,9 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         atomic_store(&s->publish_wanted, false);
         atomic_store(&s->published, false);
+        /* before the files go: a running export would write its MP4 after
+         * the delete, and a finished one's status would point at it */
+        export_reset(s->exp);
         rec_delete(s->rec);
         return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_ACCEPTED);
     }

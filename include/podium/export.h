@@ -18,6 +18,10 @@ struct exporter *export_create(struct recorder *rec, const char *id,
                                export_done_fn done, void *opaque);
 /* Cancels a running export, waits for it, frees; sets *e to NULL. */
 void export_free(struct exporter **e);
+/* Cancels a running export (its partial file is removed), waits for it,
+ * and forgets the last run: the state is EXPORT_IDLE again. For a recording
+ * being deleted. */
+void export_reset(struct exporter *e);
 
 /* Starts an export of [start, end] seconds of the recording (end <= 0: to
  * the end). The cut is on the keyframe at or before start. Returns 0, or

@@ -318,6 +318,21 @@ def main(t):
     h.check(pod.get(pl_url).status == 404, "recording playlist without token after the unpublish during the "
             "export -> %d, expected 404" % pod.get(pl_url).status)
 
+    # Deleting the recording forgets its export too: no state pointing at an
+    # MP4 that is gone, also when an export was running at the delete.
+    r = ru.post(pod, SID, "publish", body={"start": START, "end": END})
+    h.check(r.status == 202, "fourth publish -> %d, expected 202" % r.status)
+    r = pod.request("DELETE", "/api/v1/sessions/%s/recording" % SID, headers=ru.AUTH)
+    h.check(r.status == 202, "DELETE .../recording -> %d: %r" % (r.status, r.body[:200]))
+    h.wait_for(lambda: ru.rec_json(pod, SID).get("state") == "none" or None, 10, "recording.state none after DELETE")
+    x = ru.rec_json(pod, SID).get("export") or {}
+    h.check(x.get("state") in (None, "idle") and not x.get("url"),
+            "after DELETE .../recording the export reads %r, expected idle without a url" % x)
+    mp4 = os.path.join(folder, "%s.mp4" % SID)
+    h.check(pod.get("/vod/%s/%s.mp4" % (SID, SID), headers=ru.AUTH).status == 404 and not os.path.exists(mp4),
+            "the MP4 is still there after DELETE .../recording")
+    h.note("after DELETE .../recording: export %r" % x)
+
 
 if __name__ == "__main__":
     h.run(main)
