@@ -577,7 +577,11 @@ int main(int argc, char **argv)
     ing = ingest_start(cfgp, reg, on_publisher, on_subscriber, NULL);
     if (!ing)
         goto out;
-    log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", cfgp->n_sessions);
+    {
+        struct session *list[REGISTRY_MAX_SESSIONS];    /* the config's and the API's */
+        log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu",
+                registry_list(reg, list, REGISTRY_MAX_SESSIONS));
+    }
 
     int sig = 0;
     sigwait(&sigs, &sig);

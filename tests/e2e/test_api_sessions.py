@@ -570,6 +570,10 @@ def main(t):
     ids = [s.get("id") for s in call(pod, "GET", "/api/v1/sessions", auth=None).json().get("sessions", [])]
     h.check(sorted(ids) == sorted(set(before) - set(lost)),
             "after the restart the list has %r, expected %r" % (sorted(ids), sorted(set(before) - set(lost))))
+    ready = pod.log_lines_matching(lambda f, l: f.get("msg") == "ready")
+    h.check(len(ready) == 1 and h.parse_logfmt(ready[0]).get("sessions") == str(len(ids)),
+            "after the restart the ready line should count the %d sessions (config and API): %r"
+            % (len(ids), ready))
     expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % CONF_SID, body={"title": "x"}), 409,
                   "PATCH a config session after the restart")
     expect_status(call(pod, "DELETE", "/api/v1/sessions/%s" % fmt_sids[0]), 204, "DELETE after the restart")
