@@ -2237,33 +2237,64 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 #define MHD_LOG_WINDOW_S 10
 #define MHD_LOG_PER_WINDOW 10
 
+static struct {
+    pthread_mutex_t lock;
+    time_t window;                  /* start of the current one */
+    unsigned logged, suppressed;
+} quota = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Caller holds quota.lock. Starts a new window when the current one is
+ * over; returns how many messages the one that ended left out. */
+static unsigned quota_roll(time_t now)
+{
+    if (now - quota.window < MHD_LOG_WINDOW_S)
+        return 0;
+    unsigned left_out = quota.suppressed;
+    quota.window = now;
+    quota.logged = quota.suppressed = 0;
+    return left_out;
+}
+
+static void report_left_out(unsigned n)
+{
+    if (n)
+        log_msg(LV_WARN, NULL, "\"http: messages not logged: more than %d in %d s\" count=%u",
+                MHD_LOG_PER_WINDOW, MHD_LOG_WINDOW_S, n);
+}
+
+void http_log_tick(void)
+{
+    pthread_mutex_lock(&quota.lock);
+    unsigned left_out = quota_roll(time(NULL));
+    pthread_mutex_unlock(&quota.lock);
+    report_left_out(left_out);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static time_t window;
-    static unsigned logged, suppressed;
     (void)cls;
-    time_t now = time(NULL);
-    pthread_mutex_lock(&lock);
-    unsigned earlier = 0;
-    if (now - window >= MHD_LOG_WINDOW_S) {
-        window = now;
-        logged = 0;
-        earlier = suppressed;
-        suppressed = 0;
-    }
-    bool show = logged < MHD_LOG_PER_WINDOW;
-    logged += show;
-    suppressed += !show;
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&quota.lock);
+    unsigned left_out = quota_roll(time(NULL));
+    bool show = quota.logged < MHD_LOG_PER_WINDOW;
+    quota.logged += show;
+    quota.suppressed += !show;
+    pthread_mutex_unlock(&quota.lock);
+    report_left_out(left_out);
     if (!show)
         return;
-    char raw[512], msg[1024];
+    char raw[512], brief[160], msg[1024];
     vsnprintf(raw, sizeof(raw), fmt, ap);
-    log_escape(msg, sizeof(msg), raw, sizeof(raw));
-    if (earlier)
-        log_msg(LV_WARN, NULL, "\"http: messages not logged: more than %d in %d s\" count=%u",
-                MHD_LOG_PER_WINDOW, MHD_LOG_WINDOW_S, earlier);
+    /* "Error processing request (HTTP response code is 400 ('<html>...
+     * <title>Request malformed</title>...')). Closing connection.": the
+     * code and the title say it */
+    const char *text = raw;
+    unsigned code;
+    const char *t = strstr(raw, "<title>"), *te = t ? strstr(t, "</title>") : NULL;
+    if (sscanf(raw, "Error processing request (HTTP response code is %u", &code) == 1 && te) {
+        snprintf(brief, sizeof(brief), "bad request answered %u: %.*s", code, (int)(te - t - 7), t + 7);
+        text = brief;
+    }
+    log_escape(msg, sizeof(msg), text, sizeof(raw));
     log_msg(LV_WARN, NULL, "\"http: %s\"", msg);
 }
 

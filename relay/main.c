@@ -281,6 +281,7 @@ static void *housekeeper(void *arg)
             break;
         pthread_mutex_unlock(&app->lock);
 
+        http_log_tick();
         struct session *list[REGISTRY_MAX_SESSIONS];
         size_t n = registry_list(app->reg, list, REGISTRY_MAX_SESSIONS);
         time_t now = time(NULL);

@@ -27,4 +27,8 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
 /* Stops serving (in-flight responses drop their references); frees. */
 void http_stop(struct http **h);
 
+/* Call about once a second: reports how many of libmicrohttpd's messages
+ * were left out once their window is over, not only at the next one. */
+void http_log_tick(void);
+
 #endif

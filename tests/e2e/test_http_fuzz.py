@@ -158,6 +158,23 @@ def main(t):
             "no 'http: messages not logged ... count=N' line after %d requests" % REQUESTS)
     h.note("libmicrohttpd: %d lines logged, %d left out" % (
         len(mhd) - len(skipped), sum(int(f["count"]) for f in skipped)))
+    h.check(not [f for f in mhd if "<html>" in f["msg"]],
+            "libmicrohttpd's lines carry its HTML error pages: %r" % [f["msg"] for f in mhd if "<html>" in f["msg"]][:2])
+    # the count of a window's left-out lines comes when it is over, not
+    # only with the next bad request (none is sent after this burst)
+    def counted():
+        return len([f for f in pod.log_records() if f.get("msg", "").startswith("http: messages not logged")])
+    for attempt in range(3):
+        before = counted()
+        for _ in range(25):      # more than a window logs
+            st = send(pod.http_port, b"GET / HTTP/9.9\r\nHost: a\r\n\r\n")
+            h.check(st == 505, "HTTP/9.9 request answered %r, expected 505" % st)
+        if counted() == before:
+            break                # all in one window: 15 or more left out, not yet counted
+        # a window ended inside the burst (and counted the one before):
+        # again, inside the window that just began
+    h.wait_for(lambda: counted() > before or None, 13, "the count of the lines the last 10 s window left out, "
+               "without another bad request")
     w.stop()                 # before SIGTERM: the watcher would see the server vanish
     pub.kill()
     pod.stop()
