@@ -2232,55 +2232,18 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     return (size_t)(w - s);
 }
 
-/* libmicrohttpd says something about every malformed request: a scanner or
- * a broken client must not fill the disk with it. */
-#define MHD_LOG_WINDOW_S 10
-#define MHD_LOG_PER_WINDOW 10
-
-static struct {
-    pthread_mutex_t lock;
-    time_t window;                  /* start of the current one */
-    unsigned logged, suppressed;
-} quota = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* Caller holds quota.lock. Starts a new window when the current one is
- * over; returns how many messages the one that ended left out. */
-static unsigned quota_roll(time_t now)
-{
-    if (now - quota.window < MHD_LOG_WINDOW_S)
-        return 0;
-    unsigned left_out = quota.suppressed;
-    quota.window = now;
-    quota.logged = quota.suppressed = 0;
-    return left_out;
-}
-
-static void report_left_out(unsigned n)
-{
-    if (n)
-        log_msg(LV_WARN, NULL, "\"http: messages not logged: more than %d in %d s\" count=%u",
-                MHD_LOG_PER_WINDOW, MHD_LOG_WINDOW_S, n);
-}
+/* libmicrohttpd says something about every malformed request */
+static struct log_quota mhd_quota = LOG_QUOTA("http", 10, 10);
 
 void http_log_tick(void)
 {
-    pthread_mutex_lock(&quota.lock);
-    unsigned left_out = quota_roll(time(NULL));
-    pthread_mutex_unlock(&quota.lock);
-    report_left_out(left_out);
+    log_quota_tick(&mhd_quota, time(NULL));
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    pthread_mutex_lock(&quota.lock);
-    unsigned left_out = quota_roll(time(NULL));
-    bool show = quota.logged < MHD_LOG_PER_WINDOW;
-    quota.logged += show;
-    quota.suppressed += !show;
-    pthread_mutex_unlock(&quota.lock);
-    report_left_out(left_out);
-    if (!show)
+    if (!log_quota_take(&mhd_quota, time(NULL)))
         return;
     char raw[512], brief[160], msg[1024];
     vsnprintf(raw, sizeof(raw), fmt, ap);

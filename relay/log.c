@@ -18,6 +18,51 @@ void log_set_level(enum log_level level)
     atomic_store(&min_level, level);
 }
 
+bool log_enabled(enum log_level level)
+{
+    return (int)level >= atomic_load(&min_level);
+}
+
+/* Caller holds q->lock: starts a new window when the current one is over;
+ * returns how many lines the one that ended left out. */
+static unsigned quota_roll(struct log_quota *q, time_t now)
+{
+    if (now - q->window < (time_t)q->window_s)
+        return 0;
+    unsigned left_out = q->left_out;
+    q->window = now;
+    q->logged = q->left_out = 0;
+    return left_out;
+}
+
+static unsigned quota_report(const struct log_quota *q, unsigned left_out)
+{
+    if (left_out)
+        log_msg(LV_WARN, NULL, "\"%s: messages not logged: more than %u in %u s\" count=%u",
+                q->source, q->per_window, q->window_s, left_out);
+    return left_out;
+}
+
+bool log_quota_take(struct log_quota *q, time_t now)
+{
+    pthread_mutex_lock(&q->lock);
+    unsigned left_out = quota_roll(q, now);
+    bool take = q->logged < q->per_window;
+    q->logged += take;
+    q->left_out += !take;
+    pthread_mutex_unlock(&q->lock);
+    quota_report(q, left_out);
+    return take;
+}
+
+unsigned log_quota_tick(struct log_quota *q, time_t now)
+{
+    pthread_mutex_lock(&q->lock);
+    unsigned left_out = quota_roll(q, now);
+    pthread_mutex_unlock(&q->lock);
+    return quota_report(q, left_out);
+}
+
 const char *log_escape(char *buf, size_t cap, const char *s, size_t max)
 {
     static const char hex[] = "0123456789abcdef";

@@ -59,6 +59,10 @@ struct app {
     bool stopping;
 };
 
+/* A publisher's broken stream makes libav complain about every packet: a
+ * reconnecting encoder's made 940 lines in half a minute. */
+static struct log_quota av_quota = LOG_QUOTA("libav", 20, 10);
+
 /* The segmenter's one output: the same segment to live viewers and disk. */
 static void on_segment(void *opaque, const struct media_segment *seg)
 {
@@ -282,6 +286,7 @@ static void *housekeeper(void *arg)
         pthread_mutex_unlock(&app->lock);
 
         http_log_tick();
+        log_quota_tick(&av_quota, time(NULL));
         struct session *list[REGISTRY_MAX_SESSIONS];
         size_t n = registry_list(app->reg, list, REGISTRY_MAX_SESSIONS);
         time_t now = time(NULL);
@@ -441,21 +446,14 @@ static void on_subscriber(struct session *s, int sock, const char *peer, void *o
  * so a garbage stream cannot flood the log. */
 static void av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
 {
-    static atomic_long window_start;
-    static atomic_int in_window;
-    if (level > AV_LOG_WARNING)
-        return;
-    long now = (long)time(NULL);
-    if (atomic_exchange(&window_start, now) != now)
-        atomic_store(&in_window, 0);
-    if (atomic_fetch_add(&in_window, 1) >= 20)
+    enum log_level lv = level <= AV_LOG_ERROR ? LV_WARN : LV_DEBUG;
+    if (level > AV_LOG_WARNING || !log_enabled(lv) || !log_quota_take(&av_quota, time(NULL)))
         return;
     char line[512], esc[4 * sizeof(line)];
     int print_prefix = 1;
     av_log_format_line(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
     /* the text can quote stream data (metadata, a broken header) */
-    log_msg(level <= AV_LOG_ERROR ? LV_WARN : LV_DEBUG, NULL, "\"libav: %s\"",
-            log_escape(esc, sizeof(esc), line, sizeof(line)));
+    log_msg(lv, NULL, "\"libav: %s\"", log_escape(esc, sizeof(esc), line, sizeof(line)));
 }
 
 static int ensure_dir(const char *path)

@@ -6,12 +6,37 @@
 #ifndef PODIUM_LOG_H
 #define PODIUM_LOG_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 enum log_level { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR };
 
 /* Minimum level printed; defaults to LV_INFO, PODIUM_LOG=debug lowers it. */
 void log_set_level(enum log_level level);
+/* Whether a line of this level would be printed. */
+bool log_enabled(enum log_level level);
+
+/* A budget of lines per window for a source that speaks about every bad
+ * packet or request (libav, libmicrohttpd): a broken stream or a scanner
+ * must not fill the disk. Static storage: LOG_QUOTA("libav", 20, 10). */
+struct log_quota {
+    pthread_mutex_t lock;
+    const char *source;              /* named in the count line */
+    unsigned per_window, window_s;
+    time_t window;                   /* start of the current one */
+    unsigned logged, left_out;
+};
+#define LOG_QUOTA(source, per_window, window_s) \
+    { PTHREAD_MUTEX_INITIALIZER, (source), (per_window), (window_s), 0, 0, 0 }
+/* Whether one more line may be logged at now. When a window is over, the
+ * count of the lines it left out is logged first (a warn line,
+ * "<source>: messages not logged ..." count=N). */
+bool log_quota_take(struct log_quota *q, time_t now);
+/* Logs that count for a window that is over without waiting for the next
+ * line (call about once a second); returns it, 0 when nothing was left out. */
+unsigned log_quota_tick(struct log_quota *q, time_t now);
 
 /* s made safe to print inside a quoted log value: '"' and '\\' escaped,
  * control bytes as \n, \r, \t or \xHH, so a peer's string can neither end

@@ -180,6 +180,7 @@ def warn_lines(pod):
 def main(t):
     pod = t.podium({SID: {"title": "Keynote", "passphrase": PASS}})
     rng = random.Random(0x90D1)  # reproducible garbage
+    started = time.monotonic()
 
     n_warn = len(warn_lines(pod))
     push(t, pod, rng.randbytes(MB), "random")
@@ -211,6 +212,16 @@ def main(t):
     rc, _, err = h.run_capture(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", local,
                                 "-f", "null", "-"], 60, "ffmpeg decoding the playlist")
     h.check(rc == 0, "ffmpeg could not decode the playlist after garbage (exit %d): %s" % (rc, err[-600:]))
+
+    # libav complains about every broken packet: at most 20 lines per 10 s
+    # reach the log, and a count of the rest
+    libav = [f for f in pod.log_records() if f.get("msg", "").startswith("libav: ")]
+    windows = (time.monotonic() - started) / 10 + 2
+    h.check(len(libav) <= 20 * windows, "%d libav lines in %.0f s: not rate-limited"
+            % (len(libav), time.monotonic() - started))
+    left_out = sum(int(f.get("count", "0")) for f in pod.log_records()
+                   if f.get("msg", "").startswith("libav: messages not logged"))
+    h.note("libav: %d lines logged, %d left out" % (len(libav), left_out))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-/* Unit tests: log_escape, the guard of one event per log line. */
+/* Unit tests: log_escape, the guard of one event per log line; log_quota. */
 #include "unit.h"
 
 #include "podium/log.h"
@@ -56,12 +56,33 @@ static void test_small_buffers(void **state)
     }
 }
 
+/* A window's budget, then its count once it is over, from the next line
+ * or from the tick, whichever comes first; never twice. */
+static void test_quota(void **state)
+{
+    (void)state;
+    static struct log_quota q = LOG_QUOTA("unit", 3, 10);
+    for (int i = 0; i < 3; i++)
+        assert_true(log_quota_take(&q, 1000));
+    assert_false(log_quota_take(&q, 1001));
+    assert_false(log_quota_take(&q, 1009));
+    assert_int_equal(log_quota_tick(&q, 1009), 0);     /* not over yet */
+    assert_int_equal(log_quota_tick(&q, 1010), 2);
+    assert_int_equal(log_quota_tick(&q, 1011), 0);     /* counted once */
+    assert_true(log_quota_take(&q, 1011));             /* a fresh window */
+    for (int i = 0; i < 5; i++)
+        log_quota_take(&q, 1012);
+    assert_true(log_quota_take(&q, 1030));             /* this line reports the 3 */
+    assert_int_equal(log_quota_tick(&q, 1045), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_escaped),
         cmocka_unit_test(test_cut),
         cmocka_unit_test(test_small_buffers),
+        cmocka_unit_test(test_quota),
     };
     return unit_main(argc, argv, "log", tests, UNIT_LEN(tests));
 }
