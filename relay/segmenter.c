@@ -504,8 +504,14 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         n_out++;
     }
     if (n_out == 0) {
-        log_msg(LV_WARN, s->id, "\"publisher refused: no H.264/HEVC video or AAC/Opus/MP3 audio\" peer=%s",
-                peer);
+        /* what was there: an H.264 stream whose first second held no
+         * frame reads very differently from garbage */
+        char seen[128] = "none";
+        for (unsigned i = 0, n = 0; i < ic->nb_streams && n + 16 < sizeof(seen); i++)
+            n += (size_t)snprintf(seen + n, sizeof(seen) - n, "%s%s", i ? "," : "",
+                                  avcodec_get_name(ic->streams[i]->codecpar->codec_id));
+        log_msg(LV_WARN, s->id, "\"publisher refused: no H.264/HEVC video or AAC/Opus/MP3 audio "
+                "could be read in the first second\" peer=%s streams=%s", peer, seen);
         close_muxer(s);
         return PIPE_REFUSE;
     }
