@@ -231,7 +231,7 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
         srt_setrejectreason(ns, SRT_REJX_FORBIDDEN);
         return -1;
     }
-    if (publish && session_publisher_held(s)) {
+    if (publish && session_publisher_held(s, peer)) {
         log_msg(LV_WARN, s->id, "\"connection refused: the organizer ended the session; stop the "
                 "encoder, or start it again %d s after its last try\" peer=%s", SESSION_END_HOLD_S, peer);
         srt_setrejectreason(ns, SRT_REJX_FORBIDDEN);

@@ -490,18 +490,34 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void session_hold_publishers(struct session *s)
+/* Length of the host part of "host:port" or "[v6]:port". */
+static size_t host_len(const char *addr)
 {
-    atomic_store(&s->end_hold_ms, mono_ms() + SESSION_END_HOLD_S * 1000LL);
+    const char *colon = strrchr(addr, ':');
+    return colon ? (size_t)(colon - addr) : strlen(addr);
 }
 
-bool session_publisher_held(struct session *s)
+void session_hold_publishers(struct session *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->end_hold_ms = mono_ms() + SESSION_END_HOLD_S * 1000LL;
+    bool on = s->publisher_sock != NO_PUBLISHER;
+    snprintf(s->end_hold_host, sizeof(s->end_hold_host), "%.*s",
+             on ? (int)host_len(s->publisher_addr) : 0, s->publisher_addr);
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool session_publisher_held(struct session *s, const char *peer)
 {
     long long now = mono_ms();
-    if (now >= atomic_load(&s->end_hold_ms))
-        return false;
-    atomic_store(&s->end_hold_ms, now + SESSION_END_HOLD_S * 1000LL);
-    return true;
+    pthread_mutex_lock(&s->lock);
+    bool held = now < s->end_hold_ms;
+    size_t n = host_len(peer);
+    if (held && s->end_hold_host[0] && strlen(s->end_hold_host) == n
+        && strncmp(s->end_hold_host, peer, n) == 0)
+        s->end_hold_ms = now + SESSION_END_HOLD_S * 1000LL;
+    pthread_mutex_unlock(&s->lock);
+    return held;
 }
 
 bool session_publisher(struct session *s, char *buf, size_t len, time_t *since)

@@ -58,9 +58,6 @@ struct session {
     AVBufferRef *vod_trim;
     uint64_t vod_first, vod_last;
     atomic_bool end_requested;      /* organizer asked to end it now */
-    /* CLOCK_MONOTONIC ms until which publishers are refused after the
-     * organizer's end (session_publisher_held) */
-    atomic_llong end_hold_ms;
     atomic_bool ended;              /* recording finalized, ENDLIST live */
 
     pthread_mutex_t lock;           /* guards the publisher fields below */
@@ -69,6 +66,11 @@ struct session {
     char publisher_addr[64];
     time_t publisher_since;
     time_t last_publish_end;
+    /* After the organizer's end (session_publisher_held): CLOCK_MONOTONIC
+     * ms until which publishers are refused, and the host whose tries
+     * move it on (the kicked publisher's; empty when there was none). */
+    long long end_hold_ms;
+    char end_hold_host[64];
 
     /* The housekeeper's last look at the publisher's SRT counters (its
      * thread only): drops between two looks are logged. */
@@ -172,11 +174,13 @@ bool session_publisher(struct session *s, char *buf, size_t len, time_t *since);
 /* After the organizer's end an encoder left running (OBS and
  * srt-live-transmit reconnect by themselves) would make the session live
  * again at once, or keep it from ending: publishers are refused for
- * SESSION_END_HOLD_S from the end, and from each refused attempt after it.
- * A speaker who stops and starts again later gets in. */
+ * SESSION_END_HOLD_S from the end, and from each refused try after it that
+ * comes from the kicked publisher's host (anyone else's tries cannot keep
+ * the session closed). A speaker who stops and starts again later gets in.
+ * Call before kicking the publisher. */
 #define SESSION_END_HOLD_S 10
 void session_hold_publishers(struct session *s);
-/* True when a publisher to s is to be refused now; moves the hold on. */
-bool session_publisher_held(struct session *s);
+/* True when a publisher from peer ("host:port") is to be refused now. */
+bool session_publisher_held(struct session *s, const char *peer);
 
 #endif

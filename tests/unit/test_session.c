@@ -151,12 +151,48 @@ static void test_limits(void **state)
     free_registry(&reg, &cfg);
 }
 
+/* After the organizer's end: everyone is refused for the hold; only tries
+ * from the kicked publisher's host move it on, so nobody else can keep the
+ * session closed by connecting over and over. */
+static void test_end_hold(void **state)
+{
+    (void)state;
+    struct config cfg;
+    struct registry *reg = new_registry(&cfg);
+    struct session *s = add_ok(reg, "talk");
+    assert_false(session_publisher_held(s, "192.0.2.7:5000"));     /* never ended */
+
+    uint32_t gen;
+    assert_int_equal(session_attach(s, 42, "192.0.2.7:5000", &gen), NO_PUBLISHER);
+    session_hold_publishers(s);
+    assert_true(session_publisher_held(s, "198.51.100.9:6000"));
+    assert_true(session_publisher_held(s, "192.0.2.7:5001"));
+
+    long long soon = s->end_hold_ms - (SESSION_END_HOLD_S * 1000LL - 50);   /* 50 ms left */
+    s->end_hold_ms = soon;
+    assert_true(session_publisher_held(s, "198.51.100.9:6001"));
+    assert_true(s->end_hold_ms == soon);                           /* a stranger's try */
+    assert_true(session_publisher_held(s, "192.0.2.70:5002"));      /* a longer host */
+    assert_true(s->end_hold_ms == soon);
+    assert_true(session_publisher_held(s, "192.0.2.7:5003"));
+    assert_true(s->end_hold_ms > soon + 5000);                     /* the encoder's */
+
+    s->end_hold_ms = 0;                                             /* over */
+    assert_false(session_publisher_held(s, "192.0.2.7:5004"));
+    assert_true(session_detach(s, gen));
+    session_hold_publishers(s);                                     /* none to kick */
+    assert_true(session_publisher_held(s, "192.0.2.7:5005"));
+    assert_int_equal(s->end_hold_host[0], '\0');
+    free_registry(&reg, &cfg);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delete_frees_the_slot),
         cmocka_unit_test(test_delete_keeps_the_others),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_end_hold),
     };
     return unit_main(argc, argv, "session", tests, UNIT_LEN(tests));
 }
