@@ -37,15 +37,21 @@ def main(t):
     h.wait_for(lambda: hinted() is not None and hinted()[0] >= 2, 15, "a preload hint past segment 2")
 
     received = {}
+    closed = 0
     for _ in range(12):
         msn, part = hinted()
         st, _, body, done = raw_get(pod.http_port, "/live/%s/index.m3u8?_HLS_msn=%d&_HLS_part=%d"
                                     % (SID, msn, part))
         h.check(st == 200, "blocking reload for %d.%d: HTTP %d" % (msn, part, st))
-        h.check(('URI="%d.%d.m4s"' % (msn, part)) in body.decode() or
-                ("\n%d.m4s" % msn) in body.decode(),
+        has_part = ('URI="%d.%d.m4s"' % (msn, part)) in body.decode()
+        h.check(has_part or ("\n%d.m4s" % msn) in body.decode(),
                 "the held playlist does not list part %d.%d" % (msn, part))
-        received[(msn, part)] = done + wall_minus_mono
+        if has_part:
+            received[(msn, part)] = done + wall_minus_mono
+        else:
+            closed += 1         # the keyframe closed the segment before the hinted part: none to time
+    h.check(len(received) >= 8, "only %d of 12 held requests were answered by their part (%d by the "
+            "segment closing first)" % (len(received), closed))
     h.check(pub.poll() is None, "publisher exited early: %s" % pub.log())
 
     logged = {}
@@ -61,7 +67,8 @@ def main(t):
         diffs.append((got - logged[key]) * 1000.0)
     diffs.sort()
     h.note("BLOCKING RELOAD vs PODIUM PART LOG (ms, client receive - part completion): n=%d min %.1f "
-           "median %.1f max %.1f" % (len(diffs), diffs[0], diffs[len(diffs) // 2], diffs[-1]))
+           "median %.1f max %.1f (%d answered by the segment closing)"
+           % (len(diffs), diffs[0], diffs[len(diffs) // 2], diffs[-1], closed))
     # the log time has millisecond resolution
     h.check(diffs[0] >= -1.5, "a held playlist arrived %.1f ms before its part was complete" % diffs[0])
     h.check(diffs[-1] <= 50.0, "a held playlist arrived %.1f ms after its part was complete" % diffs[-1])
