@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "podium/acceptor.h"
+#include "podium/clock.h"
 #include "podium/export.h"
 #include "podium/ingest.h"
 #include "podium/livesend.h"
@@ -742,9 +743,7 @@ static bool hold_request(struct http *h, struct MHD_Connection *c, void **req_cl
     *req_cls = req;
     req->conn = c;
     req->win = win;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now_ms = clock_mono_ms();
     /* the housekeeper ticks once a second: stay inside the limit */
     int hold = store_hold_limit_ms(win) - 1000;
     req->waiting = true;
@@ -2067,18 +2066,9 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
     return session_action(h, c, s, action, req);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap);
-
-static void request_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Bad requests go through libmicrohttpd's rate-limited warn lines. */
-static void request_log(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    mhd_log(NULL, fmt, ap);
-    va_end(ap);
-}
+/* libmicrohttpd says something about every malformed request; ours take
+ * their turn in the same budget */
+static struct log_quota mhd_quota = LOG_QUOTA("http", 10, 10);
 
 static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
@@ -2096,9 +2086,12 @@ static bool host_ok(struct MHD_Connection *c, const char *version)
 {
     unsigned hosts = 0;
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &hosts);
-    if (hosts == 1 || (hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) != 0))
+    bool v11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    if (hosts == 1 || (hosts == 0 && !v11))
         return true;
-    request_log("%s request with %u Host headers refused (400)", version, hosts);
+    if (log_quota_take(&mhd_quota, time(NULL)))
+        log_msg(LV_WARN, NULL, "\"http: %s request with %u Host headers refused (400)\"",
+                v11 ? "HTTP/1.1" : "HTTP/1.0", hosts);
     return false;
 }
 
@@ -2231,9 +2224,6 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     *w = '\0';
     return (size_t)(w - s);
 }
-
-/* libmicrohttpd says something about every malformed request */
-static struct log_quota mhd_quota = LOG_QUOTA("http", 10, 10);
 
 void http_log_tick(void)
 {

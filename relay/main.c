@@ -25,6 +25,7 @@
 #include "podium/export.h"
 #include "podium/record.h"
 #include "podium/http.h"
+#include "podium/clock.h"
 #include "podium/ingest.h"
 #include "podium/log.h"
 #include "podium/pipeline.h"
@@ -290,9 +291,7 @@ static void *housekeeper(void *arg)
         struct session *list[REGISTRY_MAX_SESSIONS];
         size_t n = registry_list(app->reg, list, REGISTRY_MAX_SESSIONS);
         time_t now = time(NULL);
-        struct timespec mono;
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        int64_t now_ms = (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
+        int64_t now_ms = clock_mono_ms();
         for (size_t i = 0; i < n; i++) {
             struct session *s = list[i];
             store_tick(s->win, now_ms);     /* held playlist requests time out */

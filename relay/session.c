@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podium/clock.h"
 #include "podium/log.h"
 
 struct registry {
@@ -483,13 +484,6 @@ bool session_detach(struct session *s, uint32_t gen)
     return current;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Length of the host part of "host:port" or "[v6]:port". */
 static size_t host_len(const char *addr)
 {
@@ -500,7 +494,7 @@ static size_t host_len(const char *addr)
 void session_hold_publishers(struct session *s)
 {
     pthread_mutex_lock(&s->lock);
-    s->end_hold_ms = mono_ms() + SESSION_END_HOLD_S * 1000LL;
+    s->end_hold_ms = clock_mono_ms() + SESSION_END_HOLD_S * 1000LL;
     bool on = s->publisher_sock != NO_PUBLISHER;
     snprintf(s->end_hold_host, sizeof(s->end_hold_host), "%.*s",
              on ? (int)host_len(s->publisher_addr) : 0, s->publisher_addr);
@@ -509,7 +503,7 @@ void session_hold_publishers(struct session *s)
 
 bool session_publisher_held(struct session *s, const char *peer)
 {
-    long long now = mono_ms();
+    int64_t now = clock_mono_ms();
     pthread_mutex_lock(&s->lock);
     bool held = now < s->end_hold_ms;
     size_t n = host_len(peer);

@@ -69,7 +69,7 @@ struct session {
     /* After the organizer's end (session_publisher_held): CLOCK_MONOTONIC
      * ms until which publishers are refused, and the host whose tries
      * move it on (the kicked publisher's; empty when there was none). */
-    long long end_hold_ms;
+    int64_t end_hold_ms;
     char end_hold_host[64];
 
     /* The housekeeper's last look at the publisher's SRT counters (its
