@@ -9,9 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* An error is "<section>.<key>: <message>"; sized to hold both parts
+ * whole, so no message is cut (gcc -O3 proves the smaller size could be). */
+enum { ERR_WHAT_MAX = 200, ERR_MSG_MAX = 160 };
+
 struct cfg_error {
     int line;
-    char text[200];
+    char text[ERR_WHAT_MAX + 2 + ERR_MSG_MAX];
 };
 
 struct load_ctx {
@@ -212,7 +216,7 @@ static void error_at(struct load_ctx *ctx, int line, const char *what, const cha
     ctx->errors++;
     if (ctx->n_errs == (int)(sizeof(ctx->errs) / sizeof(ctx->errs[0])))
         return;
-    char msg[160];
+    char msg[ERR_MSG_MAX];
     snprintf(msg, sizeof(msg), fmt, value);
     snprintf(ctx->errs[ctx->n_errs].text, sizeof(ctx->errs[0].text), "%s%s%s", what,
              *what ? ": " : "", msg);
@@ -222,7 +226,7 @@ static void error_at(struct load_ctx *ctx, int line, const char *what, const cha
 static void config_error(struct load_ctx *ctx, const char *section,
                          const char *key, const char *fmt, const char *value)
 {
-    char what[200];
+    char what[ERR_WHAT_MAX];
     snprintf(what, sizeof(what), "%s%s%s", section, key ? "." : "", key ? key : "");
     error_at(ctx, find_line(ctx->path, section, key ? key : "", key ? ctx->cur_nth : 1), what,
              fmt, value);
