@@ -669,7 +669,10 @@ def run_guard(res, procs, tmp, keep):
 
 def floor_argv(args, creds):
     argv = [args.floor_bin, "--latency", str(SRT_LATENCY_US // 1000)]
-    return argv + (["--blocking"] if args.floor_mode == "blocking" else []) + [creds]
+    mode = {"blocking": ["--blocking"], "epoll": []}.get(args.floor_mode)
+    if mode is None:   # pollMS
+        mode = ["--poll", args.floor_mode[4:]]
+    return argv + mode + [creds]
 
 
 def run_floor(n, r, args, media, procs, work):
@@ -811,6 +814,8 @@ def markdown(meta, runs, rows):
     if any(row["floor_cpu"] for row in rows):
         how = {"epoll": "one thread drains every connection through srt_epoll_uwait",
                "blocking": "one thread per connection blocked in srt_recvmsg, as Podium"}
+        how.update(("poll%d" % ms, "one thread reading every connection without blocking "
+                    "every %d ms" % ms) for ms in (5, 10, 20))
         w("libsrt alone (`%s`: the same listener, passphrases, SRT latency with TSBPD "
           "and feeders; %s; the payload discarded), alternating with the runs above. "
           "Bar 1 asks Podium for <= 0.25 x ffmpeg; a floor above that puts the bar "
@@ -928,10 +933,11 @@ def parse_args(argv):
                     help="a third side: libsrt alone (build/tests/srt_sink: the same "
                     "listener, passphrases and feeders, payload discarded), to show "
                     "libsrt's own CPU per stream")
-    ap.add_argument("--floor-mode", choices=("epoll", "blocking"),
+    ap.add_argument("--floor-mode", choices=("epoll", "blocking", "poll5", "poll10", "poll20"),
                     help="how srt_sink reads (implies --floor): epoll, one thread "
                     "for all connections (default), or blocking, one thread per "
-                    "connection as Podium's ingest")
+                    "connection as Podium's ingest, or pollMS, one thread reading "
+                    "every connection without blocking every MS milliseconds")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
     ap.add_argument("--peer-plain", action="store_true",

@@ -6,7 +6,7 @@
  * process is Podium's, and whatever this process spends no SRT server on
  * this libsrt can avoid.
  *
- *   srt_sink [--blocking] [--port N] [--latency MS] SESSIONS_FILE
+ *   srt_sink [--blocking | --poll MS] [--port N] [--latency MS] SESSIONS_FILE
  *
  * SESSIONS_FILE: one "<session> <passphrase>" per line. Prints "port=N"
  * once listening (--port 0, the default, takes an ephemeral port). On
@@ -14,7 +14,10 @@
  *
  * Default: one thread drains every connection through srt_epoll_uwait, the
  * least a server can wake up. --blocking: one thread per connection blocked
- * in srt_recvmsg, which is what Podium's ingest does, to price that choice. */
+ * in srt_recvmsg, which is what Podium's ingest does, to price that choice.
+ * --poll MS: one thread wakes every MS milliseconds and reads what every
+ * connection has ready without blocking: one wake-up per period for all
+ * connections instead of one per message per connection. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SESSIONS 1024
@@ -44,6 +48,7 @@ struct sink {
     struct cred creds[MAX_SESSIONS];
     int n_creds;
     bool blocking;
+    int poll_ms;      /* > 0: --poll */
     int epoll_id;
     SRTSOCKET listener;
     SRTSOCKET socks[MAX_SESSIONS];   /* accepted, for the loss totals at exit */
@@ -146,6 +151,28 @@ static void *epoll_reader(void *opaque)
     return NULL;
 }
 
+static void *poll_reader(void *opaque)
+{
+    struct sink *s = opaque;
+    char buf[PAYLOAD];
+    bool gone[MAX_SESSIONS] = { false };
+    const struct timespec period = { s->poll_ms / 1000, (long)(s->poll_ms % 1000) * 1000000L };
+    for (;;) {
+        nanosleep(&period, NULL);
+        int n_socks = atomic_load(&s->n_socks);
+        for (int i = 0; i < n_socks; i++) {
+            int n;
+            if (gone[i])
+                continue;
+            while ((n = srt_recvmsg(s->socks[i], buf, sizeof(buf))) > 0)
+                count(s, n);
+            if (n == SRT_ERROR && srt_getlasterror(NULL) != SRT_EASYNCRCV)
+                gone[i] = true;
+        }
+    }
+    return NULL;
+}
+
 static int start_blocking_reader(struct sink *s, SRTSOCKET sock)
 {
     struct reader_arg *a = malloc(sizeof(*a));
@@ -175,7 +202,9 @@ static void *acceptor(void *opaque)
         }
         int slot = atomic_load(&s->n_socks);
         int ok = slot < MAX_SESSIONS;
-        if (ok && !s->blocking)
+        if (ok && s->poll_ms > 0)
+            ok = srt_setsockflag(sock, SRTO_RCVSYN, &no, sizeof(no)) != SRT_ERROR;
+        else if (ok && !s->blocking)
             ok = srt_setsockflag(sock, SRTO_RCVSYN, &no, sizeof(no)) != SRT_ERROR
                  && srt_epoll_add_usock(s->epoll_id, sock, &events) != SRT_ERROR;
         else if (ok)
@@ -204,7 +233,7 @@ static void print_summary(struct sink *s)
         }
     }
     printf("srt_sink: mode=%s connections=%d packets=%llu bytes=%llu lost=%lld dropped=%lld\n",
-           s->blocking ? "blocking" : "epoll", n,
+           s->blocking ? "blocking" : s->poll_ms > 0 ? "poll" : "epoll", n,
            (unsigned long long)atomic_load(&s->packets),
            (unsigned long long)atomic_load(&s->bytes), lost, dropped);
     fflush(stdout);
@@ -212,7 +241,7 @@ static void print_summary(struct sink *s)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--blocking] [--port N] [--latency MS] SESSIONS_FILE\n", argv0);
+    fprintf(stderr, "usage: %s [--blocking | --poll MS] [--port N] [--latency MS] SESSIONS_FILE\n", argv0);
     return 2;
 }
 
@@ -225,6 +254,8 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--blocking") == 0)
             s->blocking = true;
+        else if (strcmp(argv[i], "--poll") == 0 && i + 1 < argc)
+            s->poll_ms = atoi(argv[++i]);
         else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--latency") == 0 && i + 1 < argc)
@@ -234,7 +265,8 @@ int main(int argc, char **argv)
         else
             return usage(argv[0]);
     }
-    if (!creds || port < 0 || port > 65535 || latency < 0)
+    if (!creds || port < 0 || port > 65535 || latency < 0 || s->poll_ms < 0
+        || (s->blocking && s->poll_ms > 0))
         return usage(argv[0]);
     if (load_creds(s, creds) < 0) {
         fprintf(stderr, "srt_sink: no sessions in %s\n", creds);
@@ -272,12 +304,13 @@ int main(int argc, char **argv)
                 srt_getlasterror_str());
         return 1;
     }
-    if (!s->blocking && (s->epoll_id = srt_epoll_create()) < 0) {
+    if (!s->blocking && !s->poll_ms && (s->epoll_id = srt_epoll_create()) < 0) {
         fprintf(stderr, "srt_sink: srt_epoll_create: %s\n", srt_getlasterror_str());
         return 1;
     }
     pthread_t t;
-    if ((!s->blocking && pthread_create(&t, NULL, epoll_reader, s) != 0)
+    if ((s->poll_ms > 0 && pthread_create(&t, NULL, poll_reader, s) != 0)
+        || (!s->blocking && !s->poll_ms && pthread_create(&t, NULL, epoll_reader, s) != 0)
         || pthread_create(&t, NULL, acceptor, s) != 0) {
         fprintf(stderr, "srt_sink: cannot start threads\n");
         return 1;
