@@ -575,11 +575,8 @@ int main(int argc, char **argv)
     ing = ingest_start(cfgp, reg, on_publisher, on_subscriber, NULL);
     if (!ing)
         goto out;
-    {
-        struct session *list[REGISTRY_MAX_SESSIONS];    /* the config's and the API's */
-        log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu",
-                registry_list(reg, list, REGISTRY_MAX_SESSIONS));
-    }
+    /* the config's and the API's */
+    log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", registry_count(reg));
 
     int sig = 0;
     sigwait(&sigs, &sig);

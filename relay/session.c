@@ -153,6 +153,14 @@ size_t registry_list(struct registry *reg, struct session **out, size_t cap)
     return n;
 }
 
+size_t registry_count(struct registry *reg)
+{
+    pthread_mutex_lock(&reg->lock);
+    size_t n = reg->n;
+    pthread_mutex_unlock(&reg->lock);
+    return n;
+}
+
 void session_info(struct session *s, struct session_info *out)
 {
     pthread_mutex_lock(&s->lock);

@@ -111,6 +111,9 @@ struct session *registry_get_for_publish(struct registry *reg, const char *id);
 /* Snapshot of the sessions, in creation order. Returns the count written. */
 size_t registry_list(struct registry *reg, struct session **out, size_t cap);
 
+/* How many sessions registry_list would give now (deleted ones excluded). */
+size_t registry_count(struct registry *reg);
+
 /* A consistent copy of a session's descriptive fields. */
 struct session_info {
     char title[SESSION_TITLE_MAX + 1];
