@@ -750,16 +750,25 @@ void rec_writer_stop(struct rec_writer **pw)
         return;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
-    size_t jobs = 0;
-    for (struct job *q = w->head; q; q = q->next)
-        jobs++;
+    size_t segments = 0, other = 0, files = 0;
+    for (struct job *q = w->head; q; q = q->next) {
+        if (q->kind == JOB_SEGMENT)
+            segments++;
+        else if (q->kind == JOB_FILE)
+            files++;
+        else
+            other++;
+    }
     size_t bytes = w->queued_bytes;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
-    /* The exit waits for these: say so, since a slow disk makes it long. */
-    if (jobs)
-        log_msg(LV_INFO, NULL, "\"writing what is queued before the exit\" jobs=%zu "
-                "segment_bytes=%zu", jobs, bytes);
+    /* The exit waits for these: say so, since a slow disk makes it long.
+     * A lone rewrite of sessions.json is on every exit after an API call
+     * and is no recording at stake, so it is only a debug line. */
+    if (segments + other + files)
+        log_msg(segments + other ? LV_INFO : LV_DEBUG, NULL,
+                "\"writing what is queued before the exit\" segments=%zu segment_bytes=%zu "
+                "recording_jobs=%zu state_files=%zu", segments, bytes, other, files);
     pthread_join(w->thread, NULL);
     free(w->fault_file);
     pthread_cond_destroy(&w->cond);
