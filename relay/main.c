@@ -38,6 +38,23 @@
 
 #define SHUTDOWN_PUBLISHERS_MS 3000
 
+/* The orderly exit waits for the disk, which may hang (NFS, a dying drive).
+ * A second SIGTERM or SIGINT is the operator saying not to wait: it exits
+ * as kill -9 would, and the recordings on disk stay valid playlists of
+ * complete segments (what was still queued is lost, and the log says so). */
+static void *second_signal(void *arg)
+{
+    const sigset_t *sigs = arg;
+    int sig = 0;
+    if (sigwait(sigs, &sig) == 0) {
+        log_msg(LV_WARN, NULL, "\"second signal: exiting without waiting for the disk\" "
+                "signal=%s lost=\"segments and playlist updates still queued\"",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        _exit(1);
+    }
+    return NULL;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -547,7 +564,8 @@ int main(int argc, char **argv)
 
     if (ensure_dir(cfgp->data_dir) < 0 || load_admin_token(cfgp) < 0)
         goto out;
-    app.writer = rec_writer_start(getenv("PODIUM_TEST_FAULT_ENOSPC"));
+    app.writer = rec_writer_start(getenv("PODIUM_TEST_FAULT_ENOSPC"),
+                                  getenv("PODIUM_TEST_FAULT_STALL"));
     if (!app.writer)
         goto out;
     struct session_hooks hooks = { .setup = setup_session,
@@ -583,7 +601,9 @@ int main(int argc, char **argv)
     log_msg(LV_INFO, NULL, "\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     ret = 0;
 
-out:
+out:;
+    pthread_t watcher;
+    bool watching = pthread_create(&watcher, NULL, second_signal, &sigs) == 0;
     /* Subscribers while libsrt is up, then publishers: their threads flush
      * the last segment into the window, which HTTP may still be serving
      * until http_stop. */
@@ -610,6 +630,10 @@ out:
     }
     /* Every queued segment reaches the disk before the recorders go. */
     rec_writer_stop(&app.writer);
+    if (watching) {
+        pthread_cancel(watcher);        /* sigwait is a cancellation point */
+        pthread_join(watcher, NULL);
+    }
     registry_free(&reg);
     config_free(cfgp);
     if (ret == 0)

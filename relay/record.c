@@ -74,6 +74,7 @@ struct rec_writer {
     size_t queued_bytes;
     bool stopping;
     char *fault_file;
+    char *stall_file;
 };
 
 struct recorder {
@@ -646,6 +647,12 @@ static void *writer_thread(void *arg)
     for (;;) {
         while (!w->head && !w->stopping)
             pthread_cond_wait(&w->cond, &w->lock);
+        if (w->head && w->stall_file && access(w->stall_file, F_OK) == 0) {
+            pthread_mutex_unlock(&w->lock); /* test hook: a hung disk */
+            usleep(20 * 1000);
+            pthread_mutex_lock(&w->lock);
+            continue;
+        }
         struct job *j = w->head;
         if (!j)
             break;                          /* stopping and drained */
@@ -723,7 +730,7 @@ static void enqueue(struct rec_writer *w, struct job *j)
     pthread_mutex_unlock(&w->lock);
 }
 
-struct rec_writer *rec_writer_start(const char *fault_file)
+struct rec_writer *rec_writer_start(const char *fault_file, const char *stall_file)
 {
     struct rec_writer *w = calloc(1, sizeof(*w));
     if (!w)
@@ -732,11 +739,14 @@ struct rec_writer *rec_writer_start(const char *fault_file)
     pthread_cond_init(&w->cond, NULL);
     if (fault_file && !(w->fault_file = strdup(fault_file)))
         goto out_free;
+    if (stall_file && !(w->stall_file = strdup(stall_file)))
+        goto out_free;
     if (pthread_create(&w->thread, NULL, writer_thread, w) != 0)
         goto out_free;
     return w;
 out_free:
     free(w->fault_file);
+    free(w->stall_file);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);
@@ -768,9 +778,11 @@ void rec_writer_stop(struct rec_writer **pw)
     if (segments + other + files)
         log_msg(segments + other ? LV_INFO : LV_DEBUG, NULL,
                 "\"writing what is queued before the exit\" segments=%zu segment_bytes=%zu "
-                "recording_jobs=%zu state_files=%zu", segments, bytes, other, files);
+                "recording_jobs=%zu state_files=%zu hint=\"a second SIGTERM or SIGINT exits "
+                "without waiting\"", segments, bytes, other, files);
     pthread_join(w->thread, NULL);
     free(w->fault_file);
+    free(w->stall_file);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);

@@ -20,9 +20,11 @@
 struct rec_writer;
 struct recorder;
 
-/* Starts the writer thread. fault_file (may be NULL) is a test hook: while
- * that file exists every segment write fails with ENOSPC. NULL on failure. */
-struct rec_writer *rec_writer_start(const char *fault_file);
+/* Starts the writer thread. fault_file and stall_file (either may be NULL)
+ * are test hooks: while fault_file exists every segment write fails with
+ * ENOSPC; while stall_file exists the writer takes no job, as on a hung disk.
+ * NULL on failure. */
+struct rec_writer *rec_writer_start(const char *fault_file, const char *stall_file);
 /* Writes everything queued, stops the thread, frees; sets *w to NULL. */
 void rec_writer_stop(struct rec_writer **w);
 

@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
         return 1;
     }
-    struct rec_writer *w = rec_writer_start(NULL);
+    struct rec_writer *w = rec_writer_start(NULL, NULL);
     struct fanout f = { .win = store_window_create("bench", 6) };
     f.rec = w ? rec_open(w, argv[2], "bench") : NULL;
     struct seg_params p = { .session_id = "bench", .segment_duration = segdur,

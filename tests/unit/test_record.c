@@ -35,7 +35,7 @@ struct fixture {
 
 static void open_recorder(struct fixture *f)
 {
-    f->w = rec_writer_start(NULL);
+    f->w = rec_writer_start(NULL, NULL);
     assert_non_null(f->w);
     f->r = rec_open(f->w, f->data_dir, "talk");
     assert_non_null(f->r);
