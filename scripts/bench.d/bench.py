@@ -670,7 +670,9 @@ def run_guard(res, procs, tmp, keep):
 def floor_argv(args, creds):
     argv = [args.floor_bin, "--latency", str(SRT_LATENCY_US // 1000)]
     mode = {"blocking": ["--blocking"], "epoll": []}.get(args.floor_mode)
-    if mode is None:   # pollMS
+    if mode is None and args.floor_mode.startswith("batch"):
+        mode = ["--batch", args.floor_mode[5:]]
+    elif mode is None:   # pollMS
         mode = ["--poll", args.floor_mode[4:]]
     return argv + mode + [creds]
 
@@ -816,6 +818,8 @@ def markdown(meta, runs, rows):
                "blocking": "one thread per connection blocked in srt_recvmsg, as Podium"}
         how.update(("poll%d" % ms, "one thread reading every connection without blocking "
                     "every %d ms" % ms) for ms in (5, 10, 20))
+        how.update(("batch%d" % ms, "one thread per connection reading it dry every %d ms "
+                    "(blocking socket, SRTO_RCVTIMEO 0)" % ms) for ms in (5, 10, 20))
         w("libsrt alone (`%s`: the same listener, passphrases, SRT latency with TSBPD "
           "and feeders; %s; the payload discarded), alternating with the runs above. "
           "Bar 1 asks Podium for <= 0.25 x ffmpeg; a floor above that puts the bar "
@@ -933,7 +937,8 @@ def parse_args(argv):
                     help="a third side: libsrt alone (build/tests/srt_sink: the same "
                     "listener, passphrases and feeders, payload discarded), to show "
                     "libsrt's own CPU per stream")
-    ap.add_argument("--floor-mode", choices=("epoll", "blocking", "poll5", "poll10", "poll20"),
+    ap.add_argument("--floor-mode", choices=("epoll", "blocking", "poll5", "poll10", "poll20",
+                                               "batch5", "batch10", "batch20"),
                     help="how srt_sink reads (implies --floor): epoll, one thread "
                     "for all connections (default), or blocking, one thread per "
                     "connection as Podium's ingest, or pollMS, one thread reading "

@@ -49,6 +49,7 @@ struct sink {
     int n_creds;
     bool blocking;
     int poll_ms;      /* > 0: --poll */
+    int batch_ms;     /* > 0: --batch (with blocking) */
     int epoll_id;
     SRTSOCKET listener;
     SRTSOCKET socks[MAX_SESSIONS];   /* accepted, for the loss totals at exit */
@@ -173,6 +174,26 @@ static void *poll_reader(void *opaque)
     return NULL;
 }
 
+/* --batch: a blocking socket whose reads never wait (SRTO_RCVTIMEO 0), read
+ * dry every batch_ms: the reader wakes on its own timer, not per message. */
+static void *batch_reader(void *opaque)
+{
+    struct reader_arg a = *(struct reader_arg *)opaque;
+    char buf[PAYLOAD];
+    free(opaque);
+    const struct timespec period = { a.sink->batch_ms / 1000,
+                                     (long)(a.sink->batch_ms % 1000) * 1000000L };
+    for (;;) {
+        int n;
+        while ((n = srt_recvmsg(a.sock, buf, sizeof(buf))) > 0)
+            count(a.sink, n);
+        int e = srt_getlasterror(NULL);
+        if (e != SRT_ETIMEOUT && e != SRT_EASYNCRCV)
+            return NULL;
+        nanosleep(&period, NULL);
+    }
+}
+
 static int start_blocking_reader(struct sink *s, SRTSOCKET sock)
 {
     struct reader_arg *a = malloc(sizeof(*a));
@@ -181,7 +202,14 @@ static int start_blocking_reader(struct sink *s, SRTSOCKET sock)
         return -1;
     a->sink = s;
     a->sock = sock;
-    if (pthread_create(&t, NULL, blocking_reader, a) != 0) {
+    if (s->batch_ms > 0) {
+        const int zero = 0;
+        if (srt_setsockflag(sock, SRTO_RCVTIMEO, &zero, sizeof(zero)) == SRT_ERROR) {
+            free(a);
+            return -1;
+        }
+    }
+    if (pthread_create(&t, NULL, s->batch_ms > 0 ? batch_reader : blocking_reader, a) != 0) {
         free(a);
         return -1;
     }
@@ -233,7 +261,7 @@ static void print_summary(struct sink *s)
         }
     }
     printf("srt_sink: mode=%s connections=%d packets=%llu bytes=%llu lost=%lld dropped=%lld\n",
-           s->blocking ? "blocking" : s->poll_ms > 0 ? "poll" : "epoll", n,
+           s->batch_ms > 0 ? "batch" : s->blocking ? "blocking" : s->poll_ms > 0 ? "poll" : "epoll", n,
            (unsigned long long)atomic_load(&s->packets),
            (unsigned long long)atomic_load(&s->bytes), lost, dropped);
     fflush(stdout);
@@ -256,6 +284,8 @@ int main(int argc, char **argv)
             s->blocking = true;
         else if (strcmp(argv[i], "--poll") == 0 && i + 1 < argc)
             s->poll_ms = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            s->batch_ms = atoi(argv[++i]), s->blocking = true;
         else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--latency") == 0 && i + 1 < argc)
