@@ -6,7 +6,7 @@
  * process is Podium's, and whatever this process spends no SRT server on
  * this libsrt can avoid.
  *
- *   srt_sink [--blocking | --poll MS] [--port N] [--latency MS] SESSIONS_FILE
+ *   srt_sink [--blocking | --poll MS | --batch MS] [--port N] [--latency MS] SESSIONS_FILE
  *
  * SESSIONS_FILE: one "<session> <passphrase>" per line. Prints "port=N"
  * once listening (--port 0, the default, takes an ephemeral port). On
@@ -17,7 +17,8 @@
  * in srt_recvmsg, which is what Podium's ingest does, to price that choice.
  * --poll MS: one thread wakes every MS milliseconds and reads what every
  * connection has ready without blocking: one wake-up per period for all
- * connections instead of one per message per connection. */
+ * connections instead of one per message per connection. --batch MS: a
+ * thread per connection, as --blocking, that reads it dry every MS ms. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -269,7 +270,7 @@ static void print_summary(struct sink *s)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--blocking | --poll MS] [--port N] [--latency MS] SESSIONS_FILE\n", argv0);
+    fprintf(stderr, "usage: %s [--blocking | --poll MS | --batch MS] [--port N] [--latency MS] SESSIONS_FILE\n", argv0);
     return 2;
 }
 
