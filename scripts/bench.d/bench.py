@@ -942,7 +942,9 @@ def parse_args(argv):
                     help="how srt_sink reads (implies --floor): epoll, one thread "
                     "for all connections (default), or blocking, one thread per "
                     "connection as Podium's ingest, or pollMS, one thread reading "
-                    "every connection without blocking every MS milliseconds")
+                    "every connection without blocking every MS milliseconds, or "
+                    "batchMS, one thread per connection reading it dry every MS "
+                    "milliseconds")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
     ap.add_argument("--peer-plain", action="store_true",

@@ -153,12 +153,17 @@ static void *epoll_reader(void *opaque)
     return NULL;
 }
 
+static struct timespec ms_timespec(int ms)
+{
+    return (struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L };
+}
+
 static void *poll_reader(void *opaque)
 {
     struct sink *s = opaque;
     char buf[PAYLOAD];
     bool gone[MAX_SESSIONS] = { false };
-    const struct timespec period = { s->poll_ms / 1000, (long)(s->poll_ms % 1000) * 1000000L };
+    const struct timespec period = ms_timespec(s->poll_ms);
     for (;;) {
         nanosleep(&period, NULL);
         int n_socks = atomic_load(&s->n_socks);
@@ -182,8 +187,7 @@ static void *batch_reader(void *opaque)
     struct reader_arg a = *(struct reader_arg *)opaque;
     char buf[PAYLOAD];
     free(opaque);
-    const struct timespec period = { a.sink->batch_ms / 1000,
-                                     (long)(a.sink->batch_ms % 1000) * 1000000L };
+    const struct timespec period = ms_timespec(a.sink->batch_ms);
     for (;;) {
         int n;
         while ((n = srt_recvmsg(a.sock, buf, sizeof(buf))) > 0)
