@@ -776,17 +776,27 @@ static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection 
                                           const char *path, const char *type,
                                           const char *cache, atomic_uint_fast64_t *sent);
 
+/* An answer in a request's first handler call closes its connection
+ * (defer_reply): an error waits for the second call like any answer. */
+static enum MHD_Result live_error(struct http *h, struct MHD_Connection *c, void **req_cls,
+                                  unsigned code, const char *msg)
+{
+    if (!*req_cls)
+        return defer_reply(h, req_cls);
+    return error_reply(h, c, code, msg);
+}
+
 static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
                                   const char *rest, void **req_cls, bool get)
 {
     const char *file;
     struct session *s = session_of_path(h, rest, &file);
     if (!s || !s->win)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+        return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such session");
     unsigned code;
     const char *why;
     if (!attendee_allowed(h, c, &code, &why))
-        return error_reply(h, c, code, why);
+        return live_error(h, c, req_cls, code, why);
     bool fmp4 = h->cfg->hls_format == HLS_FORMAT_FMP4;
     bool ll = fmp4 && h->cfg->part_duration > 0;
     bool first = !*req_cls;
@@ -806,19 +816,19 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         bool has_msn = ll && query_u64(c, "_HLS_msn", &msn, &bad);
         bool has_part = ll && query_u64(c, "_HLS_part", &part, &bad);
         if (bad || (has_part && !has_msn) || part > 100000)
-            return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "_HLS_msn/_HLS_part must be numbers, _HLS_part needs _HLS_msn");
+            return live_error(h, c, req_cls, MHD_HTTP_BAD_REQUEST, "_HLS_msn/_HLS_part must be numbers, _HLS_part needs _HLS_msn");
         if (has_msn && hold_request(h, c, req_cls, s->win, msn, has_part ? (int)part : -1))
             return MHD_YES;
         if (first)
             return defer_reply(h, req_cls);
         struct request *req = request_of(h, req_cls);
         if (req && req->too_far)
-            return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "_HLS_msn is too far ahead of the live edge");
+            return live_error(h, c, req_cls, MHD_HTTP_BAD_REQUEST, "_HLS_msn is too far ahead of the live edge");
         const char *skip = ll ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "_HLS_skip") : NULL;
         bool delta = skip && (strcmp(skip, "YES") == 0 || strcmp(skip, "v2") == 0);
         AVBufferRef *pl = delta ? store_playlist_skip(s->win) : store_playlist(s->win);
         if (!pl)
-            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no segment yet");
+            return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no segment yet");
         char cache[64];
         live_playlist_cache(s, cache, sizeof(cache));
         if (token_in_playlists(h, c)) {
@@ -849,20 +859,20 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
                 init = store_init(s->win, iid, false);
         }
         if (!init)
-            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such init section");
+            return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such init section");
         return buffer_reply(h, c, init, "video/mp4", strcmp(file, "init.mp4") ? immutable : "no-cache");
     }
     /* <n>.ts, <n>.m4s, <n>.<part>.m4s */
     if (file[0] < '0' || file[0] > '9')
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+        return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
     unsigned long long seq = strtoull(file, &end, 10);
     if (errno)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+        return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
     if (ll && *end == '.' && end[1] >= '0' && end[1] <= '9') {
         char *pend;
         unsigned long part = strtoul(end + 1, &pend, 10);
         if (strcmp(pend, ".m4s") != 0 || part > 100000)
-            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+            return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
         AVBufferRef *pb = store_part(s->win, seq, (int)part);
         /* a preload-hinted part is held until it is complete */
         if (!pb && hold_request(h, c, req_cls, s->win, seq, (int)part))
@@ -874,13 +884,13 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         if (!pb)
             pb = store_part(s->win, seq, (int)part);
         if (!pb)
-            return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such part");
+            return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such part");
         if (get)
             atomic_fetch_add_explicit(&h->segment_bytes, pb->size, memory_order_relaxed);
         return buffer_reply(h, c, pb, "video/mp4", immutable);
     }
     if (strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+        return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
     const char *type = fmp4 ? "video/mp4" : "video/mp2t";
     AVBufferRef *seg = store_segment(s->win, seq);
     if (!seg && s->rec && store_recently_removed(s->win, seq)) {
@@ -890,7 +900,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         return file_reply_counted(h, c, path, type, immutable, get ? &h->segment_bytes : NULL);
     }
     if (!seg)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such segment");
+        return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such segment");
     /* HEAD (e.g. sizing the window) sends no body: no shared response */
     if (get) {
         atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
@@ -1233,6 +1243,19 @@ static void file_validators(const struct stat *st, char *etag, size_t etag_cap, 
 /* Serves a file from the recording folder with sendfile, ETag,
  * Last-Modified, conditional GET and single ranges; adds the body's length
  * to *sent when it is not NULL. */
+static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls; (void)pos; (void)buf; (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* A 304 for a representation of size bytes: libmicrohttpd sends its size
+ * as Content-Length, which RFC 9110 8.6 allows only as the 200's. */
+static struct MHD_Response *not_modified_response(uint64_t size)
+{
+    return MHD_create_response_from_callback(size, 4096, no_body_cb, NULL, NULL);
+}
+
 static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection *c,
                                           const char *path, const char *type,
                                           const char *cache, atomic_uint_fast64_t *sent)
@@ -1249,7 +1272,7 @@ static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection 
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     if (inm && etag_matches(inm, etag)) {
         close(fd);
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r = not_modified_response((uint64_t)st.st_size);
         if (r) {
             MHD_add_response_header(r, "ETag", etag);
             MHD_add_response_header(r, "Cache-Control", cache);
@@ -1392,11 +1415,10 @@ static bool open_playlist_reply(struct http *h, struct MHD_Connection *c,
     snprintf(etag, sizeof(etag), "\"o%zx-%zx\"", len, entries);
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     struct MHD_Response *r;
-    unsigned code = MHD_HTTP_OK;
-    if (inm && etag_matches(inm, etag)) {
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        code = MHD_HTTP_NOT_MODIFIED;
-    } else if (token_in_playlists(h, c)) {
+    /* a 304 is built as the 200: libmicrohttpd sends no body with it, and
+     * its Content-Length must be the 200's (RFC 9110 8.6) */
+    unsigned code = inm && etag_matches(inm, etag) ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+    if (token_in_playlists(h, c)) {
         r = playlist_with_token((const uint8_t *)text, len, request_token(c));
     } else {
         r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -2015,26 +2037,72 @@ static enum MHD_Result api_register(struct http *h, struct MHD_Connection *c,
 }
 
 /* POST/PATCH/DELETE under /api/. */
+/* The methods of the API resource at url (the Allow field), NULL when
+ * there is no such resource. */
+static const char *api_allow(const char *url)
+{
+    if (strcmp(url, "/api/v1/register") == 0)
+        return ALLOW_POST;
+    if (strcmp(url, "/api/v1/sessions") == 0)
+        return "GET, HEAD, POST, OPTIONS";
+    if (strncmp(url, "/api/v1/sessions/", 17) != 0 || !url[17] || url[17] == '/')
+        return NULL;
+    const char *slash = strchr(url + 17, '/');
+    if (!slash)
+        return "GET, HEAD, PATCH, DELETE, OPTIONS";
+    const char *action = slash + 1;
+    if (strcmp(action, "end") == 0 || strcmp(action, "publish") == 0
+        || strcmp(action, "unpublish") == 0)
+        return ALLOW_POST;
+    if (strcmp(action, "recording") == 0)
+        return "DELETE, OPTIONS";
+    return NULL;
+}
+
+static bool allow_has(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; p; p = strchr(p, ',')) {
+        p += *p == ',' ? 2 : 0;
+        if (strncmp(p, method, n) == 0 && (p[n] == ',' || !p[n]))
+            return true;
+    }
+    return false;
+}
+
+/* 404 or 405 when the API has no such resource or it has no such method;
+ * NULL when it has both. */
+static const char *api_route(const char *url, const char *method, unsigned *code)
+{
+    const char *allow = api_allow(url);
+    *code = !allow ? MHD_HTTP_NOT_FOUND
+            : !allow_has(allow, method) ? MHD_HTTP_METHOD_NOT_ALLOWED : 0;
+    return allow;
+}
+
+static enum MHD_Result api_route_error(struct http *h, struct MHD_Connection *c, unsigned code,
+                                       const char *allow)
+{
+    if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+        return method_not_allowed(h, c, allow);
+    return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
 static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const char *url,
                                  const char *method, const struct request *req)
 {
-    if (strcmp(url, "/api/v1/register") == 0) {
-        if (strcmp(method, "POST") != 0)
-            return method_not_allowed(h, c, ALLOW_POST);
+    unsigned code;
+    const char *allow = api_route(url, method, &code);
+    if (code)
+        return api_route_error(h, c, code, allow);
+    if (strcmp(url, "/api/v1/register") == 0)
         return api_register(h, c, req);
-    }
-    bool list = strcmp(url, "/api/v1/sessions") == 0;
-    if (!list && strncmp(url, "/api/v1/sessions/", 17) != 0)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
     if (!is_organizer(h, c))
         return error_reply(h, c, MHD_HTTP_UNAUTHORIZED, "organizer token required");
     if (req->too_large)
         return error_reply(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
-    if (list) {
-        if (strcmp(method, "POST") != 0)
-            return method_not_allowed(h, c, "GET, HEAD, POST, OPTIONS");
+    if (strcmp(url, "/api/v1/sessions") == 0)
         return api_create(h, c, req);
-    }
     char id[CONFIG_ID_MAX];
     const char *rest = url + 17, *slash = strchr(rest, '/');
     size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
@@ -2046,24 +2114,12 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
     if (!s)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
     if (!slash) {
-        bool patch = strcmp(method, "PATCH") == 0, del = strcmp(method, "DELETE") == 0;
-        if (!patch && !del)
-            return method_not_allowed(h, c, "GET, HEAD, PATCH, DELETE, OPTIONS");
         if (!s->from_api)
             return error_reply(h, c, MHD_HTTP_CONFLICT,
                                "session is defined in the config file: edit it there");
-        return patch ? api_update(h, c, s, req) : api_delete(h, c, s);
+        return strcmp(method, "PATCH") == 0 ? api_update(h, c, s, req) : api_delete(h, c, s);
     }
-    const char *action = slash + 1;
-    bool post_action = strcmp(action, "end") == 0 || strcmp(action, "publish") == 0
-                       || strcmp(action, "unpublish") == 0;
-    if (!post_action && strcmp(action, "recording") != 0)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
-    if (post_action && strcmp(method, "POST") != 0)
-        return method_not_allowed(h, c, ALLOW_POST);
-    if (strcmp(action, "recording") == 0 && strcmp(method, "DELETE") != 0)
-        return method_not_allowed(h, c, "DELETE, OPTIONS");
-    return session_action(h, c, s, action, req);
+    return session_action(h, c, s, slash + 1, req);
 }
 
 /* libmicrohttpd says something about every malformed request; ours take
@@ -2103,10 +2159,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct http *h = cls;
     if (!*req_cls && !host_ok(c, version))
         return error_reply(h, c, MHD_HTTP_BAD_REQUEST, "one Host header is required (RFC 9112 3.2)");
+    /* RFC 9112 3.2.2: the absolute form, as sent to a proxy, names the
+     * same resource as its path */
+    if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
+        const char *path = strchr(url + (url[4] == ':' ? 7 : 8), '/');
+        url = path ? path : "/";
+    }
 
     bool read = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool write = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
                  || strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
+    if (!write && *upload_size > 0) {
+        /* A body means nothing to GET, HEAD or OPTIONS (RFC 9110 9.3):
+         * read past it, and answer once it is all in. */
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (write) {
         /* Collect the body (bounded) before answering. */
         struct request *req = *req_cls;
@@ -2137,14 +2205,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return method_not_allowed(h, c, ALLOW_READ);
     }
 
+    bool api = strncmp(url, "/api/", 5) == 0;
     if (!*req_cls && (read || strcmp(method, "OPTIONS") == 0)
-        && strncmp(url, "/live/", 6) != 0)      /* live_reply defers itself */
+        && !(read && strncmp(url, "/live/", 6) == 0))   /* live_reply defers itself */
         return defer_reply(h, req_cls);
     if (strcmp(method, "OPTIONS") == 0) {
+        unsigned code = 0;
+        const char *allow = api ? api_route(url, method, &code) : ALLOW_READ;
+        if (code)
+            return api_route_error(h, c, code, allow);
         struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL,
                                                                  MHD_RESPMEM_PERSISTENT);
-        const char *allow = strncmp(url, "/api/", 5) == 0
-                            ? "GET, HEAD, POST, PATCH, DELETE, OPTIONS" : ALLOW_READ;
         if (r) {
             MHD_add_response_header(r, "Access-Control-Allow-Methods", allow);
             MHD_add_response_header(r, "Access-Control-Allow-Headers",
@@ -2165,11 +2236,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return metrics(h, c);
     if (strcmp(url, "/api/v1/sessions") == 0)
         return api_sessions(h, c, NULL);
-    if (strncmp(url, "/api/v1/sessions/", 17) == 0) {
-        const char *id = url + 17;
-        if (strchr(id, '/'))
-            return method_not_allowed(h, c, ALLOW_POST);
-        return api_sessions(h, c, id);
+    if (strncmp(url, "/api/v1/sessions/", 17) == 0 && !strchr(url + 17, '/'))
+        return api_sessions(h, c, url + 17);
+    if (api) {
+        unsigned code;
+        const char *allow = api_route(url, method, &code);
+        return api_route_error(h, c, code ? code : MHD_HTTP_NOT_FOUND, allow);
     }
     if (strncmp(url, "/live/", 6) == 0)
         return live_reply(h, c, url + 6, req_cls, strcmp(method, "GET") == 0);

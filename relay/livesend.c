@@ -42,6 +42,9 @@
 #define CHUNK_MIN (128u << 10)
 #define CHUNK_MAX (2u << 20)
 #define EVENTS 256
+/* How long a connection answered with "Connection: close" waits for the
+ * client's end after ours, as nginx's lingering_timeout. */
+#define LINGER_MS 5000
 #define HEAD_MAX 512
 
 struct conn {
@@ -49,6 +52,7 @@ struct conn {
     bool sending, close_after, queued;
     bool peer_done;                 /* the client shut its side (EPOLLRDHUP) */
     bool drained;                   /* the request was all the socket held */
+    bool lingering;                 /* answered and shut for writing: reads and discards */
     AVBufferRef *body;              /* being sent, our reference */
     int body_fd;                    /* segbuf_fd(body), or -1: sent from memory */
     size_t off;                     /* body bytes sent */
@@ -327,10 +331,31 @@ static void queue_ready(struct livesend *ls, struct conn *c)
     ls->ready_tail = &c->ready_next;
 }
 
+/* Discards what the client still sends after our last response, until it
+ * closes too. Closed with unread bytes, the socket would send an RST that
+ * can destroy the end of the response before the client read it (RFC 9112
+ * 9.6). Returns true when c was freed. */
+static bool linger(struct livesend *ls, struct conn *c)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, NULL, 65536, MSG_TRUNC | MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return false;
+        conn_free(ls, c, true);
+        return true;
+    }
+}
+
 /* Runs c until it waits for the network, used up its turn, was handed
  * over or closed (then c is freed). */
 static void conn_run(struct livesend *ls, struct conn *c)
 {
+    if (c->lingering) {
+        linger(ls, c);
+        return;
+    }
     for (;;) {
         if (c->sending) {
             switch (send_some(c, chunk_of(ls))) {
@@ -347,7 +372,10 @@ static void conn_run(struct livesend *ls, struct conn *c)
                 ls->sending--;
                 av_buffer_unref(&c->body);
                 if (c->close_after) {
-                    conn_free(ls, c, true);
+                    shutdown(c->fd, SHUT_WR);
+                    c->lingering = true;
+                    c->active = now_ms();
+                    linger(ls, c);
                     return;
                 }
                 /* a later request comes with an edge of its own: no peek
@@ -398,7 +426,8 @@ static void sweep_idle(struct livesend *ls, int64_t now)
     struct conn *stale = NULL;
     pthread_mutex_lock(&ls->lock);
     for (struct conn *c = ls->list; c; c = c->next)
-        if (!c->queued && now - c->active >= (int64_t)ls->idle_s * 1000) {
+        if (!c->queued && now - c->active >= (c->lingering ? LINGER_MS
+                                                        : (int64_t)ls->idle_s * 1000)) {
             c->ready_next = stale;           /* not queued: the link is free */
             stale = c;
         }

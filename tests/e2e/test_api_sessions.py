@@ -14,7 +14,8 @@
   config) -> 409; body > 64 KiB -> 413;
 - PATCH: partial update -> 200 (other fields kept); invalid PATCH -> 400 and
   no change; "id" cannot change; config sessions -> 409 for PATCH and DELETE;
-  unknown id -> 404; wrong method -> 405 with Allow;
+  unknown id -> 404; wrong method -> 405 with Allow, the same as OPTIONS
+  answers (also under <id>/end, /recording, /register); unknown action -> 404;
 - DELETE -> 204, then GET/PATCH/DELETE -> 404, playlist 404; a session
   deleted while live lets go of its segments in memory at once (counted as
   Podium's segment memfds);
@@ -422,16 +423,29 @@ def main(t):
     check_session_json(get_session(pod, CONF_SID), {"title": "Keynote", "source": "config"},
                        "config session after 409s")
 
-    # --- wrong methods
-    for method, path, must in (("PUT", "/api/v1/sessions/%s" % SID, ("PATCH", "DELETE")),
-                               ("POST", "/api/v1/sessions/%s" % SID, ("PATCH", "DELETE")),
+    # --- wrong methods; Allow (405 and OPTIONS) is each resource's own
+    item, action = "/api/v1/sessions/%s" % SID, "/api/v1/sessions/%s/" % SID
+    for method, path, must in (("PUT", item, ("PATCH", "DELETE")),
+                               ("POST", item, ("PATCH", "DELETE")),
                                ("PUT", "/api/v1/sessions", ("POST",)),
                                ("DELETE", "/api/v1/sessions", ("POST",)),
-                               ("PATCH", "/api/v1/sessions", ("POST",))):
-        r = expect_status(call(pod, method, path, body={"title": "x"}), 405, "%s %s" % (method, path))
+                               ("PATCH", "/api/v1/sessions", ("POST",)),
+                               ("GET", action + "recording", ("DELETE",)),
+                               ("POST", action + "recording", ("DELETE",)),
+                               ("GET", action + "end", ("POST",)),
+                               ("DELETE", action + "publish", ("POST",)),
+                               ("GET", "/api/v1/register", ("POST",))):
+        body = {"title": "x"} if method in ("PUT", "POST", "PATCH") else None
+        r = expect_status(call(pod, method, path, body=body), 405, "%s %s" % (method, path))
         allow = [m.strip() for m in (r.header("Allow") or "").split(",")]
         h.check(all(m in allow for m in must) and method not in allow,
                 "%s %s: 405 Allow %r, expected to list %r and not %s" % (method, path, r.header("Allow"), must, method))
+        o = expect_status(call(pod, "OPTIONS", path), 204, "OPTIONS %s" % path)
+        h.check(o.header("Allow") == r.header("Allow"),
+                "OPTIONS %s: Allow %r, but its 405 says %r" % (path, o.header("Allow"), r.header("Allow")))
+    for method in ("GET", "POST", "OPTIONS"):
+        expect_status(call(pod, method, action + "bogus", body={} if method == "POST" else None), 404,
+                      "%s of an unknown action" % method)
     check_session_json(get_session(pod, SID), want, "after the 405s")
 
     # --- DELETE

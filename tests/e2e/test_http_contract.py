@@ -34,6 +34,9 @@ to EOF (http.client refuses some of them and hides what it was sent).
   public), playlist and segment; once published its playlist (with
   #EXT-X-ENDLIST) is cacheable (max-age > 0, no no-store/no-cache/private)
   and its segments immutable with max-age >= 1 day.
+- the requests a client may send and players do not (check_protocol_edges):
+  a body on GET/HEAD/OPTIONS, keep-alive after early answers, the absolute
+  form, Connection: close with bytes after it (lingering close), 304s.
 (The live playlist's max-age <= target/2 is asserted in test_publish_basic.)"""
 import os
 import socket
@@ -65,17 +68,19 @@ class Raw:
         return "<%s, %d body bytes>" % (self.head.decode("latin-1").replace("\r\n", " | "), len(self.body))
 
 
-def exchange(port, method, path, headers=(), body=b"", timeout=10, host=True, version="HTTP/1.1"):
+def exchange(port, method, path, headers=(), body=b"", timeout=10, host=True, version="HTTP/1.1",
+             trailing=b""):
     """One request on a new connection (Connection: close), read to EOF.
-    host=False leaves out the Host field."""
+    host=False leaves out the Host field; trailing is sent after the request."""
     lines = (["%s %s %s" % (method, path, version)] + (["Host: 127.0.0.1:%d" % port] if host else [])
              + list(headers))
     if body:
         lines.append("Content-Length: %d" % len(body))
     lines.append("Connection: close")
-    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body + trailing
     what = "%s %s" % (method, path[:60])
     buf = b""
+    reset = False
     with socket.create_connection(("127.0.0.1", port), timeout=h.scaled(timeout)) as s:
         try:
             s.sendall(data)
@@ -85,6 +90,7 @@ def exchange(port, method, path, headers=(), body=b"", timeout=10, host=True, ve
             try:
                 chunk = s.recv(65536)
             except ConnectionResetError:
+                reset = True
                 break   # the unread rest of a refused request resets the connection
             except socket.timeout:
                 h.fail("%s: no end of the response within %.0f s, got %r" % (what, h.scaled(timeout), buf[:300]))
@@ -104,7 +110,126 @@ def exchange(port, method, path, headers=(), body=b"", timeout=10, host=True, ve
         key = name.lower()
         value = value.strip()
         fields[key] = fields[key] + ", " + value if key in fields else value
-    return Raw(int(parts[1]), fields, rest, head)
+    r = Raw(int(parts[1]), fields, rest, head)
+    r.reset = reset
+    return r
+
+
+def pipelined(port, requests, what, timeout=10):
+    """Sends requests [(method, bytes)] at once on one connection and reads
+    a response to each; returns them (head and body bytes) and whether the
+    connection was still open after the last."""
+    out, buf = [], b""
+    with socket.create_connection(("127.0.0.1", port), timeout=h.scaled(timeout)) as s:
+        s.sendall(b"".join(data for _, data in requests))
+        for method, _ in requests:
+            while True:
+                if b"\r\n\r\n" in buf:
+                    head = buf.split(b"\r\n\r\n", 1)[0]
+                    end = len(head) + 4 + body_size(method, head)
+                    if len(buf) >= end:
+                        out.append(buf[:end])
+                        buf = buf[end:]
+                        break
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    h.fail("%s: response %d of %d not complete within %.0f s, got %r"
+                           % (what, len(out) + 1, len(requests), h.scaled(timeout), buf[:300]))
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    h.fail("%s: connection closed after %d of %d responses (%r), then %r"
+                           % (what, len(out), len(requests), [r.split(b"\r\n", 1)[0] for r in out], buf[:200]))
+                buf += chunk
+        s.settimeout(0.3)
+        try:
+            still_open = s.recv(1) != b""
+        except socket.timeout:
+            still_open = True
+        except ConnectionResetError:
+            still_open = False
+    return out, still_open
+
+
+def body_size(method, head):
+    lines = head.decode("latin-1").lower().split("\r\n")
+    if method == "HEAD" or lines[0][9:12] in ("204", "304"):
+        return 0
+    for line in lines[1:]:
+        if line.startswith("content-length:"):
+            return int(line.split(":", 1)[1])
+    return 0
+
+
+def status_of(resp):
+    return int(resp[9:12])
+
+
+def check_protocol_edges(pod, seg):
+    """Requests a client may send and players do not: a body on GET, HEAD and
+    OPTIONS (RFC 9110 9.3: read past it and answer); keep-alive kept after
+    a CORS preflight of the live playlist and a 404 of an unknown live
+    session (each preflight would cost a TCP connection); the absolute form
+    (RFC 9112 3.2.2); a live segment asked with Connection: close and more
+    bytes after it comes whole, ended by FIN, never cut by an RST (a lingering
+    close, RFC 9112 9.6); a 304 carries no Content-Length but the 200's
+    (RFC 9110 8.6)."""
+    port = pod.http_port
+    live = "/live/%s/index.m3u8" % SID
+    host = "Host: 127.0.0.1:%d\r\n" % port
+    healthz = ("GET", ("GET /healthz HTTP/1.1\r\n%s\r\n" % host).encode())
+    with_body = [
+        ("GET", "/healthz", "Content-Length: 5\r\n\r\nhello", 200),
+        ("GET", live, "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 200),
+        ("HEAD", "/healthz", "Content-Length: 5\r\n\r\nhello", 200),
+        ("OPTIONS", "/api/v1/sessions", "Content-Length: 5\r\n\r\nhello", 204),
+    ]
+    for method, path, rest, want in with_body:
+        what = "%s %s with a body (%s)" % (method, path, rest.split(":")[0])
+        req = ("%s %s HTTP/1.1\r\n%s%s" % (method, path, host, rest)).encode()
+        out, _ = pipelined(port, [(method, req), healthz], what)
+        h.check(status_of(out[0]) == want and status_of(out[1]) == 200,
+                "%s -> %r then %r, expected %d then /healthz 200 on the same connection"
+                % (what, out[0][:60], out[1][:60], want))
+        h.note("%s -> %d, keep-alive kept" % (what, want))
+    for method, path, want in (("OPTIONS", live, 204), ("OPTIONS", "/live/%s/%d.ts" % (SID, seg), 204),
+                               ("GET", "/live/nosuch/index.m3u8", 404)):
+        what = "%s %s, then /healthz on the same connection" % (method, path)
+        req = ("%s %s HTTP/1.1\r\n%sOrigin: %s\r\nAccess-Control-Request-Method: GET\r\n\r\n"
+               % (method, path, host, ORIGIN)).encode()
+        out, still_open = pipelined(port, [(method, req), healthz], what)
+        h.check(status_of(out[0]) == want and status_of(out[1]) == 200 and still_open,
+                "%s -> %r, %r, open %s: expected %d, 200, still open"
+                % (what, out[0][:40], out[1][:40], still_open, want))
+    for path in ("http://127.0.0.1:%d/healthz" % port, "http://127.0.0.1:%d%s" % (port, live)):
+        r = exchange(port, "GET", path)
+        h.check(r.status == 200, "GET %s (absolute form) -> %d, expected 200 as its path" % (path, r.status))
+    h.note("absolute-form request targets -> 200")
+
+    seg_path = "/live/%s/%d.ts" % (SID, seg)
+    for trailer in (healthz[1], b"\r\n"):
+        for _ in range(3):
+            r = exchange(port, "GET", seg_path, [], trailing=trailer)
+            h.check(r.status == 200 and r.get("Content-Length") and len(r.body) == int(r.get("Content-Length"))
+                    and not r.reset,
+                    "GET %s with Connection: close and %r after it: %d, %d of %s body bytes%s"
+                    % (seg_path, trailer[:20], r.status, len(r.body), r.get("Content-Length"),
+                       ", ended by an RST" if r.reset else ""))
+    h.note("Connection: close with bytes after the request: whole segment, FIN")
+
+    g = exchange(port, "GET", "/static/hls.min.js")
+    vod = exchange(port, "GET", "/vod/%s/index.m3u8" % SID)
+    for path, r in (("/static/hls.min.js", g), ("/vod/%s/index.m3u8" % SID, vod)):
+        h.check(r.status == 200 and r.get("ETag"), "GET %s -> %d, ETag %r" % (path, r.status, r.get("ETag")))
+        nm = exchange(port, "GET", path, ["If-None-Match: " + r.get("ETag")])
+        h.check(nm.status == 304 and nm.body == b"", "GET %s If-None-Match -> %d, %d body bytes, expected 304"
+                % (path, nm.status, len(nm.body)))
+        h.check(nm.get("Content-Length") in (None, r.get("Content-Length")),
+                "304 for %s carries Content-Length %r, the 200 has %r (RFC 9110 8.6)"
+                % (path, nm.get("Content-Length"), r.get("Content-Length")))
+        h.note("304 %s: Content-Length %r (200's %r)" % (path, nm.get("Content-Length"), r.get("Content-Length")))
+    pod.assert_running()
 
 
 def tokens(value):
@@ -314,6 +439,7 @@ def main(t):
     check_cors(pod, ["/live/%s/index.m3u8" % SID, "/live/%s/%d.ts" % (SID, seg),
                      "/vod/%s/%d.ts" % (SID, rec_seg), "/api/v1/sessions", "/api/v1/sessions/%s" % SID])
     check_error_codes(pod, seg)
+    check_protocol_edges(pod, seg)
     before = w.newest()
     h.wait_for(lambda: (w.newest() or 0) > before, 10, "a new live segment after the bad requests")
 
