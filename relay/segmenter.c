@@ -62,6 +62,8 @@ struct segmenter {
     uint64_t next_seq;
     bool next_disc;
     int64_t timeline_end;                /* end of everything muxed so far */
+    int64_t pdt_end_ms;                  /* PROGRAM-DATE-TIME where the last segment ended */
+    uint32_t last_gen;                   /* the newest publisher that began */
 
     /* current publisher */
     uint32_t gen;                        /* 0: none */
@@ -339,6 +341,7 @@ static void finish_segment(struct segmenter *s, int64_t end)
 
     s->output(s->opaque, &seg);
     av_buffer_unref(&seg.data);
+    s->pdt_end_ms = seg.pdt_ms + dur / 90;
 
     s->next_seq++;
     s->next_disc = false;
@@ -587,6 +590,14 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
 {
     struct segmenter *s = opaque;
     pthread_mutex_lock(&s->lock);
+    if (s->last_gen && (int32_t)(gen - s->last_gen) < 0) {
+        /* A connection taken over while it probed replays what it had
+         * read: its media is older than the publisher that replaced it. */
+        pthread_mutex_unlock(&s->lock);
+        log_msg(LV_INFO, s->id, "\"publisher refused: taken over before its stream began\" peer=%s",
+                peer);
+        return PIPE_REFUSE;
+    }
     if (s->gen)
         end_publisher(s);                /* taken over mid-segment */
     memset(s->tracks, 0, sizeof(s->tracks));
@@ -598,7 +609,7 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
     reset_buf(s);
     int ret = open_muxer(s, ic, peer);
     if (ret == PIPE_OK)
-        s->gen = gen;
+        s->gen = s->last_gen = gen;
     pthread_mutex_unlock(&s->lock);
     return ret;
 }
@@ -656,7 +667,12 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     if (!s->origin_set) {
         s->origin_in = raw;
         s->origin_out = s->timeline_end > 0 ? s->timeline_end : ORIGIN;
+        /* A publisher whose media came in a burst (what a connection had
+         * buffered) dated its segments ahead of the clock: the next one
+         * goes on from there, as PROGRAM-DATE-TIME must not go back. */
         s->wall_ms = now_ms();
+        if (s->wall_ms < s->pdt_end_ms)
+            s->wall_ms = s->pdt_end_ms;
         s->origin_set = true;
     }
     int64_t dts = seg_track_map(t, raw, s->default_gap[o], s->clock,

@@ -404,6 +404,7 @@ struct cuts {
     int n, early;
     double duration[8];
     size_t bytes[8];
+    int64_t pdt_ms[8];
 };
 
 static void on_segment(void *opaque, const struct media_segment *seg)
@@ -412,6 +413,7 @@ static void on_segment(void *opaque, const struct media_segment *seg)
     if (c->n < 8) {
         c->duration[c->n] = seg->duration;
         c->bytes[c->n] = (size_t)seg->data->size;
+        c->pdt_ms[c->n] = seg->pdt_ms;
     }
     c->n++;
     c->early += c->in_lookahead;
@@ -490,6 +492,83 @@ static void test_lookahead_cuts_early(void **state)
         assert_true(fabs(ja.duration[i] - jp.duration[i]) < 1e-9);
 }
 
+/* ------------------------------------------------------------ takeover */
+
+static AVFormatContext *video_input(void)
+{
+    AVFormatContext *ic = avformat_alloc_context();
+    AVStream *st = avformat_new_stream(ic, NULL);
+    assert_non_null(st);
+    st->id = 0x100;
+    st->time_base = (AVRational){ 1, SEG_CLOCK };
+    st->avg_frame_rate = (AVRational){ 30, 1 };
+    st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+    st->codecpar->codec_id = AV_CODEC_ID_H264;
+    st->codecpar->width = 320;
+    st->codecpar->height = 240;
+    return ic;
+}
+
+/* n frames at 30 fps from t0 as publisher gen, a keyframe every second,
+ * all at once: returns the last packet() result. */
+static int burst(const struct pipeline_sink *k, uint32_t gen, AVFormatContext *ic, int64_t t0, int n)
+{
+    static uint8_t idr[64] = { 0, 0, 0, 1, 0x09, 0x10, 0, 0, 0, 1, 0x65, 0x88, 0x84 };
+    static uint8_t non_idr[64] = { 0, 0, 0, 1, 0x09, 0x30, 0, 0, 0, 1, 0x41, 0x9A };
+    AVPacket *pkt = av_packet_alloc();
+    assert_non_null(pkt);
+    int ret = PIPE_OK;
+    for (int i = 0; i < n && ret == PIPE_OK; i++) {
+        bool key = i % 30 == 0;
+        pkt->data = key ? idr : non_idr;
+        pkt->size = (int)sizeof(idr);
+        pkt->pts = pkt->dts = t0 + i * 3000;
+        pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
+        pkt->stream_index = 0;
+        ret = k->packet(k->opaque, gen, pkt, ic->streams[0]);
+    }
+    av_packet_free(&pkt);
+    return ret;
+}
+
+/* A connection taken over while it probed begins after the publisher that
+ * replaced it: refused, and the new one keeps the session. A publisher
+ * whose buffered media came in a burst dated its segments ahead of the
+ * clock: the next one's PROGRAM-DATE-TIME does not go back. */
+static void test_takeover_order(void **state)
+{
+    (void)state;
+    struct cuts c = { 0 };
+    AVFormatContext *ic = video_input();
+    struct seg_params sp = { .session_id = "unit", .segment_duration = 1.0,
+                             .output = on_segment, .opaque = &c };
+    struct segmenter *seg = seg_create(&sp);
+    assert_non_null(seg);
+    const struct pipeline_sink *k = seg_sink(seg);
+
+    /* publisher 1: 4 s of media in a burst -> 3 segments, the 4th at its end */
+    assert_int_equal(k->begin(k->opaque, 1, ic, "one"), PIPE_OK);
+    assert_int_equal(burst(k, 1, ic, SEC(1), 120), PIPE_OK);
+    /* publisher 3 takes over; 2, replaced while probing, begins after it */
+    assert_int_equal(k->begin(k->opaque, 3, ic, "three"), PIPE_OK);
+    assert_int_equal(c.n, 4);
+    int64_t end1 = c.pdt_ms[3] + (int64_t)(c.duration[3] * 1000);
+    assert_int_equal(k->begin(k->opaque, 2, ic, "two"), PIPE_REFUSE);
+    assert_int_equal(burst(k, 2, ic, SEC(50), 10), PIPE_STOP);
+    assert_int_equal(burst(k, 3, ic, SEC(100), 61), PIPE_OK);
+    k->end(k->opaque, 3);
+    assert_int_equal(c.n, 7);
+    for (int i = 1; i < c.n; i++) {
+        int64_t prev_end = c.pdt_ms[i - 1] + (int64_t)(c.duration[i - 1] * 1000);
+        print_message("segment %d: pdt %+lld ms, previous ends %+lld\n", i,
+                      (long long)(c.pdt_ms[i] - c.pdt_ms[0]), (long long)(prev_end - c.pdt_ms[0]));
+        assert_true(c.pdt_ms[i] >= prev_end - 1);
+    }
+    assert_true(c.pdt_ms[4] >= end1 - 1);
+    seg_free(&seg);
+    avformat_free_context(ic);
+}
+
 static void test_bug_map_jitter_drift_accumulates(void **state)
 {
     (void)state;
@@ -528,6 +607,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cutter_audio),
         cmocka_unit_test(test_bug_map_jitter_drift_accumulates),
         cmocka_unit_test(test_lookahead_cuts_early),
+        cmocka_unit_test(test_takeover_order),
     };
     return unit_main(argc, argv, "segmenter", tests, UNIT_LEN(tests));
 }
