@@ -27,6 +27,7 @@
 #include "podium/pipeline.h"
 
 #include <libavutil/opt.h>
+#include <libavutil/time.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -59,6 +60,15 @@
 #define PROBE_BYTES (8 << 20)
 #define ANALYZE_US 1000000
 #define SNIFF_CHUNK 1456                  /* an SRT live payload at most */
+/* The sniff ends after this much wall time too: an audio-only stream may
+ * pack several frames per PES, and 24 of them took 8 s to arrive. */
+#define SNIFF_US 1000000
+/* Bounds on the time before a publisher's stream begins. Encoders send PAT
+ * and PMT several times a second; a stream without a program after
+ * PROGRAM_US, or still probing after BEGIN_US, is not a stream the session
+ * can use, and the publisher must hear so at once, not at its hang-up. */
+#define PROGRAM_US 3000000
+#define BEGIN_US 10000000
 #define AHEAD_MAX 8                       /* video PES starts not yet demuxed */
 
 struct job {
@@ -73,6 +83,9 @@ struct input {
     uint8_t *pre;                        /* av_malloc'd; NULL once replayed */
     size_t pre_len, pre_off;
     bool eof;
+    int64_t first_at;                    /* av_gettime_relative() of the first byte */
+    int64_t deadline;                    /* av_gettime_relative(); 0: none */
+    bool timed_out;
     /* lookahead: video PES starts the demuxer has not returned yet */
     int video_pid;                       /* -1: not scanning */
     enum AVCodecID video_codec;
@@ -195,6 +208,10 @@ static void release_pooled(const AVPacket *pkt)
 static int input_read(void *opaque, uint8_t *buf, int len)
 {
     struct input *in = opaque;
+    if (in->deadline && av_gettime_relative() > in->deadline) {
+        in->timed_out = true;
+        return AVERROR_EXIT;
+    }
     int n = input_read_raw(in, buf, len);
     if (n > 0 && in->video_pid >= 0)
         scan_starts(in, buf, n);
@@ -208,7 +225,7 @@ static bool sniff_input(struct input *in)
     struct ts_sniff sn = { 0 };
     size_t cap = 0;
 
-    while (!framing_sniff_done(&sn)) {
+    while (!framing_sniff_done(&sn) && (!sn.bytes || av_gettime_relative() < in->first_at + SNIFF_US)) {
         if (cap - in->pre_len < SNIFF_CHUNK) {
             size_t ncap = cap ? cap * 2 : 64 * 1024;
             uint8_t *n = av_realloc(in->pre, ncap);
@@ -222,6 +239,8 @@ static bool sniff_input(struct input *in)
             in->eof = true;
             break;
         }
+        if (!sn.bytes)
+            in->first_at = av_gettime_relative();
         framing_sniff(&sn, in->pre + in->pre_len, (size_t)r);
         in->pre_len += (size_t)r;
     }
@@ -432,14 +451,25 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     ic->fps_probe_size = 0;
 
     bool pes_framed = sniff_input(&in);
+    int64_t t0 = in.first_at ? in.first_at : av_gettime_relative();
 
     AVDictionary *opts = NULL;
     av_dict_set(&opts, "fix_teletext_pts", "0", 0);
+    in.deadline = t0 + PROGRAM_US;
     ret = avformat_open_input(&ic, NULL, av_find_input_format("mpegts"), &opts);
     av_dict_free(&opts);
+    if (ret >= 0 && (in.timed_out || ic->nb_streams == 0))
+        ret = in.eof && !in.timed_out ? AVERROR_EOF : AVERROR_INVALIDDATA;
+    if (ret == AVERROR_EOF) {
+        log_msg(LV_INFO, id, "\"publisher left before its stream began\" peer=%s bytes=%lld",
+                peer, (long long)avio_tell(pb));
+        goto out;
+    }
     if (ret < 0) {
-        log_msg(LV_WARN, id, "\"publisher refused: not an MPEG-TS stream\" peer=%s err=\"%s\"",
-                peer, av_make_error_string(err, sizeof(err), ret));
+        log_msg(LV_WARN, id, "\"publisher refused: not an MPEG-TS stream\" peer=%s err=\"%s\" "
+                "detail=\"no program (PAT/PMT) in the first %.1f s and %lld bytes\"",
+                peer, av_make_error_string(err, sizeof(err), ret),
+                (double)(av_gettime_relative() - t0) / 1e6, (long long)avio_tell(pb));
         goto out;
     }
     pes_framed = pes_framed && streams_framable(ic);
@@ -455,10 +485,20 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     AVDictionary **sopts = av_calloc(probed ? probed : 1, sizeof(*sopts));
     for (unsigned i = 0; sopts && i < probed; i++)
         av_dict_set(&sopts[i], "threads", "1", 0);
+    in.deadline = t0 + BEGIN_US;
     ret = avformat_find_stream_info(ic, sopts);
+    in.deadline = 0;
     for (unsigned i = 0; sopts && i < probed; i++)
         av_dict_free(&sopts[i]);
     av_freep(&sopts);
+    if (in.timed_out) {
+        /* the read that timed out left the input at an error for good */
+        log_msg(LV_WARN, id, "\"publisher refused: its streams could not be identified\" peer=%s "
+                "seconds=%.1f bytes=%lld", peer, (double)(av_gettime_relative() - t0) / 1e6,
+                (long long)avio_tell(ic->pb));
+        ret = AVERROR_INVALIDDATA;
+        goto out;
+    }
     /* Probing decoded a frame or two in this thread's malloc arena and
      * freed it: without a trim those pages stay resident for the session,
      * 0.4 MiB each (RSS per session 1.63 -> 1.22 MiB anonymous, 4 real-time

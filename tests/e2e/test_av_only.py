@@ -3,9 +3,12 @@
 produce playable HLS carrying only their own kind of stream. A third
 publisher declares audio but sends its first audio frame 3 s after its video
 (an encoder whose audio starts late): Podium goes live with the video only
-and says so in a warn line, rather than refusing the speaker."""
+and says so in a warn line, rather than refusing the speaker. The
+audio-only session is listed within segment_duration + 3 s of its
+publisher's start (it took 8 s when framing waited for 24 audio PES)."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -29,6 +32,13 @@ def main(t):
     pa = pod.publish("radio", duration=8, video=False, audio=True)
     pv = pod.publish("silent", duration=8, video=True, audio=False)
     pl = pod.publish("late", duration=8, input_file=late, copy=True)
+    h.wait_for(lambda: pod.get("/live/radio/index.m3u8").status == 200, 20,
+               "the audio-only session's first playlist", interval=0.05)
+    first = time.monotonic() - pa.started
+    h.note("audio-only: first playlist %.2f s after its publisher started" % first)
+    h.check(first <= h.scaled(pod.segment_duration + 3.0),
+            "audio-only: first playlist %.2f s after its publisher started, expected <= %.1f s "
+            "(segment_duration + 3 s)" % (first, h.scaled(pod.segment_duration + 3.0)))
     wa = pod.watch("radio")
     wv = pod.watch("silent")
     wl = pod.watch("late")
