@@ -816,14 +816,16 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         bool has_msn = ll && query_u64(c, "_HLS_msn", &msn, &bad);
         bool has_part = ll && query_u64(c, "_HLS_part", &part, &bad);
         if (bad || (has_part && !has_msn) || part > 100000)
-            return live_error(h, c, req_cls, MHD_HTTP_BAD_REQUEST, "_HLS_msn/_HLS_part must be numbers, _HLS_part needs _HLS_msn");
+            return live_error(h, c, req_cls, MHD_HTTP_BAD_REQUEST,
+                              "_HLS_msn/_HLS_part must be numbers, _HLS_part needs _HLS_msn");
         if (has_msn && hold_request(h, c, req_cls, s->win, msn, has_part ? (int)part : -1))
             return MHD_YES;
         if (first)
             return defer_reply(h, req_cls);
         struct request *req = request_of(h, req_cls);
         if (req && req->too_far)
-            return live_error(h, c, req_cls, MHD_HTTP_BAD_REQUEST, "_HLS_msn is too far ahead of the live edge");
+            return live_error(h, c, req_cls, MHD_HTTP_BAD_REQUEST,
+                              "_HLS_msn is too far ahead of the live edge");
         const char *skip = ll ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "_HLS_skip") : NULL;
         bool delta = skip && (strcmp(skip, "YES") == 0 || strcmp(skip, "v2") == 0);
         AVBufferRef *pl = delta ? store_playlist_skip(s->win) : store_playlist(s->win);
@@ -1240,9 +1242,6 @@ static void file_validators(const struct stat *st, char *etag, size_t etag_cap, 
     http_date(st->st_mtime, lm, lm_cap);
 }
 
-/* Serves a file from the recording folder with sendfile, ETag,
- * Last-Modified, conditional GET and single ranges; adds the body's length
- * to *sent when it is not NULL. */
 static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)cls; (void)pos; (void)buf; (void)max;
@@ -1256,6 +1255,9 @@ static struct MHD_Response *not_modified_response(uint64_t size)
     return MHD_create_response_from_callback(size, 4096, no_body_cb, NULL, NULL);
 }
 
+/* Serves a file from the recording folder with sendfile, ETag,
+ * Last-Modified, conditional GET and single ranges; adds the body's length
+ * to *sent when it is not NULL. */
 static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection *c,
                                           const char *path, const char *type,
                                           const char *cache, atomic_uint_fast64_t *sent)
@@ -2036,7 +2038,6 @@ static enum MHD_Result api_register(struct http *h, struct MHD_Connection *c,
     return json_reply_code(h, c, o, MHD_HTTP_CREATED);
 }
 
-/* POST/PATCH/DELETE under /api/. */
 /* The methods of the API resource at url (the Allow field), NULL when
  * there is no such resource. */
 static const char *api_allow(const char *url)
@@ -2070,8 +2071,8 @@ static bool allow_has(const char *allow, const char *method)
     return false;
 }
 
-/* 404 or 405 when the API has no such resource or it has no such method;
- * NULL when it has both. */
+/* The Allow of the API resource at url (NULL: none); *code is 404 when
+ * there is no such resource, 405 when it has no such method, else 0. */
 static const char *api_route(const char *url, const char *method, unsigned *code)
 {
     const char *allow = api_allow(url);
@@ -2088,6 +2089,7 @@ static enum MHD_Result api_route_error(struct http *h, struct MHD_Connection *c,
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
+/* POST/PATCH/DELETE under /api/. */
 static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const char *url,
                                  const char *method, const struct request *req)
 {

@@ -332,19 +332,19 @@ static void queue_ready(struct livesend *ls, struct conn *c)
 }
 
 /* Discards what the client still sends after our last response, until it
- * closes too. Closed with unread bytes, the socket would send an RST that
- * can destroy the end of the response before the client read it (RFC 9112
- * 9.6). Returns true when c was freed. */
-static bool linger(struct livesend *ls, struct conn *c)
+ * closes too (then c is freed). Closed with unread bytes, the socket would
+ * send an RST that can destroy the end of the response before the client
+ * read it (RFC 9112 9.6). */
+static void linger(struct livesend *ls, struct conn *c)
 {
     for (;;) {
         ssize_t n = recv(c->fd, NULL, 65536, MSG_TRUNC | MSG_DONTWAIT);
         if (n > 0)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return false;
+            return;
         conn_free(ls, c, true);
-        return true;
+        return;
     }
 }
 

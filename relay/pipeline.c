@@ -225,7 +225,8 @@ static bool sniff_input(struct input *in)
     struct ts_sniff sn = { 0 };
     size_t cap = 0;
 
-    while (!framing_sniff_done(&sn) && (!sn.bytes || av_gettime_relative() < in->first_at + SNIFF_US)) {
+    while (!framing_sniff_done(&sn)
+           && (!sn.bytes || av_gettime_relative() < in->first_at + SNIFF_US)) {
         if (cap - in->pre_len < SNIFF_CHUNK) {
             size_t ncap = cap ? cap * 2 : 64 * 1024;
             uint8_t *n = av_realloc(in->pre, ncap);
