@@ -419,17 +419,12 @@ static void on_segment(void *opaque, const struct media_segment *seg)
     c->early += c->in_lookahead;
 }
 
-/* 96 frames at 30 fps, a keyframe every 30, through the TS segmenter; with
- * lookahead each frame is announced by next_frame first. */
-static void feed(struct cuts *c, bool lookahead, int64_t jump_at)
+/* One H.264 stream, 320x240 at 30 fps, in 1/90000 s. */
+static AVFormatContext *video_input(void)
 {
-    static uint8_t idr[64] = { 0, 0, 0, 1, 0x09, 0x10, 0, 0, 0, 1, 0x65, 0x88, 0x84 };
-    static uint8_t non_idr[64] = { 0, 0, 0, 1, 0x09, 0x30, 0, 0, 0, 1, 0x41, 0x9A };
     AVFormatContext *ic = avformat_alloc_context();
     AVStream *st = avformat_new_stream(ic, NULL);
-    AVPacket *pkt = av_packet_alloc();
     assert_non_null(st);
-    assert_non_null(pkt);
     st->id = 0x100;
     st->time_base = (AVRational){ 1, SEG_CLOCK };
     st->avg_frame_rate = (AVRational){ 30, 1 };
@@ -437,6 +432,19 @@ static void feed(struct cuts *c, bool lookahead, int64_t jump_at)
     st->codecpar->codec_id = AV_CODEC_ID_H264;
     st->codecpar->width = 320;
     st->codecpar->height = 240;
+    return ic;
+}
+
+/* 96 frames at 30 fps, a keyframe every 30, through the TS segmenter; with
+ * lookahead each frame is announced by next_frame first. */
+static void feed(struct cuts *c, bool lookahead, int64_t jump_at)
+{
+    static uint8_t idr[64] = { 0, 0, 0, 1, 0x09, 0x10, 0, 0, 0, 1, 0x65, 0x88, 0x84 };
+    static uint8_t non_idr[64] = { 0, 0, 0, 1, 0x09, 0x30, 0, 0, 0, 1, 0x41, 0x9A };
+    AVFormatContext *ic = video_input();
+    AVStream *st = ic->streams[0];
+    AVPacket *pkt = av_packet_alloc();
+    assert_non_null(pkt);
     struct seg_params sp = { .session_id = "unit", .segment_duration = 1.0,
                              .output = on_segment, .opaque = c };
     struct segmenter *seg = seg_create(&sp);
@@ -493,21 +501,6 @@ static void test_lookahead_cuts_early(void **state)
 }
 
 /* ------------------------------------------------------------ takeover */
-
-static AVFormatContext *video_input(void)
-{
-    AVFormatContext *ic = avformat_alloc_context();
-    AVStream *st = avformat_new_stream(ic, NULL);
-    assert_non_null(st);
-    st->id = 0x100;
-    st->time_base = (AVRational){ 1, SEG_CLOCK };
-    st->avg_frame_rate = (AVRational){ 30, 1 };
-    st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
-    st->codecpar->codec_id = AV_CODEC_ID_H264;
-    st->codecpar->width = 320;
-    st->codecpar->height = 240;
-    return ic;
-}
 
 /* n frames at 30 fps from t0 as publisher gen, a keyframe every second,
  * all at once: returns the last packet() result. */
