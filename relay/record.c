@@ -89,6 +89,7 @@ struct recorder {
     bool open;
     bool recovered;
     bool in_gap;
+    unsigned segments_queued;       /* JOB_SEGMENTs the writer has not done yet */
     uint64_t next_seq;
     uint64_t bytes, bytes_written, write_errors, gaps_total;
     bool discarded;
@@ -671,16 +672,17 @@ static void *writer_thread(void *arg)
             char dir[sizeof(r->dir)];
             memcpy(dir, r->dir, sizeof(dir));
             pthread_mutex_unlock(&r->lock);
-            if (gone)
-                break;
-            if (mkdirs(dir) < 0) {
+            if (!gone && mkdirs(dir) < 0) {
                 pthread_mutex_lock(&r->lock);
                 r->write_errors++;
                 start_gap(r, strerror(errno));
                 pthread_mutex_unlock(&r->lock);
-            } else {
+            } else if (!gone) {
                 do_segment(w, r, dir, &j->seg);
             }
+            pthread_mutex_lock(&r->lock);
+            r->segments_queued--;
+            pthread_mutex_unlock(&r->lock);
             break;
         case JOB_GAP:
             pthread_mutex_lock(&r->lock);
@@ -957,6 +959,11 @@ void rec_on_segment(void *opaque, const struct media_segment *seg)
             pthread_mutex_unlock(&w->lock);
         }
     }
+    if (j->kind == JOB_SEGMENT) {
+        pthread_mutex_lock(&r->lock);
+        r->segments_queued++;
+        pthread_mutex_unlock(&r->lock);
+    }
     enqueue(w, j);
 }
 
@@ -1022,7 +1029,13 @@ void rec_writer_file(struct rec_writer *w, const char *path, char *data, size_t 
 
 void rec_finalize(struct recorder *r)
 {
-    simple_job(r, JOB_FINALIZE);
+    /* Nothing open and nothing queued that would open it: no job, so the
+     * exit line does not count one for every recording ever finalized. */
+    pthread_mutex_lock(&r->lock);
+    bool idle = !r->open && !r->recovered && r->segments_queued == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (!idle)
+        simple_job(r, JOB_FINALIZE);
 }
 
 void rec_delete(struct recorder *r)

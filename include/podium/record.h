@@ -46,7 +46,8 @@ void rec_free(struct recorder **r);
 void rec_on_segment(void *opaque, const struct media_segment *seg);
 
 /* Queues finalization: ENDLIST + PLAYLIST-TYPE:VOD. A later segment reopens
- * the recording after a discontinuity. */
+ * the recording after a discontinuity. Queues nothing when the recording is
+ * not open and no segment is queued for it. */
 void rec_finalize(struct recorder *r);
 
 /* Removes the recording's files (asynchronously, on the writer thread) and

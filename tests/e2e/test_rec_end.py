@@ -13,7 +13,8 @@
 - the speaker publishes again later (after the hold): the recording reopens, and when that
   publisher leaves the recording stays open for close_after (the speaker may
   come back), then is finalized: the earlier end request must not end this
-  publish the moment its publisher leaves."""
+  publish the moment its publisher leaves;
+- SIGTERM after that: no info line about a queue left to write."""
 import os
 import sys
 import threading
@@ -110,6 +111,13 @@ def main(t):
         time.sleep(0.2)
     ru.wait_finalized(pod, SID, CLOSE_AFTER + 4)
     pod.assert_running()
+    # nothing is left to write: the stop says nothing about a queue at info
+    # (it counted a finalize job for every recording, finalized or not)
+    pod.stop()
+    queued = pod.log_lines_matching(lambda f, _l: f.get("msg", "").startswith("writing what is queued")
+                                    and f.get("level") != "debug")
+    h.check(not queued, "stop after the recording was finalized: %r, expected no queue line at info "
+            "(nothing was left to write)" % queued)
 
 
 if __name__ == "__main__":
