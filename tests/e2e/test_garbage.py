@@ -3,7 +3,8 @@
 
 Phase 1: random bytes, sent on and on: podium refuses them and closes the
 connection within 8 s of the first byte, while they keep coming (it used to
-read them until the sender hung up, the session "live" all along). Phase 2: 1 MB of "structured garbage": valid
+read them until the sender hung up, the session "live" all along).
+Phase 2: 1 MB of "structured garbage": valid
 PAT/PMT announcing H.264 + AAC, then PES packets with valid headers, random
 timestamps and random payload (reaches the demuxer/parsers, not only the sync
 search). Both pushed with srt-live-transmit from a paced pipe. Afterwards
