@@ -174,9 +174,17 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
             ret = 0;
             continue;
         }
+        /* Every segment, not only the first: without it a TS audio PES of
+         * several AAC frames gives one timestamp and frames without any,
+         * which were dropped (3 of every 4 in the MP4). */
+        if ((ret = avformat_find_stream_info(ic, NULL)) < 0) {
+            log_msg(LV_WARN, e->id, "\"export: segment unreadable, skipped\" file=%s", path);
+            avformat_close_input(&ic);
+            ret = 0;
+            continue;
+        }
         if (!header) {
-            if ((ret = avformat_find_stream_info(ic, NULL)) < 0
-                || (ret = add_streams(&r, ic)) < 0
+            if ((ret = add_streams(&r, ic)) < 0
                 || (ret = avio_open(&r.oc->pb, tmp_path, AVIO_FLAG_WRITE)) < 0)
                 goto out_close;
             AVDictionary *opts = NULL;

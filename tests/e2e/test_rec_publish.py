@@ -8,7 +8,8 @@
   end <= start, negative start, start beyond the recording, an unknown or
   misspelt field), each naming the field;
 - publish {"start": 3, "end": 9} -> 202; export progress runs to done/100;
-  DATA_DIR/recordings/<id>/<id>.mp4: moov before mdat (+faststart), ffprobe
+  DATA_DIR/recordings/<id>/<id>.mp4: moov before mdat (+faststart), as many
+  AAC frames as its length holds (3 in 4 were lost from TS recordings), ffprobe
   reads it, h264+aac, duration within one GOP of 6 s, first video packet a
   keyframe, decodes without errors; its first picture is the recording's
   keyframe at or before 3 s and its last picture within one GOP of 9 s
@@ -178,6 +179,16 @@ def main(t):
     ru.check_first_video_key(mp4, "exported MP4")
     frames, _ = ru.decode(mp4, "exported MP4")
     h.note("MP4: %.3f s, %d video frames" % (dur, frames))
+    # every AAC frame of the recording, not one per PES (3 in 4 were lost)
+    rc, out, err = h.run_capture(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries",
+                                  "stream=sample_rate:packet=size", "-of", "csv=p=0", mp4], 60,
+                                 "ffprobe the MP4's audio packets")
+    rows = [r for r in out.split() if r.strip(",")]
+    rate = max(int(r.strip(",")) for r in rows)
+    aac_s = (len(rows) - 1) * 1024.0 / rate
+    h.check(rc == 0 and aac_s >= 0.9 * dur, "MP4 audio: %d AAC frames at %d Hz = %.2f s for %.2f s of MP4 "
+            "(frames without a timestamp of their own dropped?) %s" % (len(rows) - 1, rate, aac_s, dur, err[-300:]))
+    h.note("MP4 audio: %d AAC frames, %.2f s" % (len(rows) - 1, aac_s))
 
     # The cut: first picture = recording keyframe at/before START, last within one GOP of END.
     rec_copy = ru.local_copy(folder, text, t.path("rec-copy"))
