@@ -168,18 +168,14 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
         } else {
             rec_path(e->rec, path, sizeof(path), "%llu.ts", (unsigned long long)seqs[k]);
         }
+        /* Every segment probed, not only the first: without it a TS audio
+         * PES of several AAC frames gives one timestamp and frames without
+         * any, which were dropped (3 of every 4 in the MP4). */
         ret = avformat_open_input(&ic, path, fmt, NULL);
+        if (ret >= 0 && (ret = avformat_find_stream_info(ic, NULL)) < 0)
+            avformat_close_input(&ic);
         if (ret < 0) {
             log_msg(LV_WARN, e->id, "\"export: segment unreadable, skipped\" file=%s", path);
-            ret = 0;
-            continue;
-        }
-        /* Every segment, not only the first: without it a TS audio PES of
-         * several AAC frames gives one timestamp and frames without any,
-         * which were dropped (3 of every 4 in the MP4). */
-        if ((ret = avformat_find_stream_info(ic, NULL)) < 0) {
-            log_msg(LV_WARN, e->id, "\"export: segment unreadable, skipped\" file=%s", path);
-            avformat_close_input(&ic);
             ret = 0;
             continue;
         }
