@@ -4,10 +4,11 @@
  * 1/90000 s that starts at ORIGIN and never goes back, across publishers:
  * per track, the 33-bit difference to the previous dts is added to the
  * previous output, so PTS wrap is invisible. A difference that is negative
- * or too large is a jump or a timebase reset: if another track of the same
- * publisher is running, the track is re-anchored to that session clock
- * (audio and video stay together); otherwise it continues one frame after
- * its last output. pts keeps its offset to dts (B-frames).
+ * or too large is a jump or a timebase reset: the first track to see it is
+ * re-anchored at the session clock (or one frame after its last output),
+ * and the others keep their input offset to that track (lip sync), never
+ * overlapping their own last frame. Audio is never put back over the
+ * samples it already played. pts keeps its offset to dts (B-frames).
  *
  * Cuts. A segment is cut before the reference stream's (first video, else
  * first audio) keyframe at or after segment_duration. EXT-X-TARGETDURATION
@@ -74,9 +75,9 @@ struct segmenter {
     int ref;                             /* output index of the reference */
     bool has_video;
     bool origin_set;
-    int64_t origin_in, origin_out, wall_ms;
-    int64_t clock;
-    bool have_clock;
+    struct seg_timeline tl;
+    unsigned jumps_logged;
+    int64_t wall_ms;
     int64_t ref_last;
     bool ref_seen;
     bool started;
@@ -155,44 +156,75 @@ int64_t seg_wrap_diff(int64_t a, int64_t b)
     return d >= WRAP / 2 ? d - WRAP : d;
 }
 
-int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
-                      int64_t clock, bool have_clock, int64_t origin_in,
-                      int64_t origin_out)
+/* Where a track that jumped lands. Another track of the publisher that
+ * re-anchored moments ago, at an input time near this one, set the epoch:
+ * keep the offset to it (the encoder's A/V sync), but never overlap this
+ * track's own last frame. Otherwise this track starts the epoch, at the
+ * session clock or one frame after its last output. */
+static int64_t reanchor(const struct seg_track *t, struct seg_timeline *tl, int64_t in)
+{
+    int64_t next = t->last_out + t->gap;
+    if (tl->jumped && tl->clock - tl->jump_out <= MAX_STEP
+        && llabs(seg_wrap_diff(in, tl->jump_in)) <= MAX_STEP) {
+        int64_t out = tl->jump_out + seg_wrap_diff(in, tl->jump_in);
+        return out > next ? out : next;
+    }
+    int64_t out = tl->have_clock && tl->clock > next ? tl->clock : next;
+    tl->jumped = true;
+    tl->jump_in = in;
+    tl->jump_out = out;
+    tl->jump_step = seg_wrap_diff(in, t->last_in);
+    tl->jumps++;
+    return out;
+}
+
+int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
+                      int64_t default_gap)
 {
     int64_t out;
 
     if (!t->seen) {
-        int64_t off = seg_wrap_diff(in, origin_in);
-        if (have_clock && (off < -MAX_STEP || off > MAX_STEP))
-            out = clock;
+        int64_t off = seg_wrap_diff(in, tl->origin_in);
+        if (tl->have_clock && (off < -MAX_STEP || off > MAX_STEP))
+            out = tl->clock;
         else
-            out = origin_out + off;
+            out = tl->origin_out + off;
         t->seen = true;
         t->gap = default_gap > 0 ? default_gap : SEG_CLOCK / 30;
         t->last_in = in;
         t->last_out = out;
-        return out;
+        goto out;
     }
 
     int64_t d = seg_wrap_diff(in, t->last_in);
-    if (d > 0 && d <= MAX_STEP) {
+    int64_t frame = t->dur > 0 ? t->dur : t->gap;
+    if (t->contiguous && d > -SEG_CLOCK / 10 && d < (t->dur > 0 ? t->dur / 2 : 1)) {
+        /* Audio back over more than half its last frame (ffmpeg looping a
+         * file, an encoder restarting): those samples were played; the
+         * next ones go after them. */
+        out = t->last_out + frame;
+    } else if (d > 0 && d <= MAX_STEP) {
         out = t->last_out + d;
         if (d < SEG_CLOCK)
             t->gap = d;
-    } else if (d > 0 && have_clock && llabs(t->last_out + d - clock) <= CLOCK_SLACK) {
+    } else if (d > 0 && tl->have_clock && llabs(t->last_out + d - tl->clock) <= CLOCK_SLACK) {
         out = t->last_out + d;               /* a stall the other tracks saw too */
     } else if (d <= 0 && d > -SEG_CLOCK / 10) {
         /* Jitter: keep dts increasing, and keep last_in so the next frame's
          * step absorbs the back-step instead of drifting by it. */
-        return ++t->last_out;
+        out = ++t->last_out;
+        goto out;
     } else {
-        int64_t next = t->last_out + t->gap; /* jump or reset: re-anchor */
-        out = have_clock && clock > next ? clock : next;
+        out = reanchor(t, tl, in);           /* jump or reset */
     }
     if (out <= t->last_out)
         out = t->last_out + 1;
     t->last_in = in;
     t->last_out = out;
+out:
+    if (!tl->have_clock || out > tl->clock)
+        tl->clock = out;
+    tl->have_clock = true;
     return out;
 }
 
@@ -320,7 +352,7 @@ static void finish_segment(struct segmenter *s, int64_t end)
         .seq = s->next_seq,
         .duration = (double)dur / SEG_CLOCK,
         .target_duration = s->cut.target,
-        .pdt_ms = s->wall_ms + (s->seg_start - s->origin_out) / 90,
+        .pdt_ms = s->wall_ms + (s->seg_start - s->tl.origin_out) / 90,
         .discontinuity = s->next_disc,
         .independent = s->seg_independent,
         .init = s->init,
@@ -370,7 +402,7 @@ static void end_publisher(struct segmenter *s)
         if (s->ref_seen)
             end = s->tracks[s->ref].last_out + s->tracks[s->ref].gap;
         else
-            end = s->clock + SEG_CLOCK / 30;
+            end = s->tl.clock + SEG_CLOCK / 30;
         finish_segment(s, end);
     }
     for (int i = 0; i < SEG_MAX_STREAMS; i++)
@@ -500,6 +532,7 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         }
         s->map[i] = n_out;
         s->default_gap[n_out] = stream_gap(ist);
+        s->tracks[n_out].contiguous = par->codec_type == AVMEDIA_TYPE_AUDIO;
         if (par->codec_type == AVMEDIA_TYPE_VIDEO && video < 0)
             video = n_out;
         if (par->codec_type == AVMEDIA_TYPE_AUDIO && audio < 0)
@@ -602,7 +635,8 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
         end_publisher(s);                /* taken over mid-segment */
     memset(s->tracks, 0, sizeof(s->tracks));
     s->origin_set = false;
-    s->have_clock = false;
+    memset(&s->tl, 0, sizeof(s->tl));
+    s->jumps_logged = 0;
     s->ref_seen = false;
     s->started = false;
     s->seg_has_data = false;
@@ -665,8 +699,8 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         raw = t->last_in + t->gap;
     }
     if (!s->origin_set) {
-        s->origin_in = raw;
-        s->origin_out = s->timeline_end > 0 ? s->timeline_end : ORIGIN;
+        s->tl.origin_in = raw;
+        s->tl.origin_out = s->timeline_end > 0 ? s->timeline_end : ORIGIN;
         /* A publisher whose media came in a burst (what a connection had
          * buffered) dated its segments ahead of the clock: the next one
          * goes on from there, as PROGRAM-DATE-TIME must not go back. */
@@ -675,21 +709,23 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
             s->wall_ms = s->pdt_end_ms;
         s->origin_set = true;
     }
-    int64_t dts = seg_track_map(t, raw, s->default_gap[o], s->clock,
-                                s->have_clock, s->origin_in, s->origin_out);
+    int64_t dts = seg_track_map(t, &s->tl, raw, s->default_gap[o]);
+    if (s->tl.jumps != s->jumps_logged) {
+        log_msg(LV_INFO, s->id, "\"timestamps jumped inside the stream, the timeline goes on\" "
+                "stream=%d step_s=%.3f", o, (double)s->tl.jump_step / SEG_CLOCK);
+        s->jumps_logged = s->tl.jumps;
+    }
+    t->dur = 0;
     if (pkt->duration > 0) {
         int64_t d = tb90 ? pkt->duration
                          : av_rescale_q(pkt->duration, tb, (AVRational){ 1, SEG_CLOCK });
         if (d > 0 && d < SEG_CLOCK)
-            t->gap = d;
+            t->gap = t->dur = d;
     }
     int64_t off = pts_raw != AV_NOPTS_VALUE ? seg_wrap_diff(pts_raw, raw) : 0;
     if (off < 0 || off > MAX_PTS_OFFSET)
         off = 0;
     int64_t pts = dts + off;
-    if (!s->have_clock || dts > s->clock)
-        s->clock = dts;
-    s->have_clock = true;
 
     bool ref = o == s->ref;
     bool key = (pkt->flags & AV_PKT_FLAG_KEY) || !s->has_video;
@@ -700,7 +736,7 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
 
     if (!s->started) {
         if (s->has_video && !(ref && key)) {
-            if (dts - s->origin_out < KEY_WAIT) {
+            if (dts - s->tl.origin_out < KEY_WAIT) {
                 s->dropped++;
                 goto out_unlock;         /* clean start at the first keyframe */
             }

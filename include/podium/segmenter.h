@@ -69,21 +69,34 @@ void seg_cutter_fix_target(struct seg_cutter *c, int64_t first_duration);
 /* --- timestamp normalisation (pure; exposed for unit tests) --- */
 struct seg_track {
     bool seen;
+    bool contiguous;           /* audio: frames are samples, never overlap them */
     int64_t last_in;           /* last input dts (any epoch, 33-bit wrapping) */
     int64_t last_out;          /* last output dts on the session timeline */
     int64_t gap;               /* last positive dts spacing */
+    int64_t dur;               /* the last frame's duration if the input said, else 0 */
+};
+
+/* What the tracks of one publisher share. */
+struct seg_timeline {
+    int64_t origin_in;         /* the publisher's first input dts ... */
+    int64_t origin_out;        /* ... and where it landed */
+    int64_t clock;             /* latest output dts of any track */
+    bool have_clock;
+    /* The newest re-anchoring after a jump: the tracks that jump after the
+     * first one keep their offset to it, so audio stays with video. */
+    bool jumped;
+    int64_t jump_in, jump_out, jump_step;
+    unsigned jumps;            /* how many new epochs were re-anchored */
 };
 
 /* Signed difference a-b of two 33-bit MPEG timestamps. */
 int64_t seg_wrap_diff(int64_t a, int64_t b);
 
-/* Maps one input dts to the session timeline. `clock` is the latest output
- * time of any stream of this publisher (the session clock), `origin_in` /
- * `origin_out` map the publisher's first timestamp. Returns the output dts,
- * strictly increasing per track; jumps and resets are re-anchored to clock. */
-int64_t seg_track_map(struct seg_track *t, int64_t in, int64_t default_gap,
-                      int64_t clock, bool have_clock, int64_t origin_in,
-                      int64_t origin_out);
+/* Maps one input dts to the session timeline and advances tl->clock.
+ * Returns the output dts, strictly increasing per track; a jump or reset
+ * is re-anchored at the clock, or beside another track's re-anchoring. */
+int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
+                      int64_t default_gap);
 
 /* --- the segmenter --- */
 struct seg_params {

@@ -633,10 +633,10 @@ def make_media(path, args, what, timeout=120):
 
 
 def ffmpeg_cmd(url, duration=8, video=True, audio=True, gop=30, size="640x360", rate=30,
-               input_file=None, extra_out=(), copy=False):
+               input_file=None, extra_out=(), copy=False, pre_input=()):
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error"]
     if input_file:
-        cmd += ["-re", "-i", input_file]
+        cmd += list(pre_input) + ["-re", "-i", input_file]
     else:
         if video:
             cmd += ["-re", "-f", "lavfi", "-i", "testsrc2=size=%s:rate=%d" % (size, rate)]
@@ -1032,6 +1032,45 @@ def check_timestamp_continuity(w, video=True, tolerance=0.25):
                                                         w.segs[a].extinf_text, diff / 90000.0))
     if bad:
         fail("timestamp continuity of %s:\n  - %s" % (w.sid, "\n  - ".join(bad)))
+
+
+def check_audio_continuity(w, tolerance=2, max_gap=None):
+    """Within each run of consecutive segments without #EXT-X-DISCONTINUITY, every
+    audio frame starts no earlier than the previous one ends (90 kHz ticks; the
+    tolerance is rounding): a timestamp rewrite must not make audio overlap. With
+    max_gap (ticks), no frame starts later than that after the previous one ends
+    either (a publisher whose audio has no holes)."""
+    seqs = w.downloaded()
+    runs, cur = [], []
+    for q in seqs:
+        if cur and (q != cur[-1] + 1 or w.segs[q].disc):
+            runs.append(cur)
+            cur = []
+        cur.append(q)
+    if cur:
+        runs.append(cur)
+    bad = []
+    for run in runs:
+        joined = os.path.join(w.dir, "run-%d-%d.ts" % (run[0], run[-1]))
+        with open(joined, "wb") as out:
+            for q in run:
+                with open(w.segment_path(q), "rb") as f:
+                    out.write(f.read())
+        j = ffprobe_json(["-select_streams", "a:0", "-show_entries", "packet=pts,duration",
+                          "-show_packets", joined])
+        pk = [(int(p["pts"]), int(p.get("duration") or 0)) for p in j.get("packets", [])
+              if p.get("pts") not in (None, "N/A")]
+        for (p0, d0), (p1, _) in zip(pk, pk[1:]):
+            step = ((p1 - p0 + (1 << 32)) % (1 << 33)) - (1 << 32)
+            if step < d0 - tolerance:
+                bad.append("segments %d..%d: an audio frame at pts %d starts %d ticks after the one at %d, "
+                           "which lasts %d: overlap" % (run[0], run[-1], p1 % (1 << 33), step, p0, d0))
+            elif max_gap is not None and step > d0 + max_gap:
+                bad.append("segments %d..%d: an audio frame at pts %d starts %d ticks after the one at %d, "
+                           "which lasts %d: a hole of %.3f s" % (run[0], run[-1], p1 % (1 << 33), step, p0,
+                                                               d0, (step - d0) / 90000.0))
+    if bad:
+        fail("audio continuity of %s:\n  - %s" % (w.sid, "\n  - ".join(bad[:5])))
 
 
 def parallel(*fns):

@@ -8,7 +8,12 @@
 (e) reset:     one SRT connection carries two concatenated MPEG-TS files, so PTS jump
                back and continuity counters restart mid-stream (an encoder restart
                without reconnecting); DESIGN: a DISCONTINUITY or rewritten timestamps,
-               never an unannounced jump. Sent raw, paced, with srt-live-transmit."""
+               never an unannounced jump. Sent raw, paced, with srt-live-transmit.
+               Audio neither overlaps nor leaves a hole where the video restarts
+               (lip sync survives the re-anchoring);
+(f) loop:      ffmpeg -stream_loop -c copy, which sends the first audio frame of
+               each loop 1 tick after the last one of the loop before: no audio
+               frame overlaps another in the segments."""
 import os
 import signal
 import subprocess
@@ -19,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
-SIDS = ["wrap", "midgop", "longgop", "gopchange", "reset"]
+SIDS = ["wrap", "midgop", "longgop", "gopchange", "reset", "loop"]
 SIZE = "426x240"
 
 
@@ -205,14 +210,30 @@ def case_reset(t, pod):
     h.wait_for(lambda: pod.api(sid).get("publisher") is None, 15, "reset: publisher=null at the end")
     common_checks(w, 6, (6.5, 9.0))
     h.check_timestamp_continuity(w)
+    # one audio frame of slack: the encoder's own A/V offset across the restart
+    h.check_audio_continuity(w, max_gap=1920)
     h.note("reset: discontinuities before %r (either that or rewritten timestamps is fine)" % w.disc_seqs())
+
+
+def case_loop(t, pod):
+    sid = "loop"
+    src = t.path("loop-src.ts")
+    encode(t, src, 3, 330)
+    w = pod.watch(sid)
+    p = pod.publish(sid, duration=None, input_file=src, copy=True,
+                    pre_input=["-stream_loop", "1"])
+    p.wait_ok(30)
+    h.wait_for(lambda: pod.api(sid).get("publisher") is None, 15, "loop: publisher=null at the end")
+    common_checks(w, 4, (5.0, 7.0))
+    h.check_audio_continuity(w, max_gap=1920)
 
 
 def main(t):
     sessions = {sid: {"title": sid, "passphrase": "secret-of-%s" % sid} for sid in SIDS}
     pod = t.podium(sessions)
     h.parallel(lambda: case_wrap(t, pod), lambda: case_midgop(t, pod),
-               lambda: case_longgop(t, pod), lambda: case_gopchange(t, pod), lambda: case_reset(t, pod))
+               lambda: case_longgop(t, pod), lambda: case_gopchange(t, pod), lambda: case_reset(t, pod),
+               lambda: case_loop(t, pod))
 
 
 if __name__ == "__main__":

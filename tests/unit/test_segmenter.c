@@ -44,12 +44,17 @@ struct tl {
     struct seg_track t;
     int64_t origin_in;
     int64_t default_gap;
+    struct seg_timeline line;
 };
 
+/* One track alone, told what the session clock is. */
 static int64_t map(struct tl *x, int64_t in, int64_t clock, bool have_clock)
 {
-    return seg_track_map(&x->t, in & (WRAP - 1), x->default_gap, clock,
-                         have_clock, x->origin_in & (WRAP - 1), ORIGIN_OUT);
+    x->line.origin_in = x->origin_in & (WRAP - 1);
+    x->line.origin_out = ORIGIN_OUT;
+    x->line.clock = clock;
+    x->line.have_clock = have_clock;
+    return seg_track_map(&x->t, &x->line, in & (WRAP - 1), x->default_gap);
 }
 
 /* Runs n frames of `step` from in0; returns the last output. */
@@ -176,6 +181,86 @@ static void test_map_forward_jump(void **state)
     int64_t clock = last + 3000 + SEC(30) - SEC(0.5);
     assert_int_equal(map(&z, in0 + 20 * 3000 + SEC(30), clock, true),
                      last + 3000 + SEC(30));
+}
+
+/* A publisher's 30 fps video and AAC audio (1920 ticks a frame) on one
+ * timeline, audio sent `lead` ahead of video as MPEG-TS muxers do. At
+ * media time 4 s the encoder restarts: both go back 4 s. After the jump,
+ * audio must keep its place relative to video (lip sync) and never
+ * overlap its own frames. */
+static void jump_keeps_av_sync(int64_t lead)
+{
+    const int64_t in0 = SEC(1.4), jump = SEC(4);
+    struct seg_timeline line = { .origin_in = in0, .origin_out = ORIGIN_OUT };
+    struct seg_track v = { 0 }, a = { .contiguous = true };
+    int64_t k = 0, n = 0, vout = 0, aout = -1, v_t = 0, a_t = 0;
+    while (k < 240 || n < 375) {
+        int64_t vt = k * 3000, at = n * 1920;
+        bool audio = n < 375 && (k >= 240 || at - lead < vt);
+        int64_t t = audio ? at : vt;
+        int64_t in = in0 + t - (t >= jump ? jump : 0);
+        if (audio) {
+            int64_t out = seg_track_map(&a, &line, in, 1920);
+            if (aout >= 0 && out < aout + 1920)
+                fail_msg("lead %lld: audio frame %lld at %lld overlaps the one at %lld",
+                         (long long)lead, (long long)n, (long long)out, (long long)aout);
+            aout = out;
+            a_t = at;
+            n++;
+        } else {
+            vout = seg_track_map(&v, &line, in, 3000);
+            v_t = vt;
+            k++;
+        }
+    }
+    int64_t skew = (aout - vout) - (a_t - v_t);
+    if (llabs(skew) > 1920)
+        fail_msg("lead %lld: after the jump audio is %lld ticks off video", (long long)lead,
+                 (long long)skew);
+    assert_int_equal(line.jumps, 1);             /* one jump, logged once */
+}
+
+static void test_map_jump_keeps_av_sync(void **state)
+{
+    (void)state;
+    jump_keeps_av_sync(SEC(0.2));                /* audio jumps first */
+    jump_keeps_av_sync(-SEC(0.2));               /* video jumps first */
+    jump_keeps_av_sync(0);
+}
+
+static void test_map_audio_back_step(void **state)
+{
+    (void)state;
+    /* a looped file: the audio steps back 479 ticks; the frames after it
+     * must not overlap the ones already sent */
+    struct tl x = { .origin_in = 1000000, .default_gap = 1920 };
+    x.t.contiguous = true;
+    int64_t prev = map(&x, x.origin_in, 0, false);
+    int64_t in = x.origin_in;
+    for (int k = 1; k < 20; k++) {
+        in += k == 10 ? 1920 - 2399 : 1920;
+        int64_t out = map(&x, in, prev, true);
+        if (out < prev + 1920)
+            fail_msg("frame %d at %lld overlaps the one at %lld", k, (long long)out, (long long)prev);
+        prev = out;
+    }
+    assert_int_equal(prev, ORIGIN_OUT + 19 * 1920);
+
+    /* ffmpeg -stream_loop -c copy: one audio frame 1 tick after the last
+     * one, which lasts 1920 (the demuxer said so) */
+    struct tl y = { .origin_in = 1000000, .default_gap = 1920 };
+    y.t.contiguous = true;
+    prev = map(&y, y.origin_in, 0, false);
+    in = y.origin_in;
+    for (int k = 1; k < 20; k++) {
+        y.t.dur = 1920;
+        in += k == 10 ? 1 : 1920;
+        int64_t out = map(&y, in, prev, true);
+        if (out < prev + 1920)
+            fail_msg("frame %d at %lld overlaps the one at %lld", k, (long long)out, (long long)prev);
+        prev = out;
+    }
+    assert_int_equal(prev, ORIGIN_OUT + 19 * 1920);
 }
 
 static void test_map_jitter(void **state)
@@ -591,6 +676,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_map_backward_jump_without_clock),
         cmocka_unit_test(test_map_forward_jump),
         cmocka_unit_test(test_map_jitter),
+        cmocka_unit_test(test_map_jump_keeps_av_sync),
+        cmocka_unit_test(test_map_audio_back_step),
         cmocka_unit_test(test_map_gap),
         cmocka_unit_test(test_cutter_init),
         cmocka_unit_test(test_cutter_keyframe),
