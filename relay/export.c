@@ -4,9 +4,11 @@
  * them into one MP4 (movflags +faststart, so moov precedes mdat). Recording
  * time T runs from 0 at the first segment; it is re-anchored at the first
  * segment read and at every discontinuity, from the segment durations in
- * the playlist. While T is before the trim start, packets are held from the
- * latest video keyframe on, so the file starts on the keyframe at or before
- * start. */
+ * the playlist. The file starts at the video keyframe at or before the trim
+ * start, found by reading the first segment once beforehand, and ends after
+ * the last video frame at or before the trim end. Both ends are decided by
+ * time, never by reading order: the mov demuxer returns most of a fragment's
+ * video before its audio. */
 #include "podium/export.h"
 
 #include <fcntl.h>
@@ -20,7 +22,6 @@
 
 #include "podium/log.h"
 
-#define MAX_HELD 4096                 /* packets held before the trim start */
 #define CLK 90000
 
 struct exporter {
@@ -47,9 +48,6 @@ struct run {
     int64_t base;                     /* T of the first packet written */
     bool based;
     int64_t max_t;
-    AVPacket *held[MAX_HELD];
-    int n_held;
-    int64_t held_kf_t;
 };
 
 const char *export_state_name(enum export_state s)
@@ -58,20 +56,9 @@ const char *export_state_name(enum export_state s)
     return names[s];
 }
 
-static void drop_held(struct run *r)
-{
-    for (int i = 0; i < r->n_held; i++)
-        av_packet_free(&r->held[i]);
-    r->n_held = 0;
-}
-
 /* pkt has pts/dts in T (90 kHz) and stream_index = output index. */
 static int write_out(struct run *r, AVPacket *pkt)
 {
-    if (!r->based) {
-        r->base = pkt->dts;
-        r->based = true;
-    }
     int o = pkt->stream_index;
     int slot = o == r->out_video ? 0 : 1;
     pkt->dts -= r->base;
@@ -113,6 +100,81 @@ static int add_streams(struct run *r, AVFormatContext *ic)
     return r->out_video >= 0 || r->out_audio >= 0 ? 0 : AVERROR_INVALIDDATA;
 }
 
+/* Opens recorded segment k (an fMP4 fragment is read after its init
+ * section), probed: without the probe a TS audio PES of several AAC frames
+ * gives one timestamp and frames without any, which were dropped. */
+static int open_segment(struct exporter *e, AVFormatContext **ic, uint64_t seq, int64_t map)
+{
+    char path[2 * PATH_MAX + 16], init[PATH_MAX], frag[PATH_MAX];
+    const AVInputFormat *fmt = av_find_input_format("mpegts");
+    if (map >= 0) {
+        rec_path(e->rec, init, sizeof(init), "init-%lld.mp4", (long long)map);
+        rec_path(e->rec, frag, sizeof(frag), "%llu.m4s", (unsigned long long)seq);
+        snprintf(path, sizeof(path), "concat:%s|%s", init, frag);
+        fmt = av_find_input_format("mov");
+    } else {
+        rec_path(e->rec, path, sizeof(path), "%llu.ts", (unsigned long long)seq);
+    }
+    int ret = avformat_open_input(ic, path, fmt, NULL);
+    if (ret >= 0 && (ret = avformat_find_stream_info(*ic, NULL)) < 0)
+        avformat_close_input(ic);
+    if (ret < 0)
+        log_msg(LV_WARN, e->id, "\"export: segment unreadable, skipped\" file=%s", path);
+    return ret;
+}
+
+/* Reads the next packet of ic that goes to an output stream, in T: the
+ * segment's first packet is put at seg_t (*anchor, then cleared) and the
+ * others keep their distance to it. Returns the output index, or <0 at the
+ * end or on an error. */
+static int next_packet(const struct run *r, AVFormatContext *ic, AVPacket *pkt, bool *anchor,
+                       int64_t seg_t, int64_t *offset)
+{
+    int ret;
+    while ((ret = av_read_frame(ic, pkt)) >= 0) {
+        AVStream *ist = ic->streams[pkt->stream_index];
+        enum AVMediaType type = ist->codecpar->codec_type;
+        int o = type == AVMEDIA_TYPE_VIDEO ? r->out_video
+                : type == AVMEDIA_TYPE_AUDIO ? r->out_audio : -1;
+        if (o < 0 || pkt->dts == AV_NOPTS_VALUE) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        av_packet_rescale_ts(pkt, ist->time_base, (AVRational){ 1, CLK });
+        if (*anchor) {
+            *offset = seg_t - pkt->dts;
+            *anchor = false;
+        }
+        pkt->dts += *offset;
+        pkt->pts = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : pkt->pts + *offset;
+        pkt->stream_index = o;
+        pkt->pos = -1;
+        return o;
+    }
+    return ret;
+}
+
+/* Where the export starts, in T: the latest video keyframe of the first
+ * segment at or before start_t, else its first keyframe; start_t when it
+ * has neither (audio only, or no keyframe in it). */
+static int64_t cut_point(const struct run *r, AVFormatContext *ic, AVPacket *pkt,
+                         int64_t seg_t, int64_t start_t)
+{
+    int64_t best = INT64_MIN, first = INT64_MIN, offset = 0;
+    bool anchor = true;
+    int o;
+    while ((o = next_packet(r, ic, pkt, &anchor, seg_t, &offset)) >= 0) {
+        if (o == r->out_video && (pkt->flags & AV_PKT_FLAG_KEY)) {
+            if (first == INT64_MIN)
+                first = pkt->dts;
+            if (pkt->dts <= start_t)
+                best = pkt->dts;
+        }
+        av_packet_unref(pkt);
+    }
+    return best != INT64_MIN ? best : first != INT64_MIN ? first : start_t;
+}
+
 static int export_run(struct exporter *e, const char *tmp_path, double *duration)
 {
     uint64_t *seqs = NULL;
@@ -127,6 +189,7 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
     bool header = false, done = false;
     int64_t start_t = (int64_t)(e->start * CLK);
     int64_t end_t = e->end > 0 ? (int64_t)(e->end * CLK) : INT64_MAX;
+    int64_t cut_t = start_t;
 
     if (!pkt || n == 0) {
         ret = n == 0 ? AVERROR_INVALIDDATA : AVERROR(ENOMEM);
@@ -157,28 +220,9 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
             ret = AVERROR_EXIT;
             break;
         }
-        char path[2 * PATH_MAX + 16], init[PATH_MAX], frag[PATH_MAX];
-        const AVInputFormat *fmt = av_find_input_format("mpegts");
-        if (maps[k] >= 0) {
-            /* fMP4: the init section, then the fragment, read as one file */
-            rec_path(e->rec, init, sizeof(init), "init-%lld.mp4", (long long)maps[k]);
-            rec_path(e->rec, frag, sizeof(frag), "%llu.m4s", (unsigned long long)seqs[k]);
-            snprintf(path, sizeof(path), "concat:%s|%s", init, frag);
-            fmt = av_find_input_format("mov");
-        } else {
-            rec_path(e->rec, path, sizeof(path), "%llu.ts", (unsigned long long)seqs[k]);
-        }
-        /* Every segment probed, not only the first: without it a TS audio
-         * PES of several AAC frames gives one timestamp and frames without
-         * any, which were dropped (3 of every 4 in the MP4). */
-        ret = avformat_open_input(&ic, path, fmt, NULL);
-        if (ret >= 0 && (ret = avformat_find_stream_info(ic, NULL)) < 0)
-            avformat_close_input(&ic);
-        if (ret < 0) {
-            log_msg(LV_WARN, e->id, "\"export: segment unreadable, skipped\" file=%s", path);
-            ret = 0;
+        if (open_segment(e, &ic, seqs[k], maps[k]) < 0)
             continue;
-        }
+        int64_t seg_t = (int64_t)(starts[k] * CLK);
         if (!header) {
             if ((ret = add_streams(&r, ic)) < 0
                 || (ret = avio_open(&r.oc->pb, tmp_path, AVIO_FLAG_WRITE)) < 0)
@@ -190,72 +234,36 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
             if (ret < 0)
                 goto out_close;
             header = true;
+            if (r.out_video >= 0) {
+                cut_t = cut_point(&r, ic, pkt, seg_t, start_t);
+                avformat_close_input(&ic);
+                if (open_segment(e, &ic, seqs[k], maps[k]) < 0)
+                    continue;
+            }
         }
         bool anchor = k == k0 || discs[k];
-        while ((ret = av_read_frame(ic, pkt)) >= 0) {
-            AVStream *ist = ic->streams[pkt->stream_index];
-            int o = ist->codecpar->codec_type == AVMEDIA_TYPE_VIDEO ? r.out_video
-                    : ist->codecpar->codec_type == AVMEDIA_TYPE_AUDIO ? r.out_audio : -1;
-            if (o < 0 || pkt->dts == AV_NOPTS_VALUE) {
-                av_packet_unref(pkt);
-                continue;
-            }
-            av_packet_rescale_ts(pkt, ist->time_base, (AVRational){ 1, CLK });
-            if (anchor) {
-                offset = (int64_t)(starts[k] * CLK) - pkt->dts;
-                anchor = false;
-            }
-            pkt->dts += offset;
-            pkt->pts = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : pkt->pts + offset;
-            pkt->stream_index = o;
-            pkt->pos = -1;
+        int o;
+        while ((o = next_packet(&r, ic, pkt, &anchor, seg_t, &offset)) >= 0) {
             int64_t t = pkt->dts;
-            if (t > end_t) {
-                av_packet_unref(pkt);
-                if (o == r.out_video || r.out_video < 0) {
-                    done = true;
-                    break;
-                }
-                continue;
-            }
-            bool key = (pkt->flags & AV_PKT_FLAG_KEY) && o == r.out_video;
-            if (t < start_t && r.out_video >= 0) {
-                /* Before the start: keep only the latest GOP. */
-                if (key) {
-                    drop_held(&r);
-                    r.held_kf_t = t;
-                } else if (r.n_held == 0 || t < r.held_kf_t || r.n_held == MAX_HELD) {
-                    av_packet_unref(pkt);
-                    continue;
-                }
-                r.held[r.n_held] = av_packet_clone(pkt);
-                if (r.held[r.n_held])
-                    r.n_held++;
+            bool video = o == r.out_video;
+            /* past the end: the rest of this segment's audio still counts */
+            if (t > end_t || t < cut_t
+                || (video && !r.based && !(pkt->flags & AV_PKT_FLAG_KEY))) {
+                done = done || (t > end_t && (video || r.out_video < 0));
                 av_packet_unref(pkt);
                 continue;
             }
-            if (t < start_t) {               /* audio-only: cut at start */
-                av_packet_unref(pkt);
-                continue;
-            }
-            for (int i = 0; i < r.n_held && ret >= 0; i++)
-                ret = write_out(&r, r.held[i]);
-            drop_held(&r);
-            if (!r.based && r.out_video >= 0 && o == r.out_video && !key) {
-                av_packet_unref(pkt);        /* never start on a non-keyframe */
-                continue;
-            }
-            if (!r.based && r.out_video >= 0 && o != r.out_video) {
-                av_packet_unref(pkt);        /* audio before the first keyframe */
-                continue;
+            if (!r.based) {
+                /* the keyframe's time, even if audio is read before it */
+                r.base = r.out_video >= 0 ? cut_t : t;
+                r.based = true;
             }
             ret = write_out(&r, pkt);
             av_packet_unref(pkt);
             if (ret < 0)
                 goto out_close;
         }
-        if (ret == AVERROR_EOF)
-            ret = 0;
+        ret = o == AVERROR_EOF ? 0 : o;
         avformat_close_input(&ic);
         atomic_store(&e->percent, (int)((k - k0 + 1) * 100 / (k_end - k0)));
         if (ret < 0)
@@ -275,7 +283,6 @@ out_close:
 out_starts:
     free(starts);
 out:
-    drop_held(&r);
     avformat_free_context(r.oc);
     av_packet_free(&pkt);
     free(seqs);

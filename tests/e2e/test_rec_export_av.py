@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""The MP4 export keeps audio and video together at both ends of a trim, in both
+recording formats ([hls] format = ts and fmp4, one podium each, in parallel).
+
+- 12 s recorded (1 s GOP), the session ended, then published with
+  {"start": 3.5, "end": 9.5}: in the MP4 the first audio frame starts within
+  0.05 s of the first video frame (the keyframe at or before 3.5 s), and the
+  audio ends within 0.1 s of the video's end. The mov demuxer returns a
+  fragment's video before its audio, so an export deciding by reading order
+  lost up to a GOP of audio at each end of an fMP4 recording;
+- published again untrimmed: the same holds, and the MP4 lasts the whole
+  recording within one GOP."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import rec_util as ru  # noqa: E402
+
+SID = "panel"
+RECORD = 12.0
+TRIM = (3.5, 9.5)
+
+
+def stream_span(mp4, kind):
+    """(first pts, end of the last frame) in seconds of the MP4's first stream of kind."""
+    sel = "v:0" if kind == "video" else "a:0"
+    j = h.ffprobe_json(["-select_streams", sel, "-show_entries", "packet=pts_time,duration_time",
+                        "-show_packets", mp4], what="ffprobe the %s packets of %s" % (kind, mp4))
+    pk = [(float(p["pts_time"]), float(p.get("duration_time") or 0)) for p in j.get("packets", [])
+          if p.get("pts_time") not in (None, "N/A")]
+    h.check(pk, "%s: no %s packets" % (mp4, kind))
+    return min(p for p, _ in pk), max(p + d for p, d in pk)
+
+
+def export(pod, body, what):
+    r = ru.post(pod, SID, "publish", body=body)
+    h.check(r.status == 202, "%s: publish %r -> %d: %r" % (what, body, r.status, r.body[:200]))
+
+    def done():
+        x = ru.rec_json(pod, SID)["export"]
+        h.check(x.get("state") in ("running", "done"), "%s: export state %r" % (what, x))
+        return x if x.get("state") == "done" and x.get("start") == body.get("start", 0) else None
+    h.wait_for(done, 30, "%s: export done" % what)
+    return os.path.join(ru.rec_dir(pod, SID), "%s.mp4" % SID)
+
+
+def check_ends(mp4, what, length):
+    v0, v1 = stream_span(mp4, "video")
+    a0, a1 = stream_span(mp4, "audio")
+    h.note("%s: video %.3f..%.3f s, audio %.3f..%.3f s" % (what, v0, v1, a0, a1))
+    h.check(abs(a0 - v0) <= 0.05, "%s: audio starts at %.3f s, video at %.3f s (more than 0.05 s apart)"
+            % (what, a0, v0))
+    h.check(abs(a1 - v1) <= 0.1, "%s: audio ends at %.3f s, video at %.3f s (more than 0.1 s apart)"
+            % (what, a1, v1))
+    h.check(abs((v1 - v0) - length) <= ru.GOP + 0.1, "%s: video lasts %.3f s, expected %.1f s within one GOP"
+            % (what, v1 - v0, length))
+
+
+def run(t, fmt):
+    pod = ru.podium(t, {SID: {"title": "Panel", "passphrase": "panel-secret-%s" % fmt}}, close_after=30,
+                    start=False)
+    with open(pod.conf_path) as f:
+        text = f.read()
+    with open(pod.conf_path, "w") as f:
+        f.write(text.replace("\n[hls]\n", "\n[hls]\nformat = %s\n" % fmt, 1))
+    ru.start_pod(pod)
+    pod.publish(SID, duration=60)
+    ru.wait_rec(pod, SID, lambda x: x.get("duration", 0) >= RECORD, RECORD + 15,
+                "%s: %.0f s recorded" % (fmt, RECORD))
+    r = ru.post(pod, SID, "end")
+    h.check(r.status == 202, "%s: POST .../end -> %d" % (fmt, r.status))
+    rj = ru.wait_finalized(pod, SID, 5)
+    mp4 = export(pod, {"start": TRIM[0], "end": TRIM[1]}, "%s trimmed" % fmt)
+    check_ends(mp4, "%s trimmed %.1f..%.1f" % (fmt, TRIM[0], TRIM[1]), TRIM[1] - TRIM[0])
+    mp4 = export(pod, {}, "%s whole" % fmt)
+    check_ends(mp4, "%s whole" % fmt, rj["duration"])
+
+
+def main(t):
+    h.parallel(lambda: run(t, "ts"), lambda: run(t, "fmp4"))
+
+
+if __name__ == "__main__":
+    h.run(main)
