@@ -1742,11 +1742,11 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
         rec_get_stats(s->rec, &rs);
         if (sock == NO_PUBLISHER && !recording_live(s, &rs))
             return json_reply(h, c, session_json(h, s, true));
+        log_msg(LV_INFO, s->id, "\"organizer ends the session\"");  /* before what it causes */
         session_hold_publishers(s);     /* before the kick: its encoder may be back at once */
         atomic_store(&s->end_requested, true);
         if (sock != NO_PUBLISHER)
             ingest_kick(sock);
-        log_msg(LV_INFO, s->id, "\"organizer ends the session\"");
         json_t *o = session_json(h, s, true);
         char *txt = json_dumps(o, JSON_REPLY);
         json_decref(o);

@@ -321,6 +321,17 @@ static struct ingest_conn *conn_new(struct ingest *ing, SRTSOCKET sock,
     return c;
 }
 
+/* The peer of the publisher connection on sock, "-" if it is gone. */
+static void conn_peer(struct ingest *ing, SRTSOCKET sock, char *out, size_t size)
+{
+    snprintf(out, size, "-");
+    pthread_mutex_lock(&ing->lock);
+    for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++)
+        if (ing->conns[i] && ing->conns[i]->sock == sock)
+            snprintf(out, size, "%s", ing->conns[i]->peer);
+    pthread_mutex_unlock(&ing->lock);
+}
+
 static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
 {
     char sidbuf[512] = "";
@@ -352,7 +363,10 @@ static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
     }
     int old = session_attach(s, sock, peer, &c->gen);
     if (old != NO_PUBLISHER) {
-        log_msg(LV_INFO, s->id, "\"publisher takeover: closing previous connection\" peer=%s", peer);
+        char old_peer[sizeof(c->peer)];
+        conn_peer(ing, old, old_peer, sizeof(old_peer));
+        log_msg(LV_INFO, s->id, "\"publisher takeover: closing previous connection\" peer=%s "
+                "new_peer=%s", old_peer, peer);
         srt_close(old);
     }
     int latency = 0, llen = sizeof(latency);
@@ -595,8 +609,9 @@ void ingest_conn_close(struct ingest_conn **pc)
     if (!c)
         return;
     struct ingest *ing = c->ing;
-    if (session_detach(c->session, c->gen))
-        log_msg(LV_INFO, c->session->id, "\"publisher disconnected\" peer=%s", c->peer);
+    bool current = session_detach(c->session, c->gen);
+    log_msg(LV_INFO, c->session->id, "\"publisher disconnected\" peer=%s%s", c->peer,
+            current ? "" : " reason=\"taken over\"");
     srt_close(c->sock);
     pthread_mutex_lock(&ing->lock);
     ing->conns[c->slot] = NULL;

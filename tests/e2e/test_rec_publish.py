@@ -3,7 +3,8 @@
 
 - organizer endpoints answer 401 without (or with a wrong) Bearer token;
 - publish while live -> 409; POST .../end -> 202: the publisher is kicked, the
-  recording finalized within a few seconds, the live playlist gets ENDLIST;
+  recording finalized within a few seconds, the live playlist gets ENDLIST; the
+  log says "organizer ends the session" before "publisher stream ended";
 - bad publish bodies -> 400 (not JSON, not an object, non-number start,
   end <= start, negative start, start beyond the recording, an unknown or
   misspelt field), each naming the field;
@@ -111,6 +112,12 @@ def main(t):
     h.note("recording finalized after end: %d segments, %.3f s" % (rj["segments"], rj["duration"]))
     rc = pub.wait(10)
     h.note("publisher exited with %d after the organizer ended the session" % rc)
+    h.wait_for(lambda: "publisher disconnected" in [r.get("msg") for r in pod.log_records()], 5,
+               "'publisher disconnected' in the log after end")
+    msgs = [r.get("msg") for r in pod.log_records() if r.get("session") == SID]
+    h.check("organizer ends the session" in msgs and "publisher stream ended" in msgs
+            and msgs.index("organizer ends the session") < msgs.index("publisher stream ended"),
+            "the log should say the organizer ends the session before what follows from it: %r" % msgs)
     h.wait_for(lambda: pod.api(SID).get("publisher") is None, 5, "API publisher=null after end")
     h.wait_for(lambda: "#EXT-X-ENDLIST" in pod.get("/live/%s/index.m3u8" % SID).body.decode(), 5,
                "#EXT-X-ENDLIST in the live playlist after end")

@@ -3,7 +3,9 @@
 
 Both continue the same live playlist after exactly one #EXT-X-DISCONTINUITY,
 segment numbers and MEDIA-SEQUENCE never go back, and between publishers the
-playlist keeps serving its last window unchanged. The two scenarios run in
+playlist keeps serving its last window unchanged. At the takeover the log
+names the peer it closes (peer=, with new_peer=) and that peer's "publisher
+disconnected" line says reason="taken over". The two scenarios run in
 parallel on two sessions."""
 import os
 import sys
@@ -87,6 +89,16 @@ def takeover(t, pod):
     w.check_durations_against(pod.segment_duration, 1.0)
     h.check(pod.api(sid).get("discontinuities") == 1, "takeover: API discontinuities=%r, expected 1"
             % pod.api(sid).get("discontinuities"))
+    # the log names who was closed, and says that connection ended
+    recs = [r for r in pod.log_records() if r.get("session") == sid]
+    taken = [r for r in recs if r.get("msg") == "publisher takeover: closing previous connection"]
+    h.check(len(taken) == 1 and taken[0].get("peer") == addr_c and taken[0].get("new_peer") not in (None, addr_c),
+            "takeover: expected one takeover line with peer=%s (the connection closed) and the new peer: %r"
+            % (addr_c, taken))
+    gone = [r for r in recs if r.get("msg") == "publisher disconnected" and r.get("peer") == addr_c]
+    h.check(len(gone) == 1 and gone[0].get("reason") == "taken over",
+            "takeover: expected one 'publisher disconnected' line for %s with reason=\"taken over\": %r"
+            % (addr_c, gone))
 
 
 def main(t):
