@@ -82,6 +82,7 @@ struct segmenter {
     bool ref_seen;
     bool started;
     int64_t seg_start;
+    int64_t seg_key_off;                 /* pts - dts of the frame that began it */
     bool seg_independent;
     bool seg_has_data;
     struct segbuf buf;
@@ -657,6 +658,22 @@ static void sink_end(void *opaque, uint32_t gen)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* pts - dts of a frame (its reorder delay), 0 when unknown or absurd. */
+static int64_t pts_offset(int64_t pts, int64_t dts)
+{
+    int64_t off = pts != AV_NOPTS_VALUE && dts != AV_NOPTS_VALUE ? seg_wrap_diff(pts, dts) : 0;
+    return off < 0 || off > MAX_PTS_OFFSET ? 0 : off;
+}
+
+/* The time a keyframe is judged at for a cut: its dts moved by how much
+ * more it is reordered than the frame that began the segment. An open
+ * GOP's CRA is decoded well before it is shown (its leading pictures come
+ * after it), so by dts it looks early and the segment ran a GOP long. */
+static int64_t cut_time(const struct segmenter *s, int64_t dts, int64_t off, bool key)
+{
+    return key ? dts + off - s->seg_key_off : dts;
+}
+
 /* Whether a reference frame at `at` (frames `gap` apart) would make the
  * current LL-HLS part longer than part_duration: end the part before it. */
 static bool part_due(const struct segmenter *s, int64_t at, int64_t gap)
@@ -722,9 +739,7 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         if (d > 0 && d < SEG_CLOCK)
             t->gap = t->dur = d;
     }
-    int64_t off = pts_raw != AV_NOPTS_VALUE ? seg_wrap_diff(pts_raw, raw) : 0;
-    if (off < 0 || off > MAX_PTS_OFFSET)
-        off = 0;
+    int64_t off = pts_offset(pts_raw, raw);
     int64_t pts = dts + off;
 
     bool ref = o == s->ref;
@@ -744,6 +759,7 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         }
         s->started = true;
         s->seg_start = dts;
+        s->seg_key_off = off;
         s->part_start = dts;
         s->seg_independent = ref && key;
         if (s->dropped)
@@ -751,13 +767,15 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
                     (unsigned long long)s->dropped);
     } else {
         int64_t lag = ref ? 0 : (s->ref_seen ? dts - s->ref_last : INT64_MAX / 2);
-        enum seg_cut c = seg_cutter_check(&s->cut, dts, t->gap, ref, key, lag);
+        enum seg_cut c = seg_cutter_check(&s->cut, cut_time(s, dts, off, ref && key), t->gap,
+                                          ref, key, lag);
         if (c == SEG_CUT_NONE && s->buf.len > SEG_MAX_BYTES - (4 << 20))
             c = SEG_CUT_FORCED;
         if (c != SEG_CUT_NONE) {
             s->cut.start = s->seg_start;
             finish_segment(s, dts);
             s->seg_start = dts;
+            s->seg_key_off = off;
             s->seg_independent = c == SEG_CUT_KEYFRAME || (ref && key);
         } else if (ref && part_due(s, dts, t->gap)) {
             flush_part(s, dts);          /* parts no longer than part_duration */
@@ -824,11 +842,12 @@ static void sink_next_frame(void *opaque, uint32_t gen, const AVStream *st,
     int64_t d = seg_wrap_diff(raw, t->last_in);
     if (!t->seen || d <= 0 || d > MAX_STEP)
         goto out;
-    int64_t at = t->last_out + d;
-    enum seg_cut c = seg_cutter_check(&s->cut, at, t->gap, true, key, 0);
+    int64_t at = t->last_out + d, off = pts_offset(pts, raw);
+    enum seg_cut c = seg_cutter_check(&s->cut, cut_time(s, at, off, key), t->gap, true, key, 0);
     if (c == SEG_CUT_KEYFRAME) {
         finish_segment(s, at);
         s->seg_start = s->cut.start = at;
+        s->seg_key_off = off;
         s->seg_independent = true;
     } else if (c == SEG_CUT_NONE && part_due(s, at, t->gap)) {
         flush_part(s, at);

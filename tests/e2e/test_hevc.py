@@ -4,7 +4,8 @@ H.264), to a TS podium and an LL-HLS (fMP4) podium at once, from one file
 sent with -c copy:
 
 - TS: every live segment is HEVC + AAC, starts on a keyframe and decodes
-  without error; the recording decodes end to end;
+  without error; x265's GOPs are open (CRA keyframes): the segments are the
+  1 s GOPs, TARGETDURATION 1; the recording decodes end to end;
 - fMP4: the init section's sample entry is hvc1 (the mp4 muxer's default,
   hev1, does not play in Safari or on iOS, the only browsers that take
   HEVC in HLS, and only in fMP4); init + segment and init + part decode;
@@ -94,6 +95,13 @@ def main(t):
 
     seqs = w.seen_seqs()
     h.check(len(seqs) >= SENT - 2, "only %d TS segments for %d s in 1 s GOPs" % (len(seqs), SENT))
+    # x265's GOPs are open: every keyframe after the first is a CRA, decoded
+    # ahead of its leading pictures, and the first segment must not run on
+    # to the second one (which made TARGETDURATION 2 for 1 s GOPs)
+    target = w.last.target
+    durs = [w.segs[q].duration for q in seqs]
+    h.check(target == 1 and max(durs) <= 1.05, "TARGETDURATION %r and EXTINFs %r for 1 s GOPs, segment_duration 1"
+            % (target, durs))
     for q in seqs:
         path = w.segment_path(q)
         h.check(video_stream(path, "%d.ts" % q)[0] == "hevc", "%d.ts: video is not HEVC" % q)
