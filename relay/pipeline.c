@@ -473,6 +473,13 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
                 (double)(av_gettime_relative() - t0) / 1e6, (long long)avio_tell(pb));
         goto out;
     }
+    /* Only audio and video are relayed. A private data stream the demuxer
+     * cannot name is probed from its own packets, and until that is done
+     * every packet read after its first waits behind it (8 MB of the
+     * stream, more than BEGIN_US of it): skip such streams' PES. */
+    for (unsigned i = 0; i < ic->nb_streams; i++)
+        if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_DATA)
+            ic->streams[i]->discard = AVDISCARD_ALL;
     pes_framed = pes_framed && streams_framable(ic);
     if (pes_framed)
         ic->flags |= AVFMT_FLAG_NOPARSE; /* before probing creates parsers */

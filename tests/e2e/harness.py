@@ -1034,6 +1034,58 @@ def check_timestamp_continuity(w, video=True, tolerance=0.25):
         fail("timestamp continuity of %s:\n  - %s" % (w.sid, "\n  - ".join(bad)))
 
 
+class PacedSender:
+    """Sends MPEG-TS bytes over SRT at the media's pace through srt-live-transmit
+    (what an encoder does, without ffmpeg's muxer deciding what to send): start(),
+    then wait_sent(), then close(). Pacing sleeps keep the rate, they
+    synchronise nothing."""
+
+    def __init__(self, test, pod, sid, data, seconds, chunk=1316):
+        self.data, self.seconds, self.chunk = data, float(seconds), chunk
+        url = "srt://127.0.0.1:%d?streamid=%s&passphrase=%s&latency=120" % (
+            pod.srt_port, sid, pod.sessions[sid]["passphrase"])
+        self.log_path = test.path("%s-slt.log" % sid)
+        self.proc = spawn(["srt-live-transmit", "-a:no", "-c:%d" % chunk, "file://con", url],
+                          "srt-live-transmit " + sid, log_path=self.log_path, stdin=subprocess.PIPE)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._feed, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def _feed(self):
+        rate = len(self.data) / self.seconds
+        t0 = time.monotonic()
+        try:
+            for off in range(0, len(self.data), self.chunk):
+                delay = t0 + off / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                self.proc.stdin.write(self.data[off:off + self.chunk])
+                self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+        finally:
+            self.done.set()
+
+    def wait_sent(self, timeout):
+        wait_for(self.done.is_set, timeout, "the paced feed to finish")
+
+    def close(self):
+        """Let the feed end, then make srt-live-transmit close its connection."""
+        self.thread.join(timeout=10)
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        kill_proc(self.proc, signal.SIGINT)  # after EOF, SIGINT makes it close its connection
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            kill_proc(self.proc)
+
+
 def check_audio_continuity(w, tolerance=2, max_gap=None):
     """Within each run of consecutive segments without #EXT-X-DISCONTINUITY, every
     audio frame starts no earlier than the previous one ends (90 kHz ticks; the

@@ -15,11 +15,7 @@
                each loop 1 tick after the last one of the loop before: no audio
                frame overlaps another in the segments."""
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -166,47 +162,15 @@ def case_reset(t, pod):
     encode(t, b, 4, 880)
     with open(a, "rb") as f1, open(b, "rb") as f2:
         data = f1.read() + f2.read()
-    chunk = 1316
-    chunks = [data[i:i + chunk] for i in range(0, len(data), chunk)]
-    rate = len(data) / 8.0  # real time: 8 s of media
     w = pod.watch(sid)
-    url = "srt://127.0.0.1:%d?streamid=%s&passphrase=%s&latency=120" % (
-        pod.srt_port, sid, pod.sessions[sid]["passphrase"])
-    p = h.spawn(["srt-live-transmit", "-a:no", "-c:%d" % chunk, "file://con", url], "srt-live-transmit reset",
-                log_path=t.path("reset-slt.log"), stdin=subprocess.PIPE)
-    done = threading.Event()
-
-    def feed():
-        t0 = time.monotonic()
-        try:
-            for i, c in enumerate(chunks):
-                delay = t0 + i * chunk / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)  # pacing at the media rate, not synchronisation
-                p.stdin.write(c)
-                p.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
-        finally:
-            done.set()
-    th = threading.Thread(target=feed, daemon=True)
-    th.start()
+    sender = h.PacedSender(t, pod, sid, data, 8.0).start()  # real time: 8 s of media
     try:
         w.wait_segments(2, 20, "reset: 2 segments")
-        h.wait_for(done.is_set, 30, "reset: the paced feed to finish")
-        h.check(p.poll() is None, "reset: srt-live-transmit ended early (podium closed the connection?):\n%s"
-                % h.tail(t.path("reset-slt.log")))
+        sender.wait_sent(30)
+        h.check(sender.proc.poll() is None, "reset: srt-live-transmit ended early (podium closed the connection?):\n%s"
+                % h.tail(sender.log_path))
     finally:
-        th.join(timeout=10)
-        try:
-            p.stdin.close()
-        except OSError:
-            pass
-        h.kill_proc(p, signal.SIGINT)  # after EOF, SIGINT makes it close its connection
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            h.kill_proc(p)
+        sender.close()
     h.wait_for(lambda: pod.api(sid).get("publisher") is None, 15, "reset: publisher=null at the end")
     common_checks(w, 6, (6.5, 9.0))
     h.check_timestamp_continuity(w)
