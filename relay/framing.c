@@ -162,6 +162,60 @@ int framing_aac_config(int profile, int sample_rate, int channels, uint8_t asc[2
     return 0;
 }
 
+int framing_adts_config(const uint8_t *data, size_t size, uint8_t asc[2], int *rate,
+                        int *channels)
+{
+    if (!framing_adts_header(data, size))
+        return -1;
+    int aot = (data[2] >> 6) + 1;
+    int fi = (data[2] >> 2) & 0xF;
+    int ch = (data[2] & 1) << 2 | data[3] >> 6;
+    if (fi >= 13 || ch == 0)
+        return -1;
+    asc[0] = (uint8_t)((aot << 3) | (fi >> 1));
+    asc[1] = (uint8_t)(((fi & 1) << 7) | (ch << 3));
+    *rate = adts_rates[fi];
+    *channels = ch == 7 ? 8 : ch;
+    return 0;
+}
+
+/* Where the NAL unit starting at data[i] (after its start code) ends: at
+ * the next start code, less the zero byte of a 4-byte one. */
+static size_t nal_end(const uint8_t *data, size_t size, size_t i)
+{
+    for (size_t j = i; j + 2 < size; j++)
+        if (!data[j] && !data[j + 1] && data[j + 2] == 1)
+            return j > i && !data[j - 1] ? j - 1 : j;
+    return size;
+}
+
+int framing_param_sets(enum AVCodecID id, const uint8_t *data, size_t size, bool with_pps,
+                       uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 3 < size; i++) {
+        if (data[i] || data[i + 1] || data[i + 2] != 1)
+            continue;
+        size_t start = i + 3;
+        int t = id == AV_CODEC_ID_H264 ? data[start] & 0x1F : (data[start] >> 1) & 0x3F;
+        bool vcl = id == AV_CODEC_ID_H264 ? t >= 1 && t <= 5 : t <= 31;
+        if (vcl)
+            break;
+        bool ps = id == AV_CODEC_ID_H264 ? t == 7 || (with_pps && t == 8)
+                                         : (t >= 32 && t <= 33) || (with_pps && t == 34);
+        size_t end = nal_end(data, size, start);
+        if (ps) {
+            if (n + 4 + (end - start) > cap)
+                return -1;
+            memcpy(out + n, "\0\0\0\1", 4);
+            memcpy(out + n + 4, data + start, end - start);
+            n += 4 + (end - start);
+        }
+        i = end - 1;
+    }
+    return (int)n;
+}
+
 size_t framing_adts_frame(const uint8_t *data, size_t size, int *sample_rate)
 {
     size_t hdr = framing_adts_header(data, size);

@@ -26,6 +26,7 @@
 
 #include "podium/segbuf.h"
 
+#include <libavcodec/avcodec.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/opt.h>
 #include <libavutil/time.h>
@@ -92,6 +93,14 @@ struct segmenter {
     AVBufferRef *init;                   /* ftyp+moov of the current muxer */
     uint64_t init_id;
     bool strip_adts[SEG_MAX_STREAMS];    /* ADTS in, raw AAC out */
+    /* In-stream parameter changes: what each stream last carried (AAC's
+     * config, the video's parameter sets; NULL before its first), and a
+     * change waiting for the next cut, when a new init section begins. */
+    uint8_t *cfg[SEG_MAX_STREAMS];
+    int cfg_len[SEG_MAX_STREAMS];
+    AVCodecParameters *next_par[SEG_MAX_STREAMS];
+    uint64_t held_back;                  /* audio frames dropped while one waits */
+    char peer[64];
     /* LL-HLS parts of the segment being built */
     int part_index;
     size_t part_off;                     /* where the part starts in buf */
@@ -481,11 +490,72 @@ static int fmp4_prepare(struct segmenter *s, AVStream *ost, const char *peer)
     return 0;
 }
 
-static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char *peer)
+/* Writes the header of s->oc, whose streams are set up: the fMP4 init
+ * section, kept in s->init. The bytes of the segments go to s->buf. */
+static int start_muxer(struct segmenter *s, const char *peer)
 {
     char err[AV_ERROR_MAX_STRING_SIZE];
+    uint8_t *iobuf = av_malloc(IO_BUF);
+    if (!iobuf)
+        goto out_nomem;
+    s->oc->pb = avio_alloc_context(iobuf, IO_BUF, 1, s, NULL, write_cb, NULL);
+    if (!s->oc->pb) {
+        av_free(iobuf);
+        goto out_nomem;
+    }
+    /* TS packets go straight to the segment buffer; through the AVIO buffer
+     * they would be copied twice. Not for fMP4: movenc patches box sizes by
+     * seeking back inside the AVIO buffer, which has no seek callback. */
+    s->oc->pb->direct = !s->fmp4;
+    s->oc->max_delay = MUX_DELAY_US;
+    AVDictionary *opts = NULL;
+    if (s->fmp4) {
+        /* Fragments only when we flush (parts, segments); the moov is the
+         * init section, written by write_header. */
+        av_dict_set(&opts, "movflags",
+                    "+frag_custom+empty_moov+default_base_moof+skip_trailer", 0);
+        /* Keep the session timeline in every track's tfdt: movenc would
+         * otherwise move only the first sample of a track to zero and
+         * audio and video would disagree by the offset. */
+        av_dict_set(&opts, "use_editlist", "0", 0);
+        s->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
+    } else {
+        av_dict_set(&opts, "mpegts_copyts", "1", 0);
+        av_dict_set(&opts, "mpegts_flags", "+resend_headers", 0);
+    }
+    int ret = avformat_write_header(s->oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        log_msg(LV_WARN, s->id, "\"publisher refused: cannot mux its streams\" peer=%s err=\"%s\"",
+                peer, av_make_error_string(err, sizeof(err), ret));
+        close_muxer(s);
+        return PIPE_REFUSE;
+    }
+    /* TS: the header (PAT/PMT) is written again at the first cut, keep the
+     * first segment's bytes starting clean. fMP4: it is the init section. */
+    avio_flush(s->oc->pb);
+    if (s->fmp4) {
+        s->init = av_buffer_alloc(s->buf.len);
+        if (!s->init)
+            goto out_nomem;
+        memcpy(s->init->data, s->buf.data, s->buf.len);
+        s->init_id = s->next_seq;
+    }
+    reset_buf(s);
+    s->part_index = 0;
+    s->part_off = 0;
+    s->part_fresh = true;
+    return PIPE_OK;
+
+out_nomem:
+    log_msg(LV_ERROR, s->id, "\"out of memory opening the muxer\" peer=%s", peer);
+    close_muxer(s);
+    return PIPE_REFUSE;
+}
+
+static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char *peer)
+{
     int video = -1, audio = -1, n_out = 0, ret;
-    uint8_t *iobuf = NULL;
 
     for (int i = 0; i < MAX_IN_STREAMS; i++)
         s->map[i] = -1;
@@ -553,57 +623,9 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         return PIPE_REFUSE;
     }
 
-    iobuf = av_malloc(IO_BUF);
-    if (!iobuf)
-        goto out_nomem;
-    s->oc->pb = avio_alloc_context(iobuf, IO_BUF, 1, s, NULL, write_cb, NULL);
-    if (!s->oc->pb) {
-        av_free(iobuf);
-        goto out_nomem;
-    }
-    /* TS packets go straight to the segment buffer; through the AVIO buffer
-     * they would be copied twice. Not for fMP4: movenc patches box sizes by
-     * seeking back inside the AVIO buffer, which has no seek callback. */
-    s->oc->pb->direct = !s->fmp4;
-    s->oc->max_delay = MUX_DELAY_US;
-    AVDictionary *opts = NULL;
-    if (s->fmp4) {
-        /* Fragments only when we flush (parts, segments); the moov is the
-         * init section, written by write_header. */
-        av_dict_set(&opts, "movflags",
-                    "+frag_custom+empty_moov+default_base_moof+skip_trailer", 0);
-        /* Keep the session timeline in every track's tfdt: movenc would
-         * otherwise move only the first sample of a track to zero and
-         * audio and video would disagree by the offset. */
-        av_dict_set(&opts, "use_editlist", "0", 0);
-        s->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
-    } else {
-        av_dict_set(&opts, "mpegts_copyts", "1", 0);
-        av_dict_set(&opts, "mpegts_flags", "+resend_headers", 0);
-    }
-    ret = avformat_write_header(s->oc, &opts);
-    av_dict_free(&opts);
-    if (ret < 0) {
-        log_msg(LV_WARN, s->id, "\"publisher refused: cannot mux its streams\" peer=%s err=\"%s\"",
-                peer, av_make_error_string(err, sizeof(err), ret));
-        close_muxer(s);
-        return PIPE_REFUSE;
-    }
-    /* TS: the header (PAT/PMT) is written again at the first cut, keep the
-     * first segment's bytes starting clean. fMP4: it is the init section. */
-    avio_flush(s->oc->pb);
-    if (s->fmp4) {
-        s->init = av_buffer_alloc(s->buf.len);
-        if (!s->init)
-            goto out_nomem;
-        memcpy(s->init->data, s->buf.data, s->buf.len);
-        s->init_id = s->next_seq;
-    }
-    reset_buf(s);
-    s->part_index = 0;
-    s->part_off = 0;
-    s->part_fresh = true;
-
+    ret = start_muxer(s, peer);
+    if (ret != PIPE_OK)
+        return ret;
     s->has_video = video >= 0;
     s->ref = video >= 0 ? video : audio;
     struct seg_cutter keep = s->cut;
@@ -615,6 +637,189 @@ out_nomem:
     log_msg(LV_ERROR, s->id, "\"out of memory opening the muxer\" peer=%s", peer);
     close_muxer(s);
     return PIPE_REFUSE;
+}
+
+/* ------------------------------------------- in-stream parameter changes */
+
+#define PARAM_SETS_MAX 1024
+
+static void clear_params(struct segmenter *s)
+{
+    for (int i = 0; i < SEG_MAX_STREAMS; i++) {
+        av_freep(&s->cfg[i]);
+        s->cfg_len[i] = 0;
+        avcodec_parameters_free(&s->next_par[i]);
+    }
+    s->held_back = 0;
+}
+
+/* Whether stream o now carries cfg, other than what it carried before; the
+ * first one seen is what its init section was made from. */
+static bool config_changed(struct segmenter *s, int o, const uint8_t *cfg, int len)
+{
+    if (s->cfg[o] && s->cfg_len[o] == len && !memcmp(s->cfg[o], cfg, (size_t)len))
+        return false;
+    bool first = !s->cfg[o];
+    uint8_t *copy = av_memdup(cfg, (size_t)len);
+    if (!copy)
+        return false;                    /* no memory: go on with what we have */
+    av_free(s->cfg[o]);
+    s->cfg[o] = copy;
+    s->cfg_len[o] = len;
+    return !first;
+}
+
+/* The picture size the parameter sets before a keyframe's first slice
+ * describe, as libavcodec's parser reads them. */
+static int picture_size(enum AVCodecID id, const AVPacket *pkt, int *w, int *h)
+{
+    AVCodecParserContext *pc = av_parser_init(id);
+    AVCodecContext *avctx = avcodec_alloc_context3(NULL);
+    int ret = -1;
+    if (pc && avctx) {
+        uint8_t *out;
+        int out_size;
+        pc->flags |= PARSER_FLAG_COMPLETE_FRAMES;
+        av_parser_parse2(pc, avctx, &out, &out_size, pkt->data, pkt->size, AV_NOPTS_VALUE,
+                         AV_NOPTS_VALUE, 0);
+        if (pc->width > 0 && pc->height > 0) {
+            *w = pc->width;
+            *h = pc->height;
+            ret = 0;
+        }
+    }
+    av_parser_close(pc);
+    avcodec_free_context(&avctx);
+    return ret;
+}
+
+/* fMP4 only: MP4 describes a stream once, in the init section, and AAC's
+ * rate or a video's SPS can change inside one connection (ADTS and in-band
+ * parameter sets carry them; a TS segment needs nothing new). A change
+ * waits in next_par[o] for the cut that begins a new init section. */
+static void check_params(struct segmenter *s, int o, const AVPacket *pkt, bool key)
+{
+    const AVCodecParameters *cur = s->oc->streams[o]->codecpar;
+    uint8_t cfg[PARAM_SETS_MAX];
+    int len, rate = 0, channels = 0, w = 0, h = 0;
+
+    if (s->strip_adts[o]) {
+        if (framing_adts_config(pkt->data, (size_t)pkt->size, cfg, &rate, &channels) < 0)
+            return;
+        len = 2;
+    } else if ((cur->codec_id == AV_CODEC_ID_H264 || cur->codec_id == AV_CODEC_ID_HEVC) && key) {
+        /* The SPS (and VPS) only: some encoders vary their PPS from one
+         * keyframe to the next, and a new init section on each would make
+         * every segment a discontinuity. */
+        len = framing_param_sets(cur->codec_id, pkt->data, (size_t)pkt->size, false, cfg,
+                                 sizeof(cfg));
+        if (len <= 0)
+            return;
+    } else {
+        return;
+    }
+    if (!config_changed(s, o, cfg, len))
+        return;
+    if (!s->strip_adts[o] && picture_size(cur->codec_id, pkt, &w, &h) < 0) {
+        log_msg(LV_WARN, s->id, "\"video parameters changed but cannot be read, kept as they were\" "
+                "stream=%d", o);
+        return;
+    }
+    uint8_t full[PARAM_SETS_MAX];        /* the init section needs the PPS too */
+    if (!s->strip_adts[o]) {
+        len = framing_param_sets(cur->codec_id, pkt->data, (size_t)pkt->size, true, full,
+                                 sizeof(full));
+        if (len <= 0)
+            return;
+    }
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    uint8_t *extra = av_mallocz((size_t)len + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!par || !extra || avcodec_parameters_copy(par, cur) < 0) {
+        avcodec_parameters_free(&par);
+        av_free(extra);
+        return;
+    }
+    memcpy(extra, s->strip_adts[o] ? cfg : full, (size_t)len);
+    av_freep(&par->extradata);
+    par->extradata = extra;
+    par->extradata_size = len;
+    if (s->strip_adts[o]) {
+        par->sample_rate = rate;
+        av_channel_layout_uninit(&par->ch_layout);
+        av_channel_layout_default(&par->ch_layout, channels);
+        log_msg(LV_INFO, s->id, "\"audio parameters changed, a new init section follows\" "
+                "stream=%d rate=%d->%d channels=%d->%d", o, cur->sample_rate, rate,
+                cur->ch_layout.nb_channels, channels);
+    } else {
+        par->width = w;
+        par->height = h;
+        log_msg(LV_INFO, s->id, "\"video parameters changed, a new init section follows\" "
+                "stream=%d size=%dx%d->%dx%d", o, cur->width, cur->height, w, h);
+    }
+    avcodec_parameters_free(&s->next_par[o]);
+    s->next_par[o] = par;
+}
+
+static bool params_pending(const struct segmenter *s)
+{
+    for (int i = 0; i < SEG_MAX_STREAMS; i++)
+        if (s->next_par[i])
+            return true;
+    return false;
+}
+
+/* Ends the segment at `at` (the packet that begins the next one) and goes
+ * on with a new muxer, whose init section has the changed parameters; the
+ * timeline goes on, the next segment starts a discontinuity. */
+static int apply_params(struct segmenter *s, int64_t at, int64_t off, bool independent)
+{
+    AVCodecParameters *pars[SEG_MAX_STREAMS] = { 0 };
+    unsigned n = s->oc->nb_streams;
+    int ret = PIPE_OK;
+
+    if (s->started) {
+        s->cut.start = s->seg_start;
+        finish_segment(s, at);
+        s->seg_start = s->cut.start = at;
+        s->seg_key_off = off;
+        s->seg_independent = independent;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        pars[i] = s->next_par[i];
+        s->next_par[i] = NULL;
+        if (!pars[i] && (!(pars[i] = avcodec_parameters_alloc())
+                         || avcodec_parameters_copy(pars[i], s->oc->streams[i]->codecpar) < 0))
+            ret = PIPE_REFUSE;
+    }
+    close_muxer(s);
+    reset_buf(s);
+    if (ret == PIPE_OK && avformat_alloc_output_context2(&s->oc, NULL, "mp4", NULL) < 0)
+        ret = PIPE_REFUSE;
+    for (unsigned i = 0; ret == PIPE_OK && i < n; i++) {
+        AVStream *ost = avformat_new_stream(s->oc, NULL);
+        if (!ost || avcodec_parameters_copy(ost->codecpar, pars[i]) < 0)
+            ret = PIPE_REFUSE;
+        else
+            ost->time_base = (AVRational){ 1, SEG_CLOCK };
+    }
+    for (unsigned i = 0; i < n; i++)
+        avcodec_parameters_free(&pars[i]);
+    if (ret == PIPE_OK)
+        ret = start_muxer(s, s->peer);
+    else
+        close_muxer(s);
+    if (ret != PIPE_OK) {
+        log_msg(LV_ERROR, s->id, "\"cannot begin a new init section, the publisher is closed\" "
+                "peer=%s", s->peer);
+        return ret;
+    }
+    if (s->next_seq > 0)
+        s->next_disc = true;
+    if (s->held_back)
+        log_msg(LV_INFO, s->id, "\"audio frames held back until the video's keyframe\" frames=%llu",
+                (unsigned long long)s->held_back);
+    s->held_back = 0;
+    return PIPE_OK;
 }
 
 /* ---------------------------------------------------------------- sink */
@@ -642,6 +847,8 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
     s->started = false;
     s->seg_has_data = false;
     reset_buf(s);
+    clear_params(s);
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
     int ret = open_muxer(s, ic, peer);
     if (ret == PIPE_OK)
         s->gen = s->last_gen = gen;
@@ -749,6 +956,21 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         s->ref_seen = true;
     }
 
+    bool cut_done = false;
+    if (s->fmp4) {
+        check_params(s, o, pkt, key);
+        if (params_pending(s) && ((ref && key) || !s->has_video)) {
+            if ((ret = apply_params(s, dts, off, ref && key)) != PIPE_OK) {
+                end_publisher(s);
+                goto out_unlock;
+            }
+            cut_done = true;
+        } else if (s->next_par[o]) {
+            s->held_back++;              /* not for this init section: wait */
+            goto out_unlock;
+        }
+    }
+
     if (!s->started) {
         if (s->has_video && !(ref && key)) {
             if (dts - s->tl.origin_out < KEY_WAIT) {
@@ -765,7 +987,7 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         if (s->dropped)
             log_msg(LV_INFO, s->id, "\"started at the first keyframe\" dropped_packets=%llu",
                     (unsigned long long)s->dropped);
-    } else {
+    } else if (!cut_done) {
         int64_t lag = ref ? 0 : (s->ref_seen ? dts - s->ref_last : INT64_MAX / 2);
         enum seg_cut c = seg_cutter_check(&s->cut, cut_time(s, dts, off, ref && key), t->gap,
                                           ref, key, lag);
@@ -896,6 +1118,7 @@ void seg_free(struct segmenter **ps)
     if (!s)
         return;
     close_muxer(s);
+    clear_params(s);
     segbuf_free(&s->buf);
     av_packet_free(&s->tmp);
     pthread_mutex_destroy(&s->lock);

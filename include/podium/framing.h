@@ -72,4 +72,18 @@ size_t framing_adts_header(const uint8_t *data, size_t size);
  * the rate or channels have no ADTS code. */
 int framing_aac_config(int profile, int sample_rate, int channels, uint8_t asc[2]);
 
+/* The AudioSpecificConfig, rate and channel count the ADTS header data
+ * starts with stands for. Returns 0, or -1 when it is no ADTS header or
+ * one MP4 cannot describe (channel configuration 0). */
+int framing_adts_config(const uint8_t *data, size_t size, uint8_t asc[2], int *rate,
+                        int *channels);
+
+/* The parameter sets (H.264 SPS, PPS; HEVC VPS, SPS, PPS; without the
+ * PPS unless with_pps) that come before the first slice of the Annex B
+ * access unit data, each behind a 4-byte start code, written to out (up
+ * to cap bytes). Returns their length, 0 when there are none, -1 when
+ * they do not fit. */
+int framing_param_sets(enum AVCodecID id, const uint8_t *data, size_t size, bool with_pps,
+                       uint8_t *out, size_t cap);
+
 #endif

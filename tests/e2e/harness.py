@@ -1036,12 +1036,13 @@ def check_timestamp_continuity(w, video=True, tolerance=0.25):
 
 class PacedSender:
     """Sends MPEG-TS bytes over SRT at the media's pace through srt-live-transmit
-    (what an encoder does, without ffmpeg's muxer deciding what to send): start(),
-    then wait_sent(), then close(). Pacing sleeps keep the rate, they
-    synchronise nothing."""
+    (what an encoder does, without ffmpeg's muxer deciding what to send): start()
+    (once connected), then wait_sent(), then close(). Pacing sleeps keep the rate,
+    they synchronise nothing."""
 
     def __init__(self, test, pod, sid, data, seconds, chunk=1316):
         self.data, self.seconds, self.chunk = data, float(seconds), chunk
+        self.pod, self.sid = pod, sid
         url = "srt://127.0.0.1:%d?streamid=%s&passphrase=%s&latency=120" % (
             pod.srt_port, sid, pod.sessions[sid]["passphrase"])
         self.log_path = test.path("%s-slt.log" % sid)
@@ -1051,6 +1052,9 @@ class PacedSender:
         self.thread = threading.Thread(target=self._feed, daemon=True)
 
     def start(self):
+        # srt-live-transmit drops what it reads before its connection is up
+        wait_for(lambda: self.pod.api(self.sid).get("publisher") is not None, 10,
+                 "srt-live-transmit connected for %s" % self.sid)
         self.thread.start()
         return self
 

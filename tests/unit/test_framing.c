@@ -247,6 +247,52 @@ static void test_aac_config(void **state)
     assert_int_equal(framing_aac_config(FF_PROFILE_AAC_HE, 7350, 2, asc), -1);   /* no 3675 Hz core */
 }
 
+/* The config an ADTS header stands for is what framing_aac_config makes
+ * of the same stream (the init section and a change are compared so). */
+static void test_adts_config(void **state)
+{
+    (void)state;
+    uint8_t h[7], asc[2], want[2];
+    int rate = 0, ch = 0;
+    adts_header(h, 300, 4);               /* LC, 44.1 kHz, stereo */
+    assert_int_equal(framing_adts_config(h, sizeof(h), asc, &rate, &ch), 0);
+    assert_int_equal(framing_aac_config(FF_PROFILE_AAC_LOW, 44100, 2, want), 0);
+    assert_memory_equal(asc, want, 2);
+    assert_int_equal(rate, 44100);
+    assert_int_equal(ch, 2);
+    h[3] &= 0x3F;                         /* channel configuration 0: in the PCE */
+    assert_int_equal(framing_adts_config(h, sizeof(h), asc, &rate, &ch), -1);
+    assert_int_equal(framing_adts_config(h, 5, asc, &rate, &ch), -1);  /* torn */
+}
+
+/* AUD, SPS, PPS, SEI, IDR slice, and an SPS after the slice, which is not
+ * looked at. Each parameter set comes out behind a 4-byte start code. */
+static void test_param_sets(void **state)
+{
+    (void)state;
+    static const uint8_t au[] = {
+        0, 0, 0, 1, 0x09, 0xF0,
+        0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1F, 0xAC,
+        0, 0, 1, 0x68, 0xEE, 0x3C, 0x80,
+        0, 0, 1, 0x06, 0x05, 0x01, 0xAA,
+        0, 0, 1, 0x65, 0x88, 0x84, 0x00,
+        0, 0, 1, 0x67, 0x42,
+    };
+    static const uint8_t sps[] = { 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1F, 0xAC };
+    static const uint8_t both[] = { 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1F, 0xAC,
+                                    0, 0, 0, 1, 0x68, 0xEE, 0x3C, 0x80 };
+    uint8_t out[64];
+    assert_int_equal(framing_param_sets(AV_CODEC_ID_H264, au, sizeof(au), false, out, sizeof(out)),
+                     sizeof(sps));
+    assert_memory_equal(out, sps, sizeof(sps));
+    assert_int_equal(framing_param_sets(AV_CODEC_ID_H264, au, sizeof(au), true, out, sizeof(out)),
+                     sizeof(both));
+    assert_memory_equal(out, both, sizeof(both));
+    assert_int_equal(framing_param_sets(AV_CODEC_ID_H264, au, sizeof(au), true, out, 10), -1);
+    assert_int_equal(framing_param_sets(AV_CODEC_ID_H264, au + 29, sizeof(au) - 29, true, out,
+                                        sizeof(out)), 0);          /* from the slice on: none */
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +303,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hevc_keyframe),
         cmocka_unit_test(test_adts),
         cmocka_unit_test(test_aac_config),
+        cmocka_unit_test(test_adts_config),
+        cmocka_unit_test(test_param_sets),
         cmocka_unit_test(test_pes_start),
     };
     return unit_main(argc, argv, "framing", tests, UNIT_LEN(tests));
