@@ -8,8 +8,10 @@ recording formats ([hls] format = ts and fmp4, one podium each, in parallel).
   audio ends within 0.1 s of the video's end. The mov demuxer returns a
   fragment's video before its audio, so an export deciding by reading order
   lost up to a GOP of audio at each end of an fMP4 recording;
-- published again untrimmed: the same holds, and the MP4 lasts the whole
-  recording within one GOP."""
+- published again untrimmed: audio starts with the video, audio and video
+  each last as long as in the recording (within 0.05 s; where the publisher
+  was cut off they need not end together), the MP4 lasts the whole recording
+  within one GOP."""
 import os
 import sys
 
@@ -45,14 +47,23 @@ def export(pod, body, what):
     return os.path.join(ru.rec_dir(pod, SID), "%s.mp4" % SID)
 
 
-def check_ends(mp4, what, length):
+def check_ends(mp4, what, length, recording=None):
+    """Audio starts with the video; it ends with it (a trim inside the recording), or
+    both last as long as in the recording (the whole of it: where the publisher was
+    cut off, its audio and video need not end together)."""
     v0, v1 = stream_span(mp4, "video")
     a0, a1 = stream_span(mp4, "audio")
     h.note("%s: video %.3f..%.3f s, audio %.3f..%.3f s" % (what, v0, v1, a0, a1))
     h.check(abs(a0 - v0) <= 0.05, "%s: audio starts at %.3f s, video at %.3f s (more than 0.05 s apart)"
             % (what, a0, v0))
-    h.check(abs(a1 - v1) <= 0.1, "%s: audio ends at %.3f s, video at %.3f s (more than 0.1 s apart)"
-            % (what, a1, v1))
+    if recording is None:
+        h.check(abs(a1 - v1) <= 0.1, "%s: audio ends at %.3f s, video at %.3f s (more than 0.1 s apart)"
+                % (what, a1, v1))
+    else:
+        for kind, (x0, x1) in (("video", (v0, v1)), ("audio", (a0, a1))):
+            r0, r1 = stream_span(recording, kind)
+            h.check(abs((x1 - x0) - (r1 - r0)) <= 0.05, "%s: %s lasts %.3f s in the MP4, %.3f s in the recording"
+                    % (what, kind, x1 - x0, r1 - r0))
     h.check(abs((v1 - v0) - length) <= ru.GOP + 0.1, "%s: video lasts %.3f s, expected %.1f s within one GOP"
             % (what, v1 - v0, length))
 
@@ -74,7 +85,7 @@ def run(t, fmt):
     mp4 = export(pod, {"start": TRIM[0], "end": TRIM[1]}, "%s trimmed" % fmt)
     check_ends(mp4, "%s trimmed %.1f..%.1f" % (fmt, TRIM[0], TRIM[1]), TRIM[1] - TRIM[0])
     mp4 = export(pod, {}, "%s whole" % fmt)
-    check_ends(mp4, "%s whole" % fmt, rj["duration"])
+    check_ends(mp4, "%s whole" % fmt, rj["duration"], os.path.join(ru.rec_dir(pod, SID), "index.m3u8"))
 
 
 def main(t):
