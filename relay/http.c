@@ -1807,6 +1807,8 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_CONFLICT, "session still live: end it first");
         if (start >= rs.duration)
             return field_error(h, c, "start", "is beyond the recording");
+        if (end > rs.duration)
+            end = rs.duration;          /* the export says where it really ends */
         /* before the start: a short export may be done before it returns */
         bool wanted = atomic_exchange(&s->publish_wanted, true);
         if (export_start(s->exp, start, end) < 0) {

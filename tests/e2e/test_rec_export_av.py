@@ -8,7 +8,8 @@ recording formats ([hls] format = ts and fmp4, one podium each, in parallel).
   audio ends within 0.1 s of the video's end. The mov demuxer returns a
   fragment's video before its audio, so an export deciding by reading order
   lost up to a GOP of audio at each end of an fMP4 recording;
-- published again untrimmed: audio starts with the video, audio and video
+- published again untrimmed ({} for TS; {"start": 0, "end": 99999} for fMP4,
+  whose export JSON then says the recording's end): audio starts with the video, audio and video
   each last as long as in the recording (within 0.05 s; where the publisher
   was cut off they need not end together), the MP4 lasts the whole recording
   within one GOP."""
@@ -43,7 +44,10 @@ def export(pod, body, what):
         x = ru.rec_json(pod, SID)["export"]
         h.check(x.get("state") in ("running", "done"), "%s: export state %r" % (what, x))
         return x if x.get("state") == "done" and x.get("start") == body.get("start", 0) else None
-    h.wait_for(done, 30, "%s: export done" % what)
+    return h.wait_for(done, 30, "%s: export done" % what)
+
+
+def export_path(pod):
     return os.path.join(ru.rec_dir(pod, SID), "%s.mp4" % SID)
 
 
@@ -68,7 +72,7 @@ def check_ends(mp4, what, length, recording=None):
             % (what, v1 - v0, length))
 
 
-def run(t, fmt):
+def run(t, fmt, whole):
     pod = ru.podium(t, {SID: {"title": "Panel", "passphrase": "panel-secret-%s" % fmt}}, close_after=30,
                     start=False)
     with open(pod.conf_path) as f:
@@ -82,14 +86,18 @@ def run(t, fmt):
     r = ru.post(pod, SID, "end")
     h.check(r.status == 202, "%s: POST .../end -> %d" % (fmt, r.status))
     rj = ru.wait_finalized(pod, SID, 5)
-    mp4 = export(pod, {"start": TRIM[0], "end": TRIM[1]}, "%s trimmed" % fmt)
-    check_ends(mp4, "%s trimmed %.1f..%.1f" % (fmt, TRIM[0], TRIM[1]), TRIM[1] - TRIM[0])
-    mp4 = export(pod, {}, "%s whole" % fmt)
-    check_ends(mp4, "%s whole" % fmt, rj["duration"], os.path.join(ru.rec_dir(pod, SID), "index.m3u8"))
+    export(pod, {"start": TRIM[0], "end": TRIM[1]}, "%s trimmed" % fmt)
+    check_ends(export_path(pod), "%s trimmed %.1f..%.1f" % (fmt, TRIM[0], TRIM[1]), TRIM[1] - TRIM[0])
+    x = export(pod, whole, "%s whole" % fmt)
+    want_end = rj["duration"] if whole.get("end") else 0
+    h.check(abs(x.get("end", -1) - want_end) < 0.01, "%s: export %r: its end %r, expected %r"
+            % (fmt, whole, x.get("end"), want_end))
+    check_ends(export_path(pod), "%s whole" % fmt, rj["duration"],
+               os.path.join(ru.rec_dir(pod, SID), "index.m3u8"))
 
 
 def main(t):
-    h.parallel(lambda: run(t, "ts"), lambda: run(t, "fmp4"))
+    h.parallel(lambda: run(t, "ts", {}), lambda: run(t, "fmp4", {"start": 0, "end": 99999}))
 
 
 if __name__ == "__main__":
