@@ -72,6 +72,7 @@ struct ingest_conn {
     uint32_t gen;
     char peer[64];
     int slot;
+    int rcvtimeo;                 /* SRTO_RCVTIMEO set on sock, -1: none */
     /* Only used when the demuxer offers less room than one SRT message. */
     uint8_t stash[LIVE_PAYLOAD_MAX];
     size_t stash_off, stash_len;
@@ -305,6 +306,7 @@ static struct ingest_conn *conn_new(struct ingest *ing, SRTSOCKET sock,
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     pthread_mutex_lock(&ing->lock);
     c->slot = -1;
+    c->rcvtimeo = -1;
     for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++) {
         if (!ing->conns[i]) {
             ing->conns[i] = c;
@@ -538,8 +540,13 @@ void ingest_stop(struct ingest **ping, int timeout_ms)
     *ping = NULL;
 }
 
-int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len)
+int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len, int timeout_ms)
 {
+    /* Only while a publisher is probed; then back to blocking for good,
+     * which costs nothing per read. */
+    if (timeout_ms != c->rcvtimeo
+        && srt_setsockflag(c->sock, SRTO_RCVTIMEO, &timeout_ms, sizeof(timeout_ms)) != SRT_ERROR)
+        c->rcvtimeo = timeout_ms;
     if (c->stash_len > c->stash_off) {
         size_t n = c->stash_len - c->stash_off;
         if (n > len)
@@ -557,9 +564,12 @@ int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len)
         if (n > 0) {
             c->stash_len = (size_t)n;
             c->stash_off = 0;
-            return ingest_conn_read(c, buf, len);
+            return ingest_conn_read(c, buf, len, timeout_ms);
         }
     }
+    if (n == SRT_ERROR && timeout_ms >= 0
+        && (srt_getlasterror(NULL) == SRT_ETIMEOUT || srt_getlasterror(NULL) == SRT_EASYNCRCV))
+        return INGEST_TIMEOUT;
     if (n <= 0)
         return INGEST_EOF;
     atomic_fetch_add_explicit(&c->session->bytes_in, (uint_fast64_t)n,

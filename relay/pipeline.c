@@ -28,6 +28,7 @@
 
 #include <libavutil/opt.h>
 #include <libavutil/time.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -93,10 +94,20 @@ struct input {
     unsigned ahead_n;
 };
 
-static int read_cb(void *opaque, uint8_t *buf, int len)
+static int read_cb(void *opaque, uint8_t *buf, int len, int timeout_ms)
 {
-    int n = ingest_conn_read(opaque, buf, (size_t)len);
-    return n == INGEST_EOF ? AVERROR_EOF : n;
+    int n = ingest_conn_read(opaque, buf, (size_t)len, timeout_ms);
+    return n == INGEST_EOF ? AVERROR_EOF : n == INGEST_TIMEOUT ? AVERROR(ETIMEDOUT) : n;
+}
+
+/* How long a read may wait: until the deadline, if one is set. A
+ * publisher that goes quiet while it is probed must not hold the probe. */
+static int read_timeout(const struct input *in)
+{
+    if (!in->deadline)
+        return -1;
+    int64_t left = (in->deadline - av_gettime_relative()) / 1000;
+    return left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
 /* The sniffed bytes first, then the rest. */
@@ -115,7 +126,11 @@ static int input_read_raw(struct input *in, uint8_t *buf, int len)
     }
     if (in->eof)
         return AVERROR_EOF;
-    int n = in->read(in->opaque, buf, len);
+    int n = in->read(in->opaque, buf, len, read_timeout(in));
+    if (n == AVERROR(ETIMEDOUT)) {
+        in->timed_out = true;
+        return AVERROR_EXIT;
+    }
     if (n < 0)
         in->eof = true;
     return n;
@@ -235,13 +250,20 @@ static bool sniff_input(struct input *in)
             in->pre = n;
             cap = ncap;
         }
-        int r = in->read(in->opaque, in->pre + in->pre_len, SNIFF_CHUNK);
+        int r = in->read(in->opaque, in->pre + in->pre_len, SNIFF_CHUNK, read_timeout(in));
+        if (r == AVERROR(ETIMEDOUT)) {
+            in->timed_out = true;
+            break;
+        }
         if (r <= 0) {
             in->eof = true;
             break;
         }
-        if (!sn.bytes)
+        if (!sn.bytes) {
             in->first_at = av_gettime_relative();
+            if (in->deadline > in->first_at + SNIFF_US)
+                in->deadline = in->first_at + SNIFF_US;   /* a stall ends the sniff too */
+        }
         framing_sniff(&sn, in->pre + in->pre_len, (size_t)r);
         in->pre_len += (size_t)r;
     }
@@ -451,8 +473,20 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     ic->max_analyze_duration = ANALYZE_US;
     ic->fps_probe_size = 0;
 
+    in.deadline = av_gettime_relative() + BEGIN_US;    /* for the first byte */
     bool pes_framed = sniff_input(&in);
-    int64_t t0 = in.first_at ? in.first_at : av_gettime_relative();
+    if (!in.pre) {
+        if (in.timed_out)
+            log_msg(LV_WARN, id, "\"publisher refused: nothing sent\" peer=%s seconds=%.1f", peer,
+                    BEGIN_US / 1e6);
+        else
+            log_msg(LV_INFO, id, "\"publisher left before its stream began\" peer=%s bytes=0",
+                    peer);
+        ret = in.timed_out ? AVERROR_INVALIDDATA : AVERROR_EOF;
+        goto out;
+    }
+    in.timed_out = false;                /* a stall after the first bytes: the limits below */
+    int64_t t0 = in.first_at;
 
     AVDictionary *opts = NULL;
     av_dict_set(&opts, "fix_teletext_pts", "0", 0);

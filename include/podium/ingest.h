@@ -12,6 +12,7 @@
 
 #define INGEST_MAX_PUBLISHERS 1024
 #define INGEST_EOF (-1)          /* ingest_conn_read: connection is gone */
+#define INGEST_TIMEOUT (-2)      /* ingest_conn_read: nothing within timeout_ms */
 
 enum ingest_mode { INGEST_PUBLISH, INGEST_REQUEST };
 
@@ -48,9 +49,10 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
  * timeout_ms) for all of them to be released; frees the ingest. */
 void ingest_stop(struct ingest **ing, int timeout_ms);
 
-/* Blocking read of SRT payload straight into buf. Returns bytes read (>0)
- * or INGEST_EOF when the connection was closed, broken or taken over. */
-int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len);
+/* Blocking read of SRT payload straight into buf, for at most timeout_ms
+ * (-1: no limit). Returns bytes read (>0), INGEST_TIMEOUT, or INGEST_EOF
+ * when the connection was closed, broken or taken over. */
+int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len, int timeout_ms);
 
 struct session *ingest_conn_session(const struct ingest_conn *c);
 uint32_t ingest_conn_gen(const struct ingest_conn *c);

@@ -36,8 +36,9 @@ struct pipeline_sink {
 /* Resolves the sink of a session (set up by main). */
 typedef const struct pipeline_sink *(*pipeline_sink_fn)(struct session *s);
 
-/* Reads up to len bytes of MPEG-TS into buf: bytes read, or AVERROR_EOF. */
-typedef int (*pipeline_read_fn)(void *opaque, uint8_t *buf, int len);
+/* Reads up to len bytes of MPEG-TS into buf, waiting at most timeout_ms
+ * (-1: no limit): bytes read, AVERROR(ETIMEDOUT), or AVERROR_EOF. */
+typedef int (*pipeline_read_fn)(void *opaque, uint8_t *buf, int len, int timeout_ms);
 
 /* Demuxes what read delivers and feeds sink as publisher gen of session id,
  * on the calling thread, until the input ends or the sink says stop.

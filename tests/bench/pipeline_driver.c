@@ -34,8 +34,9 @@ static void on_segment(void *opaque, const struct media_segment *seg)
     f->segments++;
 }
 
-static int read_file(void *opaque, uint8_t *buf, int len)
+static int read_file(void *opaque, uint8_t *buf, int len, int timeout_ms)
 {
+    (void)timeout_ms;                    /* a file never keeps us waiting */
     int fd = *(int *)opaque;
     ssize_t n;
     do

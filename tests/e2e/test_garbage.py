@@ -8,7 +8,12 @@ Phase 2: 1 MB of "structured garbage": valid
 PAT/PMT announcing H.264 + AAC, then PES packets with valid headers, random
 timestamps and random payload (reaches the demuxer/parsers, not only the sync
 search). Both pushed with srt-live-transmit from a paced pipe. Afterwards
-/healthz answers and a real ffmpeg publisher produces a playable playlist."""
+/healthz answers and a real ffmpeg publisher produces a playable playlist.
+Meanwhile, on two other sessions, publishers that connect and go quiet: one
+sends nothing, one sends PAT/PMT and a few packets then nothing. Podium's
+reads are bounded while it probes: each connection is closed within 13 s (10 s
+limits), with a warn line (before, they were held for as long as they stayed
+connected)."""
 import json
 import os
 import random
@@ -185,8 +190,33 @@ def warn_lines(pod):
     return pod.log_lines_matching(lambda f, l: f.get("level") in ("warn", "error") and f.get("session") == SID)
 
 
-def main(t):
-    pod = t.podium({SID: {"title": "Keynote", "passphrase": PASS}})
+QUIET = {"silent": "silent-secret-123", "stalled": "stalled-secret-12"}
+
+
+def quiet(t, pod, sid, data, limit, msg):
+    """Connect, send data (maybe nothing), then stay connected and send nothing:
+    podium must close the connection within limit seconds, with a warn line."""
+    url = "srt://127.0.0.1:%d?streamid=%s&passphrase=%s&latency=120" % (pod.srt_port, sid, QUIET[sid])
+    p = h.spawn(["srt-live-transmit", "-a:no", "-c:%d" % CHUNK, "file://con", url],
+                "srt-live-transmit " + sid, log_path=t.path("%s-slt.log" % sid), stdin=subprocess.PIPE)
+    try:
+        h.wait_for(lambda: pod.api(sid).get("publisher") is not None, 10, "%s: connected" % sid)
+        t0 = time.monotonic()
+        if data:
+            p.stdin.write(data)
+            p.stdin.flush()
+        h.wait_for(lambda: pod.api(sid).get("publisher") is None, limit,
+                   "%s: podium to close a connection that went quiet" % sid)
+        h.note("%s: closed %.1f s after %s" % (sid, time.monotonic() - t0,
+                                               "its first bytes" if data else "it connected"))
+        lines = pod.log_lines_matching(lambda f, _l: f.get("session") == sid and f.get("level") == "warn")
+        h.check(any(f_msg in l for l in lines for f_msg in msg),
+                "%s: expected a warn line saying %r, got %r" % (sid, msg, lines))
+    finally:
+        h.kill_proc(p)
+
+
+def garbage(t, pod):
     rng = random.Random(0x90D1)  # reproducible garbage
     started = time.monotonic()
 
@@ -230,6 +260,20 @@ def main(t):
     left_out = sum(int(f.get("count", "0")) for f in pod.log_records()
                    if f.get("msg", "").startswith("libav: messages not logged"))
     h.note("libav: %d lines logged, %d left out" % (len(libav), left_out))
+
+
+
+def main(t):
+    sessions = {SID: {"title": "Keynote", "passphrase": PASS}}
+    sessions.update({sid: {"title": sid, "passphrase": pw} for sid, pw in QUIET.items()})
+    pod = t.podium(sessions)
+    head = structured_garbage(70 * CHUNK, random.Random(7))   # PAT/PMT, 92 KB of PES
+    # the first byte must come within 10 s of the connection, the streams be
+    # identified within 10 s of it: a publisher going quiet does not stop the clock
+    h.parallel(lambda: garbage(t, pod),
+               lambda: quiet(t, pod, "silent", b"", 13, ["publisher refused: nothing sent"]),
+               lambda: quiet(t, pod, "stalled", head, 13, ["publisher refused: its streams could not be identified",
+                                                          "publisher refused: not an MPEG-TS stream"]))
 
 
 if __name__ == "__main__":

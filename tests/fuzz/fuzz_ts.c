@@ -17,8 +17,9 @@ struct feed {
     size_t size, off, chunk;
 };
 
-static int read_feed(void *opaque, uint8_t *buf, int len)
+static int read_feed(void *opaque, uint8_t *buf, int len, int timeout_ms)
 {
+    (void)timeout_ms;                    /* the input is all there */
     struct feed *f = opaque;
     size_t n = f->size - f->off;
     if (n == 0)
