@@ -45,7 +45,7 @@ struct run {
     AVFormatContext *oc;
     int out_video, out_audio;         /* output stream index or -1 */
     int64_t last_dts[2];
-    int64_t base;                     /* T of the first packet written */
+    int64_t base;                     /* T that is the MP4's zero: the cut's keyframe */
     bool based;
     int64_t max_t;
 };

@@ -323,17 +323,6 @@ static struct ingest_conn *conn_new(struct ingest *ing, SRTSOCKET sock,
     return c;
 }
 
-/* The peer of the publisher connection on sock, "-" if it is gone. */
-static void conn_peer(struct ingest *ing, SRTSOCKET sock, char *out, size_t size)
-{
-    snprintf(out, size, "-");
-    pthread_mutex_lock(&ing->lock);
-    for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++)
-        if (ing->conns[i] && ing->conns[i]->sock == sock)
-            snprintf(out, size, "%s", ing->conns[i]->peer);
-    pthread_mutex_unlock(&ing->lock);
-}
-
 static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
 {
     char sidbuf[512] = "";
@@ -363,10 +352,9 @@ static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
         srt_close(sock);
         return;
     }
-    int old = session_attach(s, sock, peer, &c->gen);
+    char old_peer[sizeof(c->peer)];
+    int old = session_attach(s, sock, peer, &c->gen, old_peer, sizeof(old_peer));
     if (old != NO_PUBLISHER) {
-        char old_peer[sizeof(c->peer)];
-        conn_peer(ing, old, old_peer, sizeof(old_peer));
         log_msg(LV_INFO, s->id, "\"publisher takeover: closing previous connection\" peer=%s "
                 "new_peer=%s", old_peer, peer);
         srt_close(old);

@@ -207,12 +207,11 @@ int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
     }
 
     int64_t d = seg_wrap_diff(in, t->last_in);
-    int64_t frame = t->dur > 0 ? t->dur : t->gap;
     if (t->contiguous && d > -SEG_CLOCK / 10 && d < (t->dur > 0 ? t->dur / 2 : 1)) {
         /* Audio back over more than half its last frame (ffmpeg looping a
          * file, an encoder restarting): those samples were played; the
          * next ones go after them. */
-        out = t->last_out + frame;
+        out = t->last_out + (t->dur > 0 ? t->dur : t->gap);
     } else if (d > 0 && d <= MAX_STEP) {
         out = t->last_out + d;
         if (d < SEG_CLOCK)

@@ -465,10 +465,13 @@ int session_conf_from_json(struct session_conf *c, const void *obj, bool partial
     return 0;
 }
 
-int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen)
+int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen,
+                   char *old_addr, size_t old_len)
 {
     pthread_mutex_lock(&s->lock);
     int old = s->publisher_sock;
+    if (old_addr)
+        snprintf(old_addr, old_len, "%s", old != NO_PUBLISHER ? s->publisher_addr : "");
     s->publisher_sock = sock;
     *gen = ++s->publisher_gen;
     snprintf(s->publisher_addr, sizeof(s->publisher_addr), "%s", addr);

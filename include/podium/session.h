@@ -167,8 +167,10 @@ int session_conf_from_json(struct session_conf *conf, const void *json_obj, bool
 
 /* Publisher bookkeeping, all under s->lock. session_attach returns the
  * previous publisher socket (NO_PUBLISHER if none) which the caller closes,
- * and stores the new generation in *gen. */
-int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen);
+ * copies its address into old_addr (if not NULL; empty when none) and
+ * stores the new generation in *gen. */
+int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen,
+                   char *old_addr, size_t old_len);
 /* Clears the publisher if gen is still the current one; returns true then. */
 bool session_detach(struct session *s, uint32_t gen);
 /* Copies the publisher address into buf (empty when none); returns live. */

@@ -163,7 +163,7 @@ static void test_end_hold(void **state)
     assert_false(session_publisher_held(s, "192.0.2.7:5000"));     /* never ended */
 
     uint32_t gen;
-    assert_int_equal(session_attach(s, 42, "192.0.2.7:5000", &gen), NO_PUBLISHER);
+    assert_int_equal(session_attach(s, 42, "192.0.2.7:5000", &gen, NULL, 0), NO_PUBLISHER);
     session_hold_publishers(s);
     assert_true(session_publisher_held(s, "198.51.100.9:6000"));
     assert_true(session_publisher_held(s, "192.0.2.7:5001"));
