@@ -92,9 +92,14 @@ struct seg_timeline {
 /* Signed difference a-b of two 33-bit MPEG timestamps. */
 int64_t seg_wrap_diff(int64_t a, int64_t b);
 
+/* seg_track_map's answer for a frame to drop: audio stepping back into
+ * frames already sent while no other track jumped. */
+#define SEG_STALE INT64_MIN
+
 /* Maps one input dts to the session timeline and advances tl->clock.
  * Returns the output dts, strictly increasing per track; a jump or reset
- * is re-anchored at the clock, or beside another track's re-anchoring. */
+ * is re-anchored at the clock, or beside another track's re-anchoring;
+ * SEG_STALE (nothing changed) for a frame the caller must drop. */
 int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
                       int64_t default_gap);
 
