@@ -520,13 +520,21 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     log_msg(LV_INFO, id, "\"input framing\" peer=%s framing=%s", peer,
             pes_framed ? "pes" : "parser");
     /* Probing decodes a frame or two: one thread each, not a pool per
-     * stream. It can also find more streams (a PMT that changes): the
-     * options array is as long as the count before it. */
+     * stream. The video's keyframe tells its parameters; the frames after
+     * it, which probing also decodes while it waits for the audio, tell
+     * nothing we use: skipped, a publisher that starts with a keyframe
+     * costs 35 M instructions to probe instead of 80 M (720p, callgrind),
+     * which counts when a conference's publishers all (re)connect at once.
+     * It can also find more streams (a PMT that changes): the options
+     * array is as long as the count before it. */
     ic->probesize = PROBE_BYTES;
     unsigned probed = ic->nb_streams;
     AVDictionary **sopts = av_calloc(probed ? probed : 1, sizeof(*sopts));
-    for (unsigned i = 0; sopts && i < probed; i++)
+    for (unsigned i = 0; sopts && i < probed; i++) {
         av_dict_set(&sopts[i], "threads", "1", 0);
+        if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+            av_dict_set(&sopts[i], "skip_frame", "nokey", 0);
+    }
     in.deadline = t0 + BEGIN_US;
     ret = avformat_find_stream_info(ic, sopts);
     in.deadline = 0;
