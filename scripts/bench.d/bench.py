@@ -326,7 +326,7 @@ def passphrase(k):
     return "bench-pass-%04d" % k
 
 
-def podium_config(n, data_dir):
+def podium_config(n, data_dir, latency_ms=SRT_LATENCY_US // 1000):
     lines = ["[server]",
              "srt_listen  = 127.0.0.1:0",
              "http_listen = 127.0.0.1:0",
@@ -335,7 +335,7 @@ def podium_config(n, data_dir):
              "segment_duration = 2.0",
              "window = 6",
              "[srt]",
-             "latency_ms = %d" % (SRT_LATENCY_US // 1000)]
+             "latency_ms = %d" % latency_ms]
     for k in range(1, n + 1):
         lines += ["[session s%d]" % k,
                   "title = bench %d" % k,

@@ -81,6 +81,9 @@ def scale_args(argv):
                     help="feeder pacing: frame = each frame's payloads together at its "
                     "DTS, like ffmpeg -re (default); pcr = each payload at its own PCR "
                     "time, a smooth CBR sender (about 3x the packet wake-ups)")
+    ap.add_argument("--latency", type=int, default=bench.SRT_LATENCY_US // 1000,
+                    help="SRT latency in ms, Podium's latency_ms and the feeder's "
+                    "(default %d, Podium's default)" % (bench.SRT_LATENCY_US // 1000))
     ap.add_argument("--probe", type=int, default=3,
                     help="recordings read end to end with ffprobe (default 3)")
     ap.add_argument("--podium", default=os.path.join(bench.BUILD, "podium"),
@@ -417,7 +420,7 @@ def run(args, res, work, logdir, procs):
     n = args.streams
     conf = os.path.join(work, "podium.ini")
     with open(conf, "w") as f:
-        f.write(bench.podium_config(n, data_dir).replace(
+        f.write(bench.podium_config(n, data_dir, args.latency).replace(
             "[server]\n", "[server]\nadmin_token = %s\n" % ADMIN_TOKEN, 1))
     streams = os.path.join(work, "streams.txt")
     with open(streams, "w") as f:
@@ -434,7 +437,7 @@ def run(args, res, work, logdir, procs):
     drops0, rcvbuf0 = udp_socket_drops(srt_port), udp_rcvbuf_errors()
 
     fargv = [args.feeder_bin, "-m", args.media, "-p", str(srt_port), "-f", streams,
-             "-t", "%g" % args.seconds, "-l", str(bench.SRT_LATENCY_US // 1000),
+             "-t", "%g" % args.seconds, "-l", str(args.latency),
              "-s", "%g" % args.stagger, "--pace", args.pace]
     if args.separate_ports:
         fargv.append("--separate-ports")
@@ -670,7 +673,7 @@ def markdown(meta, res, s, args):
     w("- podium: `%s` (%s, %s build, binary of %s, sha256 %s; work tree at start: %s); "
       "recording on, segment_duration 2.0, window 6, SRT latency %d ms"
       % (pm["binary"], pm["version"], pm["build_type"], pm["built"], pm["sha256"][:12],
-         pm["tree"], bench.SRT_LATENCY_US // 1000))
+         pm["tree"], args.latency))
     w("- media: `%s` %.1f s, %.2f Mbit/s (%s), looped seamlessly by the feeder"
       % (rel(meta["media"]["path"]), meta["media"]["duration_s"],
          meta["media"]["bit_rate"] / 1e6, "+".join(meta["media"]["streams"])))
