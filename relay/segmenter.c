@@ -168,17 +168,18 @@ int64_t seg_wrap_diff(int64_t a, int64_t b)
     return d >= WRAP / 2 ? d - WRAP : d;
 }
 
-/* Where a track that jumped lands. Another track of the publisher that
- * re-anchored moments ago, at an input time near this one, set the epoch:
- * keep the offset to it (the encoder's A/V sync), but never overlap this
- * track's own last frame. Otherwise this track starts the epoch, at the
- * session clock or one frame after its last output. */
+/* Whether input time `in` is near another track's recent re-anchoring. */
 static bool in_epoch(const struct seg_timeline *tl, int64_t in)
 {
     return tl->jumped && tl->clock - tl->jump_out <= MAX_STEP
            && llabs(seg_wrap_diff(in, tl->jump_in)) <= MAX_STEP;
 }
 
+/* Where a track that jumped lands. Another track of the publisher that
+ * re-anchored moments ago, at an input time near this one, set the epoch:
+ * keep the offset to it (the encoder's A/V sync), but never overlap this
+ * track's own last frame. Otherwise this track starts the epoch, at the
+ * session clock or one frame after its last output. */
 static int64_t reanchor(const struct seg_track *t, struct seg_timeline *tl, int64_t in)
 {
     int64_t next = t->last_out + t->gap;
@@ -214,7 +215,8 @@ int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
     }
 
     int64_t d = seg_wrap_diff(in, t->last_in);
-    if (t->contiguous && d <= -SEG_CLOCK / 10 && d > -STALE_MAX && !in_epoch(tl, in))
+    if (t->contiguous && tl->tracks > 1 && d <= -SEG_CLOCK / 10 && d > -STALE_MAX
+        && !in_epoch(tl, in))
         /* Audio back by a frame or a few while no other track jumped: a
          * PES repeated, or late around a loss. Re-anchored, all later audio
          * would sit off the video for the rest of the connection (0.1-0.2 s,
@@ -627,6 +629,7 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
             audio = n_out;
         n_out++;
     }
+    s->tl.tracks = (unsigned)n_out;
     if (n_out == 0) {
         /* what was there: an H.264 stream whose first second held no
          * frame reads very differently from garbage */

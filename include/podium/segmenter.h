@@ -82,6 +82,7 @@ struct seg_timeline {
     int64_t origin_out;        /* ... and where it landed */
     int64_t clock;             /* latest output dts of any track */
     bool have_clock;
+    unsigned tracks;           /* the publisher's tracks (a lone one has no sync to keep) */
     /* The newest re-anchoring after a jump: the tracks that jump after the
      * first one keep their offset to it, so audio stays with video. */
     bool jumped;
@@ -93,7 +94,7 @@ struct seg_timeline {
 int64_t seg_wrap_diff(int64_t a, int64_t b);
 
 /* seg_track_map's answer for a frame to drop: audio stepping back into
- * frames already sent while no other track jumped. */
+ * frames already sent while another track goes on without a jump. */
 #define SEG_STALE INT64_MIN
 
 /* Maps one input dts to the session timeline and advances tl->clock.

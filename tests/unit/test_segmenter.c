@@ -191,7 +191,7 @@ static void test_map_forward_jump(void **state)
 static void jump_keeps_av_sync(int64_t lead, int64_t jump)
 {
     const int64_t in0 = SEC(1.4);
-    struct seg_timeline line = { .origin_in = in0, .origin_out = ORIGIN_OUT };
+    struct seg_timeline line = { .origin_in = in0, .origin_out = ORIGIN_OUT, .tracks = 2 };
     struct seg_track v = { 0 }, a = { .contiguous = true };
     int64_t k = 0, n = 0, vout = 0, aout = -1, v_t = 0, a_t = 0;
     while (k < 240 || n < 375) {
@@ -244,7 +244,7 @@ static void test_map_stale_audio(void **state)
 {
     (void)state;
     const int64_t in0 = SEC(7), lead = SEC(0.2), pes = 9600;
-    struct seg_timeline line = { .origin_in = in0, .origin_out = ORIGIN_OUT };
+    struct seg_timeline line = { .origin_in = in0, .origin_out = ORIGIN_OUT, .tracks = 2 };
     struct seg_track v = { 0 }, a = { .contiguous = true };
     int64_t k = 0, n = 0, vout = 0, aout = -1, v_t = 0, a_t = 0;
     bool repeated = false;
@@ -271,6 +271,15 @@ static void test_map_stale_audio(void **state)
     }
     assert_int_equal((aout - vout) - (a_t - v_t), 0);
     assert_int_equal(line.jumps, 0);
+
+    /* an audio-only publisher has no sync to keep: it re-anchors */
+    struct seg_timeline alone = { .origin_in = in0, .origin_out = ORIGIN_OUT, .tracks = 1 };
+    struct seg_track only = { .contiguous = true };
+    for (n = 0; n <= 20; n++)
+        aout = seg_track_map(&only, &alone, in0 + n * pes, pes);
+    int64_t back = seg_track_map(&only, &alone, in0 + 19 * pes, pes);
+    assert_true(back != SEG_STALE && back > aout);
+    assert_int_equal(alone.jumps, 1);
 }
 
 static void test_map_audio_back_step(void **state)
