@@ -55,6 +55,7 @@ ADMIN_TOKEN = "bench-scale-admin-token-0123456789"
 FEEDER_CONNECT_DEADLINE = 60.0
 FINALIZE_DEADLINE = 60.0
 RSS_PERIOD = 1.0
+STEP_PERIOD = 0.5      # the drop series: when the UDP socket overflows, and how busy it all was
 API_PERIOD = 15.0
 SUMMARY_RE = re.compile(r"^srt_feeder: streams=")
 
@@ -471,6 +472,11 @@ def run(args, res, work, logdir, procs):
     gap = args.poll / n
     next_poll, next_rss, next_api, next_note = t0, t0, t0 + API_PERIOD, t0 + 30
     rss_peak, series, srt_stats = 0, [], {}
+    next_step, last_step, steps = t0, None, []
+
+    def step_sample(now):
+        return (now, udp_socket_drops(srt_port) or 0, bench.cpu_ticks([server.pid]),
+                bench.machine_busy_ticks())
     i = 0
     expected_end = t0 + args.seconds + args.stagger + 5
     try:
@@ -485,6 +491,15 @@ def run(args, res, work, logdir, procs):
                 snapshot("w0")
             if now >= w1 and "w1" not in snap and "w0" in snap:
                 snapshot("w1")
+            if now >= next_step:
+                next_step += STEP_PERIOD
+                cur = step_sample(now)
+                if last_step:
+                    dt = cur[0] - last_step[0]
+                    steps.append([round(cur[0] - t0, 1), cur[1] - last_step[1],
+                                  round((cur[3] - last_step[3]) / bench.CLK_TCK / dt, 2),
+                                  round((cur[2] - last_step[2]) / bench.CLK_TCK / dt, 2)])
+                last_step = cur
             if now >= next_rss:
                 st = bench.read_status_kib(server.pid) or {}
                 rss = st.get("VmRSS", 0)
@@ -556,6 +571,8 @@ def run(args, res, work, logdir, procs):
         "hwm_kib": st.get("VmHWM"),
         "rss_series_kib": series,
         "udp_drops_podium_socket": (udp_socket_drops(srt_port) or 0) - (drops0 or 0),
+        # [s since the feed began, datagrams dropped, machine cores busy, Podium cores]
+        "udp_drop_steps": steps,
         "udp_rcvbuf_errors_machine": udp_rcvbuf_errors() - rcvbuf0,
         "srt_api": srt_stats,
         "feeder_rc": feeder.returncode,
@@ -734,6 +751,15 @@ def markdown(meta, res, s, args):
       % (meta["host"]["nproc"], res.get("machine_busy_cores", float("nan"))))
     w("| UDP datagrams dropped on Podium's SRT socket (receive buffer full) | %s | 0 | |"
       % res.get("udp_drops_podium_socket"))
+    steps = res.get("udp_drop_steps") or []
+    hit = [x for x in steps if x[1] > 0]
+    if steps:
+        worst = sorted(hit, key=lambda x: -x[1])[:5]
+        w("| when: %g s steps with drops / all; the worst (s into the feed: datagrams, "
+          "machine cores, Podium cores) | %d / %d%s | | |"
+          % (STEP_PERIOD, len(hit), len(steps),
+             "; " + ", ".join("%.1f s: %d (%.2f, %.2f)" % tuple(x) for x in
+                              sorted(worst)) if worst else ""))
     w("| SRT packets lost / dropped (API, last poll while live, all sessions) | %d / %d | | |"
       % (s["srt_lost"], s["srt_dropped"]))
     f = res.get("feeder") or {}
