@@ -80,6 +80,18 @@ bool framing_codec_supported(enum AVCodecID id)
     return id == AV_CODEC_ID_H264 || id == AV_CODEC_ID_HEVC || id == AV_CODEC_ID_AAC;
 }
 
+/* The type of the NAL unit whose header byte is h (HEVC: its first). */
+static int nal_type(enum AVCodecID id, uint8_t h)
+{
+    return id == AV_CODEC_ID_H264 ? h & 0x1F : (h >> 1) & 0x3F;
+}
+
+/* Whether NAL type t is a slice: the access unit's headers end there. */
+static bool nal_is_slice(enum AVCodecID id, int t)
+{
+    return id == AV_CODEC_ID_H264 ? t >= 1 && t <= 5 : t <= 31;
+}
+
 int framing_keyframe(enum AVCodecID id, const uint8_t *data, size_t size)
 {
     /* Only the NAL headers before the first slice are looked at: an
@@ -87,16 +99,10 @@ int framing_keyframe(enum AVCodecID id, const uint8_t *data, size_t size)
     for (size_t i = 0; i + 3 < size; i++) {
         if (data[i] || data[i + 1] || data[i + 2] != 1)
             continue;
-        uint8_t h = data[i + 3];
-        if (id == AV_CODEC_ID_H264) {
-            int t = h & 0x1F;
-            if (t >= 1 && t <= 5)
-                return t == 5;
-        } else {
-            int t = (h >> 1) & 0x3F;
-            if (t <= 31)
-                return t >= 16 && t <= 23;    /* IRAP: BLA, IDR, CRA */
-        }
+        int t = nal_type(id, data[i + 3]);
+        if (nal_is_slice(id, t))
+            return id == AV_CODEC_ID_H264 ? t == 5
+                                          : t >= 16 && t <= 23;    /* IRAP: BLA, IDR, CRA */
         i += 3;
     }
     return -1;
@@ -141,6 +147,13 @@ size_t framing_adts_header(const uint8_t *data, size_t size)
 static const int adts_rates[16] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
                                     22050, 16000, 12000, 11025, 8000, 7350 };
 
+/* AudioSpecificConfig: object type, rate index, channel configuration. */
+static void write_asc(int aot, int fi, int ch, uint8_t asc[2])
+{
+    asc[0] = (uint8_t)((aot << 3) | (fi >> 1));
+    asc[1] = (uint8_t)(((fi & 1) << 7) | (ch << 3));
+}
+
 int framing_aac_config(int profile, int sample_rate, int channels, uint8_t asc[2])
 {
     int aot = 2;                                  /* LC, also when unknown */
@@ -157,8 +170,7 @@ int framing_aac_config(int profile, int sample_rate, int channels, uint8_t asc[2
             fi = i;
     if (fi < 0 || channels < 1 || channels > 7)
         return -1;
-    asc[0] = (uint8_t)((aot << 3) | (fi >> 1));
-    asc[1] = (uint8_t)(((fi & 1) << 7) | (channels << 3));
+    write_asc(aot, fi, channels, asc);
     return 0;
 }
 
@@ -172,8 +184,7 @@ int framing_adts_config(const uint8_t *data, size_t size, uint8_t asc[2], int *r
     int ch = (data[2] & 1) << 2 | data[3] >> 6;
     if (fi >= 13 || ch == 0)
         return -1;
-    asc[0] = (uint8_t)((aot << 3) | (fi >> 1));
-    asc[1] = (uint8_t)(((fi & 1) << 7) | (ch << 3));
+    write_asc(aot, fi, ch, asc);
     *rate = adts_rates[fi];
     *channels = ch == 7 ? 8 : ch;
     return 0;
@@ -197,9 +208,8 @@ int framing_param_sets(enum AVCodecID id, const uint8_t *data, size_t size, bool
         if (data[i] || data[i + 1] || data[i + 2] != 1)
             continue;
         size_t start = i + 3;
-        int t = id == AV_CODEC_ID_H264 ? data[start] & 0x1F : (data[start] >> 1) & 0x3F;
-        bool vcl = id == AV_CODEC_ID_H264 ? t >= 1 && t <= 5 : t <= 31;
-        if (vcl)
+        int t = nal_type(id, data[start]);
+        if (nal_is_slice(id, t))
             break;
         bool ps = id == AV_CODEC_ID_H264 ? t == 7 || (with_pps && t == 8)
                                          : (t >= 32 && t <= 33) || (with_pps && t == 34);
