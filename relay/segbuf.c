@@ -9,12 +9,17 @@
  * nothing). A write fault per 4 KiB page was 14% of Podium's ingest CPU on
  * this VM, where an exception costs more than a system call: one
  * MADV_POPULATE_WRITE per page is half the cost, and usually an append
- * crosses no page boundary and needs none. */
+ * crosses no page boundary and needs none.
+ *
+ * Cheaper still is a page that is already there: the segment that leaves
+ * the live window as a new one starts hands its mapping over (the pool),
+ * cut below the size of the last segment (see reuse). */
 #define _GNU_SOURCE
 #include "podium/segbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +41,19 @@
 struct segmap {
     const void *tag;
     int fd;
+    uint8_t *data;
     size_t maplen;
+    struct segpool *pool;       /* a reference, or NULL */
+    atomic_bool lent;           /* its fd was handed out: never rewritten */
+};
+
+/* The spare mapping of one buffer, shared by it and every segment it
+ * published (refs): whichever lets go last frees it. */
+struct segpool {
+    pthread_mutex_t lock;
+    int refs;
+    bool accepting;             /* a segment follows: keep a retired one */
+    struct segmap *spare;
 };
 
 static const char segmap_tag;
@@ -56,10 +73,89 @@ void segbuf_init(struct segbuf *b, size_t max)
     *b = (struct segbuf){ .fd = -1, .max = max };
 }
 
+static void map_free(struct segmap *m)
+{
+    munmap(m->data, m->maplen);
+    close(m->fd);
+    free(m);
+}
+
+static void pool_ref(struct segpool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->refs++;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Drops one reference; m (when not NULL) is offered as the spare on the way. */
+static void pool_put(struct segpool *p, struct segmap *m)
+{
+    pthread_mutex_lock(&p->lock);
+    if (m && p->accepting && !p->spare) {
+        p->spare = m;
+        m = NULL;
+    }
+    bool last = --p->refs == 0;
+    struct segmap *spare = last ? p->spare : NULL;
+    pthread_mutex_unlock(&p->lock);
+    if (m)
+        map_free(m);
+    if (last) {
+        if (spare)
+            map_free(spare);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+    }
+}
+
+/* Takes the spare out of b's pool, setting whether later ones are kept. */
+static struct segmap *pool_take(struct segbuf *b, bool accepting)
+{
+    if (!b->pool)
+        return NULL;
+    pthread_mutex_lock(&b->pool->lock);
+    struct segmap *m = b->pool->spare;
+    b->pool->spare = NULL;
+    b->pool->accepting = accepting;
+    pthread_mutex_unlock(&b->pool->lock);
+    return m;
+}
+
+/* Makes m's mapping b's room of cap bytes. Its pages stay up to 7/8 of the
+ * last segment's size: kept pages are resident from the segment's first
+ * byte, so a segment much smaller than the one before would otherwise hold
+ * more at its end than fresh pages would; past that, pages come as the
+ * bytes do. */
+static bool reuse(struct segbuf *b, struct segmap *m, size_t cap)
+{
+    size_t keep = page_round(b->hint / 8 * 7);
+    if (keep > m->maplen)
+        keep = m->maplen;
+    if (keep > cap)
+        keep = cap;
+    if (ftruncate(m->fd, (off_t)keep) < 0 || ftruncate(m->fd, (off_t)cap) < 0)
+        return false;
+    void *data = cap == m->maplen ? m->data : mremap(m->data, m->maplen, cap, MREMAP_MAYMOVE);
+    if (data == MAP_FAILED)
+        return false;
+    b->data = data;
+    b->cap = cap;
+    b->fd = m->fd;
+    b->populated = keep;
+    free(m);
+    return true;
+}
+
 /* The first room of a buffer: a memfd, or the heap when none can be made. */
 static bool reserve(struct segbuf *b, size_t cap)
 {
     static atomic_bool warned;
+    struct segmap *spare = pool_take(b, true);
+    if (spare) {
+        if (reuse(b, spare, cap))
+            return true;
+        map_free(spare);
+    }
     int fd = memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd >= 0 && ftruncate(fd, (off_t)cap) == 0) {
         void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -151,9 +247,26 @@ void segbuf_reset(struct segbuf *b)
 static void unmap_cb(void *opaque, uint8_t *data)
 {
     struct segmap *m = opaque;
-    munmap(data, m->maplen);
-    close(m->fd);
-    free(m);
+    struct segpool *p = m->pool;
+    (void)data;
+    if (!p || atomic_load(&m->lent)) {
+        map_free(m);
+        m = NULL;
+    }
+    if (p)
+        pool_put(p, m);
+}
+
+/* b's pool, made on its first publish; NULL when out of memory (segments
+ * are then freed, not reused). */
+static struct segpool *pool_of(struct segbuf *b)
+{
+    if (!b->pool && (b->pool = calloc(1, sizeof(*b->pool)))) {
+        pthread_mutex_init(&b->pool->lock, NULL);
+        b->pool->refs = 1;
+        b->pool->accepting = true;
+    }
+    return b->pool;
 }
 
 AVBufferRef *segbuf_publish(struct segbuf *b)
@@ -170,12 +283,16 @@ AVBufferRef *segbuf_publish(struct segbuf *b)
             void *shrunk = keep < b->cap ? mremap(b->data, b->cap, keep, 0) : MAP_FAILED;
             if (shrunk != MAP_FAILED)
                 b->cap = keep;
-            if (ftruncate(b->fd, (off_t)b->len) == 0)
-                fcntl(b->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-            *m = (struct segmap){ .tag = &segmap_tag, .fd = b->fd, .maplen = b->cap };
+            if (ftruncate(b->fd, (off_t)b->len) < 0)
+                log_msg(LV_WARN, NULL, "\"segment memfd not cut to size\" err=\"%s\"",
+                        strerror(errno));
+            *m = (struct segmap){ .tag = &segmap_tag, .fd = b->fd, .data = b->data,
+                                  .maplen = b->cap, .pool = pool_of(b) };
             ref = av_buffer_create(b->data, b->len, unmap_cb, m, AV_BUFFER_FLAG_READONLY);
             if (!ref)
                 free(m);
+            else if (m->pool)
+                pool_ref(m->pool);
         }
     } else {
         /* realloc shrinks in place, or by mremap for large blocks */
@@ -191,15 +308,29 @@ AVBufferRef *segbuf_publish(struct segbuf *b)
     }
     /* reserved at the next append: a publisher that has gone holds none */
     size_t hint = b->len;
+    struct segpool *pool = b->pool;
     segbuf_init(b, b->max);
     b->hint = hint;
+    b->pool = pool;
     return ref;
 }
 
 int segbuf_fd(const AVBufferRef *buf)
 {
-    const struct segmap *m = buf ? av_buffer_get_opaque(buf) : NULL;
-    return m && m->tag == &segmap_tag ? m->fd : -1;
+    struct segmap *m = buf ? av_buffer_get_opaque(buf) : NULL;
+    if (!m || m->tag != &segmap_tag)
+        return -1;
+    /* whoever reads it from now on may outlive every reference */
+    if (!atomic_exchange(&m->lent, true))
+        fcntl(m->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    return m->fd;
+}
+
+void segbuf_idle(struct segbuf *b)
+{
+    struct segmap *m = pool_take(b, false);
+    if (m)
+        map_free(m);
 }
 
 void segbuf_free(struct segbuf *b)
@@ -210,5 +341,8 @@ void segbuf_free(struct segbuf *b)
     } else {
         av_free(b->data);
     }
+    segbuf_idle(b);
+    if (b->pool)
+        pool_put(b->pool, NULL);
     segbuf_init(b, b->max);
 }

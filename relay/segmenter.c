@@ -438,6 +438,7 @@ static void end_publisher(struct segmenter *s)
                 "frames=%llu", (unsigned long long)s->stale);
     s->stale = 0;
     close_muxer(s);
+    segbuf_idle(&s->buf);           /* no next segment to reuse pages for */
     if (s->segments > 0)
         s->next_disc = true;
     s->gen = 0;

@@ -504,6 +504,7 @@ static void test_segment_bypasses_page_cache(void **state)
             assert_true(segbuf_append(&b, &c, 1));
         }
         AVBufferRef *data = segbuf_publish(&b);
+        segbuf_free(&b);
         assert_non_null(data);
         struct media_segment seg = { .seq = k, .duration = 2.0, .target_duration = 2,
                                      .pdt_ms = PDT0, .independent = true, .data = data };

@@ -1,6 +1,7 @@
 /* Unit tests: segbuf (segment bytes in a memfd). The published buffer, its
  * memfd and a duplicate of that fd must all show the same bytes, for as
- * long as any of them is held. */
+ * long as any of them is held; a segment's pages are written again only
+ * when nobody can read them any more. */
 #define _GNU_SOURCE
 #include "unit.h"
 
@@ -91,7 +92,8 @@ static void test_grows_and_publishes(void **state)
     expect_fd_pattern(dup, len);
     close(dup);
 
-    /* The next segment reuses nothing of the first and reads back whole. */
+    /* The next segment reuses nothing of the first (its fd was lent) and
+     * reads back whole. */
     fill(&b, 0, 5000);
     AVBufferRef *next = segbuf_publish(&b);
     assert_non_null(next);
@@ -195,6 +197,98 @@ static void test_pages_populated_not_faulted(void **state)
     segbuf_free(&b);
 }
 
+static ino_t ino_of(int fd)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    return st.st_ino;
+}
+
+/* How many of the pages under [p, p + len) are resident. */
+static size_t resident_pages(const uint8_t *p, size_t len)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t pages = (len + (size_t)ps - 1) / (size_t)ps, n = 0;
+    unsigned char *vec = malloc(pages);
+    assert_non_null(vec);
+    assert_int_equal(mincore((void *)p, len, vec), 0);
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    free(vec);
+    return n;
+}
+
+/* A retired segment nobody lent the fd of becomes the next one's room:
+ * same memfd, its pages kept up to 7/8 of the last segment's size, and the new
+ * bytes read back whole, with nothing of the old one past their end. */
+static void test_retired_pages_reused(void **state)
+{
+    (void)state;
+    long ps = sysconf(_SC_PAGESIZE);
+    struct segbuf b;
+    segbuf_init(&b, 64 << 20);
+    fill(&b, 0, 600 * 1024 + 5);
+    ino_t first = ino_of(b.fd);
+    AVBufferRef *a = segbuf_publish(&b);
+    fill(&b, 0, 300 * 1024 + 7);               /* the last segment, smaller */
+    AVBufferRef *bseg = segbuf_publish(&b);
+    assert_true(ino_of(segbuf_fd(bseg)) != first);   /* a was still held */
+    av_buffer_unref(&a);                       /* a retires: kept for the next */
+
+    uint8_t one = byte_at(0);
+    assert_true(segbuf_append(&b, &one, 1));
+    assert_int_equal(ino_of(b.fd), first);
+    /* a's pages up to 7/8 of the last segment's size, no more */
+    size_t kept = ((300 * 1024 + 7) / 8 * 7 + (size_t)ps - 1) / (size_t)ps;
+    assert_int_equal(b.populated, kept * (size_t)ps);
+    assert_int_equal(resident_pages(b.data, b.cap), kept);
+    fill(&b, 1, 200 * 1024 + 3);
+    AVBufferRef *c = segbuf_publish(&b);
+    assert_non_null(c);
+    expect_pattern(c->data, c->size);
+    /* past the end, to the end of its page, zeros, not a's bytes */
+    for (size_t i = c->size; i % (size_t)ps; i++)
+        if (c->data[i])
+            fail_msg("byte %zu past the end is %u", i, c->data[i]);
+    expect_fd_pattern(segbuf_fd(c), 200 * 1024 + 3);
+    av_buffer_unref(&bseg);
+    av_buffer_unref(&c);
+    segbuf_free(&b);
+}
+
+/* A segment whose fd was lent is never rewritten: a reader that got the
+ * fd (sendfile, a dup) may read its pages after the last reference. Nor
+ * is one that retires after the publisher left (segbuf_idle). */
+static void test_lent_or_idle_not_reused(void **state)
+{
+    (void)state;
+    struct segbuf b;
+    segbuf_init(&b, 64 << 20);
+    fill(&b, 0, 100000);
+    AVBufferRef *a = segbuf_publish(&b);
+    int dup = fcntl(segbuf_fd(a), F_DUPFD_CLOEXEC, 0);
+    assert_true(dup >= 0);
+    ino_t lent = ino_of(dup);
+    av_buffer_unref(&a);
+    fill(&b, 0, 5000);
+    assert_true(ino_of(b.fd) != lent);
+    expect_fd_pattern(dup, 100000);            /* still the first segment's bytes */
+    close(dup);
+
+    ino_t second = ino_of(b.fd);
+    AVBufferRef *s2 = segbuf_publish(&b);
+    segbuf_idle(&b);
+    av_buffer_unref(&s2);                      /* retired while idle: freed */
+    fill(&b, 0, 5000);
+    assert_true(ino_of(b.fd) != second);
+
+    /* a segment that outlives its buffer frees itself */
+    AVBufferRef *s3 = segbuf_publish(&b);
+    segbuf_free(&b);
+    expect_pattern(s3->data, 5000);
+    av_buffer_unref(&s3);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +296,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_overflow_and_reset),
         cmocka_unit_test(test_fd_only_for_segbuf_buffers),
         cmocka_unit_test(test_pages_populated_not_faulted),
+        cmocka_unit_test(test_retired_pages_reused),
+        cmocka_unit_test(test_lent_or_idle_not_reused),
     };
     return unit_main(argc, argv, "segbuf", tests, UNIT_LEN(tests));
 }
