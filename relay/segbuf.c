@@ -248,13 +248,14 @@ static void unmap_cb(void *opaque, uint8_t *data)
 {
     struct segmap *m = opaque;
     struct segpool *p = m->pool;
-    (void)data;
-    if (!p || atomic_load(&m->lent)) {
-        map_free(m);
-        m = NULL;
-    }
-    if (p)
+    (void)data;                     /* m->data */
+    if (p && !atomic_load(&m->lent)) {
         pool_put(p, m);
+        return;
+    }
+    map_free(m);
+    if (p)
+        pool_put(p, NULL);
 }
 
 /* b's pool, made on its first publish; NULL when out of memory (segments
