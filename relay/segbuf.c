@@ -4,16 +4,17 @@
  * mapping is address space; a page costs memory once it is written. So the
  * buffer reserves twice the expected segment and rarely has to mremap.
  *
- * Pages are populated by madvise before the bytes are copied in, exactly
- * the pages each append will write (none beyond: they would be resident for
- * nothing). A write fault per 4 KiB page was 14% of Podium's ingest CPU on
- * this VM, where an exception costs more than a system call: one
- * MADV_POPULATE_WRITE per page is half the cost, and usually an append
- * crosses no page boundary and needs none.
+ * Pages are populated by madvise before the bytes are copied in: up to
+ * 7/8 of the last segment's size in one call when the room is reserved
+ * (prefill), past that exactly the pages each append will write (none
+ * beyond: they would be resident for nothing). A write fault per 4 KiB page
+ * was 14% of Podium's ingest CPU on this VM, where an exception costs more
+ * than a system call: one MADV_POPULATE_WRITE per page is half the cost,
+ * one call for the prefill less again.
  *
  * Cheaper still is a page that is already there: the segment that leaves
  * the live window as a new one starts hands its mapping over (the pool),
- * cut below the size of the last segment (see reuse). */
+ * cut to the prefill (see reuse). */
 #define _GNU_SOURCE
 #include "podium/segbuf.h"
 
@@ -121,18 +122,22 @@ static struct segmap *pool_take(struct segbuf *b, bool accepting)
     return m;
 }
 
-/* Makes m's mapping b's room of cap bytes. Its pages stay up to 7/8 of the
- * last segment's size: kept pages are resident from the segment's first
- * byte, so a segment much smaller than the one before would otherwise hold
- * more at its end than fresh pages would; past that, pages come as the
- * bytes do. */
+/* The bytes of room a segment gets pages for before its first byte: 7/8
+ * of the last segment's size. They are resident from the start, so a
+ * segment much smaller than the one before would otherwise hold more at its
+ * end than pages that come as the bytes do; past it, they do. */
+static size_t prefill(const struct segbuf *b, size_t cap)
+{
+    size_t n = page_round(b->hint / 8 * 7);
+    return n < cap ? n : cap;
+}
+
+/* Makes m's mapping b's room of cap bytes, its pages kept up to prefill. */
 static bool reuse(struct segbuf *b, struct segmap *m, size_t cap)
 {
-    size_t keep = page_round(b->hint / 8 * 7);
+    size_t keep = prefill(b, cap);
     if (keep > m->maplen)
         keep = m->maplen;
-    if (keep > cap)
-        keep = cap;
     if (ftruncate(m->fd, (off_t)keep) < 0 || ftruncate(m->fd, (off_t)cap) < 0)
         return false;
     void *data = cap == m->maplen ? m->data : mremap(m->data, m->maplen, cap, MREMAP_MAYMOVE);
@@ -146,31 +151,47 @@ static bool reuse(struct segbuf *b, struct segmap *m, size_t cap)
     return true;
 }
 
+/* A new memfd mapped as b's room of cap bytes; false with errno set. */
+static bool map_fresh(struct segbuf *b, size_t cap)
+{
+    int fd = memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return false;
+    void *m = ftruncate(fd, (off_t)cap) == 0
+        ? mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (m == MAP_FAILED) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return false;
+    }
+    b->data = m;
+    b->cap = cap;
+    b->fd = fd;
+    return true;
+}
+
+static bool populate(struct segbuf *b, size_t end);
+
 /* The first room of a buffer: a memfd, or the heap when none can be made. */
 static bool reserve(struct segbuf *b, size_t cap)
 {
     static atomic_bool warned;
     struct segmap *spare = pool_take(b, true);
-    if (spare) {
-        if (reuse(b, spare, cap))
-            return true;
+    if (spare && !reuse(b, spare, cap)) {
         map_free(spare);
+        spare = NULL;
     }
-    int fd = memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd >= 0 && ftruncate(fd, (off_t)cap) == 0) {
-        void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (m != MAP_FAILED) {
-            b->data = m;
-            b->cap = cap;
-            b->fd = fd;
-            return true;
-        }
+    if (spare || map_fresh(b, cap)) {
+        /* The pages up to prefill not kept, in one call: a page at a time
+         * cost a watched session (its segments are never reused) 30% more
+         * CPU than an unwatched one. A failure is the append's to report. */
+        populate(b, prefill(b, cap));
+        return true;
     }
-    int err = errno;
-    if (fd >= 0)
-        close(fd);
     if (!atomic_exchange(&warned, true))
-        log_msg(LV_WARN, NULL, "\"segments kept on the heap: no memfd\" err=\"%s\"", strerror(err));
+        log_msg(LV_WARN, NULL, "\"segments kept on the heap: no memfd\" err=\"%s\"",
+                strerror(errno));
     b->data = av_malloc(cap);
     b->cap = b->data ? cap : 0;
     return b->data != NULL;

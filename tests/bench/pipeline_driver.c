@@ -3,7 +3,10 @@
  * thread, in 1316-byte reads as SRT delivers them, as fast as it can.
  * scripts/bench pipeline counts its instructions with callgrind.
  *
- *   pipeline_driver FILE.ts DATA_DIR [SEGMENT_DURATION]
+ *   pipeline_driver [--watched] FILE.ts DATA_DIR [SEGMENT_DURATION]
+ *
+ * --watched hands every segment's fd out as a viewer's download does
+ * (segbuf_fd), so its pages are never reused for the next segment.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 
 #include "podium/pipeline.h"
 #include "podium/record.h"
+#include "podium/segbuf.h"
 #include "podium/segmenter.h"
 #include "podium/store.h"
 
@@ -24,11 +28,14 @@ struct fanout {
     struct live_window *win;
     struct recorder *rec;
     unsigned long segments;
+    bool watched;
 };
 
 static void on_segment(void *opaque, const struct media_segment *seg)
 {
     struct fanout *f = opaque;
+    if (f->watched)
+        segbuf_fd(seg->data);            /* as the first viewer's sendfile */
     store_on_segment(f->win, seg);
     rec_on_segment(f->rec, seg);
     f->segments++;
@@ -47,8 +54,13 @@ static int read_file(void *opaque, uint8_t *buf, int len, int timeout_ms)
 
 int main(int argc, char **argv)
 {
+    bool watched = argc > 1 && strcmp(argv[1], "--watched") == 0;
+    if (watched) {
+        argv++;
+        argc--;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: %s FILE.ts DATA_DIR [SEGMENT_DURATION]\n", argv[0]);
+        fprintf(stderr, "usage: pipeline_driver [--watched] FILE.ts DATA_DIR [SEGMENT_DURATION]\n");
         return 2;
     }
     double segdur = argc > 3 ? atof(argv[3]) : 2.0;
@@ -58,7 +70,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct rec_writer *w = rec_writer_start(NULL, NULL);
-    struct fanout f = { .win = store_window_create("bench", 6) };
+    struct fanout f = { .win = store_window_create("bench", 6), .watched = watched };
     f.rec = w ? rec_open(w, argv[2], "bench") : NULL;
     struct seg_params p = { .session_id = "bench", .segment_duration = segdur,
                             .output = on_segment, .opaque = &f };

@@ -257,8 +257,9 @@ static void test_retired_pages_reused(void **state)
 }
 
 /* A segment whose fd was lent is never rewritten: a reader that got the
- * fd (sendfile, a dup) may read its pages after the last reference. Nor
- * is one that retires after the publisher left (segbuf_idle). */
+ * fd (sendfile, a dup) may read its pages after the last reference; the
+ * next one gets fresh pages, as many as a reused one would keep. Nor is
+ * one that retires after the publisher left (segbuf_idle) reused. */
 static void test_lent_or_idle_not_reused(void **state)
 {
     (void)state;
@@ -274,6 +275,11 @@ static void test_lent_or_idle_not_reused(void **state)
     assert_true(ino_of(b.fd) != lent);
     expect_fd_pattern(dup, 100000);            /* still the first segment's bytes */
     close(dup);
+    /* the fresh memfd has the pages a reused one would have kept */
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t kept = (100000 / 8 * 7 + (size_t)ps - 1) / (size_t)ps;
+    assert_int_equal(b.populated, kept * (size_t)ps);
+    assert_int_equal(resident_pages(b.data, b.cap), kept);
 
     ino_t second = ino_of(b.fd);
     AVBufferRef *s2 = segbuf_publish(&b);
