@@ -531,9 +531,24 @@ def run_podium(n, r, args, media, procs, work):
                 os.path.join(logdir, "feeder-podium-n%d-r%d-s%d.log" % (n, r, k)),
                 "feeder s%d" % k)
 
-        m, fprocs = measure([server.pid], [starter(k) for k in range(1, n + 1)],
-                            args.seconds)
+        viewers = [Viewer(http_port, "s%d" % k, 1.0) for k in range(1, n + 1)
+                   for _ in range(args.viewers)]
+        for v in viewers:
+            v.start()
+        try:
+            m, fprocs = measure([server.pid], [starter(k) for k in range(1, n + 1)],
+                                args.seconds)
+        finally:
+            for v in viewers:
+                v.stop.set()
+            for v in viewers:
+                v.join(5.0)
         res.update(m)
+        if viewers:
+            res["viewer_segments"] = sum(len(v.got) for v in viewers)
+            res["viewer_errors"] = sum(v.errors for v in viewers)
+            if res["viewer_errors"]:
+                res["problems"].append("viewers: %d failed requests" % res["viewer_errors"])
         res["peak_rss_kib"] = m["hwm_sum_kib"]  # VmHWM of the one process
         dead, fcpu = feeder_state(fprocs)
         res["feeders_cpu_s"] = fcpu
@@ -798,6 +813,11 @@ def markdown(meta, runs, rows):
       % (" except no passphrase for the peer" if meta["params"]["peer_plain"] else "",
          meta["feeder_cmd"]))
     w("- peer, one per stream: `%s`" % meta["peer_cmd"])
+    if meta["params"].get("viewers"):
+        got = [x.get("viewer_segments", 0) for x in runs if x.get("kind") == "podium"]
+        w("- viewers (Podium only): %d per session, each GETting the live playlist every "
+          "second and each new segment once; segments downloaded per run: %s"
+          % (meta["params"]["viewers"], got))
     w("- %d s per run, runs alternate podium/peer; CPU = utime+stime of the server "
       "process(es), all threads; Podium RSS = VmHWM; ffmpeg RSS = peak of the sum "
       "of the N VmRSS sampled every %.1f s" % (meta["params"]["seconds"], SAMPLE_PERIOD))
@@ -951,6 +971,11 @@ def parse_args(argv):
                     help="peer listeners without SRT encryption (default: the "
                     "same per-stream passphrase as Podium's sessions, so both "
                     "sides decrypt the same AES stream)")
+    ap.add_argument("--viewers", type=int, default=0,
+                    help="Podium side only: attendees per session, each polling the live "
+                    "playlist every second and GETting each new segment once, as a "
+                    "player does (default 0; a watched session's segments are never "
+                    "reused; serving them is in Podium's CPU, the viewers' own is not)")
     ap.add_argument("--tmpdir", default=None, help="where the work directory goes (default $TMPDIR or /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (podium data, peer HLS output, logs)")
     ap.add_argument("--json", help="result file (default build/bench-results/ingest-<timestamp>.json)")
@@ -961,8 +986,8 @@ def parse_args(argv):
     a.streams = [int(s) for s in (a.streams or ("1,4" if q else "1,4,16")).split(",") if s]
     a.seconds = a.seconds if a.seconds is not None else (15.0 if q else 60.0)
     a.runs = a.runs if a.runs is not None else (1 if q else 3)
-    if not a.streams or min(a.streams) < 1 or a.runs < 1 or a.seconds <= 0:
-        ap.error("streams, runs and seconds must be positive")
+    if not a.streams or min(a.streams) < 1 or a.runs < 1 or a.seconds <= 0 or a.viewers < 0:
+        ap.error("streams, runs and seconds must be positive, viewers not negative")
     return a
 
 
@@ -1026,6 +1051,7 @@ def ingest(argv):
             or cmdline([sys.argv[0]] + ["ingest"] + argv),
             "params": {"streams": args.streams, "seconds": args.seconds, "runs": args.runs,
                        "only": args.only, "peer_plain": args.peer_plain,
+                       "viewers": args.viewers,
                        "floor": args.floor, "floor_mode": args.floor_mode},
             "host": host_info(),
             "podium": {"binary": src_bin and rel(src_bin),
