@@ -2667,6 +2667,9 @@ def latency(argv):
 ALL_PLAN = (
     ("pipeline", []),                                        # ~5 min
     ("ingest", ["--streams", "16", "--seconds", "20", "--runs", "3", "--floor"]),  # ~4 min
+    # the conference case: every session watched, so no segment's pages are reused
+    ("ingest", ["--streams", "16", "--seconds", "20", "--runs", "3", "--only", "podium",
+                "--viewers", "1"]),                          # ~1.5 min
     ("serve", ["--runs", "3", "--seconds", "8"]),            # ~4 min
     ("latency", ["--seconds", "30", "--runs", "2"]),         # ~3 min
     ("memory", ["--minutes", "20"]),                         # ~3 min
