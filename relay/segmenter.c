@@ -255,9 +255,9 @@ out:
 
 /* -------------------------------------------------------------- muxing */
 
-/* Sends pull subscribers the segment buffer's new bytes, straight from it,
- * in whole SRT messages; all: the tail too (the segment is complete). buf
- * holds exactly the current segment, so offset 0 is a segment start. */
+/* Sends pull subscribers the segment buffer's new bytes in whole SRT
+ * messages; all: the tail too (the segment is complete). buf holds exactly
+ * the current segment, so offset 0 is a segment start. */
 static void pull_flush(struct segmenter *s, bool all)
 {
     /* nobody pulling: skip the bytes; a subscriber joins at offset 0 anyway */
@@ -265,10 +265,12 @@ static void pull_flush(struct segmenter *s, bool all)
         s->pull_off = s->buf.len;
         return;
     }
+    uint8_t msg[PULL_MESSAGE];
     while (s->buf.len > s->pull_off && (all || s->buf.len - s->pull_off >= PULL_MESSAGE)) {
         size_t n = s->buf.len - s->pull_off < PULL_MESSAGE ? s->buf.len - s->pull_off
                                                            : PULL_MESSAGE;
-        pull_send(s->pull, s->buf.data + s->pull_off, n, s->pull_off == 0);
+        if (segbuf_copy(&s->buf, s->pull_off, msg, n))
+            pull_send(s->pull, msg, n, s->pull_off == 0);
         s->pull_off += n;
     }
 }
@@ -321,13 +323,13 @@ static void flush_part(struct segmenter *s, int64_t end)
     size_t len = s->buf.len > s->part_off ? s->buf.len - s->part_off : 0;
     if (len == 0 || s->buf.overflow)
         return;
-    /* Parts are copied out: the segment buffer may move as it grows. */
+    /* Parts are copied out: the segment is in a memfd, written once. */
     AVBufferRef *b = av_buffer_alloc(len);
-    if (!b) {
+    if (!b || !segbuf_copy(&s->buf, s->part_off, b->data, len)) {
         log_msg(LV_ERROR, s->id, "\"out of memory publishing a part\"");
+        av_buffer_unref(&b);
         return;
     }
-    memcpy(b->data, s->buf.data + s->part_off, len);
     struct media_part p = {
         .seq = s->next_seq, .index = s->part_index,
         .duration = (double)(end - s->part_start) / SEG_CLOCK,
@@ -388,7 +390,7 @@ static void finish_segment(struct segmenter *s, int64_t end)
     if (s->pull)
         pull_flush(s, true);
     s->pull_off = 0;
-    /* The bytes move to seg.data as they are: nothing is copied. */
+    /* The memfd becomes seg.data as it is: nothing is copied. */
     seg.data = segbuf_publish(&s->buf);
     if (!seg.data) {
         log_msg(LV_ERROR, s->id, "\"out of memory publishing a segment\" seq=%llu",
@@ -438,7 +440,7 @@ static void end_publisher(struct segmenter *s)
                 "frames=%llu", (unsigned long long)s->stale);
     s->stale = 0;
     close_muxer(s);
-    segbuf_idle(&s->buf);           /* no next segment to reuse pages for */
+    segbuf_idle(&s->buf);           /* no next segment to stage bytes for */
     if (s->segments > 0)
         s->next_disc = true;
     s->gen = 0;
@@ -556,9 +558,8 @@ static int start_muxer(struct segmenter *s, const char *peer)
     avio_flush(s->oc->pb);
     if (s->fmp4) {
         s->init = av_buffer_alloc(s->buf.len);
-        if (!s->init)
+        if (!s->init || !segbuf_copy(&s->buf, 0, s->init->data, s->buf.len))
             goto out_nomem;
-        memcpy(s->init->data, s->buf.data, s->buf.len);
         s->init_id = s->next_seq;
     }
     reset_buf(s);

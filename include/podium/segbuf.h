@@ -1,17 +1,17 @@
-/* Segment buffer: the bytes of a segment being built, in a memfd mapped
- * into the process. Published, it becomes an AVBufferRef over that mapping,
- * so the live window, the recorder and HTTP's sendfile all use the same
+/* Segment buffer: the bytes of a segment being built, written into a memfd
+ * that nothing in this process maps writable. Published, the memfd becomes
+ * an AVBufferRef over a read-only mapping of it, so the live window, the
+ * recorder (O_DIRECT from the mapping) and HTTP's sendfile all use the same
  * pages: a watched segment exists once in memory, not once on the heap and
  * once more in the kernel. Falls back to the heap when no memfd can be made
  * (the segment then has no fd). Not thread-safe: one owner at a time.
  *
- * A published segment whose fd was never asked for (segbuf_fd) gives its
- * pages back to the buffer that made it when its last reference goes: the
- * next segment is written into them. Fresh memfd pages cost ~2 ms per
- * 0.9 MB segment on this VM populated one by one, ~1 ms in one call (what
- * a segment after a lent one gets); pages already resident, nothing. One
- * that was lent is never rewritten: sendfile leaves its pages in socket
- * buffers after the call returns. */
+ * The muxer's small writes are gathered in a staging buffer that stays
+ * with b, and reach the memfd by write(), 64 KiB at a time. On this VM the
+ * first write from user space to each freshly mapped page costs about as
+ * much as a system call (~2 ms a 1.6 MB segment, resident or not; ~0.3 ms
+ * by write()), so no segment's pages are ever touched through a mapping.
+ * The kernel gives the memfd exactly the pages written: none ahead. */
 #ifndef PODIUM_SEGBUF_H
 #define PODIUM_SEGBUF_H
 
@@ -20,17 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct segpool;
-
 struct segbuf {
-    uint8_t *data;
+    uint8_t *stage;             /* bytes not yet in fd; on the heap: all of them */
+    size_t cap;                 /* bytes allocated at stage */
     size_t len;                 /* bytes appended */
-    size_t cap;                 /* bytes mapped (or allocated) */
-    size_t populated;           /* bytes of a memfd known resident, page-aligned */
+    size_t flushed;             /* of them, written to fd */
     size_t max;                 /* appending past this fails */
     size_t hint;                /* expected size: the last segment's */
-    int fd;                     /* -1: on the heap */
-    struct segpool *pool;       /* where a retired segment's pages wait, or NULL */
+    int fd;                     /* the segment's memfd, or -1 (none yet, or heap) */
+    bool heap;                  /* no memfd: the segment is at stage whole */
     bool overflow;              /* an append failed since the last reset */
 };
 
@@ -38,27 +36,31 @@ struct segbuf {
  * until the first append. */
 void segbuf_init(struct segbuf *b, size_t max);
 
-/* Appends n bytes, growing the buffer; false (and overflow set) when that
- * would pass max or memory runs out, in which case nothing is appended. */
+/* Appends n bytes; false (and overflow set) when that would pass max, in
+ * which case nothing is appended, or when memory runs out, in which case
+ * bytes appended since the last write to the memfd are lost as well (len
+ * says what is kept). */
 bool segbuf_append(struct segbuf *b, const void *p, size_t n);
+
+/* Copies bytes [off, off + n) of the segment being built into dst; false
+ * when they are not all there or cannot be read back. */
+bool segbuf_copy(const struct segbuf *b, size_t off, void *dst, size_t n);
 
 /* Forgets the bytes (keeps the memory for the next ones). */
 void segbuf_reset(struct segbuf *b);
 
-/* Hands the bytes over as a new read-only AVBufferRef the caller owns
- * (its last unref unmaps and closes the memfd, or gives it back to b) and
- * leaves b empty, still to be freed; the next segment's room, sized after
- * this one, is reserved at its first append.
- * NULL when b is empty or out of memory (b is then reset). */
+/* Hands the bytes over as a new read-only AVBufferRef the caller owns (its
+ * last unref unmaps and closes the memfd) and leaves b empty, still to be
+ * freed. NULL when b is empty or out of memory (b is then reset). */
 AVBufferRef *segbuf_publish(struct segbuf *b);
 
 /* The memfd behind a buffer made by segbuf_publish, owned by the buffer
- * (dup it to keep it): its size is buf->size, sealed against any change of
- * size, and its pages are never reused. -1 for any other buffer. */
+ * (dup it to keep it): its size is buf->size, and it is sealed against any
+ * write or change of size. -1 for any other buffer. */
 int segbuf_fd(const AVBufferRef *buf);
 
-/* No segment follows soon (the publisher left): pages of segments retired
- * from now on are freed, not kept for the next one, until the next append. */
+/* No segment follows soon (the publisher left): the staging buffer is
+ * freed until the next append. */
 void segbuf_idle(struct segbuf *b);
 
 /* Frees what b holds. */

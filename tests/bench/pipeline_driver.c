@@ -6,7 +6,8 @@
  *   pipeline_driver [--watched] FILE.ts DATA_DIR [SEGMENT_DURATION]
  *
  * --watched hands every segment's fd out as a viewer's download does
- * (segbuf_fd), so its pages are never reused for the next segment.
+ * (segbuf_fd). Builds that reused a retired segment's pages (before
+ * segbuf's staging) then reused none: it compares them with this one.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,16 +1,14 @@
 /* Unit tests: segbuf (segment bytes in a memfd). The published buffer, its
  * memfd and a duplicate of that fd must all show the same bytes, for as
- * long as any of them is held; a segment's pages are written again only
- * when nobody can read them any more. */
+ * long as any of them is held, and nobody may change them. */
 #define _GNU_SOURCE
 #include "unit.h"
 
 #include <fcntl.h>
-#include <linux/perf_event.h>
 #include <stdlib.h>
-#include <sys/mman.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "podium/segbuf.h"
@@ -75,14 +73,15 @@ static void test_grows_and_publishes(void **state)
     assert_non_null(seg);
     assert_int_equal(seg->size, len);
     assert_int_equal(b.len, 0);                /* b starts over, empty */
-    assert_null(b.data);
+    assert_int_equal(b.fd, -1);
     expect_pattern(seg->data, len);
     int fd = segbuf_fd(seg);
     assert_true(fd >= 0);
     expect_fd_pattern(fd, len);
-    int seals = fcntl(fd, F_GET_SEALS);
-    assert_true((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) == (F_SEAL_SHRINK | F_SEAL_GROW));
+    const int sealed = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    assert_true((fcntl(fd, F_GET_SEALS) & sealed) == sealed);
     assert_true(ftruncate(fd, 10) < 0);        /* nobody can cut it short under a reader */
+    assert_true(pwrite(fd, "x", 1, 0) < 0);    /* nor change a byte */
     assert_false(av_buffer_is_writable(seg));
 
     /* A duplicate outlives the buffer's last reference. */
@@ -92,8 +91,7 @@ static void test_grows_and_publishes(void **state)
     expect_fd_pattern(dup, len);
     close(dup);
 
-    /* The next segment reuses nothing of the first (its fd was lent) and
-     * reads back whole. */
+    /* The next segment gets a memfd of its own and reads back whole. */
     fill(&b, 0, 5000);
     AVBufferRef *next = segbuf_publish(&b);
     assert_non_null(next);
@@ -139,160 +137,152 @@ static void test_fd_only_for_segbuf_buffers(void **state)
     assert_int_equal(segbuf_fd(NULL), -1);
 }
 
-/* A counter of this thread's page faults taken in user mode (the copy's),
- * which pages populated by madvise do not count in; -1 if perf events are
- * not allowed here. */
-static int fault_counter(void)
-{
-    struct perf_event_attr a = {
-        .type = PERF_TYPE_SOFTWARE,
-        .size = sizeof(a),
-        .config = PERF_COUNT_SW_PAGE_FAULTS,
-        .exclude_kernel = 1,
-        .exclude_hv = 1,
-    };
-    return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
-}
-
-static uint64_t faults(int fd)
-{
-    uint64_t n = 0;
-    assert_int_equal(read(fd, &n, sizeof(n)), (ssize_t)sizeof(n));
-    return n;
-}
-
-/* Appending does not fault segment pages in one by one, and makes resident
- * only the pages written (the memory bar counts every one). */
-static void test_pages_populated_not_faulted(void **state)
+/* segbuf_copy reads back any range of the segment being built, whether
+ * its bytes are still staged or already in the memfd. */
+static void test_copy_reads_back(void **state)
 {
     (void)state;
-    int pf = fault_counter();
-    if (pf < 0) {
-        print_message("perf events not allowed here: fault count not checked\n");
-    }
     struct segbuf b;
-    segbuf_init(&b, 64 << 20);
-    fill(&b, 0, 4096);                         /* reserve outside the count */
-    const size_t len = 1024 * 1024 + 100;
-    uint64_t before = pf >= 0 ? faults(pf) : 0;
-    fill(&b, 4096, len);
-    if (pf >= 0) {
-        uint64_t took = faults(pf) - before;
-        /* 257 pages written; a regrowth (mremap) may fault a few */
-        if (took > 16)
-            fail_msg("appending %zu bytes took %llu page faults", len - 4096,
-                     (unsigned long long)took);
-        close(pf);
+    segbuf_init(&b, 8 << 20);
+    const size_t len = 300 * 1000 + 17;
+    fill(&b, 0, len);
+    assert_true(b.flushed > 0 && b.flushed < b.len);    /* some of each */
+    uint8_t *out = malloc(len);
+    assert_non_null(out);
+    assert_true(segbuf_copy(&b, 0, out, len));
+    expect_pattern(out, len);
+    const size_t ranges[][2] = { { b.flushed - 100, 300 }, { b.flushed, 50 },
+                                 { 1, 10 }, { len - 10, 10 }, { len, 0 } };
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        size_t off = ranges[i][0], n = ranges[i][1];
+        memset(out, 0, len);
+        assert_true(segbuf_copy(&b, off, out, n));
+        for (size_t j = 0; j < n; j++)
+            assert_int_equal(out[j], byte_at(off + j));
     }
-    long ps = sysconf(_SC_PAGESIZE);
-    size_t pages = b.cap / (size_t)ps;
-    unsigned char *vec = malloc(pages);
-    assert_non_null(vec);
-    assert_int_equal(mincore(b.data, b.cap, vec), 0);
-    size_t written = (len + (size_t)ps - 1) / (size_t)ps;
-    for (size_t i = 0; i < pages; i++)
-        if ((vec[i] & 1) != (i < written))
-            fail_msg("page %zu of %zu resident=%d, %zu written", i, pages, vec[i] & 1, written);
-    free(vec);
+    assert_false(segbuf_copy(&b, len - 10, out, 11));   /* past the end */
+    assert_false(segbuf_copy(&b, len + 1, out, 0));
+    free(out);
     segbuf_free(&b);
 }
 
-static ino_t ino_of(int fd)
+static size_t page_round(size_t n)
 {
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    return st.st_ino;
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + ps - 1) / ps * ps;
 }
 
-/* How many of the pages under [p, p + len) are resident. */
-static size_t resident_pages(const uint8_t *p, size_t len)
-{
-    long ps = sysconf(_SC_PAGESIZE);
-    size_t pages = (len + (size_t)ps - 1) / (size_t)ps, n = 0;
-    unsigned char *vec = malloc(pages);
-    assert_non_null(vec);
-    assert_int_equal(mincore((void *)p, len, vec), 0);
-    for (size_t i = 0; i < pages; i++)
-        n += vec[i] & 1;
-    free(vec);
-    return n;
-}
-
-/* A retired segment nobody lent the fd of becomes the next one's room:
- * same memfd, its pages kept up to 7/8 of the last segment's size, and the new
- * bytes read back whole, with nothing of the old one past their end. */
-static void test_retired_pages_reused(void **state)
+/* The memfd holds pages for the bytes written to it and none ahead: a
+ * segment being built costs what it has, and its pages are never written
+ * through a mapping (see segbuf.c). A large append skips the staging. */
+static void test_memfd_holds_what_was_written(void **state)
 {
     (void)state;
-    long ps = sysconf(_SC_PAGESIZE);
     struct segbuf b;
     segbuf_init(&b, 64 << 20);
-    fill(&b, 0, 600 * 1024 + 5);
-    ino_t first = ino_of(b.fd);
-    AVBufferRef *a = segbuf_publish(&b);
-    fill(&b, 0, 300 * 1024 + 7);               /* the last segment, smaller */
-    AVBufferRef *bseg = segbuf_publish(&b);
-    assert_true(ino_of(segbuf_fd(bseg)) != first);   /* a was still held */
-    av_buffer_unref(&a);                       /* a retires: kept for the next */
+    for (int seg = 0; seg < 3; seg++) {
+        fill(&b, 0, 1600 * 1000);
+        assert_true(b.fd >= 0);
+        assert_true(b.len - b.flushed < 64 * 1024);
+        struct stat st;
+        assert_int_equal(fstat(b.fd, &st), 0);
+        assert_int_equal((size_t)st.st_size, b.flushed);
+        assert_int_equal((size_t)st.st_blocks * 512, page_round(b.flushed));
+        AVBufferRef *s = segbuf_publish(&b);
+        assert_non_null(s);
+        assert_int_equal(fstat(segbuf_fd(s), &st), 0);
+        assert_int_equal((size_t)st.st_blocks * 512, page_round(1600 * 1000));
+        av_buffer_unref(&s);
+    }
 
-    uint8_t one = byte_at(0);
-    assert_true(segbuf_append(&b, &one, 1));
-    assert_int_equal(ino_of(b.fd), first);
-    /* a's pages up to 7/8 of the last segment's size, no more */
-    size_t kept = ((300 * 1024 + 7) / 8 * 7 + (size_t)ps - 1) / (size_t)ps;
-    assert_int_equal(b.populated, kept * (size_t)ps);
-    assert_int_equal(resident_pages(b.data, b.cap), kept);
-    fill(&b, 1, 200 * 1024 + 3);
-    AVBufferRef *c = segbuf_publish(&b);
-    assert_non_null(c);
-    expect_pattern(c->data, c->size);
-    /* past the end, to the end of its page, zeros, not a's bytes */
-    for (size_t i = c->size; i % (size_t)ps; i++)
-        if (c->data[i])
-            fail_msg("byte %zu past the end is %u", i, c->data[i]);
-    expect_fd_pattern(segbuf_fd(c), 200 * 1024 + 3);
-    av_buffer_unref(&bseg);
-    av_buffer_unref(&c);
+    size_t big = 300 * 1000;
+    uint8_t *p = malloc(big);
+    assert_non_null(p);
+    for (size_t i = 0; i < big; i++)
+        p[i] = byte_at(100 + i);
+    fill(&b, 0, 100);
+    assert_true(segbuf_append(&b, p, big));
+    assert_int_equal(b.flushed, b.len);                  /* written as it came */
+    AVBufferRef *s = segbuf_publish(&b);
+    assert_non_null(s);
+    expect_pattern(s->data, 100 + big);
+    expect_fd_pattern(segbuf_fd(s), 100 + big);
+    av_buffer_unref(&s);
+
+    /* a segment may begin with one (nothing staged, no memfd yet) */
+    for (size_t i = 0; i < big; i++)
+        p[i] = byte_at(i);
+    assert_true(segbuf_append(&b, p, big));
+    assert_false(b.overflow);
+    s = segbuf_publish(&b);
+    assert_non_null(s);
+    expect_fd_pattern(segbuf_fd(s), big);
+    av_buffer_unref(&s);
+    free(p);
     segbuf_free(&b);
 }
 
-/* A segment whose fd was lent is never rewritten: a reader that got the
- * fd (sendfile, a dup) may read its pages after the last reference; the
- * next one gets fresh pages, as many as a reused one would keep. Nor is
- * one that retires after the publisher left (segbuf_idle) reused. */
-static void test_lent_or_idle_not_reused(void **state)
+/* After the publisher leaves, b holds nothing until the next append. */
+static void test_idle_lets_go(void **state)
 {
     (void)state;
     struct segbuf b;
-    segbuf_init(&b, 64 << 20);
-    fill(&b, 0, 100000);
-    AVBufferRef *a = segbuf_publish(&b);
-    int dup = fcntl(segbuf_fd(a), F_DUPFD_CLOEXEC, 0);
-    assert_true(dup >= 0);
-    ino_t lent = ino_of(dup);
-    av_buffer_unref(&a);
-    fill(&b, 0, 5000);
-    assert_true(ino_of(b.fd) != lent);
-    expect_fd_pattern(dup, 100000);            /* still the first segment's bytes */
-    close(dup);
-    /* the fresh memfd has the pages a reused one would have kept */
-    long ps = sysconf(_SC_PAGESIZE);
-    size_t kept = (100000 / 8 * 7 + (size_t)ps - 1) / (size_t)ps;
-    assert_int_equal(b.populated, kept * (size_t)ps);
-    assert_int_equal(resident_pages(b.data, b.cap), kept);
-
-    ino_t second = ino_of(b.fd);
-    AVBufferRef *s2 = segbuf_publish(&b);
+    segbuf_init(&b, 8 << 20);
+    fill(&b, 0, 100 * 1000);
+    segbuf_idle(&b);                           /* bytes pending: kept */
+    assert_int_equal(b.len, 100 * 1000);
+    AVBufferRef *s = segbuf_publish(&b);
+    assert_non_null(s);
+    assert_int_equal(b.fd, -1);
+    assert_non_null(b.stage);
     segbuf_idle(&b);
-    av_buffer_unref(&s2);                      /* retired while idle: freed */
+    assert_null(b.stage);
+    assert_int_equal(b.cap, 0);
     fill(&b, 0, 5000);
-    assert_true(ino_of(b.fd) != second);
-
-    /* a segment that outlives its buffer frees itself */
-    AVBufferRef *s3 = segbuf_publish(&b);
+    AVBufferRef *t = segbuf_publish(&b);
+    assert_non_null(t);
+    expect_pattern(t->data, 5000);
+    expect_pattern(s->data, 100 * 1000);       /* the first is untouched */
+    av_buffer_unref(&s);
+    av_buffer_unref(&t);
     segbuf_free(&b);
-    expect_pattern(s3->data, 5000);
-    av_buffer_unref(&s3);
+}
+
+/* With no descriptor to spare, the segment goes on the heap, whole and
+ * readable, and the next one tries a memfd again. */
+static void test_heap_when_no_memfd(void **state)
+{
+    (void)state;
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int next = dup(0);                        /* the lowest free descriptor */
+    assert_true(next >= 0);
+    close(next);
+    struct rlimit tight = { .rlim_cur = (rlim_t)next, .rlim_max = old.rlim_max };
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+
+    struct segbuf b;
+    segbuf_init(&b, 8 << 20);
+    const size_t len = 700 * 1000;
+    fill(&b, 0, len);
+    assert_true(b.heap);
+    uint8_t tail[100];
+    assert_true(segbuf_copy(&b, len - 100, tail, 100));
+    assert_int_equal(tail[99], byte_at(len - 1));
+    AVBufferRef *seg = segbuf_publish(&b);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_non_null(seg);
+    assert_int_equal(segbuf_fd(seg), -1);
+    expect_pattern(seg->data, len);
+    av_buffer_unref(&seg);
+
+    fill(&b, 0, 100 * 1000);
+    seg = segbuf_publish(&b);
+    assert_non_null(seg);
+    assert_true(segbuf_fd(seg) >= 0);
+    expect_fd_pattern(segbuf_fd(seg), 100 * 1000);
+    av_buffer_unref(&seg);
+    segbuf_free(&b);
 }
 
 int main(int argc, char **argv)
@@ -301,9 +291,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_grows_and_publishes),
         cmocka_unit_test(test_overflow_and_reset),
         cmocka_unit_test(test_fd_only_for_segbuf_buffers),
-        cmocka_unit_test(test_pages_populated_not_faulted),
-        cmocka_unit_test(test_retired_pages_reused),
-        cmocka_unit_test(test_lent_or_idle_not_reused),
+        cmocka_unit_test(test_copy_reads_back),
+        cmocka_unit_test(test_memfd_holds_what_was_written),
+        cmocka_unit_test(test_idle_lets_go),
+        cmocka_unit_test(test_heap_when_no_memfd),
     };
     return unit_main(argc, argv, "segbuf", tests, UNIT_LEN(tests));
 }
