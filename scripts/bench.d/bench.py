@@ -7,7 +7,9 @@ ingest: for each N in --streams, N real-time SRT publishers feed
 alternately (podium run 1, peer run 1, podium run 2, ...).  Measured on the
 server side only: CPU seconds (utime+stime from /proc/PID/stat, all threads,
 sampled when the feeders start and `seconds` later) and peak RSS (Podium:
-VmHWM; peer: peak of the sum of the N VmRSS, sampled every 0.5 s).
+VmHWM, or the peak of VmRSS plus the pages of its segment memfds that RSS
+does not show, sampled every 0.5 s, whichever is higher; peer: peak of the
+sum of the N VmRSS, sampled every 0.5 s).
 
 Feeders (not measured) are identical for both: one
 `ffmpeg -re -stream_loop -1 -i MEDIA -c copy -f mpegts srt://...` per stream,
@@ -161,12 +163,15 @@ def cpu_ticks(root_pids):
 
 
 def rss_kib(pids):
+    """Sum and per-process VmRSS, each with its memfd pages that RSS does
+    not show (Podium's segments; ffmpeg has none)."""
     tot, per = 0, {}
     for p in descendants(pids):
         st = read_status_kib(p)
         if st and "VmRSS" in st:
-            per[p] = st["VmRSS"]
-            tot += st["VmRSS"]
+            held, mapped = memfd_kib(p)
+            per[p] = st["VmRSS"] - mapped + held
+            tot += per[p]
     return tot, per
 
 
@@ -549,7 +554,8 @@ def run_podium(n, r, args, media, procs, work):
             res["viewer_errors"] = sum(v.errors for v in viewers)
             if res["viewer_errors"]:
                 res["problems"].append("viewers: %d failed requests" % res["viewer_errors"])
-        res["peak_rss_kib"] = m["hwm_sum_kib"]  # VmHWM of the one process
+        # VmHWM misses the memfd pages of segments that were never mapped
+        res["peak_rss_kib"] = max(m["hwm_sum_kib"], m["rss_sum_peak_kib"])
         dead, fcpu = feeder_state(fprocs)
         res["feeders_cpu_s"] = fcpu
         if dead:
@@ -819,7 +825,8 @@ def markdown(meta, runs, rows):
           "second and each new segment once; segments downloaded per run: %s"
           % (meta["params"]["viewers"], got))
     w("- %d s per run, runs alternate podium/peer; CPU = utime+stime of the server "
-      "process(es), all threads; Podium RSS = VmHWM; ffmpeg RSS = peak of the sum "
+      "process(es), all threads; Podium RSS = VmHWM or the peak of VmRSS + its memfd "
+      "pages RSS does not show, whichever is higher; ffmpeg RSS = peak of the sum "
       "of the N VmRSS sampled every %.1f s" % (meta["params"]["seconds"], SAMPLE_PERIOD))
     w("- figures: median [min-max] (valid runs)")
     w("")
@@ -1596,40 +1603,50 @@ class HeadRequest(urllib.request.Request):
         return "HEAD"
 
 
-def memfd_unmapped_kib(pid):
-    """KiB of memfds the process holds open but has not mapped: such pages
-    are memory (Shmem) that RSS does not show. Mapped ones are in RssShmem;
-    a memfd is counted once however many descriptors point at it."""
-    mapped = set()
+def memfd_kib(pid):
+    """(KiB, KiB mapped): the pages of every memfd the process holds, by
+    descriptor or by mapping, each memfd once; and how many of them its
+    mappings have resident, which VmRSS and RssShmem count already. A
+    segment's memfd is written by write() and its read-only mapping rarely
+    touched, so most of its pages are in the first figure only."""
+    mapped_rss, ranges, inodes = 0, {}, set()
     try:
-        with open("/proc/%d/maps" % pid) as f:
+        with open("/proc/%d/smaps" % pid) as f:
+            memfd = False
             for line in f:
-                parts = line.split(None, 5)
-                if len(parts) == 6 and parts[5].startswith("/memfd:"):
-                    mapped.add(int(parts[4]))
+                head = line.split(None, 5)
+                if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
+                    memfd = len(head) == 6 and head[5].startswith("/memfd:")
+                    if memfd:
+                        ranges.setdefault(int(head[4]), head[0])
+                elif memfd and line.startswith("Rss:"):
+                    mapped_rss += int(line.split()[1])
         fds = os.listdir("/proc/%d/fd" % pid)
     except OSError:
-        return 0
-    seen, total = set(), 0
-    for fd in fds:
-        path = "/proc/%d/fd/%s" % (pid, fd)
+        return 0, 0
+    total = 0
+    paths = ["/proc/%d/fd/%s" % (pid, fd) for fd in fds]
+    paths += ["/proc/%d/map_files/%s" % (pid, r) for r in ranges.values()]
+    for path in paths:
         try:
             if not os.readlink(path).startswith("/memfd:"):
                 continue
             st = os.stat(path)
         except OSError:
             continue
-        if st.st_ino in mapped or st.st_ino in seen:
+        if st.st_ino in inodes:
             continue
-        seen.add(st.st_ino)
+        inodes.add(st.st_ino)
         total += st.st_blocks * 512
-    return total // 1024
+    return total // 1024, mapped_rss
 
 
 def session_memory_kib(pid, st):
-    """Anonymous + shared-memory RSS + unmapped memfds: every byte a live
-    session can cost, wherever its segments live (heap or memfd)."""
-    return st.get("RssAnon", 0) + st.get("RssShmem", 0) + memfd_unmapped_kib(pid)
+    """Anonymous + shared-memory RSS + the memfd pages RSS does not show:
+    every byte a live session can cost, wherever its segments live (heap or
+    memfd)."""
+    held, mapped = memfd_kib(pid)
+    return st.get("RssAnon", 0) + st.get("RssShmem", 0) - mapped + held
 
 
 class Viewer(threading.Thread):
