@@ -1842,6 +1842,7 @@ def memory(argv):
             mem = session_memory_kib(server.pid, st)
             if mem > res.get("session_mem_max_kib", 0):
                 res["session_mem_max_kib"] = mem
+                # memfd_unmapped: memfd pages RSS does not show
                 res["session_mem_max_detail_kib"] = dict(st, memfd_unmapped=mem - st.get(
                     "RssAnon", 0) - st.get("RssShmem", 0))
             if not res.get("rss_max_detail_kib") or st["VmRSS"] >= res["rss_max_detail_kib"]["VmRSS"]:
@@ -2051,8 +2052,9 @@ def memory_markdown(meta, s, res, args):
           % mib((mx["RssAnon"] - idle["RssAnon"]) / args.streams))
     if "session_mem_per_session_kib" in s:
         d = res.get("session_mem_max_detail_kib", {})
-        w("| **(anonymous + shmem RSS + unmapped memfds) at its max - idle, / sessions** "
-          "(at the max: anon %s, shmem %s, unmapped memfds %s MiB, whole process) | **%s** |"
+        w("| **(anonymous + shmem RSS + memfd pages RSS does not show) at its max - idle, / "
+          "sessions** (at the max: anon %s, shmem %s, memfd pages not in RSS %s MiB, whole "
+          "process) | **%s** |"
           % (mib(d.get("RssAnon")), mib(d.get("RssShmem")), mib(d.get("memfd_unmapped")),
              mib(s["session_mem_per_session_kib"])))
     if "paired_n" in s:
@@ -2072,7 +2074,7 @@ def memory_markdown(meta, s, res, args):
         for key, label in (("rss_per_session_kib", "whole-process RSS per session"),
                            ("rss_marginal_per_session_kib", "RSS above idle per session"),
                            ("session_mem_per_session_kib",
-                            "session memory (anon + shmem + unmapped memfds) above idle")):
+                            "session memory (anon + shmem + memfd pages not in RSS) above idle")):
             if s.get(key) is not None:
                 verdict.append("%s %s the budget (%.1f vs %.1f MiB)" % (
                     label, "within" if s[key] <= s["budget_kib"] else "OVER",
