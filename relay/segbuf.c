@@ -239,10 +239,8 @@ static AVBufferRef *publish_heap(struct segbuf *b)
 AVBufferRef *segbuf_publish(struct segbuf *b)
 {
     flush(b);                       /* a failure costs the staged bytes only */
-    if (!b->len)
-        return NULL;
     size_t len = b->len;
-    AVBufferRef *ref = b->heap ? publish_heap(b) : publish_memfd(b);
+    AVBufferRef *ref = !len ? NULL : b->heap ? publish_heap(b) : publish_memfd(b);
     segbuf_reset(b);
     if (ref)
         b->hint = len;

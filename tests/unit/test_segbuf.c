@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -285,6 +286,58 @@ static void test_heap_when_no_memfd(void **state)
     segbuf_free(&b);
 }
 
+/* A memfd that refuses bytes (here: past RLIMIT_FSIZE) costs the bytes
+ * not yet in it, says so, and leaves the rest of the segment whole; a
+ * segment that lost everything publishes nothing and leaves b ready for
+ * the next one. */
+static void test_refused_write_keeps_the_rest(void **state)
+{
+    (void)state;
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit tight = { .rlim_cur = 200 * 1000, .rlim_max = old.rlim_max };
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tight), 0);
+
+    struct segbuf b;
+    segbuf_init(&b, 8 << 20);
+    uint8_t piece[188];
+    size_t off = 0;
+    for (; off < 400 * 1000; off += sizeof(piece)) {
+        for (size_t i = 0; i < sizeof(piece); i++)
+            piece[i] = byte_at(off + i);
+        if (!segbuf_append(&b, piece, sizeof(piece)))
+            break;
+    }
+    assert_true(off < 400 * 1000);
+    assert_true(b.overflow);
+    assert_int_equal(b.len, b.flushed);        /* what the memfd holds, no more */
+    assert_true(b.len > 0 && b.len <= 200 * 1000);
+    size_t kept = b.len;
+    AVBufferRef *seg = segbuf_publish(&b);
+    assert_non_null(seg);
+    assert_int_equal(seg->size, kept);
+    expect_pattern(seg->data, kept);
+    av_buffer_unref(&seg);
+    assert_false(b.overflow);
+
+    tight.rlim_cur = 0;                        /* now nothing gets in */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tight), 0);
+    fill(&b, 0, 1000);                         /* staged: no write yet */
+    assert_null(segbuf_publish(&b));
+    assert_false(b.overflow);
+    assert_int_equal(b.len, 0);
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    fill(&b, 0, 1000);
+    seg = segbuf_publish(&b);
+    assert_non_null(seg);
+    expect_fd_pattern(segbuf_fd(seg), 1000);
+    av_buffer_unref(&seg);
+    segbuf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +348,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_memfd_holds_what_was_written),
         cmocka_unit_test(test_idle_lets_go),
         cmocka_unit_test(test_heap_when_no_memfd),
+        cmocka_unit_test(test_refused_write_keeps_the_rest),
     };
     return unit_main(argc, argv, "segbuf", tests, UNIT_LEN(tests));
 }
