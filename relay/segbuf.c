@@ -175,6 +175,13 @@ bool segbuf_copy(const struct segbuf *b, size_t off, void *dst, size_t n)
     return true;
 }
 
+const uint8_t *segbuf_read(const struct segbuf *b, size_t off, size_t n, uint8_t *scratch)
+{
+    if (off >= b->flushed && off <= b->len && n <= b->len - off)
+        return b->stage + (off - b->flushed);
+    return segbuf_copy(b, off, scratch, n) ? scratch : NULL;
+}
+
 void segbuf_reset(struct segbuf *b)
 {
     if (b->fd >= 0 && b->flushed > 0 && ftruncate(b->fd, 0) < 0)

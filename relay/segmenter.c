@@ -256,8 +256,10 @@ out:
 /* -------------------------------------------------------------- muxing */
 
 /* Sends pull subscribers the segment buffer's new bytes in whole SRT
- * messages; all: the tail too (the segment is complete). buf holds exactly
- * the current segment, so offset 0 is a segment start. */
+ * messages, straight from its staging when they are still there (they
+ * are, but for a message across a write to the memfd); all: the tail too
+ * (the segment is complete). buf holds exactly the current segment, so
+ * offset 0 is a segment start. */
 static void pull_flush(struct segmenter *s, bool all)
 {
     /* nobody pulling: skip the bytes; a subscriber joins at offset 0 anyway */
@@ -269,8 +271,9 @@ static void pull_flush(struct segmenter *s, bool all)
     while (s->buf.len > s->pull_off && (all || s->buf.len - s->pull_off >= PULL_MESSAGE)) {
         size_t n = s->buf.len - s->pull_off < PULL_MESSAGE ? s->buf.len - s->pull_off
                                                            : PULL_MESSAGE;
-        if (segbuf_copy(&s->buf, s->pull_off, msg, n))
-            pull_send(s->pull, msg, n, s->pull_off == 0);
+        const uint8_t *p = segbuf_read(&s->buf, s->pull_off, n, msg);
+        if (p)
+            pull_send(s->pull, p, n, s->pull_off == 0);
         s->pull_off += n;
     }
 }

@@ -46,6 +46,11 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n);
  * when they are not all there or cannot be read back. */
 bool segbuf_copy(const struct segbuf *b, size_t off, void *dst, size_t n);
 
+/* Bytes [off, off + n) of the segment being built, in place when they are
+ * still staged (valid until the next append), else copied into scratch (n
+ * bytes) and returned there; NULL when they cannot be read. */
+const uint8_t *segbuf_read(const struct segbuf *b, size_t off, size_t n, uint8_t *scratch);
+
 /* Forgets the bytes (keeps the memory for the next ones). */
 void segbuf_reset(struct segbuf *b);
 

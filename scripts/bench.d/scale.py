@@ -28,9 +28,10 @@ the live playlist listed also recorded; ffprobe reads a few recordings end
 to end (every video frame there, no error output).
 
 Measured alongside: Podium CPU (utime+stime, all threads) per stream-minute,
-VmHWM and VmRSS (with the segment memfd pages RSS does not show), Podium threads by CPU, the feeder's CPU, whole-machine busy
-cores, UDP drops on Podium's SRT socket, SRT loss seen by the API, and Podium
-log lines at warn/error.
+VmHWM and VmRSS (with the segment memfd pages RSS does not show), Podium
+threads by CPU, the feeder's CPU, whole-machine busy cores, UDP drops on
+Podium's SRT socket, SRT loss seen by the API, and Podium log lines at
+warn/error.
 """
 
 import argparse
@@ -502,8 +503,7 @@ def run(args, res, work, logdir, procs):
                 last_step = cur
             if now >= next_rss:
                 st = bench.read_status_kib(server.pid) or {}
-                held, mapped = bench.memfd_kib(server.pid)
-                rss = st.get("VmRSS", 0) - mapped + held   # segments RSS does not show
+                rss = bench.plus_memfd_kib(server.pid, st.get("VmRSS", 0))
                 rss_peak = max(rss_peak, rss)
                 if not series or now - t0 >= series[-1][0] + 10:
                     series.append([round(now - t0, 1), rss])

@@ -161,6 +161,12 @@ static void test_copy_reads_back(void **state)
         for (size_t j = 0; j < n; j++)
             assert_int_equal(out[j], byte_at(off + j));
     }
+    /* read: staged bytes in place, written ones through the scratch */
+    const uint8_t *in = segbuf_read(&b, len - 10, 10, out);
+    assert_true(in != NULL && in != out);
+    assert_int_equal(in[9], byte_at(len - 1));
+    assert_ptr_equal(segbuf_read(&b, b.flushed - 1, 2, out), out);
+    assert_int_equal(out[0], byte_at(b.flushed - 1));
     assert_false(segbuf_copy(&b, len - 10, out, 11));   /* past the end */
     assert_false(segbuf_copy(&b, len + 1, out, 0));
     free(out);
