@@ -328,8 +328,15 @@ static void flush_part(struct segmenter *s, int64_t end)
         return;
     /* Parts are copied out: the segment is in a memfd, written once. */
     AVBufferRef *b = av_buffer_alloc(len);
-    if (!b || !segbuf_copy(&s->buf, s->part_off, b->data, len)) {
-        log_msg(LV_ERROR, s->id, "\"out of memory publishing a part\"");
+    if (!b) {
+        log_msg(LV_ERROR, s->id, "\"out of memory publishing a part\" seq=%llu part=%d",
+                (unsigned long long)s->next_seq, s->part_index);
+        return;
+    }
+    if (!segbuf_copy(&s->buf, s->part_off, b->data, len)) {
+        /* the segment keeps the bytes; the next part of it starts with them */
+        log_msg(LV_ERROR, s->id, "\"part not read back from its segment\" seq=%llu part=%d "
+                "bytes=%zu", (unsigned long long)s->next_seq, s->part_index, len);
         av_buffer_unref(&b);
         return;
     }
