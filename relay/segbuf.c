@@ -122,10 +122,13 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n)
 {
     if (n > b->max - b->len) {
         b->overflow = true;
+        b->capped = true;
         return false;
     }
     if (!b->stage) {
         if (!(b->stage = av_malloc(SEGBUF_STAGE))) {
+            if (!b->overflow)
+                log_msg(LV_ERROR, NULL, "\"segment bytes lost: out of memory\" bytes=%zu", n);
             b->overflow = true;
             return false;
         }
@@ -146,6 +149,8 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n)
         }
     }
     if (b->heap && b->len + n > b->cap && !grow_heap(b, b->len + n)) {
+        if (!b->overflow)
+            log_msg(LV_ERROR, NULL, "\"segment bytes lost: out of memory\" bytes=%zu", n);
         b->overflow = true;
         return false;
     }
@@ -189,6 +194,7 @@ void segbuf_reset(struct segbuf *b)
     b->len = 0;
     b->flushed = 0;
     b->overflow = false;
+    b->capped = false;
 }
 
 static void unmap_cb(void *opaque, uint8_t *data)

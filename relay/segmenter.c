@@ -381,9 +381,12 @@ static void finish_segment(struct segmenter *s, int64_t end)
                 (unsigned long long)s->next_seq, (double)dur / SEG_CLOCK, s->cut.target);
         dur = (int64_t)s->cut.target * SEG_CLOCK;
     }
-    if (s->buf.overflow)
+    if (s->buf.capped)
         log_msg(LV_WARN, s->id, "\"segment exceeded the size cap, bytes dropped\" seq=%llu cap=%d",
                 (unsigned long long)s->next_seq, SEG_MAX_BYTES);
+    else if (s->buf.overflow)
+        log_msg(LV_WARN, s->id, "\"segment published without the bytes it could not store\" "
+                "seq=%llu bytes_kept=%zu", (unsigned long long)s->next_seq, s->buf.len);
 
     struct media_segment seg = {
         .seq = s->next_seq,

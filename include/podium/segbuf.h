@@ -30,6 +30,7 @@ struct segbuf {
     int fd;                     /* the segment's memfd, or -1 (none yet, or heap) */
     bool heap;                  /* no memfd: the segment is at stage whole */
     bool overflow;              /* an append failed since the last reset */
+    bool capped;                /* one of them because it would have passed max */
 };
 
 /* An empty buffer that never grows beyond max bytes; nothing is allocated
@@ -37,9 +38,9 @@ struct segbuf {
 void segbuf_init(struct segbuf *b, size_t max);
 
 /* Appends n bytes; false (and overflow set) when that would pass max, in
- * which case nothing is appended, or when memory runs out, in which case
- * bytes appended since the last write to the memfd are lost as well (len
- * says what is kept). */
+ * which case nothing is appended (capped is set too), or when memory runs
+ * out or the memfd refuses bytes, in which case bytes appended since the
+ * last write to the memfd are lost as well (len says what is kept). */
 bool segbuf_append(struct segbuf *b, const void *p, size_t n);
 
 /* Copies bytes [off, off + n) of the segment being built into dst; false

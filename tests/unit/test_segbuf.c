@@ -111,6 +111,7 @@ static void test_overflow_and_reset(void **state)
     uint8_t more[2000] = { 0 };
     assert_false(segbuf_append(&b, more, sizeof(more)));   /* past max: refused whole */
     assert_true(b.overflow);
+    assert_true(b.capped);
     assert_int_equal(b.len, 9000);
     assert_true(segbuf_append(&b, more, 1000));            /* exactly max still fits */
     assert_int_equal(b.len, 10000);
@@ -118,6 +119,7 @@ static void test_overflow_and_reset(void **state)
     segbuf_reset(&b);
     assert_int_equal(b.len, 0);
     assert_false(b.overflow);
+    assert_false(b.capped);
     fill(&b, 0, 4000);
     AVBufferRef *seg = segbuf_publish(&b);
     assert_non_null(seg);
@@ -317,6 +319,7 @@ static void test_refused_write_keeps_the_rest(void **state)
     }
     assert_true(off < 400 * 1000);
     assert_true(b.overflow);
+    assert_false(b.capped);                    /* refused, not past max */
     assert_int_equal(b.len, b.flushed);        /* what the memfd holds, no more */
     assert_true(b.len > 0 && b.len <= 200 * 1000);
     size_t kept = b.len;
