@@ -71,6 +71,15 @@ static bool write_failed(struct segbuf *b)
     return false;
 }
 
+/* An append of n bytes found no memory: those are lost, the rest stays. */
+static bool out_of_memory(struct segbuf *b, size_t n)
+{
+    if (!b->overflow)
+        log_msg(LV_ERROR, NULL, "\"segment bytes lost: out of memory\" bytes=%zu", n);
+    b->overflow = true;
+    return false;
+}
+
 /* Makes the segment's memfd, or, when none can be made, moves the segment
  * to the heap: the staging buffer, which then holds it whole, grows. */
 static void make_fd(struct segbuf *b)
@@ -126,12 +135,8 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n)
         return false;
     }
     if (!b->stage) {
-        if (!(b->stage = av_malloc(SEGBUF_STAGE))) {
-            if (!b->overflow)
-                log_msg(LV_ERROR, NULL, "\"segment bytes lost: out of memory\" bytes=%zu", n);
-            b->overflow = true;
-            return false;
-        }
+        if (!(b->stage = av_malloc(SEGBUF_STAGE)))
+            return out_of_memory(b, n);
         b->cap = SEGBUF_STAGE;
     }
     if (!b->heap && n > b->cap - (b->len - b->flushed)) {
@@ -148,12 +153,8 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n)
             return true;
         }
     }
-    if (b->heap && b->len + n > b->cap && !grow_heap(b, b->len + n)) {
-        if (!b->overflow)
-            log_msg(LV_ERROR, NULL, "\"segment bytes lost: out of memory\" bytes=%zu", n);
-        b->overflow = true;
-        return false;
-    }
+    if (b->heap && b->len + n > b->cap && !grow_heap(b, b->len + n))
+        return out_of_memory(b, n);
     memcpy(b->stage + (b->len - b->flushed), p, n);
     b->len += n;
     return true;
