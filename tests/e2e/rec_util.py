@@ -125,6 +125,32 @@ def wait_finalized(pod, sid, timeout):
                     "recording of %s to be finalized (API recording.state == finalized)" % sid)
 
 
+def export(pod, sid, body, what):
+    """POST .../publish with body (a trim, or {}) and wait until the MP4
+    export of that start is done; returns the export JSON."""
+    r = post(pod, sid, "publish", body=body)
+    h.check(r.status == 202, "%s: publish %r -> %d: %r" % (what, body, r.status, r.body[:200]))
+
+    def done():
+        x = rec_json(pod, sid)["export"]
+        h.check(x.get("state") in ("running", "done"), "%s: export state %r" % (what, x))
+        return x if x.get("state") == "done" and x.get("start") == body.get("start", 0) else None
+    return h.wait_for(done, 30, "%s: export done" % what)
+
+
+def export_path(pod, sid):
+    return os.path.join(rec_dir(pod, sid), "%s.mp4" % sid)
+
+
+def hls_options(pod, lines):
+    """Adds lines (e.g. "format = fmp4\n") to the [hls] section of a podium
+    not started yet."""
+    with open(pod.conf_path) as f:
+        text = f.read()
+    with open(pod.conf_path, "w") as f:
+        f.write(text.replace("\n[hls]\n", "\n[hls]\n" + lines, 1))
+
+
 def wait_no_publisher(pod, sid, timeout=15):
     h.wait_for(lambda: pod.api(sid).get("publisher") is None, timeout,
                "API publisher=null for %s (dropped publisher detected)" % sid)

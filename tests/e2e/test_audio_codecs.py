@@ -62,15 +62,8 @@ def check_live(pod, sid, codec, fmt):
 
 
 def check_export(pod, sid, fmt):
-    r = ru.post(pod, sid, "publish", body={})
-    h.check(r.status == 202, "%s (%s): publish -> %d: %r" % (sid, fmt, r.status, r.body[:200]))
-
-    def done():
-        x = ru.rec_json(pod, sid).get("export") or {}
-        h.check(x.get("state") in ("running", "done"), "%s (%s): export %r" % (sid, fmt, x))
-        return x.get("state") == "done"
-    h.wait_for(done, 30, "%s (%s): export done" % (sid, fmt))
-    mp4 = os.path.join(ru.rec_dir(pod, sid), "%s.mp4" % sid)
+    ru.export(pod, sid, {}, "%s (%s)" % (sid, fmt))
+    mp4 = ru.export_path(pod, sid)
     what = "%s MP4 export (%s)" % (sid, fmt)
     expect_streams(mp4, sid, what, True)
     j = h.ffprobe_json(["-show_streams", mp4], what="ffprobe durations of %s" % what)
@@ -84,10 +77,7 @@ def check_export(pod, sid, fmt):
 def run_format(t, fmt):
     pod = ru.podium(t, {sid: {"passphrase": "audio-%s-pass" % sid} for sid in CODECS}, start=False)
     if fmt == "fmp4":
-        with open(pod.conf_path) as f:
-            text = f.read()
-        with open(pod.conf_path, "w") as f:
-            f.write(text.replace("[hls]\n", "[hls]\nformat = fmp4\n", 1))
+        ru.hls_options(pod, "format = fmp4\n")
     ru.start_pod(pod)
     pubs = {sid: pod.publish(sid, duration=SECONDS, extra_out=args) for sid, args in CODECS.items()}
     for sid in CODECS:

@@ -36,21 +36,6 @@ def stream_span(mp4, kind):
     return min(p for p, _ in pk), max(p + d for p, d in pk)
 
 
-def export(pod, body, what):
-    r = ru.post(pod, SID, "publish", body=body)
-    h.check(r.status == 202, "%s: publish %r -> %d: %r" % (what, body, r.status, r.body[:200]))
-
-    def done():
-        x = ru.rec_json(pod, SID)["export"]
-        h.check(x.get("state") in ("running", "done"), "%s: export state %r" % (what, x))
-        return x if x.get("state") == "done" and x.get("start") == body.get("start", 0) else None
-    return h.wait_for(done, 30, "%s: export done" % what)
-
-
-def export_path(pod):
-    return os.path.join(ru.rec_dir(pod, SID), "%s.mp4" % SID)
-
-
 def check_ends(mp4, what, length, recording=None):
     """Audio starts with the video; it ends with it (a trim inside the recording), or
     both last as long as in the recording (the whole of it: where the publisher was
@@ -75,10 +60,7 @@ def check_ends(mp4, what, length, recording=None):
 def run(t, fmt, whole):
     pod = ru.podium(t, {SID: {"title": "Panel", "passphrase": "panel-secret-%s" % fmt}}, close_after=30,
                     start=False)
-    with open(pod.conf_path) as f:
-        text = f.read()
-    with open(pod.conf_path, "w") as f:
-        f.write(text.replace("\n[hls]\n", "\n[hls]\nformat = %s\n" % fmt, 1))
+    ru.hls_options(pod, "format = %s\n" % fmt)
     ru.start_pod(pod)
     pod.publish(SID, duration=60)
     ru.wait_rec(pod, SID, lambda x: x.get("duration", 0) >= RECORD, RECORD + 15,
@@ -86,13 +68,13 @@ def run(t, fmt, whole):
     r = ru.post(pod, SID, "end")
     h.check(r.status == 202, "%s: POST .../end -> %d" % (fmt, r.status))
     rj = ru.wait_finalized(pod, SID, 5)
-    export(pod, {"start": TRIM[0], "end": TRIM[1]}, "%s trimmed" % fmt)
-    check_ends(export_path(pod), "%s trimmed %.1f..%.1f" % (fmt, TRIM[0], TRIM[1]), TRIM[1] - TRIM[0])
-    x = export(pod, whole, "%s whole" % fmt)
+    ru.export(pod, SID, {"start": TRIM[0], "end": TRIM[1]}, "%s trimmed" % fmt)
+    check_ends(ru.export_path(pod, SID), "%s trimmed %.1f..%.1f" % (fmt, TRIM[0], TRIM[1]), TRIM[1] - TRIM[0])
+    x = ru.export(pod, SID, whole, "%s whole" % fmt)
     want_end = rj["duration"] if whole.get("end") else 0
     h.check(abs(x.get("end", -1) - want_end) < 0.01, "%s: export %r: its end %r, expected %r"
             % (fmt, whole, x.get("end"), want_end))
-    check_ends(export_path(pod), "%s whole" % fmt, rj["duration"],
+    check_ends(ru.export_path(pod, SID), "%s whole" % fmt, rj["duration"],
                os.path.join(ru.rec_dir(pod, SID), "index.m3u8"))
 
 
