@@ -585,7 +585,7 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     json_object_set_new(o, "duration_minutes",
                         json_integer(config_format_minutes(in.format)));
     json_object_set_new(o, "ingest_window", json_string(in.ingest_strict ? "strict" : "open"));
-    json_object_set_new(o, "source", json_string(in.from_api ? "api" : "config"));
+    json_object_set_new(o, "source", json_string(in.from_api ? "api" : in.adhoc ? "adhoc" : "config"));
     json_object_set_new(o, "state", json_string(state));
     json_object_set_new(o, "live", json_boolean(live));
     if (live) {
@@ -2118,6 +2118,11 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
     if (!s)
         return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
     if (!slash) {
+        if (s->adhoc)
+            return error_reply(h, c, MHD_HTTP_CONFLICT,
+                               "ad-hoc session (Podium runs without a config file): "
+                               "give sessions settings in a config file or create them "
+                               "through the API");
         if (!s->from_api)
             return error_reply(h, c, MHD_HTTP_CONFLICT,
                                "session is defined in the config file: edit it there");

@@ -353,6 +353,24 @@ static void *housekeeper(void *arg)
     return NULL;
 }
 
+/* Without a config, sessions exist only once published to: the ones an
+ * earlier run recorded come back with their recordings, which would
+ * otherwise stay on disk with no page or URL serving them. */
+static void restore_adhoc(struct registry *reg, const char *data_dir)
+{
+    char **ids;
+    int n = rec_list(data_dir, &ids), restored = 0;
+    for (int i = 0; i < n; i++) {
+        if (registry_restore_adhoc(reg, ids[i]) == 1)
+            restored++;
+        free(ids[i]);
+    }
+    free(ids);
+    if (restored > 0)
+        log_msg(LV_INFO, NULL, "\"ad-hoc sessions restored from their recordings\" count=%d "
+                "path=%s/recordings", restored, data_dir);
+}
+
 /* The attendee token key: data_dir/secret (0600), created once. */
 static int load_secret(const struct config *cfg, uint8_t out[TOKEN_SECRET_LEN])
 {
@@ -583,6 +601,8 @@ int main(int argc, char **argv)
         if (n >= 0)
             log_msg(LV_INFO, NULL, "\"sessions loaded\" file=%s count=%d", sj, n);
     }
+    if (cfgp->adhoc_sessions)
+        restore_adhoc(reg, cfgp->data_dir);
     struct http_env env = { .writer = app.writer };
     if (load_secret(cfgp, env.secret) < 0)
         goto out;

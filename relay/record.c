@@ -36,6 +36,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "podium/config.h"
 #include "podium/log.h"
 #include "podium/playlist.h"
 
@@ -915,6 +916,57 @@ struct recorder *rec_open(struct rec_writer *w, const char *data_dir, const char
     pthread_mutex_init(&r->lock, NULL);
     recover(r);
     return r;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rec_list(const char *data_dir, char ***ids)
+{
+    char dir[PATH_MAX];
+    *ids = NULL;
+    snprintf(dir, sizeof(dir), "%s/recordings", data_dir);
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        log_msg(LV_ERROR, NULL, "\"cannot read the recordings folder\" path=%s err=\"%s\"",
+                dir, strerror(errno));
+        return -1;
+    }
+    char **out = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char pl[PATH_MAX];
+        struct stat st;
+        /* folders rec_discard renamed away have a dot, and so fail this */
+        if (!config_valid_id(de->d_name)
+            || snprintf(pl, sizeof(pl), "%s/%s/index.m3u8", dir, de->d_name) >= (int)sizeof(pl)
+            || stat(pl, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (n == cap) {
+            char **grown = realloc(out, (cap ? 2 * cap : 16) * sizeof(*out));
+            if (!grown)
+                break;
+            out = grown;
+            cap = cap ? 2 * cap : 16;
+        }
+        if (!(out[n] = strdup(de->d_name)))
+            break;
+        n++;
+    }
+    bool short_of_memory = de != NULL;
+    closedir(d);
+    if (short_of_memory)
+        log_msg(LV_ERROR, NULL, "\"out of memory listing the recordings\" path=%s listed=%zu",
+                dir, n);
+    if (n)
+        qsort(out, n, sizeof(*out), cmp_names);
+    *ids = out;
+    return (int)n;
 }
 
 void rec_free(struct recorder **pr)

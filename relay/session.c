@@ -129,18 +129,37 @@ struct session *registry_find(struct registry *reg, const char *id)
     return s;
 }
 
+/* Caller holds reg->lock and has checked that no session has this id. */
+static int adhoc_new_locked(struct registry *reg, const char *id, struct session **out)
+{
+    struct session_conf conf = { .format = FORMAT_PRESENTATION };
+    snprintf(conf.id, sizeof(conf.id), "%s", id);
+    int ret = session_new(reg, &conf, out);
+    if (ret == 0)
+        (*out)->adhoc = true;
+    return ret;
+}
+
 struct session *registry_get_for_publish(struct registry *reg, const char *id)
 {
     pthread_mutex_lock(&reg->lock);
     struct session *s = find_locked(reg, id);
-    if (!s && reg->cfg->adhoc_sessions && config_valid_id(id)) {
-        struct session_conf conf = { .format = FORMAT_PRESENTATION };
-        snprintf(conf.id, sizeof(conf.id), "%s", id);
-        if (session_new(reg, &conf, &s) == 0)
-            log_msg(LV_WARN, id, "\"ad-hoc session created without passphrase\"");
-    }
+    if (!s && reg->cfg->adhoc_sessions && config_valid_id(id)
+        && adhoc_new_locked(reg, id, &s) == 0)
+        log_msg(LV_WARN, id, "\"ad-hoc session created without passphrase\"");
     pthread_mutex_unlock(&reg->lock);
     return s;
+}
+
+int registry_restore_adhoc(struct registry *reg, const char *id)
+{
+    if (!reg->cfg->adhoc_sessions || !config_valid_id(id))
+        return REGISTRY_FAILED;
+    struct session *s = NULL;
+    pthread_mutex_lock(&reg->lock);
+    int ret = find_locked(reg, id) ? 0 : adhoc_new_locked(reg, id, &s);
+    pthread_mutex_unlock(&reg->lock);
+    return s ? 1 : ret;
 }
 
 size_t registry_list(struct registry *reg, struct session **out, size_t cap)
@@ -173,6 +192,7 @@ void session_info(struct session *s, struct session_info *out)
              s->conf.passphrase ? s->conf.passphrase : "");
     out->ingest_strict = s->conf.ingest_strict;
     out->from_api = s->from_api;
+    out->adhoc = s->adhoc;
     pthread_mutex_unlock(&s->lock);
 }
 

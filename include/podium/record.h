@@ -39,6 +39,12 @@ void rec_writer_file(struct rec_writer *w, const char *path, char *data, size_t 
  * under data_dir. A recording found without ENDLIST stays open and is
  * finalized by the caller after close_after. NULL on failure (logged). */
 struct recorder *rec_open(struct rec_writer *w, const char *data_dir, const char *id);
+/* The ids of the recordings under data_dir/recordings (folders named as a
+ * valid session id that hold an index.m3u8), in name order: an array of
+ * malloc'd strings, both the caller's to free. Returns the count, 0 when
+ * there are none, -1 when the folder cannot be read (logged). */
+int rec_list(const char *data_dir, char ***ids);
+
 /* Frees r (the writer must have been stopped or drained first). */
 void rec_free(struct recorder **r);
 

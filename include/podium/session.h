@@ -39,6 +39,7 @@ struct session {
      * session_info. Strings owned by the session. */
     struct session_conf conf;
     bool from_api;                  /* persisted in data_dir/sessions.json */
+    bool adhoc;                     /* made by a publish or a recording, no -c */
     bool deleted;                   /* guarded by the registry lock */
 
     /* Media path objects, created by the registry's setup hook, owned by
@@ -108,6 +109,12 @@ struct session *registry_find(struct registry *reg, const char *id);
  * (or the registry is full, or setup failed: logged). */
 struct session *registry_get_for_publish(struct registry *reg, const char *id);
 
+/* In ad-hoc mode, the session of a recording an earlier run left in
+ * data_dir/recordings (the setup hook finds the recording): 1 when it was
+ * made, 0 when a session of that id exists, a registry_err otherwise
+ * (logged). */
+int registry_restore_adhoc(struct registry *reg, const char *id);
+
 /* Snapshot of the sessions, in creation order. Returns the count written. */
 size_t registry_list(struct registry *reg, struct session **out, size_t cap);
 
@@ -124,6 +131,7 @@ struct session_info {
     char passphrase[CONFIG_PASS_MAX + 1];
     bool ingest_strict;
     bool from_api;
+    bool adhoc;
 };
 void session_info(struct session *s, struct session_info *out);
 

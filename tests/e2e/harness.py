@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -98,11 +99,11 @@ _procs = []          # (Popen, name, logpath)
 _procs_lock = threading.Lock()
 
 
-def spawn(cmd, name, log_path=None, stdin=None):
-    """Start a tracked process; stdout+stderr go to log_path (or DEVNULL)."""
+def spawn(cmd, name, log_path=None, stdin=None, cwd=None):
+    """Start a tracked process (in cwd); stdout+stderr go to log_path (or DEVNULL)."""
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL
     try:
-        p = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        p = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL, cwd=cwd,
                              stdout=out, stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL)
     finally:
         if log_path:
@@ -375,8 +376,12 @@ class Playlist:
 # ---------------------------------------------------------------- podium
 
 class Podium:
+    """A podium process started from a config written here; with adhoc=True
+    it is started without one (`podium` in its folder: embedded defaults,
+    fixed ports, data in ./data, any session id) and the other arguments
+    are unused."""
     def __init__(self, test, name, sessions, segment_duration=1.0, window=6,
-                 latency_ms=120, close_after=60, extra_ini="", server_ini=""):
+                 latency_ms=120, close_after=60, extra_ini="", server_ini="", adhoc=False):
         self.test = test
         self.name = name
         self.dir = os.path.join(test.tmp, name)
@@ -391,6 +396,10 @@ class Podium:
         self.srt_port = None
         self.http_port = None
         self.stopped = False
+        if adhoc:
+            self.conf_path = None
+            self.segment_duration, self.window = 2.0, 6   # the embedded defaults
+            return
         lines = ["[server]",
                  "srt_listen  = 127.0.0.1:0",
                  "http_listen = 127.0.0.1:0",
@@ -413,9 +422,9 @@ class Podium:
 
     # -- lifecycle
     def start(self):
-        note("starting %s: %s -c %s" % (self.name, self.test.bin, self.conf_path))
-        self.proc = spawn([self.test.bin, "-c", self.conf_path], "podium " + self.name,
-                          log_path=self.log_path)
+        cmd = [self.test.bin] + (["-c", self.conf_path] if self.conf_path else [])
+        note("starting %s: %s (in %s)" % (self.name, " ".join(cmd), self.dir))
+        self.proc = spawn(cmd, "podium " + self.name, log_path=self.log_path, cwd=self.dir)
 
         def ports():
             if self.proc.poll() is not None:
@@ -531,7 +540,7 @@ class Podium:
     def admin_auth(self):
         """Authorization header with the organizer token: the configured
         admin_token, or the one Podium generated in data_dir/admin.token."""
-        m = re.search(r"^admin_token\s*=\s*(\S+)", self.config_text(), re.M)
+        m = re.search(r"^admin_token[ \t]*=[ \t]*(\S+)", self.config_text(), re.M)
         if m:
             tok = m.group(1)
         else:
@@ -540,6 +549,8 @@ class Podium:
         return {"Authorization": "Bearer " + tok}
 
     def config_text(self):
+        if self.conf_path is None:
+            return ""
         with open(self.conf_path) as f:
             return f.read()
 
@@ -1214,11 +1225,51 @@ def _on_sigterm(signum, _frame):
     raise SystemExit("interrupted by signal %d" % signum)
 
 
-def run(main, tools=("ffmpeg", "ffprobe")):
-    """Run main(Test) and exit 0 on success, 1 with a message on failure."""
+SKIP_EXIT = 77     # ctest's SKIP_RETURN_CODE for the e2e tests (tests/CMakeLists.txt)
+_NETNS_ENV = "PODIUM_E2E_NETNS"
+
+
+def _loopback_up():
+    """Brings up lo, which a new network namespace starts with down."""
+    import fcntl
+    import struct
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = fcntl.ioctl(s, siocgifflags, struct.pack("16sH22x", b"lo", 0))
+        flags = struct.unpack("16sH22x", ifr)[1]
+        fcntl.ioctl(s, siocsifflags, struct.pack("16sH22x", b"lo", flags | iff_up))
+
+
+def _private_network(name):
+    """Re-executes this test (same PID, so ctest's timeout still reaches it)
+    inside a network namespace of its own, where fixed ports clash with
+    nothing else on the machine; inside it, brings up loopback. Exits
+    SKIP_EXIT when the kernel or the sandbox allows no namespace."""
+    if os.environ.get(_NETNS_ENV) == "1":
+        _loopback_up()
+        note("in a network namespace of its own")
+        return
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare, "-rn", "true"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE) if unshare else None
+    if probe is None or probe.returncode != 0:
+        why = probe.stderr.decode("utf-8", "replace").strip() if probe else "no unshare in PATH"
+        print("SKIP %s: needs a network namespace of its own (unshare -rn): %s" % (name, why),
+              flush=True)
+        sys.exit(SKIP_EXIT)
+    os.environ[_NETNS_ENV] = "1"
+    os.execv(unshare, [unshare, "-rn", sys.executable] + sys.argv)
+
+
+def run(main, tools=("ffmpeg", "ffprobe"), private_network=False):
+    """Run main(Test) and exit 0 on success, 1 with a message on failure.
+    With private_network, in a network namespace of its own (for a podium
+    on fixed ports)."""
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     require_tools(list(tools))
     binary = find_binary()
+    if private_network:
+        _private_network(name)
     signal.signal(signal.SIGTERM, _on_sigterm)
     tmp = tempfile.mkdtemp(prefix="podium-%s-" % name)
     t = Test(name, tmp, binary)

@@ -59,8 +59,9 @@ def start_pod(pod):
     process inherits os.environ at spawn time; it is restored right after (under
     a lock, so podiums started from parallel threads do not inherit each other's)."""
     with _env_lock:
-        saved = {k: os.environ.get(k) for k in pod.rec_env}
-        os.environ.update(pod.rec_env)
+        env = getattr(pod, "rec_env", {})
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
         try:
             pod.start()
         finally:
@@ -84,7 +85,7 @@ def restart(pod):
     """Start a new process on the same config and data_dir after the old one
     exited. The old log is kept as podium.log.<n>."""
     h.check(pod.proc is None or pod.proc.poll() is not None, "restart: old podium still running")
-    pod.generation += 1
+    pod.generation = getattr(pod, "generation", 0) + 1
     old = "%s.%d" % (pod.log_path, pod.generation)
     if os.path.exists(pod.log_path):
         os.rename(pod.log_path, old)
@@ -99,7 +100,7 @@ def restart(pod):
 def post(pod, sid, action, body=None, token=True, raw=None):
     """POST /api/v1/sessions/<sid>/<action>; body is JSON-encoded, raw is sent as is."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-    headers = dict(AUTH) if token else {}
+    headers = pod.admin_auth() if token else {}
     if body is not None or raw is not None:
         headers["Content-Type"] = "application/json"
     return pod.request("POST", "/api/v1/sessions/%s/%s" % (sid, action), data=data, headers=headers)

@@ -557,6 +557,49 @@ static void test_rec_path(void **state)
     assert_non_null(strstr(got, "/index.m3u8"));
 }
 
+/* rec_list names the recording folders by session id, in name order, and
+ * skips what is not one: a discarded folder, a folder with no playlist, a
+ * name that is no session id. */
+static void test_rec_list(void **state)
+{
+    struct fixture *f = *state;
+    char **ids;
+    assert_int_equal(rec_list(f->data_dir, &ids), 0);     /* nothing recorded yet */
+    free(ids);
+    record(f, 0, 2.0);
+    close_recorder(f);
+    char p[PATH_MAX];
+    const char *extra[] = { "alpha", "no-playlist", "bad.name" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/recordings/%s", f->data_dir, extra[i]);
+        assert_int_equal(mkdir(p, 0755), 0);
+        if (i != 1) {
+            snprintf(p, sizeof(p), "%s/recordings/%s/index.m3u8", f->data_dir, extra[i]);
+            FILE *fp = fopen(p, "w");
+            assert_non_null(fp);
+            fclose(fp);
+        }
+    }
+    int n = rec_list(f->data_dir, &ids);
+    assert_int_equal(n, 2);
+    assert_string_equal(ids[0], "alpha");
+    assert_string_equal(ids[1], "talk");
+    for (int i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/recordings/%s/index.m3u8", f->data_dir, extra[i]);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/recordings/%s", f->data_dir, extra[i]);
+        assert_int_equal(rmdir(p), 0);
+    }
+    open_recorder(f);
+    rec_discard(f->r);                  /* renamed away: no longer listed */
+    close_recorder(f);
+    assert_int_equal(rec_list(f->data_dir, &ids), 0);
+    free(ids);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -569,6 +612,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_recovery_numbers_go_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_append_cut_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rec_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rec_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_bypasses_page_cache, setup, teardown),
     };
     return unit_main(argc, argv, "record", tests, UNIT_LEN(tests));

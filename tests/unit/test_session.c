@@ -186,6 +186,41 @@ static void test_end_hold(void **state)
     free_registry(&reg, &cfg);
 }
 
+/* Ad-hoc sessions: made once per id by a publish or a restored recording,
+ * marked as such; an API session of the same id wins; nothing is made from
+ * an invalid id or with a config file. */
+static void test_adhoc(void **state)
+{
+    (void)state;
+    struct config cfg;
+    struct registry *reg = new_registry(&cfg);
+    assert_int_equal(registry_restore_adhoc(reg, "talk"), REGISTRY_FAILED);  /* -c given */
+    assert_null(registry_get_for_publish(reg, "talk"));
+    free_registry(&reg, &cfg);
+
+    config_defaults(&cfg);                  /* no -c: ad-hoc */
+    reg = registry_create(&cfg, NULL);
+    assert_non_null(reg);
+    struct session *api = add_ok(reg, "panel");
+    assert_int_equal(registry_restore_adhoc(reg, "panel"), 0);
+    assert_false(api->adhoc);
+    assert_int_equal(registry_restore_adhoc(reg, "talk"), 1);
+    assert_int_equal(registry_restore_adhoc(reg, "talk"), 0);
+    assert_int_equal(registry_restore_adhoc(reg, "bad.id"), REGISTRY_FAILED);
+    struct session *talk = registry_find(reg, "talk");
+    assert_non_null(talk);
+    assert_true(talk->adhoc && !talk->from_api);
+    assert_ptr_equal(registry_get_for_publish(reg, "talk"), talk);
+    struct session *other = registry_get_for_publish(reg, "other");
+    assert_non_null(other);
+    assert_true(other->adhoc);
+    struct session_info in;
+    session_info(other, &in);
+    assert_true(in.adhoc && !in.has_passphrase);
+    assert_int_equal(registry_count(reg), 3);
+    free_registry(&reg, &cfg);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +228,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_delete_keeps_the_others),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_end_hold),
+        cmocka_unit_test(test_adhoc),
     };
     return unit_main(argc, argv, "session", tests, UNIT_LEN(tests));
 }
