@@ -87,6 +87,7 @@ struct segmenter {
     int64_t seg_key_off;                 /* pts - dts of the frame that began it */
     bool seg_independent;
     bool seg_has_data;
+    unsigned seg_streams;                /* bit o: stream o has a packet in it */
     struct segbuf buf;
     AVPacket *tmp;
 
@@ -100,6 +101,7 @@ struct segmenter {
     uint8_t *cfg[SEG_MAX_STREAMS];
     int cfg_len[SEG_MAX_STREAMS];
     AVCodecParameters *next_par[SEG_MAX_STREAMS];
+    bool disc_pending;                   /* MPEG-TS: a change, cut at the next keyframe */
     uint64_t held_back;                  /* audio frames dropped while one waits */
     uint64_t stale;                      /* audio frames dropped as SEG_STALE */
     char peer[64];
@@ -418,6 +420,7 @@ static void finish_segment(struct segmenter *s, int64_t end)
     s->next_seq++;
     s->next_disc = false;
     s->seg_has_data = false;
+    s->seg_streams = 0;
     s->part_index = 0;
     s->part_off = 0;
     s->part_start = end;
@@ -459,6 +462,7 @@ static void end_publisher(struct segmenter *s)
     s->gen = 0;
     s->started = false;
     s->seg_has_data = false;
+    s->seg_streams = 0;
 }
 
 static bool codec_supported(const AVCodecParameters *par)
@@ -685,6 +689,7 @@ static void clear_params(struct segmenter *s)
         s->cfg_len[i] = 0;
         avcodec_parameters_free(&s->next_par[i]);
     }
+    s->disc_pending = false;
     s->held_back = 0;
 }
 
@@ -728,19 +733,53 @@ static int picture_size(enum AVCodecID id, const AVPacket *pkt, int *w, int *h)
     return ret;
 }
 
-/* fMP4 only: MP4 describes a stream once, in the init section, and AAC's
- * rate or a video's SPS can change inside one connection (ADTS and in-band
- * parameter sets carry them; a TS segment needs nothing new). A change
- * waits in next_par[o] for the cut that begins a new init section. */
-static void check_params(struct segmenter *s, int o, const AVPacket *pkt, bool key)
+/* MPEG-TS: the segments carry the new parameters in-band, but RFC 8216
+ * 4.3.2.3 wants a DISCONTINUITY before a change of encoding parameters, and
+ * a player (hls.js) reads an AAC track's rate once per discontinuity. Only
+ * a change of picture size, rate or channels counts: encoders rewrite other
+ * SPS fields now and then, and each would cost the players a reset. The
+ * cut waits for the video's next keyframe (the change itself, when the
+ * video changed); the muxer's stream keeps the new values to compare. */
+static bool ts_param_change(struct segmenter *s, int o, bool audio, int rate, int channels,
+                            int w, int h)
+{
+    AVCodecParameters *cur = s->oc->streams[o]->codecpar;
+    if (audio ? rate == cur->sample_rate && channels == cur->ch_layout.nb_channels
+              : w == cur->width && h == cur->height)
+        return false;
+    if (audio) {
+        log_msg(LV_INFO, s->id, "\"audio parameters changed, a discontinuity follows\" "
+                "stream=%d rate=%d->%d channels=%d->%d", o, cur->sample_rate, rate,
+                cur->ch_layout.nb_channels, channels);
+        cur->sample_rate = rate;
+        av_channel_layout_uninit(&cur->ch_layout);
+        av_channel_layout_default(&cur->ch_layout, channels);
+    } else {
+        log_msg(LV_INFO, s->id, "\"video parameters changed, a discontinuity follows\" "
+                "stream=%d size=%dx%d->%dx%d", o, cur->width, cur->height, w, h);
+        cur->width = w;
+        cur->height = h;
+    }
+    s->disc_pending = true;
+    return true;
+}
+
+/* MP4 describes a stream once, in the init section, and AAC's rate or a
+ * video's SPS can change inside one connection (ADTS and in-band
+ * parameter sets carry them). fMP4: a change waits in next_par[o] for the
+ * cut that begins a new init section. MPEG-TS: ts_param_change, whose
+ * result this returns (false for fMP4). */
+static bool check_params(struct segmenter *s, int o, const AVPacket *pkt, bool key)
 {
     const AVCodecParameters *cur = s->oc->streams[o]->codecpar;
     uint8_t cfg[PARAM_SETS_MAX];
     int len, rate = 0, channels = 0, w = 0, h = 0;
+    /* fMP4 strips the ADTS headers that TS keeps */
+    bool adts = s->strip_adts[o] || (!s->fmp4 && cur->codec_id == AV_CODEC_ID_AAC);
 
-    if (s->strip_adts[o]) {
+    if (adts) {
         if (framing_adts_config(pkt->data, (size_t)pkt->size, cfg, &rate, &channels) < 0)
-            return;
+            return false;
         len = 2;
     } else if ((cur->codec_id == AV_CODEC_ID_H264 || cur->codec_id == AV_CODEC_ID_HEVC) && key) {
         /* The SPS (and VPS) only: some encoders vary their PPS from one
@@ -749,30 +788,32 @@ static void check_params(struct segmenter *s, int o, const AVPacket *pkt, bool k
         len = framing_param_sets(cur->codec_id, pkt->data, (size_t)pkt->size, false, cfg,
                                  sizeof(cfg));
         if (len <= 0)
-            return;
+            return false;
     } else {
-        return;
+        return false;
     }
     if (!config_changed(s, o, cfg, len))
-        return;
-    if (!s->strip_adts[o] && picture_size(cur->codec_id, pkt, &w, &h) < 0) {
+        return false;
+    if (!adts && picture_size(cur->codec_id, pkt, &w, &h) < 0) {
         log_msg(LV_WARN, s->id, "\"video parameters changed but cannot be read, kept as they were\" "
                 "stream=%d", o);
-        return;
+        return false;
     }
+    if (!s->fmp4)
+        return ts_param_change(s, o, adts, rate, channels, w, h);
     uint8_t full[PARAM_SETS_MAX];        /* the init section needs the PPS too */
     if (!s->strip_adts[o]) {
         len = framing_param_sets(cur->codec_id, pkt->data, (size_t)pkt->size, true, full,
                                  sizeof(full));
         if (len <= 0)
-            return;
+            return false;
     }
     AVCodecParameters *par = avcodec_parameters_alloc();
     uint8_t *extra = av_mallocz((size_t)len + AV_INPUT_BUFFER_PADDING_SIZE);
     if (!par || !extra || avcodec_parameters_copy(par, cur) < 0) {
         avcodec_parameters_free(&par);
         av_free(extra);
-        return;
+        return false;
     }
     memcpy(extra, s->strip_adts[o] ? cfg : full, (size_t)len);
     av_freep(&par->extradata);
@@ -793,6 +834,7 @@ static void check_params(struct segmenter *s, int o, const AVPacket *pkt, bool k
     }
     avcodec_parameters_free(&s->next_par[o]);
     s->next_par[o] = par;
+    return false;
 }
 
 static bool params_pending(const struct segmenter *s)
@@ -881,6 +923,7 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
     s->ref_seen = false;
     s->started = false;
     s->seg_has_data = false;
+    s->seg_streams = 0;
     reset_buf(s);
     clear_params(s);
     snprintf(s->peer, sizeof(s->peer), "%s", peer);
@@ -998,8 +1041,15 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     }
 
     bool cut_done = false;
+    bool ts_change = check_params(s, o, pkt, key);
+    if (ts_change && !(s->started && (s->seg_streams & (1u << o)))) {
+        /* the segment being built has nothing of this stream yet: it is
+         * the first with the new parameters, no cut needed */
+        s->disc_pending = false;
+        if (s->started && s->next_seq > 0)
+            s->next_disc = true;
+    }
     if (s->fmp4) {
-        check_params(s, o, pkt, key);
         if (params_pending(s) && ((ref && key) || !s->has_video)) {
             if ((ret = apply_params(s, dts, off, ref && key)) != PIPE_OK) {
                 end_publisher(s);
@@ -1009,6 +1059,17 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         } else if (s->next_par[o]) {
             s->held_back++;              /* not for this init section: wait */
             goto out_unlock;
+        }
+    } else if (s->disc_pending && (!s->started || (ref && key) || !s->has_video)) {
+        s->disc_pending = false;
+        if (s->started) {
+            s->cut.start = s->seg_start;
+            finish_segment(s, dts);
+            s->seg_start = dts;
+            s->seg_key_off = off;
+            s->seg_independent = ref && key;
+            s->next_disc = s->next_seq > 0;
+            cut_done = true;
         }
     }
 
@@ -1079,8 +1140,10 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     if (r < 0)
         log_msg(LV_WARN, s->id, "\"packet not muxed\" stream=%d err=\"%s\"",
                 o, av_make_error_string(err, sizeof(err), r));
-    else
+    else {
         s->seg_has_data = true;
+        s->seg_streams |= 1u << o;
+    }
 
 out_unlock:
     pthread_mutex_unlock(&s->lock);
