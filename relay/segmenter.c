@@ -114,6 +114,7 @@ struct segmenter {
     /* m=request subscribers (MPEG-TS only) */
     struct pull *pull;
     size_t pull_off;                     /* bytes of buf they have been sent */
+    bool pull_gap_logged;                /* in this segment */
 
     /* stats */
     uint64_t segments, bytes_out, dropped;
@@ -274,8 +275,15 @@ static void pull_flush(struct segmenter *s, bool all)
         size_t n = s->buf.len - s->pull_off < PULL_MESSAGE ? s->buf.len - s->pull_off
                                                            : PULL_MESSAGE;
         const uint8_t *p = segbuf_read(&s->buf, s->pull_off, n, msg);
-        if (p)
+        if (p) {
             pull_send(s->pull, p, n, s->pull_off == 0);
+        } else if (!s->pull_gap_logged) {
+            /* their MPEG-TS has a hole here; the demuxer resyncs after it */
+            log_msg(LV_ERROR, s->id, "\"SRT subscribers miss bytes not read back from the "
+                    "segment\" seq=%llu offset=%zu bytes=%zu", (unsigned long long)s->next_seq,
+                    s->pull_off, n);
+            s->pull_gap_logged = true;
+        }
         s->pull_off += n;
     }
 }
@@ -284,6 +292,7 @@ static void reset_buf(struct segmenter *s)
 {
     segbuf_reset(&s->buf);
     s->pull_off = 0;
+    s->pull_gap_logged = false;
 }
 
 static int write_cb(void *opaque, uint8_t *data, int len)
@@ -405,6 +414,7 @@ static void finish_segment(struct segmenter *s, int64_t end)
     if (s->pull)
         pull_flush(s, true);
     s->pull_off = 0;
+    s->pull_gap_logged = false;
     /* The memfd becomes seg.data as it is: nothing is copied. */
     seg.data = segbuf_publish(&s->buf);
     if (!seg.data) {
