@@ -95,20 +95,32 @@ def run(t, pod, sid, first, second, want):
     h.check(len(said) == 1, "%s: expected one 'parameters changed' line, got %r" % (sid, said))
 
 
+def media(t):
+    """The first file and the two second ones (size change, rate change)."""
+    return (encode(t, "a.ts", "640x360", 48000, 0),
+            encode(t, "b-size.ts", "1280x720", 48000, PART),
+            encode(t, "b-rate.ts", "640x360", 44100, PART))
+
+
+def run_both(t, pod, run, files):
+    """run(t, pod, sid, first, second, want) for both sessions at once; then
+    no warn or error line."""
+    a, b_size, b_rate = files
+    h.parallel(lambda: run(t, pod, "size", a, b_size, [("640x360", 48000), ("1280x720", 48000)]),
+               lambda: run(t, pod, "rate", a, b_rate, [("640x360", 48000), ("640x360", 44100)]))
+    errors = pod.log_lines_matching(lambda f, _l: f.get("level") in ("warn", "error"))
+    h.check(not errors, "Podium logged problems: %r" % errors[:3])
+
+
 def main(t):
-    a = encode(t, "a.ts", "640x360", 48000, 0)
-    b_size = encode(t, "b-size.ts", "1280x720", 48000, PART)
-    b_rate = encode(t, "b-rate.ts", "640x360", 44100, PART)
+    files = media(t)
     pod = ru.podium(t, SESSIONS, close_after=1, start=False)
     with open(pod.conf_path) as f:
         text = f.read()
     with open(pod.conf_path, "w") as f:
         f.write(text.replace("\n[hls]\n", "\n[hls]\nformat = fmp4\npart_duration = 0.2\n", 1))
     ru.start_pod(pod)
-    h.parallel(lambda: run(t, pod, "size", a, b_size, [("640x360", 48000), ("1280x720", 48000)]),
-               lambda: run(t, pod, "rate", a, b_rate, [("640x360", 48000), ("640x360", 44100)]))
-    errors = pod.log_lines_matching(lambda f, _l: f.get("level") in ("warn", "error"))
-    h.check(not errors, "Podium logged problems: %r" % errors[:3])
+    run_both(t, pod, run, files)
 
 
 if __name__ == "__main__":
