@@ -749,7 +749,9 @@ static int picture_size(enum AVCodecID id, const AVPacket *pkt, int *w, int *h)
  * a change of picture size, rate or channels counts: encoders rewrite other
  * SPS fields now and then, and each would cost the players a reset. The
  * cut waits for the video's next keyframe (the change itself, when the
- * video changed); the muxer's stream keeps the new values to compare. */
+ * video changed), unless the segment being built has nothing of that
+ * stream yet (sink_packet); the muxer's stream keeps the new values to
+ * compare. */
 static bool ts_param_change(struct segmenter *s, int o, bool audio, int rate, int channels,
                             int w, int h)
 {
