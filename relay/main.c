@@ -371,6 +371,32 @@ static void restore_adhoc(struct registry *reg, const char *data_dir)
                 "path=%s/recordings", restored, data_dir);
 }
 
+/* With a config, a recording whose session is neither in it nor created
+ * through the API (renamed, removed, or recorded in ad-hoc mode) is served
+ * by nothing: said once at start-up, so it is not taken for lost. */
+static void note_unserved(struct registry *reg, const char *data_dir)
+{
+    char **ids, names[256] = "";
+    int n = rec_list(data_dir, &ids), unserved = 0;
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        if (!registry_find(reg, ids[i])) {
+            unserved++;
+            int w = snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "", ids[i]);
+            if (w > 0 && (size_t)w < sizeof(names) - used)
+                used += (size_t)w;
+            else
+                names[used] = '\0';        /* a name that does not fit is left out */
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    if (unserved > 0)
+        log_msg(LV_WARN, NULL, "\"recordings of sessions neither in the config nor created "
+                "through the API are not served: declare a [session <id>] for each to serve it\" "
+                "count=%d ids=\"%s\" path=%s/recordings", unserved, names, data_dir);
+}
+
 /* The attendee token key: data_dir/secret (0600), created once. */
 static int load_secret(const struct config *cfg, uint8_t out[TOKEN_SECRET_LEN])
 {
@@ -603,6 +629,8 @@ int main(int argc, char **argv)
     }
     if (cfgp->adhoc_sessions)
         restore_adhoc(reg, cfgp->data_dir);
+    else
+        note_unserved(reg, cfgp->data_dir);
     struct http_env env = { .writer = app.writer };
     if (load_secret(cfgp, env.secret) < 0)
         goto out;

@@ -19,7 +19,10 @@ the machine allows none).
   continues its recording after a DISCONTINUITY with numbers after the
   old ones;
 - the organizer publishes it; after one more restart attendees get the
-  published recording (the published flag survived) and its MP4."""
+  published recording (the published flag survived) and its MP4;
+- then started with a config declaring only the first session: it is a
+  config session with its published recording, and one warn line names
+  the other's recording as not served."""
 import os
 import stat
 import sys
@@ -153,8 +156,33 @@ def main(t):
     h.check(served == seqs, "attendees get %r, the recording is %r" % (served, seqs))
     mp4 = pod.request("HEAD", "/vod/%s/%s.mp4" % (TALK, TALK))
     h.check(mp4.status == 200, "HEAD of the published MP4 -> %d, expected 200" % mp4.status)
+    check_config_after(pod, seqs)
     h.note("ad-hoc: 2 sessions, refused bad id, restored %r, %s continued to %d segments and "
            "published" % (sorted(before), TALK, len(seqs)))
+
+
+def check_config_after(pod, seqs):
+    """The organizer moves on to a config declaring one of the two sessions:
+    it gets its recording; the other's is named once as not served."""
+    pod.stop()
+    pod.conf_path = os.path.join(pod.dir, "podium.ini")
+    with open(pod.conf_path, "w") as f:
+        f.write("[server]\nsrt_listen = 127.0.0.1:0\nhttp_listen = 127.0.0.1:0\n"
+                "data_dir = %s\n[session %s]\npassphrase = talk-secret-1234\n"
+                % (pod.data_dir, TALK))
+    ru.restart(pod)
+    listed = {s["id"]: s for s in pod.get("/api/v1/sessions").json()["sessions"]}
+    h.check(list(listed) == [TALK] and listed[TALK].get("source") == "config",
+            "with the config the API lists %r" % {k: v.get("source") for k, v in listed.items()})
+    rec = ru.rec_json(pod, TALK)
+    h.check(rec.get("state") == "finalized" and rec.get("segments") == len(seqs)
+            and rec.get("published"),
+            "the configured %s has recording %r, expected its %d published segments"
+            % (TALK, rec, len(seqs)))
+    lines = pod.log_lines_matching(lambda f, l: f.get("level") == "warn" and "not served" in l)
+    h.check(len(lines) == 1 and h.parse_logfmt(lines[0]).get("ids") == LIGHTNING
+            and h.parse_logfmt(lines[0]).get("count") == "1",
+            "expected one warn line naming %s's recording as not served, found %r" % (LIGHTNING, lines))
 
 
 if __name__ == "__main__":
