@@ -38,6 +38,7 @@ struct exporter {
     atomic_int percent;
     double start, end, duration;
     char error[128];
+    char warning[224];
 };
 
 struct run {
@@ -48,6 +49,7 @@ struct run {
     int64_t base;                     /* T that is the MP4's zero: the cut's keyframe */
     bool based;
     int64_t max_t;
+    char warning[224];                /* the first audio change, when any */
 };
 
 const char *export_state_name(enum export_state s)
@@ -123,6 +125,33 @@ static int open_segment(struct exporter *e, AVFormatContext **ic, uint64_t seq, 
     return ret;
 }
 
+/* A stream copy cannot make the MP4's one audio description fit audio
+ * recorded with another rate or channel count (a publisher that came back
+ * with other settings, or changed them): its decoder would play those
+ * frames at the wrong speed. Said once per run, with the recording time of
+ * the segment where it begins; the frames are kept (no media is dropped). */
+static void check_audio(struct run *r, const AVFormatContext *ic, double at)
+{
+    if (r->out_audio < 0 || r->warning[0])
+        return;
+    const AVCodecParameters *out = r->oc->streams[r->out_audio]->codecpar;
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVCodecParameters *in = ic->streams[i]->codecpar;
+        if (in->codec_type != AVMEDIA_TYPE_AUDIO)
+            continue;
+        if (in->sample_rate != out->sample_rate
+            || in->ch_layout.nb_channels != out->ch_layout.nb_channels) {
+            snprintf(r->warning, sizeof(r->warning), "audio changes from %d Hz, %d ch to %d Hz, "
+                     "%d ch at %.1f s of the recording: the MP4 plays what follows at the wrong "
+                     "speed (the HLS recording plays right; a trim on one side exports right)",
+                     out->sample_rate, out->ch_layout.nb_channels, in->sample_rate,
+                     in->ch_layout.nb_channels, at);
+            log_msg(LV_WARN, r->e->id, "\"export: %s\"", r->warning);
+        }
+        return;                             /* the first audio stream is the one exported */
+    }
+}
+
 /* Reads the next packet of ic that goes to an output stream, in T: the
  * segment's first packet is put at seg_t (*anchor, then cleared) and the
  * others keep their distance to it. Returns the output index, or <0 at the
@@ -175,7 +204,10 @@ static int64_t cut_point(const struct run *r, AVFormatContext *ic, AVPacket *pkt
     return best != INT64_MIN ? best : first != INT64_MIN ? first : start_t;
 }
 
-static int export_run(struct exporter *e, const char *tmp_path, double *duration)
+/* Writes the MP4; on success *duration and warning (the run's, empty
+ * when none; sizeof(r.warning) bytes) are set. */
+static int export_run(struct exporter *e, const char *tmp_path, double *duration,
+                      char *warning)
 {
     uint64_t *seqs = NULL;
     double *durs = NULL;
@@ -241,6 +273,7 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
                     continue;
             }
         }
+        check_audio(&r, ic, starts[k]);
         bool anchor = k == k0 || discs[k];
         int o;
         while ((o = next_packet(&r, ic, pkt, &anchor, seg_t, &offset)) >= 0) {
@@ -272,6 +305,7 @@ static int export_run(struct exporter *e, const char *tmp_path, double *duration
     if (ret >= 0 && header && r.based) {
         ret = av_write_trailer(r.oc);
         *duration = (double)r.max_t / CLK;
+        memcpy(warning, r.warning, sizeof(r.warning));
     } else if (ret >= 0) {
         ret = AVERROR_INVALIDDATA;           /* nothing in the range */
     }
@@ -296,12 +330,13 @@ static void *export_thread(void *arg)
 {
     struct exporter *e = arg;
     char tmp[PATH_MAX], final[PATH_MAX], err[AV_ERROR_MAX_STRING_SIZE];
+    char warning[sizeof(e->warning)] = "";
     double duration = 0;
 
     rec_path(e->rec, tmp, sizeof(tmp), "%s.mp4.tmp", e->id);
     rec_path(e->rec, final, sizeof(final), "%s.mp4", e->id);
     log_msg(LV_INFO, e->id, "\"export started\" start=%.3f end=%.3f", e->start, e->end);
-    int ret = export_run(e, tmp, &duration);
+    int ret = export_run(e, tmp, &duration, warning);
     if (ret >= 0) {
         int fd = open(tmp, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0 || rename(tmp, final) < 0)
@@ -316,6 +351,7 @@ static void *export_thread(void *arg)
     if (ret >= 0) {
         e->state = EXPORT_DONE;
         e->duration = duration;
+        memcpy(e->warning, warning, sizeof(e->warning));
         atomic_store(&e->percent, 100);
         log_msg(LV_INFO, e->id, "\"export done\" file=%s duration=%.3f", final, duration);
     } else {
@@ -363,6 +399,7 @@ void export_reset(struct exporter *e)
     e->state = EXPORT_IDLE;
     e->start = e->end = e->duration = 0;
     e->error[0] = '\0';
+    e->warning[0] = '\0';
     atomic_store(&e->percent, 0);
     pthread_mutex_unlock(&e->lock);
 }
@@ -394,6 +431,7 @@ int export_start(struct exporter *e, double start, double end)
     e->end = end;
     e->duration = 0;
     e->error[0] = '\0';
+    e->warning[0] = '\0';
     atomic_store(&e->percent, 0);
     atomic_store(&e->cancel, false);
     int ret = 0;
@@ -417,5 +455,6 @@ void export_get_status(struct exporter *e, struct export_status *out)
     out->end = e->end;
     out->duration = e->duration;
     snprintf(out->error, sizeof(out->error), "%s", e->error);
+    snprintf(out->warning, sizeof(out->warning), "%s", e->warning);
     pthread_mutex_unlock(&e->lock);
 }

@@ -660,6 +660,8 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     }
     if (es.error[0])
         json_object_set_new(x, "error", json_string(es.error));
+    if (es.warning[0])
+        json_object_set_new(x, "warning", json_string(es.warning));
     json_object_set_new(r, "export", x);
     json_object_set_new(o, "recording", r);
     return o;
@@ -1682,7 +1684,8 @@ static const char organizer_html[] =
 "      (p ? esc(p.address) : '') + '</td><td>' + (s.bitrate_bps / 1e6).toFixed(2) + ' Mb/s</td><td' + bad + '>' +\n"
 "      link + '</td><td>' + s.viewers + '</td><td>' + esc(rec.state) + ' ' + rec.duration.toFixed(0) + ' s' +\n"
 "      (rec.gaps_total ? ' <span class=\"bad\">' + rec.gaps_total + ' gaps</span>' : '') +\n"
-"      (x.state !== 'idle' ? '<br>export ' + esc(x.state) + ' ' + x.percent + '%%' : '') + '</td><td>' +\n"
+"      (x.state !== 'idle' ? '<br>export ' + esc(x.state) + ' ' + x.percent + '%%' : '') +\n"
+"      (x.warning ? ' <span class=\"bad\">' + esc(x.warning) + '</span>' : '') + '</td><td>' +\n"
 "      '<button onclick=\"act(\\'' + esc(s.id) + '\\', \\'end\\')\">end</button> ' +\n"
 "      'from <input class=\"n\" id=\"s-' + esc(s.id) + '\" placeholder=\"0\"> to <input class=\"n\" id=\"e-' + esc(s.id) + '\" placeholder=\"end\"> ' +\n"
 "      '<button onclick=\"publish(\\'' + esc(s.id) + '\\')\">publish</button> ' +\n"

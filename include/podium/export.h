@@ -34,6 +34,9 @@ struct export_status {
     double start, end;             /* as requested */
     double duration;               /* of the file written (DONE) */
     char error[128];
+    /* DONE: what the MP4 could not hold right (its audio changing rate or
+     * channels: MP4 describes a track once), else empty */
+    char warning[224];
 };
 void export_get_status(struct exporter *e, struct export_status *out);
 const char *export_state_name(enum export_state s);

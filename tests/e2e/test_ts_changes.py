@@ -12,8 +12,10 @@ an AAC track's rate once per discontinuity. So: in the recording's playlist
 exactly one DISCONTINUITY, before the first segment of the second file,
 which decodes and whose every frame is 1280x720 (resp. 44100 Hz) while every
 frame of the segment before it is 640x360 (resp. 48000 Hz); the live playlist has it before the same
-segment; the published MP4 decodes and is as long as the recording; one
-info line says what changed; no warn or error line. Before,
+segment; the published MP4 decodes and is as long as the recording, and
+its export warns (API and one warn line) that it plays the audio after a
+rate change at the wrong speed, and only then; one info line says what
+changed; no other warn or error line. Before,
 nothing marked the change."""
 import os
 import sys
@@ -93,7 +95,19 @@ def run(t, pod, sid, first, second, want):
             % (sid, got, want))
     # the published MP4 spans the change: re-anchored at the discontinuity,
     # it must neither gap nor overlap there
-    ru.export(pod, sid, {}, "%s publish" % sid)
+    x = ru.export(pod, sid, {}, "%s publish" % sid)
+    warning = x.get("warning", "")
+    if want[0][1] != want[1][1]:
+        h.check("%d Hz" % want[0][1] in warning and "%d Hz" % want[1][1] in warning,
+                "%s: the export does not warn that the MP4 cannot hold both audio rates: %r"
+                % (sid, x))
+        said = pod.log_lines_matching(lambda f, _l: f.get("session") == sid
+                                      and f.get("level") == "warn" and f.get("msg") == "export: "
+                                      + warning)
+        h.check(len(said) == 1, "%s: expected one warn line with the export's warning, got %r"
+                % (sid, said))
+    else:
+        h.check(not warning, "%s: the export warns %r, but the audio never changed" % (sid, warning))
     mp4 = ru.export_path(pod, sid)
     ru.decode(mp4, "%s MP4" % sid)
     dur, kinds = ru.probe_duration(mp4, "%s MP4" % sid)
@@ -108,7 +122,8 @@ def run(t, pod, sid, first, second, want):
 def main(t):
     files = fc.media(t)
     pod = ru.podium(t, SESSIONS, close_after=1)
-    fc.run_both(t, pod, run, files)
+    fc.run_both(t, pod, run, files, expected=lambda f: f.get("session") == "rate"
+                and f.get("msg", "").startswith("export: audio changes"))
 
 
 if __name__ == "__main__":
