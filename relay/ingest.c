@@ -45,6 +45,7 @@ struct pending {
     SRTSOCKET sock;
     char peer[64];
     char session[CONFIG_ID_MAX];
+    bool keyed;                     /* the session has a passphrase */
 };
 
 struct ingest {
@@ -166,11 +167,12 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 static void remember_pending(struct ingest *ing, SRTSOCKET ns, const char *peer,
-                             const char *session)
+                             const char *session, bool keyed)
 {
     pthread_mutex_lock(&ing->lock);
     struct pending *p = &ing->pending[ing->pending_next++ % PENDING_MAX];
     p->sock = ns;
+    p->keyed = keyed;
     snprintf(p->peer, sizeof(p->peer), "%s", peer);
     snprintf(p->session, sizeof(p->session), "%s", session);
     pthread_mutex_unlock(&ing->lock);
@@ -247,7 +249,7 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
             return -1;
         }
     }
-    remember_pending(ing, ns, peer, s->id);
+    remember_pending(ing, ns, peer, s->id, in.has_passphrase);
     log_msg(LV_DEBUG, s->id, "\"handshake\" peer=%s socket=%d", peer, ns);
     return 0;
 }
@@ -276,20 +278,25 @@ static void srt_log_cb(void *opaque, int level, const char *file, int line,
         return;
     SRTSOCKET sock = (SRTSOCKET)strtol(at + 1, NULL, 10);
     char peer[64] = "unknown", session[CONFIG_ID_MAX] = "", reason[96];
+    bool keyed = true;
     pthread_mutex_lock(&ing->lock);
     for (int i = 0; i < PENDING_MAX; i++) {
         struct pending *p = &ing->pending[i];
         if (p->sock == sock && sock) {
             snprintf(peer, sizeof(peer), "%s", p->peer);
             snprintf(session, sizeof(session), "%s", p->session);
+            keyed = p->keyed;
             break;
         }
     }
     pthread_mutex_unlock(&ing->lock);
     log_escape(reason, sizeof(reason), rej + 28, strcspn(rej + 28, "\n"));
+    /* UNSECURE: one side encrypts and the other does not */
     const char *what = strstr(reason, "BADSECRET") ? "wrong passphrase"
-                       : strstr(reason, "UNSECURE") ? "missing passphrase"
-                       : "handshake rejected";
+                       : !strstr(reason, "UNSECURE") ? "handshake rejected"
+                       : keyed ? "missing passphrase"
+                       : "the publisher sent a passphrase, but this ad-hoc session has none: "
+                         "remove it from the URL";
     log_msg(LV_WARN, session[0] ? session : NULL,
             "\"connection refused: %s\" peer=%s reason=\"%s\"", what, peer, reason);
 }

@@ -10,7 +10,8 @@ the machine allows none).
   is a session (warn line naming it), live with real segments, which the
   API lists with "source": "adhoc";
 - a stream id that is no valid session id is refused with a warn line
-  naming the peer and makes no session;
+  naming the peer and makes no session; a publisher that sends a
+  passphrase is refused with a warn line saying the session has none;
 - PATCH and DELETE of an ad-hoc session answer 409 saying why;
 - SIGTERM: exit 0, both recordings finalized in ./data/recordings;
 - restarted in the same folder, both sessions come back from their
@@ -62,6 +63,18 @@ def check_refused_id(pod):
             "no warn line naming the peer says r=bad.id is no valid session id: %r" % lines)
     ids = [s["id"] for s in pod.get("/api/v1/sessions").json()["sessions"]]
     h.check("bad.id" not in ids, "the refused id became a session: %r" % ids)
+
+    # a speaker who kept a passphrase in the URL: refused, and told why
+    n_warn = len(pod.warn_peer_lines())
+    keyed = pod.publish(TALK, passphrase="some-secret-123", duration=4)
+    rc = keyed.wait(15)
+    h.check(rc != 0, "a publisher with a passphrase was let into the ad-hoc session")
+    lines = pod.warn_peer_lines()[n_warn:]
+    h.check(any("sent a passphrase" in l and "has none" in l for l in lines),
+            "no warn line says the publisher sent a passphrase the ad-hoc session has none of: %r"
+            % lines)
+    h.check(pod.api(TALK).get("publishers_total") == 1,
+            "the refused publisher took over %s: %r" % (TALK, pod.api(TALK)))
 
 
 def check_api(pod):
