@@ -37,9 +37,9 @@ struct segmap {
 
 static const char segmap_tag;
 
-void segbuf_init(struct segbuf *b, size_t max)
+void segbuf_init(struct segbuf *b, size_t max, const char *owner)
 {
-    *b = (struct segbuf){ .fd = -1, .max = max };
+    *b = (struct segbuf){ .fd = -1, .max = max, .owner = owner };
 }
 
 static bool pwrite_all(int fd, const uint8_t *p, size_t n, size_t off)
@@ -62,10 +62,10 @@ static bool pwrite_all(int fd, const uint8_t *p, size_t n, size_t off)
 static bool write_failed(struct segbuf *b)
 {
     if (!b->overflow)
-        log_msg(LV_ERROR, NULL, "\"segment bytes lost: the memfd refused them\" bytes=%zu err=\"%s\"",
+        log_msg(LV_ERROR, b->owner, "\"segment bytes lost: the memfd refused them\" bytes=%zu err=\"%s\"",
                 b->len - b->flushed, strerror(errno));
     if (b->fd >= 0 && ftruncate(b->fd, (off_t)b->flushed) < 0)
-        log_msg(LV_WARN, NULL, "\"segment memfd not cut back\" err=\"%s\"", strerror(errno));
+        log_msg(LV_WARN, b->owner, "\"segment memfd not cut back\" err=\"%s\"", strerror(errno));
     b->len = b->flushed;
     b->overflow = true;
     return false;
@@ -75,7 +75,7 @@ static bool write_failed(struct segbuf *b)
 static bool out_of_memory(struct segbuf *b, size_t n)
 {
     if (!b->overflow)
-        log_msg(LV_ERROR, NULL, "\"segment bytes lost: out of memory\" bytes=%zu", n);
+        log_msg(LV_ERROR, b->owner, "\"segment bytes lost: out of memory\" bytes=%zu", n);
     b->overflow = true;
     return false;
 }
@@ -191,7 +191,7 @@ const uint8_t *segbuf_read(const struct segbuf *b, size_t off, size_t n, uint8_t
 void segbuf_reset(struct segbuf *b)
 {
     if (b->fd >= 0 && b->flushed > 0 && ftruncate(b->fd, 0) < 0)
-        log_msg(LV_WARN, NULL, "\"segment memfd not emptied\" err=\"%s\"", strerror(errno));
+        log_msg(LV_WARN, b->owner, "\"segment memfd not emptied\" err=\"%s\"", strerror(errno));
     b->len = 0;
     b->flushed = 0;
     b->overflow = false;
@@ -284,5 +284,5 @@ void segbuf_free(struct segbuf *b)
     if (b->fd >= 0)
         close(b->fd);
     av_freep(&b->stage);
-    segbuf_init(b, b->max);
+    segbuf_init(b, b->max, b->owner);
 }

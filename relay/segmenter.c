@@ -1212,7 +1212,7 @@ struct segmenter *seg_create(const struct seg_params *p)
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
-    segbuf_init(&s->buf, SEG_MAX_BYTES + IO_BUF);
+    segbuf_init(&s->buf, SEG_MAX_BYTES + IO_BUF, s->id);
     snprintf(s->id, sizeof(s->id), "%s", p->session_id);
     s->output = p->output;
     s->part_output = p->part_output;

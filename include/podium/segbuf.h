@@ -31,11 +31,13 @@ struct segbuf {
     bool heap;                  /* no memfd: the segment is at stage whole */
     bool overflow;              /* an append failed since the last reset */
     bool capped;                /* one of them because it would have passed max */
+    const char *owner;          /* session id for log lines (not owned), or NULL */
 };
 
 /* An empty buffer that never grows beyond max bytes; nothing is allocated
- * until the first append. */
-void segbuf_init(struct segbuf *b, size_t max);
+ * until the first append. owner (may be NULL) must outlive b: its log lines
+ * name it as their session. */
+void segbuf_init(struct segbuf *b, size_t max, const char *owner);
 
 /* Appends n bytes; false (and overflow set) when that would pass max, in
  * which case nothing is appended (capped is set too), or when memory runs

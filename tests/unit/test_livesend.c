@@ -56,7 +56,7 @@ static double now_s(void)
 static AVBufferRef *published(struct segbuf *b, size_t size)
 {
     uint8_t piece[4096];
-    segbuf_init(b, size + 4096);
+    segbuf_init(b, size + 4096, NULL);
     for (size_t at = 0; at < size;) {
         size_t n = size - at < sizeof(piece) ? size - at : sizeof(piece);
         for (size_t i = 0; i < n; i++)

@@ -498,7 +498,7 @@ static void test_segment_bypasses_page_cache(void **state)
     const size_t lens[] = { 3 * 4096 + 777, 2 * 4096, 1000 };
     for (size_t k = 0; k < 3; k++) {
         struct segbuf b;
-        segbuf_init(&b, 1 << 20);
+        segbuf_init(&b, 1 << 20, NULL);
         for (size_t i = 0; i < lens[k]; i++) {
             uint8_t c = (uint8_t)(i * 13 + k);
             assert_true(segbuf_append(&b, &c, 1));

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,7 +64,7 @@ static void test_grows_and_publishes(void **state)
 {
     (void)state;
     struct segbuf b;
-    segbuf_init(&b, 64 << 20);
+    segbuf_init(&b, 64 << 20, NULL);
     assert_null(segbuf_publish(&b));        /* nothing appended yet */
     const size_t len = 3 * 1024 * 1024 + 123;  /* several regrowths */
     fill(&b, 0, len);
@@ -106,7 +107,7 @@ static void test_overflow_and_reset(void **state)
 {
     (void)state;
     struct segbuf b;
-    segbuf_init(&b, 10000);
+    segbuf_init(&b, 10000, NULL);
     fill(&b, 0, 9000);
     uint8_t more[2000] = { 0 };
     assert_false(segbuf_append(&b, more, sizeof(more)));   /* past max: refused whole */
@@ -146,7 +147,7 @@ static void test_copy_reads_back(void **state)
 {
     (void)state;
     struct segbuf b;
-    segbuf_init(&b, 8 << 20);
+    segbuf_init(&b, 8 << 20, NULL);
     const size_t len = 300 * 1000 + 17;
     fill(&b, 0, len);
     assert_true(b.flushed > 0 && b.flushed < b.len);    /* some of each */
@@ -188,7 +189,7 @@ static void test_memfd_holds_what_was_written(void **state)
 {
     (void)state;
     struct segbuf b;
-    segbuf_init(&b, 64 << 20);
+    segbuf_init(&b, 64 << 20, NULL);
     for (int seg = 0; seg < 3; seg++) {
         fill(&b, 0, 1600 * 1000);
         assert_true(b.fd >= 0);
@@ -236,7 +237,7 @@ static void test_idle_lets_go(void **state)
 {
     (void)state;
     struct segbuf b;
-    segbuf_init(&b, 8 << 20);
+    segbuf_init(&b, 8 << 20, NULL);
     fill(&b, 0, 100 * 1000);
     segbuf_idle(&b);                           /* bytes pending: kept */
     assert_int_equal(b.len, 100 * 1000);
@@ -271,7 +272,7 @@ static void test_heap_when_no_memfd(void **state)
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
 
     struct segbuf b;
-    segbuf_init(&b, 8 << 20);
+    segbuf_init(&b, 8 << 20, NULL);
     const size_t len = 700 * 1000;
     fill(&b, 0, len);
     assert_true(b.heap);
@@ -295,7 +296,8 @@ static void test_heap_when_no_memfd(void **state)
 }
 
 /* A memfd that refuses bytes (here: past RLIMIT_FSIZE) costs the bytes
- * not yet in it, says so, and leaves the rest of the segment whole; a
+ * not yet in it, says so (naming the buffer's session), and leaves the
+ * rest of the segment whole; a
  * segment that lost everything publishes nothing and leaves b ready for
  * the next one. */
 static void test_refused_write_keeps_the_rest(void **state)
@@ -308,15 +310,27 @@ static void test_refused_write_keeps_the_rest(void **state)
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &tight), 0);
 
     struct segbuf b;
-    segbuf_init(&b, 8 << 20);
+    segbuf_init(&b, 8 << 20, "unit-talk");
     uint8_t piece[188];
     size_t off = 0;
+    /* the log line, caught on its way to stderr */
+    int saved = dup(STDERR_FILENO), cap = memfd_create("stderr", MFD_CLOEXEC);
+    assert_true(saved >= 0 && cap >= 0);
+    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
     for (; off < 400 * 1000; off += sizeof(piece)) {
         for (size_t i = 0; i < sizeof(piece); i++)
             piece[i] = byte_at(off + i);
         if (!segbuf_append(&b, piece, sizeof(piece)))
             break;
     }
+    char said[512] = "";
+    ssize_t n_said = pread(cap, said, sizeof(said) - 1, 0);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(cap);
+    assert_true(n_said > 0);
+    if (!strstr(said, "session=unit-talk") || !strstr(said, "memfd refused"))
+        fail_msg("the lost bytes' log line does not name its session: %s", said);
     assert_true(off < 400 * 1000);
     assert_true(b.overflow);
     assert_false(b.capped);                    /* refused, not past max */
