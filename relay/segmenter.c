@@ -601,6 +601,38 @@ out_nomem:
     return PIPE_REFUSE;
 }
 
+static bool in_program(const AVProgram *prog, unsigned i)
+{
+    if (!prog)
+        return true;
+    for (unsigned k = 0; k < prog->nb_stream_indexes; k++)
+        if (prog->stream_index[k] == i)
+            return true;
+    return false;
+}
+
+/* A TS may carry several programs (a broadcast encoder's main and backup
+ * feeds, say), and a playlist holds one: the program of the first video
+ * stream Podium can relay (else of the first audio one) is kept, the other
+ * programs' streams are left out. NULL: one program or none, all kept. */
+static const AVProgram *relayed_program(const AVFormatContext *ic)
+{
+    if (ic->nb_programs < 2)
+        return NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        enum AVMediaType want = pass == 0 ? AVMEDIA_TYPE_VIDEO : AVMEDIA_TYPE_AUDIO;
+        for (unsigned i = 0; i < ic->nb_streams; i++) {
+            const AVCodecParameters *par = ic->streams[i]->codecpar;
+            if (par->codec_type != want || !codec_supported(par))
+                continue;
+            for (unsigned p = 0; p < ic->nb_programs; p++)
+                if (in_program(ic->programs[p], i))
+                    return ic->programs[p];
+        }
+    }
+    return NULL;
+}
+
 static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char *peer)
 {
     int video = -1, audio = -1, n_out = 0, ret;
@@ -611,16 +643,24 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
     if (ret < 0 || !s->oc)
         goto out_nomem;
 
+    const AVProgram *prog = relayed_program(ic);
+    if (prog)
+        log_msg(LV_INFO, s->id, "\"input carries several programs: one is relayed, the others' "
+                "streams are left out\" peer=%s programs=%u program=%d", peer, ic->nb_programs,
+                prog->program_num);
     bool video_read = false;
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVCodecParameters *par = ic->streams[i]->codecpar;
-        if (par->codec_type == AVMEDIA_TYPE_VIDEO && codec_supported(par) && par->width > 0)
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO && codec_supported(par) && par->width > 0
+            && in_program(prog, i))
             video_read = true;
     }
     for (unsigned i = 0; i < ic->nb_streams && i < MAX_IN_STREAMS; i++) {
         const AVStream *ist = ic->streams[i];
         const AVCodecParameters *par = ist->codecpar;
         if (par->codec_type != AVMEDIA_TYPE_VIDEO && par->codec_type != AVMEDIA_TYPE_AUDIO)
+            continue;
+        if (!in_program(prog, i))
             continue;
         if (!codec_supported(par)) {
             log_msg(LV_WARN, s->id, "\"input stream ignored: unsupported codec\" peer=%s index=%u codec=%s",
