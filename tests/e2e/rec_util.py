@@ -152,6 +152,19 @@ def hls_options(pod, lines):
         f.write(text.replace("\n[hls]\n", "\n[hls]\n" + lines, 1))
 
 
+def send_recorded(t, pod, sid, data, seconds):
+    """Sends MPEG-TS bytes over SRT paced over `seconds` (srt-live-transmit),
+    then waits until the publisher has left and the recording is finalized
+    (needs a short close_after)."""
+    sender = h.PacedSender(t, pod, sid, data, seconds).start()
+    try:
+        sender.wait_sent(30)
+    finally:
+        sender.close()
+    wait_no_publisher(pod, sid)
+    wait_finalized(pod, sid, 15)
+
+
 def wait_no_publisher(pod, sid, timeout=15):
     h.wait_for(lambda: pod.api(sid).get("publisher") is None, timeout,
                "API publisher=null for %s (dropped publisher detected)" % sid)

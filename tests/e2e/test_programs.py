@@ -46,13 +46,7 @@ def main(t):
                     close_after=1)
     with open(media, "rb") as f:
         data = f.read()
-    sender = h.PacedSender(t, pod, SID, data, SECONDS).start()
-    try:
-        sender.wait_sent(30)
-    finally:
-        sender.close()
-    ru.wait_no_publisher(pod, SID)
-    ru.wait_finalized(pod, SID, 15)
+    ru.send_recorded(t, pod, SID, data, SECONDS)
     want = [("audio", "aac", ""), ("video", "h264", "640x360")]
 
     live = h.Playlist(pod.get("/live/%s/index.m3u8" % SID).body.decode())

@@ -66,13 +66,7 @@ def run(t, pod, sid, first, second, want):
     for f in (first, second):
         with open(f, "rb") as fh:
             data += fh.read()
-    sender = h.PacedSender(t, pod, sid, data, 2 * fc.PART).start()
-    try:
-        sender.wait_sent(30)
-    finally:
-        sender.close()
-    ru.wait_no_publisher(pod, sid)
-    ru.wait_finalized(pod, sid, 15)
+    ru.send_recorded(t, pod, sid, data, 2 * fc.PART)
     live = pod.get("/live/%s/index.m3u8" % sid)
     h.check(live.status == 200, "%s: live playlist -> %d" % (sid, live.status))
     live_text = live.body.decode()
