@@ -353,34 +353,22 @@ static void *housekeeper(void *arg)
     return NULL;
 }
 
-/* Without a config, sessions exist only once published to: the ones an
- * earlier run recorded come back with their recordings, which would
- * otherwise stay on disk with no page or URL serving them. */
-static void restore_adhoc(struct registry *reg, const char *data_dir)
-{
-    char **ids;
-    int n = rec_list(data_dir, &ids), restored = 0;
-    for (int i = 0; i < n; i++) {
-        if (registry_restore_adhoc(reg, ids[i]) == 1)
-            restored++;
-        free(ids[i]);
-    }
-    free(ids);
-    if (restored > 0)
-        log_msg(LV_INFO, NULL, "\"ad-hoc sessions restored from their recordings\" count=%d "
-                "path=%s/recordings", restored, data_dir);
-}
-
-/* With a config, a recording whose session is neither in it nor created
- * through the API (renamed, removed, or recorded in ad-hoc mode) is served
- * by nothing: said once at start-up, so it is not taken for lost. */
-static void note_unserved(struct registry *reg, const char *data_dir)
+/* The recordings under data_dir. Without a config, sessions exist only
+ * once published to: the ones an earlier run recorded come back with their
+ * recordings, which would otherwise stay on disk with no page or URL
+ * serving them. With one, a recording whose session is neither in it nor
+ * created through the API (renamed, removed, or recorded in ad-hoc mode)
+ * is served by nothing: said once at start-up, so it is not taken for
+ * lost. */
+static void check_recordings(struct registry *reg, const char *data_dir, bool adhoc)
 {
     char **ids, names[256] = "";
-    int n = rec_list(data_dir, &ids), unserved = 0;
+    int n = rec_list(data_dir, &ids), restored = 0, unserved = 0;
     size_t used = 0;
     for (int i = 0; i < n; i++) {
-        if (!registry_find(reg, ids[i])) {
+        if (adhoc && registry_restore_adhoc(reg, ids[i]) == 1) {
+            restored++;
+        } else if (!adhoc && !registry_find(reg, ids[i])) {
             unserved++;
             int w = snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "", ids[i]);
             if (w > 0 && (size_t)w < sizeof(names) - used)
@@ -391,6 +379,9 @@ static void note_unserved(struct registry *reg, const char *data_dir)
         free(ids[i]);
     }
     free(ids);
+    if (restored > 0)
+        log_msg(LV_INFO, NULL, "\"ad-hoc sessions restored from their recordings\" count=%d "
+                "path=%s/recordings", restored, data_dir);
     if (unserved > 0)
         log_msg(LV_WARN, NULL, "\"recordings of sessions neither in the config nor created "
                 "through the API are not served: declare a [session <id>] for each to serve it\" "
@@ -627,10 +618,7 @@ int main(int argc, char **argv)
         if (n >= 0)
             log_msg(LV_INFO, NULL, "\"sessions loaded\" file=%s count=%d", sj, n);
     }
-    if (cfgp->adhoc_sessions)
-        restore_adhoc(reg, cfgp->data_dir);
-    else
-        note_unserved(reg, cfgp->data_dir);
+    check_recordings(reg, cfgp->data_dir, cfgp->adhoc_sessions);
     struct http_env env = { .writer = app.writer };
     if (load_secret(cfgp, env.secret) < 0)
         goto out;
