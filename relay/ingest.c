@@ -200,8 +200,26 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
         return -1;
     }
     bool publish = sid.mode == INGEST_PUBLISH;
-    struct session *s = publish ? registry_get_for_publish(ing->reg, sid.session)
-                                : registry_find(ing->reg, sid.session);
+    struct session *s = registry_find(ing->reg, sid.session);
+    if (!s && publish) {
+        /* An ad-hoc session is made in accept_one, once libsrt has
+         * accepted the handshake: one refused (a passphrase sent) leaves
+         * nothing behind. It has no passphrase, window, publication or
+         * hold yet, so none of the checks below applies. */
+        int room = registry_adhoc_room(ing->reg, sid.session);
+        if (room == 0) {
+            remember_pending(ing, ns, peer, sid.session, false);
+            log_msg(LV_DEBUG, sid.session, "\"handshake\" peer=%s socket=%d adhoc=1", peer, ns);
+            return 0;
+        }
+        if (room == REGISTRY_FULL || room == REGISTRY_FULL_DELETED) {
+            log_msg(LV_WARN, sid.session, "\"connection refused: no room for another session\" "
+                    "peer=%s", peer);
+            srt_setrejectreason(ns, SRT_REJX_OVERLOAD);
+            return -1;
+        }
+        s = registry_find(ing->reg, sid.session);   /* made meanwhile by another publisher */
+    }
     if (!s) {
         log_msg(LV_WARN, sid.session,
                 "\"connection refused: unknown session\" peer=%s mode=%s", peer,
@@ -344,8 +362,11 @@ static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
         srt_close(sock);
         return;
     }
-    struct session *s = registry_find(ing->reg, sid.session);
+    struct session *s = sid.mode == INGEST_PUBLISH ? registry_get_for_publish(ing->reg, sid.session)
+                                                   : registry_find(ing->reg, sid.session);
     if (!s) {
+        /* deleted since the handshake, or no ad-hoc session could be made (logged) */
+        log_msg(LV_WARN, sid.session, "\"connection closed: the session is gone\" peer=%s", peer);
         srt_close(sock);
         return;
     }

@@ -38,20 +38,29 @@ static char *dup_or_null(const char *s)
 }
 
 /* Caller holds reg->lock. 0 and *out, or a registry_err (logged). */
-static int session_new(struct registry *reg, const struct session_conf *conf,
-                       struct session **out)
+/* Caller holds reg->lock. 0 when one more session fits, else a
+ * registry_err (logged under id). */
+static int room_locked(struct registry *reg, const char *id)
 {
     if (reg->n >= REGISTRY_MAX_SESSIONS) {
-        log_msg(LV_WARN, conf->id, "\"session limit reached\" max=%d",
-                REGISTRY_MAX_SESSIONS);
+        log_msg(LV_WARN, id, "\"session limit reached\" max=%d", REGISTRY_MAX_SESSIONS);
         return REGISTRY_FULL;
     }
     if (reg->n + reg->n_deleted >= REGISTRY_MAX_KEPT) {
-        log_msg(LV_WARN, conf->id, "\"session refused: the registry is full of deleted "
+        log_msg(LV_WARN, id, "\"session refused: the registry is full of deleted "
                 "sessions, whose memory is kept until Podium restarts\" live=%zu deleted=%zu "
                 "max=%d", reg->n, reg->n_deleted, REGISTRY_MAX_KEPT);
         return REGISTRY_FULL_DELETED;
     }
+    return 0;
+}
+
+static int session_new(struct registry *reg, const struct session_conf *conf,
+                       struct session **out)
+{
+    int room = room_locked(reg, conf->id);
+    if (room < 0)
+        return room;
     struct session *s = calloc(1, sizeof(*s));
     if (!s)
         return REGISTRY_FAILED;
@@ -149,6 +158,16 @@ struct session *registry_get_for_publish(struct registry *reg, const char *id)
         log_msg(LV_WARN, id, "\"ad-hoc session created without passphrase\"");
     pthread_mutex_unlock(&reg->lock);
     return s;
+}
+
+int registry_adhoc_room(struct registry *reg, const char *id)
+{
+    if (!reg->cfg->adhoc_sessions || !config_valid_id(id))
+        return REGISTRY_FAILED;
+    pthread_mutex_lock(&reg->lock);
+    int ret = find_locked(reg, id) ? REGISTRY_EXISTS : room_locked(reg, id);
+    pthread_mutex_unlock(&reg->lock);
+    return ret;
 }
 
 int registry_restore_adhoc(struct registry *reg, const char *id)

@@ -109,6 +109,12 @@ struct session *registry_find(struct registry *reg, const char *id);
  * (or the registry is full, or setup failed: logged). */
 struct session *registry_get_for_publish(struct registry *reg, const char *id);
 
+/* 0 when a publisher to id would make a new ad-hoc session and it fits;
+ * REGISTRY_FAILED when not ad-hoc mode or id is invalid; REGISTRY_EXISTS
+ * when it exists; else REGISTRY_FULL or REGISTRY_FULL_DELETED (logged). Makes nothing: ingest
+ * asks before the handshake and creates once libsrt accepted it. */
+int registry_adhoc_room(struct registry *reg, const char *id);
+
 /* In ad-hoc mode, the session of a recording an earlier run left in
  * data_dir/recordings (the setup hook finds the recording): 1 when it was
  * made, 0 when a session of that id exists, a registry_err otherwise

@@ -11,7 +11,8 @@ the machine allows none).
   API lists with "source": "adhoc";
 - a stream id that is no valid session id is refused with a warn line
   naming the peer and makes no session; a publisher that sends a
-  passphrase is refused with a warn line saying the session has none;
+  passphrase is refused with a warn line saying the session has none, and
+  to an id no session has yet it leaves no session behind;
 - PATCH and DELETE of an ad-hoc session answer 409 saying why;
 - SIGTERM: exit 0, both recordings finalized in ./data/recordings;
 - restarted in the same folder, both sessions come back from their
@@ -75,6 +76,16 @@ def check_refused_id(pod):
             % lines)
     h.check(pod.api(TALK).get("publishers_total") == 1,
             "the refused publisher took over %s: %r" % (TALK, pod.api(TALK)))
+
+    # the same to an id no session has yet: refused, and no session is left behind
+    n_warn = len(pod.warn_peer_lines())
+    ghost = pod.publish("ghost", passphrase="some-secret-123", duration=4)
+    h.check(ghost.wait(15) != 0, "a publisher with a passphrase made ad-hoc session ghost")
+    lines = pod.warn_peer_lines()[n_warn:]
+    h.check(any("sent a passphrase" in l and "ghost" in l for l in lines),
+            "no warn line names ghost and says the publisher sent a passphrase: %r" % lines)
+    ids = [s["id"] for s in pod.get("/api/v1/sessions").json()["sessions"]]
+    h.check("ghost" not in ids, "a refused handshake left ad-hoc session ghost behind: %r" % ids)
 
 
 def check_api(pod):

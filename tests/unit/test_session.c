@@ -186,8 +186,8 @@ static void test_end_hold(void **state)
     free_registry(&reg, &cfg);
 }
 
-/* Ad-hoc sessions: made once per id by a publish or a restored recording,
- * marked as such; an API session of the same id wins; nothing is made from
+/* Ad-hoc sessions: made once per id by a publish or a restored recording
+ * (asking whether one fits makes none), marked as such; an API session of the same id wins; nothing is made from
  * an invalid id or with a config file. */
 static void test_adhoc(void **state)
 {
@@ -195,6 +195,7 @@ static void test_adhoc(void **state)
     struct config cfg;
     struct registry *reg = new_registry(&cfg);
     assert_int_equal(registry_restore_adhoc(reg, "talk"), REGISTRY_FAILED);  /* -c given */
+    assert_int_equal(registry_adhoc_room(reg, "talk"), REGISTRY_FAILED);
     assert_null(registry_get_for_publish(reg, "talk"));
     free_registry(&reg, &cfg);
 
@@ -211,6 +212,12 @@ static void test_adhoc(void **state)
     assert_non_null(talk);
     assert_true(talk->adhoc && !talk->from_api);
     assert_ptr_equal(registry_get_for_publish(reg, "talk"), talk);
+    /* asked before the handshake, it makes nothing */
+    assert_int_equal(registry_adhoc_room(reg, "talk"), REGISTRY_EXISTS);
+    assert_int_equal(registry_adhoc_room(reg, "bad.id"), REGISTRY_FAILED);
+    assert_int_equal(registry_adhoc_room(reg, "other"), 0);
+    assert_int_equal(registry_adhoc_room(reg, "other"), 0);
+    assert_null(registry_find(reg, "other"));
     struct session *other = registry_get_for_publish(reg, "other");
     assert_non_null(other);
     assert_true(other->adhoc);
