@@ -369,6 +369,81 @@ static bool token_in_playlists(struct http *h, struct MHD_Connection *c)
     return h->cfg->access == ACCESS_REGISTERED && !is_organizer(h, c) && request_token(c);
 }
 
+/* Parses a single "bytes=" range against size. 1: range set, 0: serve the
+ * whole file (absent, multiple or malformed), -1: unsatisfiable. */
+static int parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *to)
+{
+    if (!v || strncmp(v, "bytes=", 6) != 0 || strchr(v, ','))
+        return 0;
+    const char *p = v + 6;
+    char *end;
+    if (*p == '-') {
+        errno = 0;
+        unsigned long long n = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1 || *end)
+            return 0;
+        if (n == 0 || size == 0)
+            return -1;
+        *from = n >= size ? 0 : size - n;
+        *to = size - 1;
+        return 1;
+    }
+    errno = 0;
+    unsigned long long a = strtoull(p, &end, 10);
+    if (errno || end == p || *end != '-')
+        return 0;
+    const char *q = end + 1;
+    unsigned long long b = size ? size - 1 : 0;
+    if (*q) {
+        b = strtoull(q, &end, 10);
+        if (errno || *end)
+            return 0;
+        if (b < a)
+            return 0;
+        if (b >= size)
+            b = size - 1;
+    }
+    if (a >= size)
+        return -1;
+    *from = a;
+    *to = b;
+    return 1;
+}
+
+/* The single range a GET asks of a representation of size bytes, as
+ * parse_range. An If-Range must name etag, the representation's strong
+ * validator; without one (etag NULL) any If-Range gets the whole (RFC 9110
+ * 13.1.5). */
+static int request_range(struct MHD_Connection *c, const char *etag, uint64_t size,
+                         uint64_t *from, uint64_t *to)
+{
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
+    if (!range || (if_range && (!etag || strcmp(if_range, etag) != 0)))
+        return 0;
+    return parse_range(range, size, from, to);
+}
+
+static enum MHD_Result unsatisfiable_reply(struct http *h, struct MHD_Connection *c,
+                                           uint64_t size)
+{
+    char cr[64];
+    snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+    struct MHD_Response *r = text_response("application/json",
+                                           "{\"error\":\"range not satisfiable\"}\n");
+    if (r)
+        MHD_add_response_header(r, "Content-Range", cr);
+    return reply(h, c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+}
+
+static void add_content_range(struct MHD_Response *r, uint64_t from, uint64_t to, uint64_t size)
+{
+    char cr[96];
+    snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)from,
+             (unsigned long long)to, (unsigned long long)size);
+    MHD_add_response_header(r, "Content-Range", cr);
+}
+
 static enum MHD_Result buffer_reply(struct http *h, struct MHD_Connection *c,
                                     AVBufferRef *buf, const char *type,
                                     const char *cache)
@@ -382,6 +457,36 @@ static enum MHD_Result buffer_reply(struct http *h, struct MHD_Connection *c,
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", cache);
     return reply(h, c, MHD_HTTP_OK, r);
+}
+
+/* A live segment, part or init section from memory, a single Range
+ * answered with 206 as /vod's files are: the same URL would otherwise
+ * honour it only once the segment has left the window. Takes buf; adds
+ * the body's length to *sent when it is not NULL. */
+static enum MHD_Result media_reply(struct http *h, struct MHD_Connection *c,
+                                   AVBufferRef *buf, const char *type, const char *cache,
+                                   atomic_uint_fast64_t *sent)
+{
+    uint64_t size = (uint64_t)buf->size, from = 0, to = size ? size - 1 : 0;
+    int rr = request_range(c, NULL, size, &from, &to);
+    if (sent && rr >= 0)
+        atomic_fetch_add_explicit(sent, to - from + 1, memory_order_relaxed);
+    if (rr == 0)
+        return buffer_reply(h, c, buf, type, cache);
+    if (rr < 0) {
+        av_buffer_unref(&buf);
+        return unsatisfiable_reply(h, c, size);
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+        to - from + 1, buf->data + from, unref_cb, buf);
+    if (!r) {
+        av_buffer_unref(&buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", cache);
+    add_content_range(r, from, to, size);
+    return reply(h, c, MHD_HTTP_PARTIAL_CONTENT, r);
 }
 
 static size_t file_slot(const AVBufferRef *b)
@@ -864,7 +969,8 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         }
         if (!init)
             return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such init section");
-        return buffer_reply(h, c, init, "video/mp4", strcmp(file, "init.mp4") ? immutable : "no-cache");
+        return media_reply(h, c, init, "video/mp4", strcmp(file, "init.mp4") ? immutable : "no-cache",
+                           NULL);
     }
     /* <n>.ts, <n>.m4s, <n>.<part>.m4s */
     if (file[0] < '0' || file[0] > '9')
@@ -889,9 +995,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
             pb = store_part(s->win, seq, (int)part);
         if (!pb)
             return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such part");
-        if (get)
-            atomic_fetch_add_explicit(&h->segment_bytes, pb->size, memory_order_relaxed);
-        return buffer_reply(h, c, pb, "video/mp4", immutable);
+        return media_reply(h, c, pb, "video/mp4", immutable, get ? &h->segment_bytes : NULL);
     }
     if (strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
         return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
@@ -905,12 +1009,13 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     }
     if (!seg)
         return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such segment");
-    /* HEAD (e.g. sizing the window) sends no body: no shared response */
-    if (get) {
+    /* HEAD (e.g. sizing the window) sends no body and a Range only part of
+     * it: neither takes the shared response */
+    if (get && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range")) {
         atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
         return segment_reply(h, c, seg, type);
     }
-    return buffer_reply(h, c, seg, type, immutable);
+    return media_reply(h, c, seg, type, immutable, get ? &h->segment_bytes : NULL);
 }
 
 static void html_escape(FILE *f, const char *s)
@@ -1173,47 +1278,6 @@ static void http_date(time_t t, char *buf, size_t len)
     strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* Parses a single "bytes=" range against size. 1: range set, 0: serve the
- * whole file (absent, multiple or malformed), -1: unsatisfiable. */
-static int parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *to)
-{
-    if (!v || strncmp(v, "bytes=", 6) != 0 || strchr(v, ','))
-        return 0;
-    const char *p = v + 6;
-    char *end;
-    if (*p == '-') {
-        errno = 0;
-        unsigned long long n = strtoull(p + 1, &end, 10);
-        if (errno || end == p + 1 || *end)
-            return 0;
-        if (n == 0 || size == 0)
-            return -1;
-        *from = n >= size ? 0 : size - n;
-        *to = size - 1;
-        return 1;
-    }
-    errno = 0;
-    unsigned long long a = strtoull(p, &end, 10);
-    if (errno || end == p || *end != '-')
-        return 0;
-    const char *q = end + 1;
-    unsigned long long b = size ? size - 1 : 0;
-    if (*q) {
-        b = strtoull(q, &end, 10);
-        if (errno || *end)
-            return 0;
-        if (b < a)
-            return 0;
-        if (b >= size)
-            b = size - 1;
-    }
-    if (a >= size)
-        return -1;
-    *from = a;
-    *to = b;
-    return 1;
-}
-
 /* If-None-Match: a list of entity tags compared weakly (RFC 9110 13.1.2). */
 static bool etag_matches(const char *list, const char *etag)
 {
@@ -1284,18 +1348,10 @@ static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection 
         return reply(h, c, MHD_HTTP_NOT_MODIFIED, r);
     }
     uint64_t size = (uint64_t)st.st_size, from = 0, to = size ? size - 1 : 0;
-    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
-    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
-    int rr = if_range && strcmp(if_range, etag) != 0 ? 0 : parse_range(range, size, &from, &to);
+    int rr = request_range(c, etag, size, &from, &to);
     if (rr < 0) {
         close(fd);
-        char cr[64];
-        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-        struct MHD_Response *r = text_response("application/json",
-                                               "{\"error\":\"range not satisfiable\"}\n");
-        if (r)
-            MHD_add_response_header(r, "Content-Range", cr);
-        return reply(h, c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+        return unsatisfiable_reply(h, c, size);
     }
     uint64_t len = rr > 0 ? to - from + 1 : size;
     struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, from);
@@ -1312,10 +1368,7 @@ static enum MHD_Result file_reply_counted(struct http *h, struct MHD_Connection 
     MHD_add_response_header(r, "Accept-Ranges", "bytes");
     unsigned code = MHD_HTTP_OK;
     if (rr > 0) {
-        char cr[96];
-        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)from,
-                 (unsigned long long)to, (unsigned long long)size);
-        MHD_add_response_header(r, "Content-Range", cr);
+        add_content_range(r, from, to, size);
         code = MHD_HTTP_PARTIAL_CONTENT;
     }
     return reply(h, c, code, r);

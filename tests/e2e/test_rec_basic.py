@@ -14,7 +14,10 @@
 - every segment file is byte-identical to what /live/ served for that number
   while live (the recording is the very bytes live viewers got);
 - /vod/ file serving: ETag, Last-Modified, Accept-Ranges, If-None-Match -> 304,
-  Range -> 206 with Content-Range, HEAD."""
+  Range -> 206 with Content-Range, HEAD;
+- a live segment still in the window (held in memory) answers a Range as
+  /vod does: 206 with Content-Range and that slice, suffix ranges, 416
+  beyond the end, and the whole with an If-Range it cannot match."""
 import os
 import sys
 
@@ -60,6 +63,30 @@ def check_file_serving(pod, seq, disk_path):
     h.check(r.status == 416, "GET %s Range beyond the end -> %d, expected 416" % (path, r.status))
 
 
+def check_live_range(pod):
+    """Range on the newest segment of the live window, held in memory."""
+    pl = h.Playlist(pod.get("/live/%s/index.m3u8" % SID).body.decode())
+    h.check(pl.segments, "live playlist lists no segment")
+    path = "/live/%s/%s" % (SID, pl.segments[-1].uri)
+    data = pod.get(path).body
+    h.check(len(data) > 2000, "GET %s: %d bytes" % (path, len(data)))
+    for rng, lo, hi in (("bytes=188-1127", 188, 1127), ("bytes=-376", len(data) - 376, len(data) - 1)):
+        r = pod.get(path, headers={"Range": rng})
+        want = "bytes %d-%d/%d" % (lo, hi, len(data))
+        h.check(r.status == 206 and r.header("Content-Range") == want and r.body == data[lo:hi + 1],
+                "live GET %s Range %s -> %d, Content-Range %r, %d bytes; expected 206, %r and that slice"
+                % (path, rng, r.status, r.header("Content-Range"), len(r.body), want))
+    r = pod.get(path, headers={"Range": "bytes=%d-" % len(data)})
+    h.check(r.status == 416 and r.header("Content-Range") == "bytes */%d" % len(data),
+            "live GET %s Range beyond the end -> %d, Content-Range %r; expected 416, 'bytes */%d'"
+            % (path, r.status, r.header("Content-Range"), len(data)))
+    # no validator to match an If-Range: the whole segment
+    r = pod.get(path, headers={"Range": "bytes=0-99", "If-Range": '"x"'})
+    h.check(r.status == 200 and r.body == data,
+            "live GET %s Range with If-Range -> %d, %d bytes; expected 200 and the whole segment"
+            % (path, r.status, len(r.body)))
+
+
 def main(t):
     pod = ru.podium(t, {SID: {"title": "Keynote", "passphrase": "keynote-secret-123"}},
                     close_after=CLOSE_AFTER)
@@ -95,6 +122,7 @@ def main(t):
             "API while live: state %r recording.state %r, expected live/recording"
             % (j.get("state"), j["recording"].get("state")))
     w.wait_segments(5, 15, "5 live segments downloaded while live")
+    check_live_range(pod)
 
     pub.wait_ok(SENT + 20)
     h.note("publisher finished; waiting for finalization (close_after=%d)" % CLOSE_AFTER)
