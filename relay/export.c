@@ -38,7 +38,7 @@ struct exporter {
     atomic_int percent;
     double start, end, duration;
     char error[128];
-    char warning[224];
+    char warning[EXPORT_WARNING_MAX];
 };
 
 struct run {
@@ -49,7 +49,7 @@ struct run {
     int64_t base;                     /* T that is the MP4's zero: the cut's keyframe */
     bool based;
     int64_t max_t;
-    char warning[224];                /* the first audio change, when any */
+    char warning[EXPORT_WARNING_MAX];  /* the first audio change, when any */
 };
 
 const char *export_state_name(enum export_state s)
@@ -205,7 +205,7 @@ static int64_t cut_point(const struct run *r, AVFormatContext *ic, AVPacket *pkt
 }
 
 /* Writes the MP4; on success *duration and warning (the run's, empty
- * when none; sizeof(r.warning) bytes) are set. */
+ * when none; EXPORT_WARNING_MAX bytes) are set. */
 static int export_run(struct exporter *e, const char *tmp_path, double *duration,
                       char *warning)
 {
@@ -330,7 +330,7 @@ static void *export_thread(void *arg)
 {
     struct exporter *e = arg;
     char tmp[PATH_MAX], final[PATH_MAX], err[AV_ERROR_MAX_STRING_SIZE];
-    char warning[sizeof(e->warning)] = "";
+    char warning[EXPORT_WARNING_MAX] = "";
     double duration = 0;
 
     rec_path(e->rec, tmp, sizeof(tmp), "%s.mp4.tmp", e->id);

@@ -28,6 +28,8 @@ void export_reset(struct exporter *e);
  * -1 when one is already running. */
 int export_start(struct exporter *e, double start, double end);
 
+#define EXPORT_WARNING_MAX 224        /* export_status.warning, with its NUL */
+
 struct export_status {
     enum export_state state;
     int percent;
@@ -36,7 +38,7 @@ struct export_status {
     char error[128];
     /* DONE: what the MP4 could not hold right (its audio changing rate or
      * channels: MP4 describes a track once), else empty */
-    char warning[224];
+    char warning[EXPORT_WARNING_MAX];
 };
 void export_get_status(struct exporter *e, struct export_status *out);
 const char *export_state_name(enum export_state s);
