@@ -569,7 +569,7 @@ int main(int argc, char **argv)
         config_defaults(cfgp);
     }
     if (check) {
-        printf("%s: ok (%zu sessions)\n", path, cfgp->n_sessions);
+        printf("%s: ok (%zu session%s)\n", path, cfgp->n_sessions, cfgp->n_sessions == 1 ? "" : "s");
         config_free(cfgp);
         return 0;
     }

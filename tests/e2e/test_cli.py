@@ -103,6 +103,10 @@ def check_good(t, pod):
         rc, out, err = cli(t, "--check", "-c", path)
         h.check(rc == 0, "--check -c %s exited %d, expected 0:\n%s%s" % (path, rc, out, err))
         h.check(path in out + err, "--check -c %s: output does not name the file: %r" % (path, out + err))
+        with open(path) as f:
+            n = len(re.findall(r"(?m)^\[session ", f.read()))
+        want = "ok (%d session%s)" % (n, "" if n == 1 else "s")
+        h.check(want in out, "--check -c %s printed %r, expected it to say %r" % (path, out, want))
     h.check(not os.path.exists(pod.data_dir), "--check created data_dir %s" % pod.data_dir)
     h.check(not os.path.exists(t.path("data")), "--check of config/podium.ini created ./data")
 
