@@ -1047,9 +1047,28 @@ static int by_start(const void *a, const void *b)
     return tx < ty ? -1 : tx > ty;
 }
 
-static void session_item(FILE *f, const struct listed *l, bool live)
+/* Speakers, then start time (UTC), format and length, as the home page
+ * lists a session and the watch page heads it. */
+static void session_meta(FILE *f, const struct session_info *in)
 {
     char when[64] = "";
+    if (in->speakers[0]) {
+        fputs(" <span class=\"who\">", f);
+        html_escape(f, in->speakers);
+        fputs("</span>", f);
+    }
+    if (in->starts) {
+        struct tm tm;
+        gmtime_r(&in->starts, &tm);
+        strftime(when, sizeof(when), "%a %d %b %H:%M UTC", &tm);
+    }
+    fprintf(f, " <span class=\"meta\">%s%s%s, %d min</span>", when,
+            when[0] ? " &middot; " : "", config_format_name(in->format),
+            config_format_minutes(in->format));
+}
+
+static void session_item(FILE *f, const struct listed *l, bool live)
+{
     fputs("<li>", f);
     if (live)
         fputs("<span class=\"live\">LIVE</span> ", f);
@@ -1058,19 +1077,8 @@ static void session_item(FILE *f, const struct listed *l, bool live)
     fputs("\">", f);
     html_escape(f, l->in.title);
     fputs("</a>", f);
-    if (l->in.speakers[0]) {
-        fputs(" <span class=\"who\">", f);
-        html_escape(f, l->in.speakers);
-        fputs("</span>", f);
-    }
-    if (l->in.starts) {
-        struct tm tm;
-        gmtime_r(&l->in.starts, &tm);
-        strftime(when, sizeof(when), "%a %d %b %H:%M UTC", &tm);
-    }
-    fprintf(f, " <span class=\"meta\">%s%s%s, %d min</span></li>", when,
-            when[0] ? " &middot; " : "", config_format_name(l->in.format),
-            config_format_minutes(l->in.format));
+    session_meta(f, &l->in);
+    fputs("</li>", f);
 }
 
 /* The home page's HTML (caller frees), NULL when out of memory. */
@@ -1567,8 +1575,9 @@ static const char watch_html[] =
 "<link rel=\"icon\" href=\"data:,\">"
 "<title>%s - Podium</title>"
 "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
-"video{width:100%%;background:#000}#status{color:#555}</style></head><body>"
-"<p><a href=\"/\">&larr; all sessions</a></p><h1 id=\"title\">%s</h1>"
+"video{width:100%%;background:#000}#status{color:#555}.who{color:#333}"
+".meta{color:#777;font-size:90%%}</style></head><body>"
+"<p><a href=\"/\">&larr; all sessions</a></p><h1 id=\"title\">%s</h1><p id=\"about\">%s</p>"
 "<form id=\"register\" hidden><p>Attendance is free: register once to watch.</p>"
 "<label>Name <input id=\"name\" required maxlength=\"200\"></label> "
 "<label>E-mail <input id=\"email\" type=\"email\" required maxlength=\"254\"></label> "
@@ -1602,17 +1611,37 @@ static const char watch_html[] =
 "    };\n"
 "  });\n"
 "}\n"
+"// Attendees open the page before the talk, and stay after it: look again\n"
+"// until there is something to play, rather than leave them a dead page.\n"
 "async function start() {\n"
-"  const r = await fetch('/api/v1/sessions/' + encodeURIComponent(id));\n"
-"  if (!r.ok) { status.textContent = 'No such session.'; return; }\n"
-"  const s = await r.json();\n"
+"  let s;\n"
+"  try {\n"
+"    const r = await fetch('/api/v1/sessions/' + encodeURIComponent(id));\n"
+"    if (r.status === 404) { status.textContent = 'No such session.'; return; }\n"
+"    if (!r.ok) throw new Error(r.status);\n"
+"    s = await r.json();\n"
+"  } catch (e) {\n"
+"    status.textContent = 'Cannot reach the server; trying again.';\n"
+"    setTimeout(start, 5000);\n"
+"    return;\n"
+"  }\n"
 "  let src = null;\n"
-"  if (s.state === 'live') src = s.live_url;\n"
+"  // live, but no segment yet: the playlist would answer 404 to hls.js\n"
+"  if (s.state === 'live' && s.segments > 0) src = s.live_url;\n"
 "  else if (s.recording && s.recording.published) src = s.recording.url;\n"
-"  if (!src) { status.textContent = s.state === 'scheduled' ? 'Not started yet.' : 'Not available.'; return; }\n"
+"  if (!src) {\n"
+"    const [text, again] = s.state === 'live' ? ['Starting\u2026', 1000]\n"
+"      : s.state === 'scheduled' ? ['Not started yet: the player starts by itself when the talk does.', 5000]\n"
+"      : ['The talk has ended; its recording plays here once the organizers publish it.', 30000];\n"
+"    status.textContent = text;\n"
+"    setTimeout(start, again);\n"
+"    return;\n"
+"  }\n"
 "  if (s.access === 'registered') src += '?token=' + encodeURIComponent(await attendeeToken());\n"
 "  window.podium.source = src;\n"
 "  status.textContent = s.state === 'live' ? 'Live' : 'Recording';\n"
+"  if (s.state === 'live')\n"
+"    video.addEventListener('ended', () => { status.textContent = 'The talk has ended.'; });\n"
 "  if (window.Hls && Hls.isSupported()) {\n"
 "    // catch up to the live edge (1.5x at most) instead of staying where playback began\n"
 "    const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 });\n"
@@ -1672,11 +1701,19 @@ static char *watch_text(struct session *s, size_t *out_len)
     session_info(s, &in);
     html_escape(f, in.title);
     fclose(f);
+    char *about = NULL;
+    size_t alen = 0;
+    f = open_memstream(&about, &alen);
+    if (f) {
+        session_meta(f, &in);
+        fclose(f);
+    }
     json_t *j = json_string(s->id);
     jsid = json_dumps(j, JSON_ENCODE_ANY);
     json_decref(j);
-    int n = jsid ? asprintf(&page, watch_html, title, title, jsid) : -1;
+    int n = jsid && about && title ? asprintf(&page, watch_html, title, title, about, jsid) : -1;
     free(title);
+    free(about);
     free(jsid);
     if (n < 0)
         return NULL;

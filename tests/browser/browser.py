@@ -105,14 +105,16 @@ def _reap_tracked(tracked, grace):
     return alive
 
 
-def run_node(script, args, timeout, what, tmpdir=None, env=None):
+def run_node(script, args, timeout, what, tmpdir=None, env=None, tick=None):
     """Run node tests/browser/<script> args; return its JSON result (last JSON line).
 
     timeout (already scaled) bounds the whole run; the drivers have their own
     deadline below it. Chromium runs as node's child in a process group of its
     own (playwright starts it detached), so every descendant of node is noted
     by PID while it runs, and any that outlives node is killed by PID.
-    tmpdir: where the driver makes Chromium's fresh profile (the test's tmp)."""
+    tmpdir: where the driver makes Chromium's fresh profile (the test's tmp).
+    tick: called about every 0.5 s while the driver runs (the test acting on
+    what the page has reached)."""
     cmd = ["node", os.path.join(HERE, script)] + [str(a) for a in args]
     h.note("%s: %s" % (what, " ".join(cmd[1:])))
     t0 = time.monotonic()
@@ -135,6 +137,8 @@ def run_node(script, args, timeout, what, tmpdir=None, env=None):
                 out, err = out + (o or b""), err + (e or b"")
                 break
             except subprocess.TimeoutExpired:
+                if tick:
+                    tick()
                 if time.monotonic() - t0 > timeout:
                     timed_out = True
                     os.kill(p.pid, signal.SIGTERM)   # playwright closes Chromium on SIGTERM
@@ -181,14 +185,20 @@ def summary(res):
     return json.dumps({k: res[k] for k in keys if k in res}, indent=1)
 
 
-def play(t, pod, path, what, min_seconds=3, timeout=30, register=None):
+def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_status=None, tick=None):
     """Play pod's page `path` in Chromium; fail unless it played >= min_seconds
     with no fatal player error, decoding both video and audio. register=(name,
-    email) fills the page's registration form first."""
+    email) fills the page's registration form first. wait_status=(path, text):
+    the page's status must show text first, and then path is written; tick as
+    run_node's."""
     shot = shot_path(t, what)
-    env = {"PODIUM_REGISTER": "%s|%s" % register} if register else None
+    env = {}
+    if register:
+        env["PODIUM_REGISTER"] = "%s|%s" % register
+    if wait_status:
+        env["PODIUM_WAIT_STATUS"] = "%s|%s" % wait_status
     res = run_node("play.mjs", [pod.url(path), shot, min_seconds, h.scaled(timeout)],
-                   h.scaled(timeout) + 30, "play.mjs %s" % path, tmpdir=t.tmp, env=env)
+                   h.scaled(timeout) + 30, "play.mjs %s" % path, tmpdir=t.tmp, env=env, tick=tick)
     if register:
         h.check(res.get("registered"), "the registration form was not filled: %s" % summary(res))
     h.note("%s: played %.2f s (started after %s s at t=%s), source %s, %sx%s, codecs %s, "

@@ -23,6 +23,10 @@
 // Optional: PODIUM_SEEK_BACK="AFTER,SECONDS": AFTER seconds into the sampling,
 // move the playhead SECONDS back, as an attendee rewinding a live talk would
 // ("seekBack" confirms it was done).
+// Optional: PODIUM_WAIT_STATUS="PATH|TEXT": before watching playback, wait
+// until the page's #status shows TEXT (a session not started yet), then write
+// that text to PATH, so the caller can start the speaker; "waitedStatus" has it.
+import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
 const [url, shot, minArg, timeoutArg] = process.argv.slice(2);
@@ -205,6 +209,14 @@ try {
   }
   out.status = resp ? resp.status() : null;
   if (out.status !== 200) throw new Error('GET ' + url + ' answered ' + out.status);
+  if (process.env.PODIUM_WAIT_STATUS) {
+    const [path, text] = process.env.PODIUM_WAIT_STATUS.split('|');
+    await page.waitForFunction((t) => (document.getElementById('status') || {}).textContent.includes(t),
+                               text, { timeout: timeoutMs });
+    out.waitedStatus = await page.evaluate(() => document.getElementById('status').textContent);
+    await page.screenshot({ path: shot.replace(/\.png$/, '-waiting.png') });
+    writeFileSync(path, out.waitedStatus);
+  }
 
   const deadline = t0 + timeoutMs;
   let prev = null;        // {t, wall}

@@ -389,7 +389,7 @@ class Podium:
         self.data_dir = os.path.join(self.dir, "data")
         self.log_path = os.path.join(self.dir, "podium.log")
         self.conf_path = os.path.join(self.dir, "podium.ini")
-        self.sessions = dict(sessions)   # id -> {"title":..., "passphrase":...}
+        self.sessions = dict(sessions)   # id -> {"title", "passphrase"[, "speakers", "format", "starts"]}
         self.segment_duration = float(segment_duration)
         self.window = int(window)
         self.proc = None
@@ -416,6 +416,7 @@ class Podium:
             lines += ["[session %s]" % sid,
                       "title = %s" % s.get("title", sid),
                       "passphrase = %s" % s["passphrase"]]
+            lines += ["%s = %s" % (k, s[k]) for k in ("speakers", "format", "starts") if k in s]
         text = "\n".join(lines) + "\n" + extra_ini
         with open(self.conf_path, "w") as f:
             f.write(text)

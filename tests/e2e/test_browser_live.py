@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
 """Headless Chromium watches a live session (tests/browser/*.mjs, playwright-core).
 
+- /watch/<id> names the speakers, the scheduled start (UTC), format and
+  length under the title;
+- an attendee opens /watch/<id> before the talk: the page says it has not
+  started; the speaker then starts, and the same page, not reloaded, plays
+  the live playlist through hls.js: video.currentTime advances by >= 3 s,
+  window.podium.errors stays empty, window.podium.source is
+  /live/<id>/index.m3u8, video and audio are decoded;
 - the home page (GET /) as rendered by the browser shows the session's title
   (HTML-escaped by podium, so it reads back verbatim), a LIVE mark and a
-  link to /watch/<id>;
-- /watch/<id> plays the live playlist through hls.js: video.currentTime
-  advances by >= 3 s, window.podium.errors stays empty, window.podium.source
-  is /live/<id>/index.m3u8, video and audio are decoded.
+  link to /watch/<id>.
 Noted, not asserted: how many of the page's connections and 2xx responses
 livesend kept (it serves a connection only until its first request that is
 not a live segment or playlist).
 Screenshots: $E2E_ARTIFACTS or tests/e2e/artifacts/.
 Needs /usr/bin/chromium and web/node_modules/playwright-core: `scripts/deps browser`."""
+import datetime
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,19 +29,45 @@ import browser as br  # noqa: E402
 
 SID = "keynote"
 TITLE = "Opening Keynote: Q&A <live>"
+SPEAKERS = "Ada Lovelace, Alan Turing"
+
+
+def check_about(pod, starts):
+    r = pod.get("/watch/%s" % SID)
+    m = re.search(r'<p id="about">(.*?)</p>', r.body.decode())
+    about = re.sub(r"<[^>]+>", "", m.group(1)).replace("&middot;", "-") if m else None
+    want = [SPEAKERS, starts.strftime("%a %d %b %H:%M UTC"), "presentation, 40 min"]
+    h.check(about and all(w in about for w in want),
+            "/watch/%s says %r under the title, expected %r" % (SID, about, want))
 
 
 def main(t):
     br.require()
-    pod = t.podium({SID: {"title": TITLE, "passphrase": "keynote-secret-42"}})
-    pub = pod.publish(SID, duration=25)
+    # in an hour: scheduled, and the (open) ingest window lets the speaker in now
+    starts = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0) \
+        + datetime.timedelta(hours=1)
+    pod = t.podium({SID: {"title": TITLE, "passphrase": "keynote-secret-42", "speakers": SPEAKERS,
+                          "format": "presentation", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")}})
+    check_about(pod, starts)
 
-    def live_segments():
-        pod.assert_running()
-        h.check(pub.poll() is None, "publisher exited early (%s): %s" % (pub.poll(), pub.log()))
-        r = pod.get("/live/%s/index.m3u8" % SID)
-        return r.status == 200 and r.body.decode("utf-8", "replace").count("#EXTINF") >= 3
-    h.wait_for(live_segments, 15, "3 segments in /live/%s/index.m3u8" % SID)
+    # The attendee is early: the speaker starts once the page says so
+    ready = os.path.join(t.tmp, "page-waiting")
+    pub = []
+
+    def speaker_starts():
+        if not pub and os.path.exists(ready):
+            h.check(pod.api(SID).get("state") == "scheduled", "API state %r before the speaker, expected "
+                    "scheduled" % pod.api(SID).get("state"))
+            pub.append(pod.publish(SID, duration=25))
+    before = pod.counters(*pod.HTTP_SHARE)
+    res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=45,
+                  wait_status=(ready, "Not started yet"), tick=speaker_starts)
+    pod.note_http_share(before, "Chromium")
+    h.check(pub, "the page never said the talk had not started, so no speaker was started")
+    h.note("the page said %r before the speaker started" % res.get("waitedStatus"))
+    h.check(res.get("source") == "/live/%s/index.m3u8" % SID,
+            "window.podium.source %r, expected /live/%s/index.m3u8" % (res.get("source"), SID))
+    pub = pub[0]
     h.check(pod.api(SID).get("state") == "live", "API state %r, expected live" % pod.api(SID).get("state"))
 
     home = br.page(t, pod, "/", "home")
@@ -44,12 +76,6 @@ def main(t):
     h.check("LIVE" in text, "home page does not mark the session LIVE:\n%s" % text)
     watch = [l for l in home.get("links", []) if l.get("href") == "/watch/%s" % SID]
     h.check(watch, "home page has no link to /watch/%s: %r" % (SID, home.get("links")))
-
-    before = pod.counters(*pod.HTTP_SHARE)
-    res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=30)
-    pod.note_http_share(before, "Chromium")
-    h.check(res.get("source") == "/live/%s/index.m3u8" % SID,
-            "window.podium.source %r, expected /live/%s/index.m3u8" % (res.get("source"), SID))
     h.check(pub.poll() is None, "the publisher stopped before playback was checked: %s" % pub.log())
 
 
