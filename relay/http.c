@@ -812,6 +812,9 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
         json_array_append_new(a, session_json(h, list[i], organizer));
     json_t *o = json_object();
     json_object_set_new(o, "sessions", a);
+    /* whether the token was the admin token: a wrong one gets the attendees'
+     * view, which the organizer page must not pass off as the real state */
+    json_object_set_new(o, "organizer", json_boolean(organizer));
     return json_reply(h, c, o);
 }
 
@@ -1741,7 +1744,7 @@ static const char organizer_html[] =
 "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left}.bad{color:#c00}"
 "input.n{width:5em}</style></head><body><h1>Organizer</h1>"
 "<p><label>Admin token <input id=\"tok\" type=\"password\" size=\"40\"></label>"
-" <span id=\"msg\"></span></p>"
+" <span id=\"msg\"></span></p><p id=\"auth\" class=\"bad\"></p>"
 "<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
 "<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
 "</tr></thead><tbody id=\"rows\"></tbody></table>"
@@ -1766,12 +1769,15 @@ static const char organizer_html[] =
 "async function refresh() {\n"
 "  const r = await fetch('/api/v1/sessions', { headers: { 'Authorization': 'Bearer ' + tok.value } });\n"
 "  const j = await r.json();\n"
+"  document.getElementById('auth').textContent = j.organizer ? ''\n"
+"    : tok.value ? 'Wrong admin token: you see what attendees see (no addresses, no unpublished recordings).'\n"
+"    : 'Type the admin token to see speakers\\' addresses and unpublished recordings, and to act.';\n"
 "  document.getElementById('rows').innerHTML = j.sessions.map(s => {\n"
 "    const p = s.publisher, l = p && p.srt, rec = s.recording, x = rec.export;\n"
 "    const link = l ? esc(l.rtt_ms.toFixed(1)) + ' ms / ' + l.packets_lost + ' / ' + l.packets_dropped : '';\n"
 "    const bad = l && (l.packets_dropped > 0 || l.rtt_ms > 300) ? ' class=\"bad\"' : '';\n"
 "    return '<tr><td>' + esc(s.id) + '<br>' + esc(s.title) + '</td><td>' + esc(s.state) + '</td><td>' +\n"
-"      (p ? esc(p.address) : '') + '</td><td>' + (s.bitrate_bps / 1e6).toFixed(2) + ' Mb/s</td><td' + bad + '>' +\n"
+"      (p ? esc(p.address || 'connected since ' + p.since.slice(11, 16) + ' UTC') : '') + '</td><td>' + (s.bitrate_bps / 1e6).toFixed(2) + ' Mb/s</td><td' + bad + '>' +\n"
 "      link + '</td><td>' + s.viewers + '</td><td>' + esc(rec.state) + ' ' + rec.duration.toFixed(0) + ' s' +\n"
 "      (rec.gaps_total ? ' <span class=\"bad\">' + rec.gaps_total + ' gaps</span>' : '') +\n"
 "      (x.state !== 'idle' ? '<br>export ' + esc(x.state) + ' ' + x.percent + '%%' : '') +\n"

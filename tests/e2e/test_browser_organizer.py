@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """The organizer page (/organizer) in Chromium, while a speaker is live.
 Without the admin token it lists the session but not the speaker's address
-(the API hides it from attendees); once the organizer types the token, the
-next refresh shows the publisher's address with its port, as the organizer
-API reports it."""
+(the API hides it from attendees): the publisher cell says since when one is
+connected (never "undefined"), and the page asks for the token. A wrong
+token is named as such (the API answers it with the attendees' view, and
+the session list says "organizer": false). Once the organizer types the
+token, the next refresh shows the publisher's address with its port, as the
+organizer API reports it, and no token message."""
 import os
 import sys
 
@@ -26,16 +29,31 @@ def main(t):
     addr = (j.get("publisher") or {}).get("address") or ""
     h.check(addr.startswith("127.0.0.1:"), "organizer API publisher.address %r" % addr)
 
-    anon = br.page(t, pod, "/organizer", "organizer-no-token", wait_text=TITLE)
-    h.check("127.0.0.1" not in (anon.get("text") or ""),
-            "the organizer page shows a publisher address without the admin token:\n%s"
-            % anon.get("text"))
+    listed = pod.get("/api/v1/sessions").json()
+    h.check(listed.get("organizer") is False, "session list without token: organizer %r, expected false"
+            % listed.get("organizer"))
+    listed = pod.get("/api/v1/sessions", headers=pod.admin_auth()).json()
+    h.check(listed.get("organizer") is True, "session list with the admin token: organizer %r, expected "
+            "true" % listed.get("organizer"))
+
+    anon = br.page(t, pod, "/organizer", "organizer-no-token", wait_text="connected since")
+    text = anon.get("text") or ""
+    h.check("127.0.0.1" not in text,
+            "the organizer page shows a publisher address without the admin token:\n%s" % text)
+    h.check("undefined" not in text, "the organizer page shows 'undefined':\n%s" % text)
+    h.check("Type the admin token" in text, "the page without a token does not ask for it:\n%s" % text)
+
+    wrong = br.page(t, pod, "/organizer", "organizer-wrong-token", fill=("#tok", "not-the-admin-token"),
+                    wait_text="Wrong admin token")
+    h.check("127.0.0.1" not in (wrong.get("text") or ""), "a wrong token showed the publisher address")
 
     token = pod.admin_auth()["Authorization"].split(" ", 1)[1]
     org = br.page(t, pod, "/organizer", "organizer", fill=("#tok", token), wait_text=addr)
-    h.check(SID in org.get("text", "") and "live" in org.get("text", ""),
-            "the organizer page does not list %s as live:\n%s" % (SID, org.get("text")))
-    h.check(token not in (org.get("text") or ""), "the page prints the admin token")
+    text = org.get("text") or ""
+    h.check(SID in text and "live" in text, "the organizer page does not list %s as live:\n%s" % (SID, text))
+    h.check(token not in text, "the page prints the admin token")
+    h.check("admin token:" not in text and "Type the admin token" not in text,
+            "with the right token the page still has a token message:\n%s" % text)
     h.check(pub.poll() is None, "the publisher stopped before the page was checked")
 
 
