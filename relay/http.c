@@ -1131,7 +1131,21 @@ static char *home_text(struct http *h, size_t *out_len)
                     : sec == 1 ? "Nothing scheduled." : "No recordings published yet.");
         fputs("</ul>", f);
     }
-    fputs("<p class=\"meta\"><a href=\"/organizer\">Organizers</a></p></body></html>\n", f);
+    /* Attendees wait on this page for a talk to start: refresh its lists
+     * in place rather than have them reload it. */
+    fputs("<p class=\"meta\"><a href=\"/organizer\">Organizers</a></p><script>\n"
+          "setInterval(async () => {\n"
+          "  try {\n"
+          "    const r = await fetch('/', { cache: 'no-store' });\n"
+          "    if (!r.ok) return;\n"
+          "    const doc = new DOMParser().parseFromString(await r.text(), 'text/html');\n"
+          "    for (const id of ['live', 'upcoming', 'recordings']) {\n"
+          "      const now = document.getElementById(id), next = doc.getElementById(id);\n"
+          "      if (now && next && now.innerHTML !== next.innerHTML) now.innerHTML = next.innerHTML;\n"
+          "    }\n"
+          "  } catch (e) { /* offline for a moment: the next turn tries again */ }\n"
+          "}, 10000);\n"
+          "</script></body></html>\n", f);
     fclose(f);
     free(l);
     *out_len = len;

@@ -223,18 +223,22 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     return res
 
 
-def page(t, pod, path, what, timeout=20, fill=None, wait_text=None):
+def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None):
     """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
     fill=(selector, value) types into a field after the load; wait_text waits
-    (within timeout) until the page's text contains it."""
+    (within timeout) until the page's text contains it. loaded_file is
+    written once the page has loaded, before that wait; tick as run_node's."""
     shot = shot_path(t, what)
     env = {}
     if fill:
         env["PODIUM_FILL"] = "%s=%s" % fill
     if wait_text:
         env["PODIUM_WAIT_TEXT"] = wait_text
+    if loaded_file:
+        env["PODIUM_LOADED_FILE"] = loaded_file
     res = run_node("page.mjs", [pod.url(path), shot, h.scaled(timeout)],
-                   h.scaled(timeout) + 20, "page.mjs %s" % path, tmpdir=t.tmp, env=env or None)
+                   h.scaled(timeout) + 20, "page.mjs %s" % path, tmpdir=t.tmp, env=env or None,
+                   tick=tick)
     h.check(res.get("ok") and res["_rc"] == 0, "page %s: %s\nresult:\n%s"
             % (path, res.get("error") or "status %r" % res.get("status"), json.dumps(res, indent=1)[:3000]))
     h.check(os.path.isfile(shot), "no screenshot written to %s" % shot)

@@ -2,8 +2,11 @@
 // Opens a page, takes a screenshot and prints one JSON line:
 //   {"ok", "status", "url", "title", "text", "links": [{"text","href"}], "pageErrors", "error"}
 // Usage: node page.mjs URL SCREENSHOT.png [TIMEOUT_SECONDS=20]
-// Env: PODIUM_FILL="SELECTOR=VALUE", PODIUM_WAIT_TEXT=TEXT (see below).
+// Env: PODIUM_FILL="SELECTOR=VALUE", PODIUM_WAIT_TEXT=TEXT (see below),
+// PODIUM_LOADED_FILE=PATH: written once the page has loaded, before the fill
+// and the wait (the caller changes what the page shows after that).
 // Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
+import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result } from './launch.mjs';
 
 const [url, shot, timeoutArg] = process.argv.slice(2);
@@ -37,6 +40,8 @@ try {
   });
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   out.status = resp ? resp.status() : null;
+  if (process.env.PODIUM_LOADED_FILE)
+    writeFileSync(process.env.PODIUM_LOADED_FILE, String(out.status));
   // PODIUM_FILL="SELECTOR=VALUE" types into a field (the organizer's token);
   // PODIUM_WAIT_TEXT waits until the page's text contains it (a script's render)
   const fill = process.env.PODIUM_FILL, waitText = process.env.PODIUM_WAIT_TEXT;

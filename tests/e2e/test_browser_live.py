@@ -10,7 +10,8 @@
   /live/<id>/index.m3u8, video and audio are decoded;
 - the home page (GET /) as rendered by the browser shows the session's title
   (HTML-escaped by podium, so it reads back verbatim), a LIVE mark and a
-  link to /watch/<id>.
+  link to /watch/<id>; a second session's speaker starts after the page has
+  loaded, and the same page, not reloaded, lists that one as LIVE too.
 Noted, not asserted: how many of the page's connections and 2xx responses
 livesend kept (it serves a connection only until its first request that is
 not a live segment or playlist).
@@ -30,6 +31,7 @@ import browser as br  # noqa: E402
 SID = "keynote"
 TITLE = "Opening Keynote: Q&A <live>"
 SPEAKERS = "Ada Lovelace, Alan Turing"
+LIGHTNING, LIGHTNING_TITLE = "lightning", "Five minutes on SRT"
 
 
 def check_about(pod, starts):
@@ -47,7 +49,9 @@ def main(t):
     starts = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0) \
         + datetime.timedelta(hours=1)
     pod = t.podium({SID: {"title": TITLE, "passphrase": "keynote-secret-42", "speakers": SPEAKERS,
-                          "format": "presentation", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")}})
+                          "format": "presentation", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                    LIGHTNING: {"title": LIGHTNING_TITLE, "passphrase": "lightning-secret-42",
+                                "format": "lightning"}})
     check_about(pod, starts)
 
     # The attendee is early: the speaker starts once the page says so
@@ -70,7 +74,16 @@ def main(t):
     pub = pub[0]
     h.check(pod.api(SID).get("state") == "live", "API state %r, expected live" % pod.api(SID).get("state"))
 
-    home = br.page(t, pod, "/", "home")
+    # the lobby: the page is open when the next speaker starts
+    loaded = os.path.join(t.tmp, "home-loaded")
+    second = []
+
+    def second_speaker():
+        if not second and os.path.exists(loaded):
+            second.append(pod.publish(LIGHTNING, duration=20))
+    home = br.page(t, pod, "/", "home", timeout=40, loaded_file=loaded, tick=second_speaker,
+                   wait_text="LIVE " + LIGHTNING_TITLE)
+    h.check(second, "the home page never loaded, so the second speaker was not started")
     text = home.get("text") or ""
     h.check(TITLE in text, "home page text does not show the title %r:\n%s" % (TITLE, text))
     h.check("LIVE" in text, "home page does not mark the session LIVE:\n%s" % text)
