@@ -26,6 +26,8 @@
 // Optional: PODIUM_WAIT_STATUS="PATH|TEXT": before watching playback, wait
 // until the page's #status shows TEXT (a session not started yet), then write
 // that text to PATH, so the caller can start the speaker; "waitedStatus" has it.
+// Optional: PODIUM_AFTER_PLAY="PATH|TEXT": once it has played, write PATH (the
+// caller ends the talk), then wait for #status to show TEXT; "afterStatus".
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -335,6 +337,13 @@ try {
         currentTime: document.getElementById('video').currentTime,
       };
     }));
+  }
+  if (out.ok && process.env.PODIUM_AFTER_PLAY) {
+    const [path, text] = process.env.PODIUM_AFTER_PLAY.split('|');
+    writeFileSync(path, 'played');
+    await page.waitForFunction((t) => document.getElementById('status').textContent.includes(t), text,
+                               { timeout: Math.max(1000, t0 + timeoutMs - Date.now()) });
+    out.afterStatus = await page.evaluate(() => document.getElementById('status').textContent);
   }
   await page.screenshot({ path: shot });
   out.screenshot = shot;
