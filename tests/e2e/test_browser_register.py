@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """With access = registered, an attendee registers in the player page and
-then watches: /watch/<id> shows the registration form, the browser fills it
-(name, e-mail), the page gets a token from POST /api/v1/register and plays
-the live playlist with it (>= 3 s, no player error). Without a token the
-playlist answers 401, so playing at all proves the token was used.
+then watches: /watch/<id> shows the registration form before the talk has
+started (attendees arrive early), the browser fills it (name, e-mail), the
+page gets a token from POST /api/v1/register and says the talk has not
+started; the speaker then starts, and the page plays the live playlist with
+the token (>= 3 s, no player error). Without a token the playlist answers
+401, so playing at all proves the token was used.
 Screenshots (form and player): $E2E_ARTIFACTS or tests/e2e/artifacts/."""
 import json
 import os
@@ -22,20 +24,19 @@ def main(t):
     br.require()
     pod = t.podium({SID: {"title": "Members only", "passphrase": "keynote-secret-42"}},
                    server_ini="access = registered")
-    pub = pod.publish(SID, duration=25)
+    ready = os.path.join(t.tmp, "registered-waiting")
+    pubs = []
 
-    def live_segments():
-        pod.assert_running()
-        r = pod.get("/live/%s/index.m3u8" % SID)
-        h.check(r.status in (200, 401), "playlist without token: HTTP %d" % r.status)
-        # organizers see the playlist: count segments through the API instead
-        return (pod.api(SID).get("segments") or 0) >= 3
-    h.wait_for(live_segments, 15, "3 live segments")
+    def speaker_starts():
+        if not pubs and os.path.exists(ready):
+            pubs.append(pod.publish(SID, duration=25))
+    res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=45,
+                  register=("Grace Hopper", "grace@example.org"),
+                  wait_status=(ready, "Not started yet"), tick=speaker_starts)
+    h.check(pubs, "the page never said the talk had not started after the registration")
+    pub = pubs[0]
     h.check(pod.get("/live/%s/index.m3u8" % SID).status == 401,
             "the live playlist must need a token (401) with access = registered")
-
-    res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=40,
-                  register=("Grace Hopper", "grace@example.org"))
     src = res.get("source") or ""
     h.check(src.startswith("/live/%s/index.m3u8?token=" % SID),
             "window.podium.source %r should carry the token" % src)
