@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -516,6 +517,41 @@ static int ensure_dir(const char *path)
     return -1;
 }
 
+/* Two Podiums on one data_dir would interleave the same recordings and
+ * each rewrite sessions.json without the other's sessions: the second is
+ * refused. The lock lives as long as the process (the descriptor is never
+ * closed), so a crashed Podium leaves none behind. */
+static int lock_data_dir(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/podium.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_msg(LV_ERROR, NULL, "\"cannot open the data_dir lock\" path=%s err=\"%s\"", path,
+                strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno;
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+        if (err == EWOULDBLOCK)
+            log_msg(LV_ERROR, NULL, "\"data_dir is in use by another Podium: stop it, or give this "
+                    "one its own data_dir\" path=%s pid=%s", dir, pid[0] ? pid : "unknown");
+        else
+            log_msg(LV_ERROR, NULL, "\"cannot lock data_dir\" path=%s err=\"%s\"", path,
+                    strerror(err));
+        close(fd);
+        return -1;
+    }
+    char pid[24];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        log_msg(LV_WARN, NULL, "\"cannot write the pid into the data_dir lock\" path=%s", path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -597,7 +633,8 @@ int main(int argc, char **argv)
     if (!path)
         log_msg(LV_WARN, NULL, "\"no config file: accepting any session id without a passphrase\"");
 
-    if (ensure_dir(cfgp->data_dir) < 0 || load_admin_token(cfgp) < 0)
+    if (ensure_dir(cfgp->data_dir) < 0 || lock_data_dir(cfgp->data_dir) < 0
+        || load_admin_token(cfgp) < 0)
         goto out;
     app.writer = rec_writer_start(getenv("PODIUM_TEST_FAULT_ENOSPC"),
                                   getenv("PODIUM_TEST_FAULT_STALL"));

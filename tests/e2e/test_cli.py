@@ -23,6 +23,9 @@
   PATCHable with it;
 - admin.token loosened to 0644 before a restart: noted whether Podium
   tightens it or warns (reported, not asserted);
+- a second podium started on the running one's data_dir (other ports):
+  exit 1 before listening, an error line naming the data_dir and the first
+  one's PID; the first serves on, its sessions.json untouched;
 - SIGINT while a publisher streams: `shutting down signal=SIGINT` logged,
   exit 0 within 5 s, the recording on disk finalized (VOD + ENDLIST,
   complete segments, no .tmp, decodes) - rec_util's SIGTERM helpers."""
@@ -230,6 +233,36 @@ def observe_loose_mode(pod, tok_path, token):
         os.chmod(tok_path, 0o600)
 
 
+def check_second_podium(t, pod, token):
+    """A second Podium given the running one's data_dir (other ports) exits 1
+    naming it and the first one's PID; the first serves on, its API session
+    file untouched."""
+    sj = os.path.join(pod.data_dir, "sessions.json")
+    title = "Before the second podium"
+    r = api(pod, "PATCH", "/api/v1/sessions/%s" % API_SID, token, {"title": title})
+    h.check(r.status == 200, "PATCH -> %d" % r.status)
+
+    def saved():
+        with open(sj, "rb") as f:
+            data = f.read()
+        return data if title.encode() in data else None
+    before = h.wait_for(saved, 5, "the PATCHed title in %s" % sj)
+    conf = write(t, "second.ini", "[server]\nsrt_listen = 127.0.0.1:0\nhttp_listen = 127.0.0.1:0\n"
+                 "data_dir = %s\n[session other]\npassphrase = %s\n" % (pod.data_dir, PASS))
+    rc, out, err = cli(t, "-c", conf)
+    h.check(rc == 1, "a second podium on the same data_dir exited %d, expected 1:\n%s" % (rc, err[-600:]))
+    line = [l for l in err.splitlines() if "data_dir is in use" in l]
+    h.check(line and pod.data_dir in line[0] and "pid=%d" % pod.proc.pid in line[0],
+            "no error line naming data_dir %s and pid %d:\n%s" % (pod.data_dir, pod.proc.pid, err[-600:]))
+    h.check("listening" not in err, "the second podium listened before refusing:\n%s" % err[-600:])
+    pod.assert_running()
+    h.check(pod.get("/healthz").status == 200, "the first podium stopped serving")
+    with open(sj, "rb") as f:
+        now = f.read()
+        h.check(now == before, "the second podium changed %s:\n%r\n%r" % (sj, before, now))
+    h.note("second podium on the same data_dir refused: %s" % line[0])
+
+
 def check_sigint(t, pod):
     took = ru.stop_while_recording(pod, SID, sig=signal.SIGINT)
     lines = pod.log_lines_matching(lambda f, l: f.get("msg") == "shutting down")
@@ -252,6 +285,7 @@ def main(t):
     tok_path, st, token = check_first_start(pod)
     check_restart(pod, tok_path, st, token)
     observe_loose_mode(pod, tok_path, token)
+    check_second_podium(t, pod, token)
     check_sigint(t, pod)
     h.check(not problems, "%d problem(s):\n  - %s" % (len(problems), "\n  - ".join(problems)))
 
