@@ -470,7 +470,7 @@ static enum MHD_Result media_reply(struct http *h, struct MHD_Connection *c,
     uint64_t size = (uint64_t)buf->size, from = 0, to = size ? size - 1 : 0;
     int rr = request_range(c, NULL, size, &from, &to);
     if (sent && rr >= 0)
-        atomic_fetch_add_explicit(sent, to - from + 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(sent, rr > 0 ? to - from + 1 : size, memory_order_relaxed);
     if (rr == 0)
         return buffer_reply(h, c, buf, type, cache);
     if (rr < 0) {

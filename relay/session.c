@@ -37,7 +37,6 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Caller holds reg->lock. 0 and *out, or a registry_err (logged). */
 /* Caller holds reg->lock. 0 when one more session fits, else a
  * registry_err (logged under id). */
 static int room_locked(struct registry *reg, const char *id)
@@ -55,6 +54,7 @@ static int room_locked(struct registry *reg, const char *id)
     return 0;
 }
 
+/* Caller holds reg->lock. 0 and *out, or a registry_err (logged). */
 static int session_new(struct registry *reg, const struct session_conf *conf,
                        struct session **out)
 {
