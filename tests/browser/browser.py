@@ -227,15 +227,20 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     return res
 
 
-def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None):
+def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None,
+         click=None):
     """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
-    fill=(selector, value) types into a field after the load; wait_text waits
+    fill=(selector, value), or a list of them, types into fields after the
+    load; click=selector is clicked after that (see page.mjs); wait_text waits
     (within timeout) until the page's text contains it. loaded_file is
     written once the page has loaded, before that wait; tick as run_node's."""
     shot = shot_path(t, what)
     env = {}
     if fill:
-        env["PODIUM_FILL"] = "%s=%s" % fill
+        pairs = [fill] if isinstance(fill, tuple) else fill
+        env["PODIUM_FILL"] = "\n".join("%s=%s" % p for p in pairs)
+    if click:
+        env["PODIUM_CLICK"] = click
     if wait_text:
         env["PODIUM_WAIT_TEXT"] = wait_text
     if loaded_file:

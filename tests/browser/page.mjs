@@ -5,6 +5,9 @@
 // Env: PODIUM_FILL="SELECTOR=VALUE", PODIUM_WAIT_TEXT=TEXT (see below),
 // PODIUM_LOADED_FILE=PATH: written once the page has loaded, before the fill
 // and the wait (the caller changes what the page shows after that).
+// PODIUM_FILL may hold several SELECTOR=VALUE lines, filled in order;
+// PODIUM_CLICK=SELECTOR is clicked after them (on a page counting its
+// redraws in window.podium.refreshes, once it has redrawn after the fills).
 // Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result } from './launch.mjs';
@@ -45,9 +48,18 @@ try {
   // PODIUM_FILL="SELECTOR=VALUE" types into a field (the organizer's token);
   // PODIUM_WAIT_TEXT waits until the page's text contains it (a script's render)
   const fill = process.env.PODIUM_FILL, waitText = process.env.PODIUM_WAIT_TEXT;
-  if (fill) {
-    const eq = fill.indexOf('=');
-    await page.fill(fill.slice(0, eq), fill.slice(eq + 1));
+  const click = process.env.PODIUM_CLICK;
+  for (const f of fill ? fill.split('\n') : []) {
+    const eq = f.indexOf('=');
+    await page.fill(f.slice(0, eq), f.slice(eq + 1));
+  }
+  if (click) {
+    // a page that redraws itself (the organizer's, every 2 s) must keep
+    // what was typed: click only after it has redrawn once since
+    const n = await page.evaluate(() => window.podium && window.podium.refreshes);
+    if (typeof n === 'number')
+      await page.waitForFunction((k) => window.podium.refreshes > k, n);
+    await page.click(click);
   }
   if (waitText)
     await page.waitForFunction((t) => document.body && document.body.innerText.includes(t), waitText);

@@ -6,7 +6,12 @@ connected (never "undefined"), and the page asks for the token. A wrong
 token is named as such (the API answers it with the attendees' view, and
 the session list says "organizer": false). Once the organizer types the
 token, the next refresh shows the publisher's address with its port, as the
-organizer API reports it, and no token message."""
+organizer API reports it, and no token message.
+Then the organizer ends the talk and publishes it trimmed from the page:
+"0:01" to "0:04" typed (kept through the page's redraw every 2 s, which
+used to wipe them), publish clicked: the API gets start 1, end 4 (the page
+read such times as 0 and 0 s before, parseFloat("0:04")) and the export is
+done; "1:75" is refused on the page with a message, nothing sent."""
 import os
 import sys
 
@@ -15,6 +20,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "browser"))
 import harness as h  # noqa: E402
 import browser as br  # noqa: E402
+import rec_util as ru  # noqa: E402
 
 SID = "keynote"
 TITLE = "Opening keynote"
@@ -55,6 +61,25 @@ def main(t):
     h.check("admin token:" not in text and "Type the admin token" not in text,
             "with the right token the page still has a token message:\n%s" % text)
     h.check(pub.poll() is None, "the publisher stopped before the page was checked")
+
+    # end the talk, then publish it trimmed from the page
+    r = pod.request("POST", "/api/v1/sessions/%s/end" % SID, headers=pod.admin_auth())
+    h.check(r.status == 202, "POST end -> %d, expected 202" % r.status)
+    ru.wait_finalized(pod, SID, 15)
+    bad = br.page(t, pod, "/organizer", "organizer-bad-trim",
+                  fill=[("#tok", token), ("#s-" + SID, "1:75")], click="#p-" + SID,
+                  wait_text="write times as seconds")
+    h.check(ru.rec_json(pod, SID).get("export", {}).get("state") == "idle",
+            "a trim the page refused reached the API: %r" % ru.rec_json(pod, SID).get("export"))
+    h.note("the page refused '1:75': %s" % [l for l in (bad.get("text") or "").splitlines() if "publish" in l])
+    br.page(t, pod, "/organizer", "organizer-publish",
+            fill=[("#tok", token), ("#s-" + SID, "0:01"), ("#e-" + SID, "0:04")], click="#p-" + SID,
+            wait_text="publish: ok")
+    x = ru.wait_rec(pod, SID, lambda r: r.get("export", {}).get("state") == "done", 20,
+                    "the export the page asked for")["export"]
+    h.check((x.get("start"), x.get("end")) == (1.0, 4.0),
+            "the page published %r-%r, expected the 0:01-0:04 typed, i.e. 1-4 s" % (x.get("start"), x.get("end")))
+    h.check(ru.rec_json(pod, SID).get("published") is True, "the recording is not published")
 
 
 if __name__ == "__main__":
