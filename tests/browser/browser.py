@@ -186,13 +186,14 @@ def summary(res):
 
 
 def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_status=None,
-         after_play=None, tick=None):
+         after_play=None, tick=None, local_storage=None):
     """Play pod's page `path` in Chromium; fail unless it played >= min_seconds
     with no fatal player error, decoding both video and audio. register=(name,
     email) fills the page's registration form first. wait_status=(path, text):
     the page's status must show text first, and then path is written;
     after_play=(path, text): path is written once it has played, and then the
-    status must show text; tick as run_node's."""
+    status must show text; tick as run_node's; local_storage (a dict) is set
+    in the page's localStorage before its scripts run."""
     shot = shot_path(t, what)
     env = {}
     if register:
@@ -201,6 +202,8 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
         env["PODIUM_WAIT_STATUS"] = "%s|%s" % wait_status
     if after_play:
         env["PODIUM_AFTER_PLAY"] = "%s|%s" % after_play
+    if local_storage:
+        env["PODIUM_LOCAL_STORAGE"] = json.dumps(local_storage)
     res = run_node("play.mjs", [pod.url(path), shot, min_seconds, h.scaled(timeout)],
                    h.scaled(timeout) + 30, "play.mjs %s" % path, tmpdir=t.tmp, env=env, tick=tick)
     if register:

@@ -26,6 +26,8 @@
 // Optional: PODIUM_WAIT_STATUS="PATH|TEXT": before watching playback, wait
 // until the page's #status shows TEXT (a session not started yet), then write
 // that text to PATH, so the caller can start the speaker; "waitedStatus" has it.
+// Optional: PODIUM_LOCAL_STORAGE='{"key":"value"}': set in the page's
+// localStorage before its scripts run (a token saved by an earlier visit).
 // Optional: PODIUM_AFTER_PLAY="PATH|TEXT": once it has played, write PATH (the
 // caller ends the talk), then wait for #status to show TEXT; "afterStatus".
 import { writeFileSync } from 'node:fs';
@@ -197,6 +199,10 @@ try {
     });
   }
   await page.addInitScript(instrument, process.env.PODIUM_HLS_CONFIG ? JSON.parse(process.env.PODIUM_HLS_CONFIG) : null);
+  // PODIUM_LOCAL_STORAGE='{"key":"value"}': what an earlier visit left
+  if (process.env.PODIUM_LOCAL_STORAGE)
+    await page.addInitScript((kv) => { for (const k in kv) localStorage.setItem(k, kv[k]); },
+                             JSON.parse(process.env.PODIUM_LOCAL_STORAGE));
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   // PODIUM_REGISTER="name|email": fill the page's registration form first,
   // the way an attendee would (access = registered).

@@ -5,7 +5,9 @@ started (attendees arrive early), the browser fills it (name, e-mail), the
 page gets a token from POST /api/v1/register and says the talk has not
 started; the speaker then starts, and the page plays the live playlist with
 the token (>= 3 s, no player error). Without a token the playlist answers
-401, so playing at all proves the token was used.
+401, so playing at all proves the token was used. A second attendee whose
+browser kept a token the server does not accept (another event's, or one
+signed with an older secret) is asked to register again, and then plays.
 Screenshots (form and player): $E2E_ARTIFACTS or tests/e2e/artifacts/."""
 import json
 import os
@@ -29,7 +31,7 @@ def main(t):
 
     def speaker_starts():
         if not pubs and os.path.exists(ready):
-            pubs.append(pod.publish(SID, duration=25))
+            pubs.append(pod.publish(SID, duration=40))
     res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=45,
                   register=("Grace Hopper", "grace@example.org"),
                   wait_status=(ready, "Not started yet"), tick=speaker_starts)
@@ -49,6 +51,16 @@ def main(t):
     h.check(any(r.get("email") == "grace@example.org" for r in rows),
             "the registration is not persisted: %r" % rows)
     h.check(oct(os.stat(regs).st_mode & 0o777) == "0o600", "registrations.jsonl must be 0600")
+
+    # a token this server does not accept, left from an earlier visit
+    stale = "v1.eyJuIjoiWCJ9.forged-signature"
+    h.check(pod.get("/live/%s/index.m3u8?token=%s" % (SID, stale)).status in (401, 403),
+            "the stale token is accepted by the server")
+    res = br.play(t, pod, "/watch/%s" % SID, "watch-stale-token", min_seconds=2, timeout=40,
+                  register=("Ada Lovelace", "ada@example.org"), local_storage={"podium-token": stale})
+    src = res.get("source") or ""
+    h.check(src.startswith("/live/%s/index.m3u8?token=" % SID) and stale not in src,
+            "after registering again the page plays %r, expected a new token" % src)
 
 
 if __name__ == "__main__":
