@@ -231,7 +231,7 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
 
 
 def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None,
-         click=None):
+         click=None, dialog=None):
     """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
     fill=(selector, value), or a list of them, types into fields after the
     load; click=selector is clicked after that (see page.mjs); wait_text waits
@@ -244,6 +244,8 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
         env["PODIUM_FILL"] = "\n".join("%s=%s" % p for p in pairs)
     if click:
         env["PODIUM_CLICK"] = click
+    if dialog:
+        env["PODIUM_DIALOG"] = dialog       # "accept"; confirm() is dismissed otherwise
     if wait_text:
         env["PODIUM_WAIT_TEXT"] = wait_text
     if loaded_file:

@@ -6,6 +6,8 @@
 // PODIUM_LOADED_FILE=PATH: written once the page has loaded, before the fill
 // and the wait (the caller changes what the page shows after that).
 // PODIUM_FILL may hold several SELECTOR=VALUE lines, filled in order;
+// PODIUM_DIALOG=accept answers the page's confirm() with yes (the default
+// is no); "dialogs" lists their messages.
 // PODIUM_CLICK=SELECTOR is clicked after them (on a page counting its
 // redraws in window.podium.refreshes, once it has redrawn after the fills).
 // Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
@@ -40,6 +42,13 @@ try {
   page.on('pageerror', (e) => out.pageErrors.push(String(e && e.message || e)));
   page.on('console', (m) => {
     if (m.type() === 'error') out.consoleErrors.push(m.text() + (m.location().url ? ' [' + m.location().url + ']' : ''));
+  });
+  // PODIUM_DIALOG=accept: confirm() answers yes (else playwright dismisses it)
+  out.dialogs = [];
+  page.on('dialog', async (d) => {
+    out.dialogs.push(d.message());
+    if (process.env.PODIUM_DIALOG === 'accept') await d.accept();
+    else await d.dismiss();
   });
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   out.status = resp ? resp.status() : null;

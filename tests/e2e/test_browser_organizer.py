@@ -7,7 +7,8 @@ token is named as such (the API answers it with the attendees' view, and
 the session list says "organizer": false). Once the organizer types the
 token, the next refresh shows the publisher's address with its port, as the
 organizer API reports it, and no token message.
-Then the organizer ends the talk and publishes it trimmed from the page:
+Then the organizer ends the talk from the page: it asks first, and "no"
+leaves the talk live; "yes" ends it. Then publishes it trimmed from the page:
 "0:01" to "0:04" typed (kept through the page's redraw every 2 s, which
 used to wipe them), publish clicked: the API gets start 1, end 4 (the page
 read such times as 0 and 0 s before, parseFloat("0:04")) and the export is
@@ -62,9 +63,12 @@ def main(t):
             "with the right token the page still has a token message:\n%s" % text)
     h.check(pub.poll() is None, "the publisher stopped before the page was checked")
 
-    # end the talk, then publish it trimmed from the page
-    r = pod.request("POST", "/api/v1/sessions/%s/end" % SID, headers=pod.admin_auth())
-    h.check(r.status == 202, "POST end -> %d, expected 202" % r.status)
+    # end the talk from the page: a confirm() first, and "no" ends nothing
+    no = br.page(t, pod, "/organizer", "organizer-end-no", fill=("#tok", token), click="#x-" + SID)
+    h.check(any(SID in d for d in no.get("dialogs", [])), "end asked no confirmation: %r" % no.get("dialogs"))
+    h.check(pod.api(SID).get("live"), "the talk ended although the organizer answered no")
+    br.page(t, pod, "/organizer", "organizer-end", fill=("#tok", token), click="#x-" + SID,
+            dialog="accept", wait_text="end: ok")
     ru.wait_finalized(pod, SID, 15)
     bad = br.page(t, pod, "/organizer", "organizer-bad-trim",
                   fill=[("#tok", token), ("#s-" + SID, "1:75")], click="#p-" + SID,
