@@ -205,6 +205,12 @@ static int setup_session(struct session *s, void *opaque)
     s->rec = rec_open(app->writer, app->cfg.data_dir, s->id);
     if (s->win && s->rec)
         store_window_set_recorded(s->win, recorded_cb, s->rec);
+    if (s->rec) {
+        char path[PATH_MAX];
+        rec_path(s->rec, path, sizeof(path), "end_hold");
+        s->hold_file = strdup(path);
+        session_hold_restore(s);
+    }
     s->pull = fmp4 ? NULL : pull_create(s->id);
     struct seg_params p = { .session_id = s->id,
                             .segment_duration = app->cfg.segment_duration,
@@ -219,6 +225,8 @@ static int setup_session(struct session *s, void *opaque)
         seg_free(&s->seg);
         rec_free(&s->rec);
         store_window_free(&s->win);
+        free(s->hold_file);
+        s->hold_file = NULL;
         return -1;
     }
     seg_continue_from(s->seg, rec_next_seq(s->rec));
@@ -251,6 +259,8 @@ static void teardown_session(struct session *s, void *opaque)
     rec_free(&s->rec);
     store_window_free(&s->win);
     av_buffer_unref(&s->vod_trim);
+    free(s->hold_file);
+    s->hold_file = NULL;
 }
 
 /* How often the publisher's SRT counters are read for the drop warning. */

@@ -1,5 +1,6 @@
 #include "podium/session.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,27 +542,73 @@ static size_t host_len(const char *addr)
     return colon ? (size_t)(colon - addr) : strlen(addr);
 }
 
+/* Writes when the hold was last moved on, and for whom. A torn write
+ * reads back as no hold: the file only ever narrows who gets in. */
+static void hold_save(const struct session *s, const char *host)
+{
+    if (!s->hold_file)
+        return;
+    FILE *f = fopen(s->hold_file, "w");
+    if (!f && errno == ENOENT)
+        return;                     /* nothing recorded yet, so no folder */
+    int bad = !f || fprintf(f, "%lld %s\n", (long long)clock_wall_ms(), host) < 0;
+    if (f && fclose(f) != 0)
+        bad = 1;
+    if (bad) {
+        log_msg(LV_WARN, s->id, "\"cannot keep the end hold for a restart\" path=%s err=\"%s\"",
+                s->hold_file, strerror(errno));
+    }
+}
+
 void session_hold_publishers(struct session *s)
 {
+    char host[sizeof(s->end_hold_host)];
     pthread_mutex_lock(&s->lock);
     s->end_hold_ms = clock_mono_ms() + SESSION_END_HOLD_S * 1000LL;
     bool on = s->publisher_sock != NO_PUBLISHER;
     snprintf(s->end_hold_host, sizeof(s->end_hold_host), "%.*s",
              on ? (int)host_len(s->publisher_addr) : 0, s->publisher_addr);
+    snprintf(host, sizeof(host), "%s", s->end_hold_host);
     pthread_mutex_unlock(&s->lock);
+    hold_save(s, host);
 }
 
 bool session_publisher_held(struct session *s, const char *peer)
 {
     int64_t now = clock_mono_ms();
+    char host[sizeof(s->end_hold_host)];
     pthread_mutex_lock(&s->lock);
     bool held = now < s->end_hold_ms;
     size_t n = host_len(peer);
-    if (held && s->end_hold_host[0] && strlen(s->end_hold_host) == n
-        && strncmp(s->end_hold_host, peer, n) == 0)
+    bool again = held && s->end_hold_host[0] && strlen(s->end_hold_host) == n
+                 && strncmp(s->end_hold_host, peer, n) == 0;
+    if (again)
         s->end_hold_ms = now + SESSION_END_HOLD_S * 1000LL;
+    snprintf(host, sizeof(host), "%s", s->end_hold_host);
     pthread_mutex_unlock(&s->lock);
+    if (again)
+        hold_save(s, host);
     return held;
+}
+
+void session_hold_restore(struct session *s)
+{
+    FILE *f = s->hold_file ? fopen(s->hold_file, "r") : NULL;
+    if (!f)
+        return;
+    long long at = 0;
+    char host[sizeof(s->end_hold_host)] = "";
+    int got = fscanf(f, "%lld %63s", &at, host);
+    fclose(f);
+    int64_t left = at + SESSION_END_HOLD_S * 1000LL - clock_wall_ms();
+    if (got < 1 || left <= 0 || left > SESSION_END_HOLD_S * 1000LL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->end_hold_ms = clock_mono_ms() + left;
+    snprintf(s->end_hold_host, sizeof(s->end_hold_host), "%s", host);
+    pthread_mutex_unlock(&s->lock);
+    log_msg(LV_INFO, s->id, "\"end hold kept across the restart\" host=%s left_ms=%lld",
+            host[0] ? host : "(any)", (long long)left);
 }
 
 bool session_publisher(struct session *s, char *buf, size_t len, time_t *since)

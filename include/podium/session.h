@@ -72,6 +72,9 @@ struct session {
      * move it on (the kicked publisher's; empty when there was none). */
     int64_t end_hold_ms;
     char end_hold_host[64];
+    /* Where the hold outlives a restart ("<wall ms> <host>"), or NULL:
+     * set and freed by the session hooks' owner (main.c). */
+    char *hold_file;
 
     /* The housekeeper's last look at the publisher's SRT counters (its
      * thread only): drops between two looks are logged. */
@@ -201,5 +204,8 @@ bool session_publisher(struct session *s, char *buf, size_t len, time_t *since);
 void session_hold_publishers(struct session *s);
 /* True when a publisher from peer ("host:port") is to be refused now. */
 bool session_publisher_held(struct session *s, const char *peer);
+/* The hold as hold_file left it, when its SESSION_END_HOLD_S have not run
+ * out: a restart must not let the encoder the organizer ended back in. */
+void session_hold_restore(struct session *s);
 
 #endif

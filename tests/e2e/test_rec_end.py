@@ -9,6 +9,9 @@
   the organizer ended the session; the session stays ended, the recording
   does not grow (before: every reconnect was kicked again by the
   housekeeper, added a fragment, and the session never ended);
+- Podium restarted while the encoder keeps reconnecting: the hold is
+  restored (info line) and the encoder still refused, the session ended,
+  the recording unchanged (before, the restart let it straight back in);
 - POST .../end again, on the ended session -> 200 (nothing to end);
 - the speaker publishes again later (after the hold): the recording reopens, and when that
   publisher leaves the recording stays open for close_after (the speaker may
@@ -86,8 +89,24 @@ def main(t):
     h.check(ru.rec_json(pod, SID).get("segments") == segs,
             "the ended recording grew from %r to %r segments while the encoder kept reconnecting"
             % (segs, ru.rec_json(pod, SID).get("segments")))
-    last_try = enc.stop()
     h.note("%d encoder tries after the end, %d refused" % (enc.tries - tries, len(refusals(pod))))
+
+    # Podium restarted (a config change, say) while the encoder keeps trying:
+    # the hold outlives the restart, the talk stays ended
+    pod.stop()
+    ru.restart(pod)
+    kept = pod.log_lines_matching(lambda f, _l: f.get("msg") == "end hold kept across the restart")
+    h.check(len(kept) == 1, "no (or more than one) 'end hold kept across the restart' line: %r" % kept)
+    h.wait_for(lambda: len(refusals(pod)) >= 2 or None, 20,
+               "2 reconnects of the encoder refused after the restart (warn: the organizer ended the session)")
+    j = pod.api(SID)
+    h.check(j.get("state") == "ended" and j.get("publisher") is None,
+            "after the restart, while the encoder keeps reconnecting: state %r publisher %r, expected ended "
+            "and none" % (j.get("state"), j.get("publisher")))
+    h.check(ru.rec_json(pod, SID).get("segments") == segs,
+            "the ended recording grew from %r to %r segments after the restart"
+            % (segs, ru.rec_json(pod, SID).get("segments")))
+    last_try = enc.stop()
 
     r = ru.post(pod, SID, "end")
     h.check(r.status == 200 and r.json().get("state") == "ended",
