@@ -1050,20 +1050,31 @@ static int by_start(const void *a, const void *b)
     return tx < ty ? -1 : tx > ty;
 }
 
+/* Rewrites the <time> elements session_meta writes in the attendee's own
+ * time zone; without scripts they stay in UTC. */
+#define LOCAL_TIMES_JS \
+    "function localTimes(root) {\n" \
+    "  root.querySelectorAll('time[datetime]').forEach(t => { t.textContent = new Date(t.dateTime)\n" \
+    "    .toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit',\n" \
+    "                          minute: '2-digit', timeZoneName: 'short' }); });\n" \
+    "}\n"
+
 /* Speakers, then start time (UTC), format and length, as the home page
  * lists a session and the watch page heads it. */
 static void session_meta(FILE *f, const struct session_info *in)
 {
-    char when[64] = "";
+    char when[160] = "";
     if (in->speakers[0]) {
         fputs(" <span class=\"who\">", f);
         html_escape(f, in->speakers);
         fputs("</span>", f);
     }
     if (in->starts) {
+        /* UTC in the page; its script shows the attendee's own clock */
         struct tm tm;
         gmtime_r(&in->starts, &tm);
-        strftime(when, sizeof(when), "%a %d %b %H:%M UTC", &tm);
+        strftime(when, sizeof(when), "<time datetime=\"%Y-%m-%dT%H:%M:%SZ\">%a %d %b %H:%M UTC</time>",
+                 &tm);
     }
     fprintf(f, " <span class=\"meta\">%s%s%s, %d min</span>", when,
             when[0] ? " &middot; " : "", config_format_name(in->format),
@@ -1134,14 +1145,20 @@ static char *home_text(struct http *h, size_t *out_len)
     /* Attendees wait on this page for a talk to start: refresh its lists
      * in place rather than have them reload it. */
     fputs("<p class=\"meta\"><a href=\"/organizer\">Organizers</a></p><script>\n"
+          LOCAL_TIMES_JS
+          "const lists = ['live', 'upcoming', 'recordings'], served = {};\n"
+          "for (const id of lists) served[id] = document.getElementById(id).innerHTML;\n"
+          "localTimes(document);\n"
           "setInterval(async () => {\n"
           "  try {\n"
           "    const r = await fetch('/', { cache: 'no-store' });\n"
           "    if (!r.ok) return;\n"
           "    const doc = new DOMParser().parseFromString(await r.text(), 'text/html');\n"
-          "    for (const id of ['live', 'upcoming', 'recordings']) {\n"
+          "    for (const id of lists) {\n"
           "      const now = document.getElementById(id), next = doc.getElementById(id);\n"
-          "      if (now && next && now.innerHTML !== next.innerHTML) now.innerHTML = next.innerHTML;\n"
+          "      if (!now || !next || served[id] === next.innerHTML) continue;\n"
+          "      served[id] = now.innerHTML = next.innerHTML;\n"
+          "      localTimes(now);\n"
           "    }\n"
           "  } catch (e) { /* offline for a moment: the next turn tries again */ }\n"
           "}, 10000);\n"
@@ -1603,6 +1620,8 @@ static const char watch_html[] =
 "<p id=\"status\">loading&hellip;</p>"
 "<script src=\"/static/hls.min.js\"></script>"
 "<script>\n"
+LOCAL_TIMES_JS
+"localTimes(document);\n"
 "const id = %s;\n"
 "const video = document.getElementById('video');\n"
 "const status = document.getElementById('status');\n"

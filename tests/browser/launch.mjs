@@ -52,6 +52,10 @@ export async function openBrowser({ width = 1280, height = 800 } = {}) {
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width, height },
+      // what the pages show in dates does not depend on the machine's LANG;
+      // PODIUM_TZ is an attendee's time zone (IANA name)
+      locale: 'en-US',
+      ...(process.env.PODIUM_TZ ? { timezoneId: process.env.PODIUM_TZ } : {}),
       // The drivers handle signals themselves (onSignal): close Chromium, then
       // remove the profile and print their result.
       handleSIGINT: false,

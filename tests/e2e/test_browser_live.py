@@ -11,8 +11,9 @@
   ends the talk, and the page says it has ended once played out;
 - the home page (GET /): a second session's speaker starts after the page
   has loaded, and the same page, not reloaded, lists it with a LIVE mark,
-  its title (HTML-escaped by podium, so it reads back verbatim) and a link
-  to /watch/<id>; the ended first session is not listed as LIVE.
+  its title (HTML-escaped by podium, so it reads back verbatim), its start
+  in the browser's time zone (Asia/Kolkata here; UTC in the HTML) and a
+  link to /watch/<id>; the ended first session is not listed as LIVE.
 Noted, not asserted: how many of the page's connections and 2xx responses
 livesend kept (it serves a connection only until its first request that is
 not a live segment or playlist).
@@ -52,7 +53,7 @@ def main(t):
     pod = t.podium({SID: {"title": TITLE, "passphrase": "keynote-secret-42", "speakers": SPEAKERS,
                           "format": "presentation", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")},
                     LIGHTNING: {"title": LIGHTNING_TITLE, "passphrase": "lightning-secret-42",
-                                "format": "lightning"}})
+                                "format": "lightning", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")}})
     check_about(pod, starts)
 
     # The attendee is early: the speaker starts once the page says so, and
@@ -91,9 +92,16 @@ def main(t):
         if not second and os.path.exists(loaded):
             second.append(pod.publish(LIGHTNING, duration=20))
     home = br.page(t, pod, "/", "home", timeout=40, loaded_file=loaded, tick=second_speaker,
-                   wait_text="LIVE " + LIGHTNING_TITLE)
+                   wait_text="LIVE " + LIGHTNING_TITLE, tz="Asia/Kolkata")
     h.check(second, "the home page never loaded, so the second speaker was not started")
     text = home.get("text") or ""
+    # an attendee in India sees the start in their own time (the page's
+    # HTML says it in UTC), also in the list the page redrew
+    local = (starts + datetime.timedelta(hours=5, minutes=30)).strftime("%I:%M %p")
+    item = [l for l in text.splitlines() if LIGHTNING_TITLE in l]
+    h.check(item and local in item[0] and "GMT+5:30" in item[0] and "UTC" not in item[0],
+            "the home page shows %r for %s, expected its start in Asia/Kolkata time (%s GMT+5:30)"
+            % (item, LIGHTNING, local))
     h.check("LIVE " + TITLE not in text, "home page lists the ended %s as LIVE:\n%s" % (SID, text))
     watch = [l for l in home.get("links", []) if l.get("href") == "/watch/%s" % LIGHTNING]
     h.check(watch, "home page has no link to /watch/%s: %r" % (LIGHTNING, home.get("links")))
