@@ -444,19 +444,27 @@ static void add_content_range(struct MHD_Response *r, uint64_t from, uint64_t to
     MHD_add_response_header(r, "Content-Range", cr);
 }
 
+/* A response sending len bytes of buf from off, which it takes (NULL, buf
+ * let go, when out of memory). */
+static struct MHD_Response *buffer_response(AVBufferRef *buf, size_t off, size_t len,
+                                            const char *type, const char *cache)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, buf->data + off, unref_cb, buf);
+    if (!r) {
+        av_buffer_unref(&buf);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", cache);
+    return r;
+}
+
 static enum MHD_Result buffer_reply(struct http *h, struct MHD_Connection *c,
                                     AVBufferRef *buf, const char *type,
                                     const char *cache)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-        buf->size, buf->data, unref_cb, buf);
-    if (!r) {
-        av_buffer_unref(&buf);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", cache);
-    return reply(h, c, MHD_HTTP_OK, r);
+    return reply(h, c, MHD_HTTP_OK, buffer_response(buf, 0, (size_t)buf->size, type, cache));
 }
 
 /* A live segment, part or init section from memory, a single Range
@@ -477,15 +485,9 @@ static enum MHD_Result media_reply(struct http *h, struct MHD_Connection *c,
         av_buffer_unref(&buf);
         return unsatisfiable_reply(h, c, size);
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-        to - from + 1, buf->data + from, unref_cb, buf);
-    if (!r) {
-        av_buffer_unref(&buf);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", cache);
-    add_content_range(r, from, to, size);
+    struct MHD_Response *r = buffer_response(buf, (size_t)from, (size_t)(to - from + 1), type, cache);
+    if (r)
+        add_content_range(r, from, to, size);
     return reply(h, c, MHD_HTTP_PARTIAL_CONTENT, r);
 }
 
