@@ -33,6 +33,13 @@
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
+// Waits until the page's #status contains text; returns all of it.
+async function statusShowing(page, text, timeout) {
+  await page.waitForFunction((t) => (document.getElementById('status') || {}).textContent.includes(t),
+                             text, { timeout });
+  return page.evaluate(() => document.getElementById('status').textContent);
+}
+
 const [url, shot, minArg, timeoutArg] = process.argv.slice(2);
 if (!url || !shot) {
   console.error('usage: node play.mjs URL SCREENSHOT.png [MIN_SECONDS] [TIMEOUT_SECONDS]');
@@ -219,9 +226,7 @@ try {
   if (out.status !== 200) throw new Error('GET ' + url + ' answered ' + out.status);
   if (process.env.PODIUM_WAIT_STATUS) {
     const [path, text] = process.env.PODIUM_WAIT_STATUS.split('|');
-    await page.waitForFunction((t) => (document.getElementById('status') || {}).textContent.includes(t),
-                               text, { timeout: timeoutMs });
-    out.waitedStatus = await page.evaluate(() => document.getElementById('status').textContent);
+    out.waitedStatus = await statusShowing(page, text, timeoutMs);
     await page.screenshot({ path: shot.replace(/\.png$/, '-waiting.png') });
     writeFileSync(path, out.waitedStatus);
   }
@@ -347,9 +352,7 @@ try {
   if (out.ok && process.env.PODIUM_AFTER_PLAY) {
     const [path, text] = process.env.PODIUM_AFTER_PLAY.split('|');
     writeFileSync(path, 'played');
-    await page.waitForFunction((t) => document.getElementById('status').textContent.includes(t), text,
-                               { timeout: Math.max(1000, t0 + timeoutMs - Date.now()) });
-    out.afterStatus = await page.evaluate(() => document.getElementById('status').textContent);
+    out.afterStatus = await statusShowing(page, text, Math.max(1000, t0 + timeoutMs - Date.now()));
   }
   await page.screenshot({ path: shot });
   out.screenshot = shot;
