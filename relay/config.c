@@ -132,15 +132,41 @@ const char *config_format_name(enum session_format f)
     return format_names[f];
 }
 
+/* 1 if s has exactly the shape of tmpl, where '0' stands for any digit. */
+static bool shaped(const char *s, const char *tmpl)
+{
+    for (; *tmpl; s++, tmpl++)
+        if (*tmpl == '0' ? !isdigit((unsigned char)*s) : *s != *tmpl)
+            return false;
+    return *s == '\0';
+}
+
 int config_parse_time(const char *s, time_t *out)
 {
-    struct tm tm = { 0 };
-    char z = 0;
-    int n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &n) != 7
-        || z != 'Z' || s[n] != '\0')
+    enum { DATE_TIME_LEN = 19 };                /* 2021-02-22T16:00:00 */
+    char date_time[DATE_TIME_LEN + 1];
+    if (strlen(s) < DATE_TIME_LEN)
         return -1;
+    memcpy(date_time, s, DATE_TIME_LEN);
+    date_time[DATE_TIME_LEN] = '\0';
+    const char *zone = s + DATE_TIME_LEN;
+    /* The zone is required: a bare local time names a different instant
+     * for each organizer and attendee who reads it. */
+    if (!shaped(date_time, "0000-00-00T00:00:00")
+        || (strcmp(zone, "Z") != 0 && !shaped(zone, "+00:00") && !shaped(zone, "-00:00")))
+        return -1;
+
+    struct tm tm = { 0 };
+    sscanf(date_time, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+           &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+    long offset = 0;
+    if (*zone != 'Z') {
+        int zh = (zone[1] - '0') * 10 + (zone[2] - '0');
+        int zm = (zone[4] - '0') * 10 + (zone[5] - '0');
+        if (zh > 23 || zm > 59)
+            return -1;
+        offset = (*zone == '-' ? -1 : 1) * (zh * 3600L + zm * 60L);
+    }
     if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31
         || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
         return -1;
@@ -152,7 +178,7 @@ int config_parse_time(const char *s, time_t *out)
     if (!gmtime_r(&t, &back) || back.tm_mday != want.tm_mday || back.tm_mon != want.tm_mon
         || back.tm_year != want.tm_year)
         return -1;
-    *out = t;
+    *out = t - offset;
     return 0;
 }
 
@@ -472,7 +498,8 @@ static void session_key(struct load_ctx *ctx, const char *key, const char *v)
     } else if (strcmp(key, "starts") == 0) {
         if (config_parse_time(v, &s->starts))
             config_error(ctx, ctx->cur_section, key,
-                         "'%s' is not a UTC time like 2021-02-22T16:00:00Z", v);
+                         "'%s' is not a time like 2021-02-22T16:00:00Z (UTC) or "
+                         "2021-02-22T17:00:00+01:00 (local, with its offset)", v);
     } else if (strcmp(key, "passphrase") == 0) {
         size_t n = strlen(v);
         if (n < CONFIG_PASS_MIN || n > CONFIG_PASS_MAX)

@@ -469,7 +469,8 @@ int session_conf_from_json(struct session_conf *c, const void *obj, bool partial
             if (json_is_null(v)) {
                 c->starts = 0;
             } else if (!json_is_string(v) || config_parse_time(json_string_value(v), &c->starts) < 0) {
-                *why = "must be a UTC time like 2021-02-22T16:00:00Z";
+                *why = "must be a time like 2021-02-22T16:00:00Z (UTC) or "
+                       "2021-02-22T17:00:00+01:00 (local, with its offset)";
                 return -1;
             }
         } else if (strcmp(key, "passphrase") == 0) {

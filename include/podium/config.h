@@ -72,7 +72,8 @@ bool config_valid_id(const char *id);
 int config_format_minutes(enum session_format f);
 const char *config_format_name(enum session_format f);
 
-/* Parses "YYYY-MM-DDTHH:MM:SSZ" (UTC). Returns 0 or -1. */
+/* Parses "YYYY-MM-DDTHH:MM:SS" followed by "Z" or a "+HH:MM"/"-HH:MM" offset
+ * (RFC 3339 with whole seconds) into *out. Returns 0 or -1. */
 int config_parse_time(const char *s, time_t *out);
 
 const struct session_conf *config_find_session(const struct config *cfg,

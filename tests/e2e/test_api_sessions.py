@@ -5,7 +5,7 @@
   non-Bearer Authorization -> 401 with WWW-Authenticate, and change nothing;
 - POST a full session -> 201 with the session JSON (speakers as an array from
   a string or an array, duration_minutes 40/60/160/10 by format, starts as
-  given or null, source "api", state "scheduled", live false, access,
+  given (in UTC when given with an offset) or null, source "api", state "scheduled", live false, access,
   live_url, recording {...}); GET and the list show the same;
 - every invalid body -> 400 {"error": "<field> <message>", "field": <field>}
   naming the offending field (missing/invalid id and passphrase, wrong types,
@@ -393,6 +393,10 @@ def main(t):
                            body={"speakers": ["Barbara Liskov"], "format": "panel"}), 200, "PATCH speakers+format")
     want.update(speakers=["Barbara Liskov"], format="panel", duration_minutes=60)
     check_session_json(r.json(), want, "PATCH speakers+format response")
+    # a local time with its offset is the same instant, given back in UTC
+    r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={"starts": "2026-11-26T19:30:00+01:30"}),
+                      200, "PATCH starts with an offset")
+    check_session_json(r.json(), want, "PATCH starts +01:30 (18:00Z) response")
     r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={}), 200, "PATCH {}")
     check_session_json(r.json(), want, "PATCH {} response")
     r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={"id": SID}), 200, "PATCH with the same id")
