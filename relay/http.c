@@ -204,6 +204,30 @@ static enum MHD_Result error_reply(struct http *h, struct MHD_Connection *c,
     return reply(h, c, code, r);
 }
 
+/* A browser that follows a stale or mistyped link to a page gets a page
+ * back, with the way to the programme, not an API error in JSON. */
+static enum MHD_Result page_not_found(struct http *h, struct MHD_Connection *c,
+                                      const char *heading)
+{
+    struct MHD_Response *r = text_response(PAGE_TYPE,
+        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        "<link rel=\"icon\" href=\"data:,\"><title>Not found - Podium</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
+        "</style></head><body><h1>%s</h1><p>The link may be mistyped, or the session "
+        "was removed.</p><p><a href=\"/\">See all sessions</a></p></body></html>\n",
+        heading);
+    if (r)
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    return reply(h, c, MHD_HTTP_NOT_FOUND, r);
+}
+
+static bool wants_html(struct MHD_Connection *c)
+{
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    return accept && strstr(accept, "text/html");
+}
+
 static enum MHD_Result method_not_allowed(struct http *h, struct MHD_Connection *c,
                                           const char *allow)
 {
@@ -1774,7 +1798,7 @@ static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, cons
 {
     struct session *s = config_valid_id(id) ? registry_find(h->reg, id) : NULL;
     if (!s)
-        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+        return page_not_found(h, c, "No such session");
     size_t len = 0;
     char *page = watch_text(s, &len);
     return page_reply(h, c, page, len);
@@ -2429,6 +2453,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return watch_page(h, c, url + 7);
     if (strncmp(url, "/static/", 8) == 0)
         return static_file(h, c, url + 8);
+    if (wants_html(c))
+        return page_not_found(h, c, "No such page");
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
 }
 

@@ -37,6 +37,9 @@ to EOF (http.client refuses some of them and hides what it was sent).
 - the requests a client may send and players do not (check_protocol_edges):
   a body on GET/HEAD/OPTIONS, keep-alive after early answers, the absolute
   form, Connection: close with bytes after it (lingering close), 304s.
+- a 404 for /watch/<unknown id>, and for any other unknown path a browser
+  asks for (Accept: text/html), is a page (text/html) with a heading and a
+  link to the programme; API and media paths, and other clients, get JSON.
 (The live playlist's max-age <= target/2 is asserted in test_publish_basic.)"""
 import os
 import socket
@@ -357,6 +360,31 @@ def check_error_codes(pod, seg):
     pod.assert_running()
 
 
+def check_not_found_pages(pod):
+    """A browser on a stale link gets a page with the way home; API and
+    media paths keep their JSON errors, whatever the client accepts."""
+    port = pod.http_port
+    browser = ["Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"]
+    for path, headers in (("/watch/nosuch", browser), ("/watch/nosuch", []), ("/nosuch", browser),
+                          ("/watch/%s/extra" % SID, browser)):
+        r = exchange(port, "GET", path, headers)
+        what = "GET %s%s" % (path, " (browser)" if headers else "")
+        h.check(r.status == 404, "%s -> %d, expected 404" % (what, r.status))
+        h.check((r.get("Content-Type") or "").startswith("text/html"),
+                "%s: 404 with Content-Type %r, expected a page (text/html)" % (what, r.get("Content-Type")))
+        h.check(b'href="/"' in r.body and b"<h1>" in r.body,
+                "%s: the 404 page has no heading or link to the programme: %r" % (what, r.body[:300]))
+    json_cases = [("/nosuch", [])] + [(p, hd) for p in ("/api/v1/sessions/nosuch", "/live/nosuch/index.m3u8",
+                                                         "/vod/nosuch/index.m3u8") for hd in ([], browser)]
+    for path, headers in json_cases:
+        r = exchange(port, "GET", path, headers)
+        what = "GET %s%s" % (path, " (browser)" if headers else "")
+        h.check(r.status == 404 and (r.get("Content-Type") or "").startswith("application/json")
+                and b'"error"' in r.body, "%s -> %d %r %r, expected a 404 in JSON"
+                % (what, r.status, r.get("Content-Type"), r.body[:200]))
+    h.note("404s: pages for /watch/<unknown> and browsers, JSON for API, media and other clients")
+
+
 # ---------------------------------------------------------------- HEAD, Cache-Control
 
 def check_head_like_get(port, path, headers=()):
@@ -446,6 +474,7 @@ def main(t):
                      "/vod/%s/%d.ts" % (SID, rec_seg), "/api/v1/sessions", "/api/v1/sessions/%s" % SID])
     check_error_codes(pod, seg)
     check_protocol_edges(pod, seg)
+    check_not_found_pages(pod)
     before = w.newest()
     h.wait_for(lambda: (w.newest() or 0) > before, 10, "a new live segment after the bad requests")
 
