@@ -112,6 +112,7 @@ struct http {
     struct acceptor *acceptor;            /* hands connections to livesend */
     struct livesend *livesend;            /* what players ask for; the rest to daemon */
     time_t started;
+    atomic_int srt_port;                  /* 0 until ingest has bound it */
     atomic_uint_fast64_t by_status[ST_N];
     atomic_uint_fast64_t segment_bytes;
     /* how much of the traffic livesend keeps (podium_http_* in /metrics) */
@@ -841,6 +842,9 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
     /* whether the token was the admin token: a wrong one gets the attendees'
      * view, which the organizer page must not pass off as the real state */
     json_object_set_new(o, "organizer", json_boolean(organizer));
+    int port = atomic_load(&h->srt_port);
+    if (port > 0)
+        json_object_set_new(o, "srt_port", json_integer(port));
     return json_reply(h, c, o);
 }
 
@@ -1812,28 +1816,71 @@ static const char organizer_html[] =
 "<link rel=\"icon\" href=\"data:,\">"
 "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
 "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left}.bad{color:#c00}"
-"input.n{width:5em}</style></head><body><h1>Organizer</h1>"
+"input.n{width:5em}.url{color:#555;font-size:85%%}form label{margin-right:.8em}"
+"</style></head><body><h1>Organizer</h1>"
 "<p><label>Admin token <input id=\"tok\" type=\"password\" size=\"40\"></label>"
 " <span id=\"msg\"></span></p><p id=\"auth\" class=\"bad\"></p>"
 "<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
 "<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
 "</tr></thead><tbody id=\"rows\"></tbody></table>"
+"<h2>New session</h2><form id=\"new\">"
+"<label>id <input id=\"n-id\" required pattern=\"[A-Za-z0-9_\\-]{1,40}\" size=\"12\" "
+"placeholder=\"keynote\" title=\"letters, digits, - and _\"></label>"
+"<label>title <input id=\"n-title\" maxlength=\"200\"></label>"
+"<label>speakers <input id=\"n-speakers\" placeholder=\"Ada Lovelace, Alan Turing\"></label>"
+"<label>format <select id=\"n-format\"><option>presentation</option><option>panel</option>"
+"<option>workshop</option><option>lightning</option></select></label>"
+"<label>starts <input id=\"n-starts\" type=\"datetime-local\"></label>"
+"<label>passphrase <input id=\"n-pass\" required minlength=\"10\" maxlength=\"79\" size=\"24\">"
+"</label><button id=\"n-create\">create</button></form><p id=\"created\"></p>"
 "<script>\n"
 "const tok = document.getElementById('tok');\n"
 "tok.value = sessionStorage.getItem('podium-admin') || '';\n"
 "tok.onchange = () => { sessionStorage.setItem('podium-admin', tok.value); refresh(); };\n"
 "const esc = v => String(v).replace(/[&<>\"']/g, c => '&#' + c.charCodeAt(0) + ';');\n"
+"async function call(method, path, body) {\n"
+"  const r = await fetch('/api/v1/sessions' + path, { method, headers: { 'Authorization': 'Bearer ' +\n"
+"    tok.value, 'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });\n"
+"  return { r, j: await r.json().catch(() => ({})) };\n"
+"}\n"
 "async function act(id, what, body) {\n"
 "  // next to the trim fields, a slip would cut a talk off mid-sentence\n"
 "  if (what === 'end' && !confirm('End ' + id + ' now? The speaker is disconnected and the '\n"
 "                                 + 'recording finalized.')) return;\n"
-"  const r = await fetch('/api/v1/sessions/' + encodeURIComponent(id) + '/' + what, {\n"
-"    method: 'POST', headers: { 'Authorization': 'Bearer ' + tok.value,\n"
-"    'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : '' });\n"
-"  const j = await r.json().catch(() => ({}));\n"
+"  if (what === 'delete' && !confirm('Delete ' + id + '? Its recording is deleted with it, and '\n"
+"                                    + 'speakers can no longer stream to it.')) return;\n"
+"  const path = '/' + encodeURIComponent(id) + (what === 'delete' ? '' : '/' + what);\n"
+"  const { r, j } = await call(what === 'delete' ? 'DELETE' : 'POST', path, body);\n"
 "  document.getElementById('msg').textContent = r.ok ? what + ': ok' : what + ': ' + (j.error || r.status);\n"
 "  refresh();\n"
 "}\n"
+"// what a speaker puts into OBS or ffmpeg (README, \"For speakers\")\n"
+"let srtPort = 9000;\n"
+"const speakerUrl = (id, pass) => 'srt://' + location.hostname + ':' + srtPort + '?streamid=#!::r=' +\n"
+"  id + ',m=publish&passphrase=' + pass + '&latency=120000';\n"
+"// no & + %% in it: ffmpeg's URL parsing would mangle them (FIELD-NOTES)\n"
+"const newPass = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), b =>\n"
+"  'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_'[b & 63]).join('');\n"
+"const form = document.getElementById('new'), pass = document.getElementById('n-pass');\n"
+"pass.value = newPass();\n"
+"form.onsubmit = async (ev) => {\n"
+"  ev.preventDefault();\n"
+"  const v = id => document.getElementById(id).value.trim();\n"
+"  const body = { id: v('n-id'), passphrase: pass.value, format: v('n-format') };\n"
+"  if (v('n-title')) body.title = v('n-title');\n"
+"  if (v('n-speakers')) body.speakers = v('n-speakers');\n"
+"  // the field is in the organizer's own time zone; the API is given UTC\n"
+"  if (v('n-starts')) body.starts = new Date(v('n-starts')).toISOString().slice(0, 19) + 'Z';\n"
+"  const { r, j } = await call('POST', '', body);\n"
+"  const out = document.getElementById('created');\n"
+"  out.className = r.ok ? '' : 'bad';\n"
+"  if (!r.ok) { out.textContent = 'create: ' + (j.error || r.status); return; }\n"
+"  out.textContent = 'Created ' + j.id + '. Send its speaker this URL (the passphrase is not '\n"
+"    + 'shown again): ' + speakerUrl(j.id, body.passphrase);\n"
+"  form.reset();\n"
+"  pass.value = newPass();\n"
+"  refresh();\n"
+"};\n"
 "// '90', '1:30' or '1:01:30' (parseFloat would read '41:30' as 41 s and\n"
 "// publish the wrong cut); NaN for anything else\n"
 "const secs = v => /^(\\d+|\\d+:[0-5]?\\d|\\d+:[0-5]?\\d:[0-5]?\\d)(\\.\\d+)?$/.test(v)\n"
@@ -1852,6 +1899,7 @@ static const char organizer_html[] =
 "async function refresh() {\n"
 "  const r = await fetch('/api/v1/sessions', { headers: { 'Authorization': 'Bearer ' + tok.value } });\n"
 "  const j = await r.json();\n"
+"  if (j.srt_port) srtPort = j.srt_port;\n"
 "  // the rows are drawn anew: keep what the organizer is typing into them\n"
 "  const kept = {}, focused = document.activeElement;\n"
 "  document.querySelectorAll('#rows input').forEach(i => { if (i.value) kept[i.id] = i.value; });\n"
@@ -1863,7 +1911,8 @@ static const char organizer_html[] =
 "    const p = s.publisher, l = p && p.srt, rec = s.recording, x = rec.export;\n"
 "    const link = l ? esc(l.rtt_ms.toFixed(1)) + ' ms / ' + l.packets_lost + ' / ' + l.packets_dropped : '';\n"
 "    const bad = l && (l.packets_dropped > 0 || l.rtt_ms > 300) ? ' class=\"bad\"' : '';\n"
-"    return '<tr><td>' + esc(s.id) + '<br>' + esc(s.title) + '</td><td>' + esc(s.state) + '</td><td>' +\n"
+"    return '<tr><td><a href=\"/watch/' + esc(s.id) + '\">' + esc(s.id) + '</a><br>' + esc(s.title) +\n"
+"      '<br><span class=\"url\">' + esc(speakerUrl(s.id, 'PASSPHRASE')) + '</span></td><td>' + esc(s.state) + '</td><td>' +\n"
 "      (p ? esc(p.address || 'connected since ' + p.since.slice(11, 16) + ' UTC') : '') + '</td><td>' + (s.bitrate_bps / 1e6).toFixed(2) + ' Mb/s</td><td' + bad + '>' +\n"
 "      link + '</td><td>' + s.viewers + '</td><td>' + esc(rec.state) + ' ' + rec.duration.toFixed(0) + ' s' +\n"
 "      (rec.gaps_total ? ' <span class=\"bad\">' + rec.gaps_total + ' gaps</span>' : '') +\n"
@@ -1872,7 +1921,9 @@ static const char organizer_html[] =
 "      '<button id=\"x-' + esc(s.id) + '\" onclick=\"act(\\'' + esc(s.id) + '\\', \\'end\\')\">end</button> ' +\n"
 "      'from <input class=\"n\" id=\"s-' + esc(s.id) + '\" placeholder=\"0:00\"> to <input class=\"n\" id=\"e-' + esc(s.id) + '\" placeholder=\"end\"> ' +\n"
 "      '<button id=\"p-' + esc(s.id) + '\" onclick=\"publish(\\'' + esc(s.id) + '\\')\">publish</button> ' +\n"
-"      '<button onclick=\"act(\\'' + esc(s.id) + '\\', \\'unpublish\\')\">unpublish</button></td></tr>';\n"
+"      '<button onclick=\"act(\\'' + esc(s.id) + '\\', \\'unpublish\\')\">unpublish</button>' +\n"
+"      (s.source === 'api' ? ' <button id=\"d-' + esc(s.id) + '\" onclick=\"act(\\'' + esc(s.id) +\n"
+"       '\\', \\'delete\\')\">delete</button>' : '') + '</td></tr>';\n"
 "  }).join('');\n"
 "  for (const id in kept) { const i = document.getElementById(id); if (i) i.value = kept[id]; }\n"
 "  const f = focusId && document.getElementById(focusId);\n"
@@ -2860,6 +2911,11 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
     log_msg(LV_INFO, NULL, "\"listening\" proto=http addr=%s:%u", cfg->http_listen.host,
             bound ? bound : (unsigned)cfg->http_listen.port);
     return h;
+}
+
+void http_set_srt_port(struct http *h, int port)
+{
+    atomic_store(&h->srt_port, port);
 }
 
 void http_stop(struct http **ph)

@@ -55,6 +55,7 @@ struct ingest {
     ingest_subscriber_fn on_subscriber;
     void *opaque;
     SRTSOCKET listener;
+    int port;                     /* bound */
     pthread_t thread;
     atomic_bool stopping;
 
@@ -486,6 +487,8 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
     char addr[64];
     srt_getsockname(ing->listener, (struct sockaddr *)&bound, &blen);
     format_addr((struct sockaddr *)&bound, addr, sizeof(addr));
+    ing->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
     log_msg(LV_INFO, NULL, "\"listening\" proto=srt addr=%s latency_ms=%d", addr, latency);
 
     if (pthread_create(&ing->thread, NULL, accept_thread, ing) != 0) {
@@ -503,6 +506,11 @@ out_fail:
     pthread_mutex_destroy(&ing->lock);
     free(ing);
     return NULL;
+}
+
+int ingest_port(const struct ingest *ing)
+{
+    return ing->port;
 }
 
 void ingest_stop(struct ingest **ping, int timeout_ms)

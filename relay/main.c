@@ -676,6 +676,7 @@ int main(int argc, char **argv)
     ing = ingest_start(cfgp, reg, on_publisher, on_subscriber, NULL);
     if (!ing)
         goto out;
+    http_set_srt_port(http, ingest_port(ing));
     /* the config's and the API's */
     log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", registry_count(reg));
 

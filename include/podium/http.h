@@ -24,6 +24,10 @@ struct http_env {
 struct http *http_start(const struct config *cfg, struct registry *reg,
                         const struct http_env *env);
 
+/* The SRT port the organizer page gives speakers (ingest starts after
+ * HTTP, and may have picked the port). */
+void http_set_srt_port(struct http *h, int port);
+
 /* Stops serving (in-flight responses drop their references); frees. */
 void http_stop(struct http **h);
 

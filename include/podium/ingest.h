@@ -45,6 +45,10 @@ struct ingest *ingest_start(const struct config *cfg, struct registry *reg,
                             ingest_publisher_fn on_publisher,
                             ingest_subscriber_fn on_subscriber, void *opaque);
 
+/* The port the listener is bound to (the config's, or the one picked for
+ * port 0). */
+int ingest_port(const struct ingest *ing);
+
 /* Stops accepting, closes every publisher connection and waits (up to
  * timeout_ms) for all of them to be released; frees the ingest. */
 void ingest_stop(struct ingest **ing, int timeout_ms);

@@ -12,8 +12,14 @@ leaves the talk live; "yes" ends it. Then publishes it trimmed from the page:
 "0:01" to "0:04" typed (kept through the page's redraw every 2 s, which
 used to wipe them), publish clicked: the API gets start 1, end 4 (the page
 read such times as 0 and 0 s before, parseFloat("0:04")) and the export is
-done; "1:75" is refused on the page with a message, nothing sent."""
+done; "1:75" is refused on the page with a message, nothing sent.
+Then creates a session from the page's form, in an organizer's time zone
+(Europe/Berlin: 15:30 typed is 14:30Z in the API), with the passphrase the
+page filled in; the page shows the speaker URL once, and ffmpeg publishing
+to exactly that URL gets the session live. Deleting it from the page asks
+first, and the session is gone (404) and its publisher disconnected."""
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +31,7 @@ import rec_util as ru  # noqa: E402
 
 SID = "keynote"
 TITLE = "Opening keynote"
+NEW = "panel2"
 
 
 def main(t):
@@ -45,14 +52,14 @@ def main(t):
 
     anon = br.page(t, pod, "/organizer", "organizer-no-token", wait_text="connected since")
     text = anon.get("text") or ""
-    h.check("127.0.0.1" not in text,
-            "the organizer page shows a publisher address without the admin token:\n%s" % text)
+    h.check(addr not in text,
+            "the organizer page shows the publisher address %s without the admin token:\n%s" % (addr, text))
     h.check("undefined" not in text, "the organizer page shows 'undefined':\n%s" % text)
     h.check("Type the admin token" in text, "the page without a token does not ask for it:\n%s" % text)
 
     wrong = br.page(t, pod, "/organizer", "organizer-wrong-token", fill=("#tok", "not-the-admin-token"),
                     wait_text="Wrong admin token")
-    h.check("127.0.0.1" not in (wrong.get("text") or ""), "a wrong token showed the publisher address")
+    h.check(addr not in (wrong.get("text") or ""), "a wrong token showed the publisher address")
 
     token = pod.admin_auth()["Authorization"].split(" ", 1)[1]
     org = br.page(t, pod, "/organizer", "organizer", fill=("#tok", token), wait_text=addr)
@@ -84,6 +91,37 @@ def main(t):
     h.check((x.get("start"), x.get("end")) == (1.0, 4.0),
             "the page published %r-%r, expected the 0:01-0:04 typed, i.e. 1-4 s" % (x.get("start"), x.get("end")))
     h.check(ru.rec_json(pod, SID).get("published") is True, "the recording is not published")
+    check_new_session(t, pod, token)
+
+
+def check_new_session(t, pod, token):
+    """Create a session from the page, stream to it with the URL the page
+    gives, delete it from the page."""
+    made = br.page(t, pod, "/organizer", "organizer-create", tz="Europe/Berlin",
+                   fill=[("#tok", token), ("#n-id", NEW), ("#n-title", "Tooling panel"),
+                         ("#n-speakers", "Ada Lovelace, Alan Turing"), ("#n-starts", "2026-12-24T15:30")],
+                   click="#n-create", wait_text="Send its speaker")
+    j = pod.get("/api/v1/sessions/" + NEW).json()
+    got = {k: j.get(k) for k in ("title", "speakers", "format", "starts", "source")}
+    want = {"title": "Tooling panel", "speakers": ["Ada Lovelace", "Alan Turing"], "format": "presentation",
+            "starts": "2026-12-24T14:30:00Z", "source": "api"}
+    h.check(got == want, "the session the page created: %r, expected %r (15:30 typed in Berlin is 14:30 UTC)"
+            % (got, want))
+    m = re.search(r"Send its speaker this URL [^:]*: (srt://\S+)", made.get("text") or "")
+    url = m.group(1) if m else ""
+    prefix = "srt://127.0.0.1:%d?streamid=#!::r=%s,m=publish&passphrase=" % (pod.srt_port, NEW)
+    h.check(url.startswith(prefix) and len(url) > len(prefix) + 10,
+            "the page gave the speaker URL %r, expected %s<passphrase>..." % (url, prefix))
+    pub = t.publisher(url, duration=30, label=NEW)
+    h.wait_for(lambda: pod.get("/api/v1/sessions/" + NEW).json().get("live"), 15,
+               "%s live with the URL the page gave" % NEW)
+    h.note("the speaker URL the page gave got %s live: %s" % (NEW, url.split("passphrase=")[0] + "passphrase=..."))
+
+    gone = br.page(t, pod, "/organizer", "organizer-delete", fill=("#tok", token), click="#d-" + NEW,
+                   dialog="accept", wait_text="delete: ok")
+    h.check(any(NEW in d for d in gone.get("dialogs", [])), "delete asked no confirmation: %r" % gone.get("dialogs"))
+    h.check(pod.get("/api/v1/sessions/" + NEW).status == 404, "%s still listed after delete: ok" % NEW)
+    h.wait_for(lambda: pub.poll() is not None, 15, "the publisher of the deleted session disconnected")
 
 
 if __name__ == "__main__":
