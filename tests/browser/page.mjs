@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Opens a page, takes a screenshot and prints one JSON line:
-//   {"ok", "status", "url", "title", "text", "links": [{"text","href"}], "pageErrors", "error"}
+//   {"ok", "status", "url", "title", "text", "links": [{"text","href"}], "buttons": [id or text],
+//    "pageErrors", "error"}
 // Usage: node page.mjs URL SCREENSHOT.png [TIMEOUT_SECONDS=20]
 // Env: PODIUM_FILL="SELECTOR=VALUE", PODIUM_WAIT_TEXT=TEXT (see below),
 // PODIUM_LOADED_FILE=PATH: written once the page has loaded, before the fill
@@ -76,6 +77,8 @@ try {
   out.text = await page.evaluate(() => document.body ? document.body.innerText : '');
   out.links = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]'))
     .map((a) => ({ text: a.innerText, href: a.getAttribute('href'), abs: a.href })));
+  out.buttons = await page.evaluate(() => Array.from(document.querySelectorAll('button'))
+    .map((b) => b.id || b.innerText));
   await page.screenshot({ path: shot, fullPage: true });
   out.screenshot = shot;
   out.ok = out.status === 200 && out.pageErrors.length === 0;

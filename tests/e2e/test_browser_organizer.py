@@ -17,7 +17,10 @@ Then creates a session from the page's form, in an organizer's time zone
 (Europe/Berlin: 15:30 typed is 14:30Z in the API), with the passphrase the
 page filled in; the page shows the speaker URL once, and ffmpeg publishing
 to exactly that URL gets the session live. Deleting it from the page asks
-first, and the session is gone (404) and its publisher disconnected."""
+first, and the session is gone (404) and its publisher disconnected.
+Each row offers only what its state allows: end while live, publish once
+the recording is finalized, unpublish once published, delete for API
+sessions (not config ones)."""
 import os
 import re
 import sys
@@ -69,6 +72,7 @@ def main(t):
     h.check("admin token:" not in text and "Type the admin token" not in text,
             "with the right token the page still has a token message:\n%s" % text)
     h.check(pub.poll() is None, "the publisher stopped before the page was checked")
+    check_buttons(org, {"x-" + SID}, {"p-" + SID, "u-" + SID, "d-" + SID}, "live config session")
 
     # end the talk from the page: a confirm() first, and "no" ends nothing
     no = br.page(t, pod, "/organizer", "organizer-end-no", fill=("#tok", token), click="#x-" + SID)
@@ -86,12 +90,22 @@ def main(t):
     br.page(t, pod, "/organizer", "organizer-publish",
             fill=[("#tok", token), ("#s-" + SID, "0:01"), ("#e-" + SID, "0:04")], click="#p-" + SID,
             wait_text="publish: ok")
-    x = ru.wait_rec(pod, SID, lambda r: r.get("export", {}).get("state") == "done", 20,
-                    "the export the page asked for")["export"]
+    # the recording is made public once its export is done (README), a
+    # moment later: wait for both
+    x = ru.wait_rec(pod, SID, lambda r: r.get("export", {}).get("state") == "done" and r.get("published") is True,
+                    20, "the export the page asked for, and the recording published")["export"]
     h.check((x.get("start"), x.get("end")) == (1.0, 4.0),
             "the page published %r-%r, expected the 0:01-0:04 typed, i.e. 1-4 s" % (x.get("start"), x.get("end")))
-    h.check(ru.rec_json(pod, SID).get("published") is True, "the recording is not published")
     check_new_session(t, pod, token)
+
+
+def check_buttons(res, present, absent, what):
+    """The page offers only the actions the state allows (end while live,
+    publish once finalized, unpublish once published, delete for API
+    sessions)."""
+    got = set(res.get("buttons") or [])
+    h.check(present <= got and not (absent & got), "%s: buttons %s, expected %s and none of %s"
+            % (what, sorted(got), sorted(present), sorted(absent)))
 
 
 def check_new_session(t, pod, token):
@@ -100,7 +114,10 @@ def check_new_session(t, pod, token):
     made = br.page(t, pod, "/organizer", "organizer-create", tz="Europe/Berlin",
                    fill=[("#tok", token), ("#n-id", NEW), ("#n-title", "Tooling panel"),
                          ("#n-speakers", "Ada Lovelace, Alan Turing"), ("#n-starts", "2026-12-24T15:30")],
-                   click="#n-create", wait_text="Send its speaker")
+                   click="#n-create", wait_text="Tooling panel")    # its row, drawn after
+    h.check("Send its speaker" in (made.get("text") or ""), "no speaker URL after create:\n%s" % made.get("text"))
+    check_buttons(made, {"p-" + SID, "u-" + SID, "d-" + NEW}, {"x-" + SID, "d-" + SID, "x-" + NEW, "p-" + NEW},
+                  "published config session and scheduled API session")
     j = pod.get("/api/v1/sessions/" + NEW).json()
     got = {k: j.get(k) for k in ("title", "speakers", "format", "starts", "source")}
     want = {"title": "Tooling panel", "speakers": ["Ada Lovelace", "Alan Turing"], "format": "presentation",
