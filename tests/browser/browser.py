@@ -231,13 +231,14 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
 
 
 def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None,
-         click=None, dialog=None, tz=None):
+         click=None, dialog=None, tz=None, stable=None):
     """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
     fill=(selector, value), or a list of them, types into fields after the
     load; click=selector is clicked after that (see page.mjs); wait_text waits
     (within timeout) until the page's text contains it. loaded_file is
     written once the page has loaded, before that wait; tick as run_node's;
-    tz: the browser's time zone (IANA name)."""
+    tz: the browser's time zone (IANA name); stable=selector: the result's
+    "stable" says whether that element outlived two of the page's redraws."""
     shot = shot_path(t, what)
     env = {}
     if fill:
@@ -251,6 +252,8 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
         env["PODIUM_WAIT_TEXT"] = wait_text
     if loaded_file:
         env["PODIUM_LOADED_FILE"] = loaded_file
+    if stable:
+        env["PODIUM_STABLE"] = stable
     if tz:
         env["PODIUM_TZ"] = tz               # the browser's time zone (an attendee elsewhere)
     res = run_node("page.mjs", [pod.url(path), shot, h.scaled(timeout)],

@@ -9,6 +9,8 @@
 // PODIUM_FILL may hold several SELECTOR=VALUE lines, filled in order;
 // PODIUM_DIALOG=accept answers the page's confirm() with yes (the default
 // is no); "dialogs" lists their messages.
+// PODIUM_STABLE=SELECTOR: "stable" says whether that element survives two
+// of the page's redraws (window.podium.refreshes).
 // PODIUM_CLICK=SELECTOR is clicked after them (on a page counting its
 // redraws in window.podium.refreshes, once it has redrawn after the fills).
 // Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
@@ -62,6 +64,14 @@ try {
   for (const f of fill ? fill.split('\n') : []) {
     const eq = f.indexOf('=');
     await page.fill(f.slice(0, eq), f.slice(eq + 1));
+  }
+  if (process.env.PODIUM_STABLE) {
+    // "stable": whether that element is still the page's own after two of
+    // its redraws (a redraw that replaces a button can swallow a click)
+    const el = await page.waitForSelector(process.env.PODIUM_STABLE);
+    const n = await page.evaluate(() => window.podium.refreshes);
+    await page.waitForFunction((k) => window.podium.refreshes >= k + 2, n);
+    out.stable = await el.evaluate((e) => e.isConnected);
   }
   if (click) {
     // a page that redraws itself (the organizer's, every 2 s) must keep

@@ -7,8 +7,9 @@ token is named as such (the API answers it with the attendees' view, and
 the session list says "organizer": false). Once the organizer types the
 token, the next refresh shows the publisher's address with its port, as the
 organizer API reports it, and no token message.
-Then the organizer ends the talk from the page: it asks first, and "no"
-leaves the talk live; "yes" ends it. Then publishes it trimmed from the page:
+Then the organizer ends the talk from the page: its end button outlives the
+page's redraws (every 2 s; a button replaced between press and release
+loses the click), it asks first, and "no" leaves the talk live; "yes" ends it. Then publishes it trimmed from the page:
 "0:01" to "0:04" typed (kept through the page's redraw every 2 s, which
 used to wipe them), publish clicked: the API gets start 1, end 4 (the page
 read such times as 0 and 0 s before, parseFloat("0:04")) and the export is
@@ -40,7 +41,7 @@ NEW = "panel2"
 def main(t):
     br.require()
     pod = t.podium({SID: {"title": TITLE, "passphrase": "keynote-secret-42"}})
-    pub = pod.publish(SID, duration=40)
+    pub = pod.publish(SID, duration=90)     # the organizer ends it before that
     j = h.wait_for(lambda: (lambda a: a if a.get("live") else None)(pod.api(SID, organizer=True)),
                    15, "session %s live" % SID)
     addr = (j.get("publisher") or {}).get("address") or ""
@@ -74,8 +75,13 @@ def main(t):
     h.check(pub.poll() is None, "the publisher stopped before the page was checked")
     check_buttons(org, {"x-" + SID}, {"p-" + SID, "u-" + SID, "d-" + SID}, "live config session")
 
-    # end the talk from the page: a confirm() first, and "no" ends nothing
-    no = br.page(t, pod, "/organizer", "organizer-end-no", fill=("#tok", token), click="#x-" + SID)
+    # end the talk from the page: a confirm() first, and "no" ends nothing.
+    # The page redraws every 2 s: its end button must outlive that (a click
+    # on a button replaced between press and release is lost)
+    no = br.page(t, pod, "/organizer", "organizer-end-no", fill=("#tok", token), click="#x-" + SID,
+                 stable="#x-" + SID)
+    h.check(no.get("stable") is True, "the end button of the live talk was replaced by a redraw: %r"
+            % no.get("stable"))
     h.check(any(SID in d for d in no.get("dialogs", [])), "end asked no confirmation: %r" % no.get("dialogs"))
     h.check(pod.api(SID).get("live"), "the talk ended although the organizer answered no")
     br.page(t, pod, "/organizer", "organizer-end", fill=("#tok", token), click="#x-" + SID,
