@@ -12,7 +12,8 @@ binary under test, and scripts/deps and scripts/build replaced by no-ops
 (scripts/test has already installed and built; these two are its own).
 - Ctrl-C as a terminal sends it (SIGINT to the script's process group;
   Podium and the speaker are in sessions of their own): the banner names
-  the URLs, the demo session goes live with segments, the conference page
+  the URLs (the organizer page's too, and the file whose admin token lets
+  the organizer in), the demo session goes live with segments, the conference page
   lists it; after SIGINT the script exits within 10 s, the speaker left
   before Podium stopped, Podium logged `stopped`, the recording is
   finalized (ENDLIST), no Podium or speaker process is left;
@@ -103,8 +104,17 @@ def live_run(t, root, sig):
     h.wait_for(lambda: run.alive() or "Podium is running" in run.text("out"), 60,
                "scripts/run's banner")
     banner = run.text("out")
-    for url in ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/live/demo/index.m3u8"):
+    for url in ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/live/demo/index.m3u8",
+                "http://127.0.0.1:8080/organizer"):
         h.check(url in banner, "the banner does not name %s:\n%s" % (url, banner))
+    # the token file the banner names lets the organizer in
+    m = re.search(r"cat (\S+admin\.token)", banner)
+    h.check(m, "the banner does not say where the admin token is:\n%s" % banner)
+    with open(os.path.join(root, m.group(1))) as f:
+        token = f.read().strip()
+    r = h.http("GET", "http://127.0.0.1:8080/api/v1/sessions", headers={"Authorization": "Bearer " + token})
+    h.check(r.status == 200 and r.json().get("organizer") is True,
+            "the token in %s is not the organizer's: %d %r" % (m.group(1), r.status, r.body[:200]))
 
     def live():
         run.alive()
