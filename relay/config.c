@@ -132,6 +132,12 @@ const char *config_format_name(enum session_format f)
     return format_names[f];
 }
 
+char config_passphrase_url_char(const char *p)
+{
+    const char *bad = strpbrk(p, "&+");
+    return bad ? *bad : 0;
+}
+
 /* 1 if s has exactly the shape of tmpl, where '0' stands for any digit. */
 static bool shaped(const char *s, const char *tmpl)
 {

@@ -1819,7 +1819,7 @@ static const char organizer_html[] =
 "input.n{width:5em}.url{color:#555;font-size:85%%}form label{margin-right:.8em}"
 "</style></head><body><h1>Organizer</h1>"
 "<p><label>Admin token <input id=\"tok\" type=\"password\" size=\"40\"></label>"
-" <span id=\"msg\"></span></p><p id=\"auth\" class=\"bad\"></p>"
+" <span id=\"msg\"></span></p><p id=\"auth\" class=\"bad\"></p><p id=\"conn\" class=\"bad\"></p>"
 "<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
 "<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
 "</tr></thead><tbody id=\"rows\"></tbody></table>"
@@ -1877,6 +1877,7 @@ static const char organizer_html[] =
 "  if (!r.ok) { out.textContent = 'create: ' + (j.error || r.status); return; }\n"
 "  out.textContent = 'Created ' + j.id + '. Send its speaker this URL (the passphrase is not '\n"
 "    + 'shown again): ' + speakerUrl(j.id, body.passphrase);\n"
+"  if (j.warning) { out.textContent += '. Warning: ' + j.warning + '.'; out.className = 'bad'; }\n"
 "  form.reset();\n"
 "  pass.value = newPass();\n"
 "  refresh();\n"
@@ -1906,9 +1907,25 @@ static const char organizer_html[] =
 "    (s.source === 'api' ? btn('d', 'act(\\'' + id + '\\', \\'delete\\')', 'delete') : '');\n"
 "}\n"
 "window.podium = { refreshes: 0 };\n"
+"let lostSince = null;\n"
 "async function refresh() {\n"
-"  const r = await fetch('/api/v1/sessions', { headers: { 'Authorization': 'Bearer ' + tok.value } });\n"
-"  const j = await r.json();\n"
+"  const conn = document.getElementById('conn'), rows = document.getElementById('rows');\n"
+"  let r = null, j = null;\n"
+"  try {\n"
+"    r = await fetch('/api/v1/sessions', { headers: { 'Authorization': 'Bearer ' + tok.value } });\n"
+"    j = await r.json();\n"
+"  } catch (e) { /* said below */ }\n"
+"  if (!j || !Array.isArray(j.sessions)) {\n"
+"    // a table that silently stops changing passes for the live state\n"
+"    lostSince = lostSince || new Date().toLocaleTimeString();\n"
+"    conn.textContent = (r ? 'Podium answered ' + r.status : 'Cannot reach Podium') + ' since ' +\n"
+"      lostSince + ': the table shows what it last knew; trying again.';\n"
+"    rows.style.opacity = 0.4;\n"
+"    return;\n"
+"  }\n"
+"  lostSince = null;\n"
+"  conn.textContent = '';\n"
+"  rows.style.opacity = '';\n"
 "  if (j.srt_port) srtPort = j.srt_port;\n"
 "  // a redrawn cell loses what is typed into it: keep that\n"
 "  const kept = {}, focused = document.activeElement;\n"
@@ -1917,7 +1934,7 @@ static const char organizer_html[] =
 "  document.getElementById('auth').textContent = j.organizer ? ''\n"
 "    : tok.value ? 'Wrong admin token: you see what attendees see (no addresses, no unpublished recordings).'\n"
 "    : 'Type the admin token to see speakers\\' addresses and unpublished recordings, and to act.';\n"
-"  const rows = document.getElementById('rows'), listed = new Set();\n"
+"  const listed = new Set();\n"
 "  j.sessions.forEach((s, n) => {\n"
 "    const p = s.publisher, l = p && p.srt, rec = s.recording, x = rec.export;\n"
 "    const link = l ? esc(l.rtt_ms.toFixed(1)) + ' ms / ' + l.packets_lost + ' / ' + l.packets_dropped : '';\n"
@@ -2142,6 +2159,19 @@ static void free_conf_strings(struct session_conf *c)
     free(c->passphrase);
 }
 
+/* The session accepts the passphrase, but a speaker could not type it into
+ * an srt:// URL: say so in the answer o (returned) and the log. */
+static json_t *passphrase_warning(const struct session *s, json_t *o, char bad)
+{
+    if (!bad || !o)
+        return o;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "passphrase holds '%c': " CONFIG_PASSPHRASE_URL_WARNING, bad);
+    json_object_set_new(o, "warning", json_string(msg));
+    log_msg(LV_WARN, s->id, "\"%s\"", msg);
+    return o;
+}
+
 static enum MHD_Result api_create(struct http *h, struct MHD_Connection *c,
                                   const struct request *req)
 {
@@ -2173,13 +2203,15 @@ static enum MHD_Result api_create(struct http *h, struct MHD_Connection *c,
         return error_reply(h, c, MHD_HTTP_CONFLICT, "a session with this id exists");
     }
     struct session *s;
+    char bad = conf.passphrase ? config_passphrase_url_char(conf.passphrase) : 0;
     int err = registry_add(h->reg, &conf, &s);
     free_conf_strings(&conf);
     if (err < 0)
         return error_reply(h, c, MHD_HTTP_CONFLICT, registry_strerror(err));
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session created by the organizer API\"");
-    return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_CREATED);
+    return json_reply_code(h, c, passphrase_warning(s, session_json(h, s, true), bad),
+                           MHD_HTTP_CREATED);
 }
 
 static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
@@ -2205,18 +2237,20 @@ static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
     conf.speakers = strdup(in.speakers);
     conf.passphrase = in.has_passphrase ? strdup(in.passphrase) : NULL;
     const char *field = "(body)", *why = "out of memory";
+    bool json_passphrase = json_object_get(j, "passphrase") != NULL;
     int r = conf.title && conf.speakers ? session_conf_from_json(&conf, j, true, &field, &why) : -1;
     char fname[128];
     snprintf(fname, sizeof(fname), "%s", r < 0 ? field : "");  /* field lives in j */
     json_decref(j);
     if (r == 0 && session_update(s, &conf) < 0)
         r = -1;
+    char bad = r == 0 && json_passphrase ? config_passphrase_url_char(conf.passphrase) : 0;
     free_conf_strings(&conf);
     if (r < 0)
         return field_error(h, c, fname, why);
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session updated by the organizer API\"");
-    return json_reply(h, c, session_json(h, s, true));
+    return json_reply(h, c, passphrase_warning(s, session_json(h, s, true), bad));
 }
 
 static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, struct session *s)

@@ -12,6 +12,9 @@
   unknown field, bad format/starts/ingest_window, strict without starts,
   malformed JSON -> "(body)"), and nothing is created; existing id (API or
   config) -> 409; body > 64 KiB -> 413;
+- a passphrase with & or + (POST or PATCH) is taken with a "warning" in the
+  answer naming the character (no srt:// URL can carry it) and a warn line;
+  other answers have no warning;
 - PATCH: partial update -> 200 (other fields kept); invalid PATCH -> 400 and
   no change; "id" cannot change; config sessions -> 409 for PATCH and DELETE;
   unknown id -> 404; wrong method -> 405 with Allow, the same as OPTIONS
@@ -246,6 +249,32 @@ def deleted_media_let_go(pod):
     h.note("deleted live session: segment memfds %d -> %d -> %d" % (base, held, segment_fds(pod)))
 
 
+def check_url_passphrases(pod, secrets):
+    """A passphrase with & or + is taken, but no speaker can type it into an
+    srt:// URL: the answer says so in "warning" (naming the character, not
+    the passphrase), and a warn line; other answers have no warning."""
+    sid = "url-pass"
+    steps = (("POST", "/api/v1/sessions", {"id": sid, "passphrase": "plus+secret-123"}, 201, "+"),
+             ("PATCH", "/api/v1/sessions/" + sid, {"passphrase": "amp&secret-123"}, 200, "&"),
+             ("PATCH", "/api/v1/sessions/" + sid, {"title": "URL passphrases"}, 200, None),
+             ("PATCH", "/api/v1/sessions/" + sid, {"passphrase": "fine_secret-123%"}, 200, None))
+    for method, path, body, status, ch in steps:
+        if "passphrase" in body:
+            secrets.add(body["passphrase"])
+        what = "%s %s" % (method, json.dumps(body))
+        w = expect_status(call(pod, method, path, body=body), status, what).json().get("warning")
+        if ch:
+            h.check(w and ("holds '%s'" % ch) in w and "srt:// URL" in w,
+                    "%s: warning %r, expected one about the '%s'" % (what, w, ch))
+            h.wait_for(lambda: pod.log_lines_matching(lambda f, line: f.get("level") == "warn"
+                                                      and f.get("session") == sid
+                                                      and ("holds '%s'" % ch) in f.get("msg", "")),
+                       5, "%s: a warn line" % what)
+        else:
+            h.check(w is None, "%s: warning %r, expected none" % (what, w))
+    expect_status(call(pod, "DELETE", "/api/v1/sessions/" + sid), 204, "DELETE " + sid)
+
+
 def main(t):
     pod = ru.podium(t, {CONF_SID: {"title": "Keynote", "passphrase": CONF_PASS}}, close_after=5)
     body = {"id": SID, "title": "API talk", "speakers": "Ada Lovelace, Alan Turing",
@@ -398,6 +427,7 @@ def main(t):
                       200, "PATCH starts with an offset")
     check_session_json(r.json(), want, "PATCH starts +01:30 (18:00Z) response")
     r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={}), 200, "PATCH {}")
+    check_url_passphrases(pod, secrets)
     check_session_json(r.json(), want, "PATCH {} response")
     r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={"id": SID}), 200, "PATCH with the same id")
     check_session_json(r.json(), want, "PATCH same id response")

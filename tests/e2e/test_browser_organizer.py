@@ -19,6 +19,8 @@ Then creates a session from the page's form, in an organizer's time zone
 page filled in; the page shows the speaker URL once, and ffmpeg publishing
 to exactly that URL gets the session live. Deleting it from the page asks
 first, and the session is gone (404) and its publisher disconnected.
+When Podium stops while the page is open, the page says it cannot reach
+it (the table would otherwise freeze, passing for the live state).
 Each row offers only what its state allows: end while live, publish once
 the recording is finalized, unpublish once published, delete for API
 sessions (not config ones)."""
@@ -103,6 +105,24 @@ def main(t):
     h.check((x.get("start"), x.get("end")) == (1.0, 4.0),
             "the page published %r-%r, expected the 0:01-0:04 typed, i.e. 1-4 s" % (x.get("start"), x.get("end")))
     check_new_session(t, pod, token)
+    check_server_gone(t, pod)
+
+
+def check_server_gone(t, pod):
+    """Podium stops while the page is open: the page says it cannot reach
+    it, rather than showing the last state as if it were live."""
+    loaded = os.path.join(t.tmp, "organizer-loaded")
+    stopped = []
+
+    def stop_podium():
+        if not stopped and os.path.exists(loaded):
+            stopped.append(True)
+            pod.stop()
+    res = br.page(t, pod, "/organizer", "organizer-gone", loaded_file=loaded, tick=stop_podium,
+                  wait_text="Cannot reach Podium")
+    h.check(stopped, "the page never loaded, so Podium was not stopped")
+    h.note("with Podium stopped the page says: %r"
+           % [l for l in (res.get("text") or "").splitlines() if "Cannot reach" in l])
 
 
 def check_buttons(res, present, absent, what):

@@ -8,6 +8,8 @@
   offender and the usage on stderr; `--check` without `-c`: non-zero, says -c;
 - `--check -c GOOD` (the harness' config and the shipped config/podium.ini):
   exit 0, nothing created (no data_dir);
+- `--check` of passphrases with & or + (valid, but no srt:// URL can carry
+  them): exit 0 and a warning naming each such session, none for others;
 - `--check -c BAD`: exit 1 and, for every error, a message naming the file
   and the line (and the key or section where there is one): unknown key,
   bad value, bad session value, unknown section, a line without '=', three
@@ -112,6 +114,24 @@ def check_good(t, pod):
         h.check(want in out, "--check -c %s printed %r, expected it to say %r" % (path, out, want))
     h.check(not os.path.exists(pod.data_dir), "--check created data_dir %s" % pod.data_dir)
     h.check(not os.path.exists(t.path("data")), "--check of config/podium.ini created ./data")
+
+
+def check_url_passphrases(t):
+    """A passphrase with & or + is valid, but no speaker can type it into an
+    srt:// URL: --check passes and warns, naming the session."""
+    path = write(t, "url-passphrases.ini",
+                 "[server]\ndata_dir = %s\n"
+                 "[session amp]\npassphrase = talk&secret-1234\n"
+                 "[session plus]\npassphrase = plus+secret-1234\n"
+                 "[session fine]\npassphrase = fine_secret-1234%%\n" % t.path("url-data"))
+    rc, out, err = cli(t, "--check", "-c", path)
+    h.check(rc == 0 and "ok (3 sessions)" in out, "--check of valid passphrases with & and + -> %d %r %r"
+            % (rc, out, err))
+    for sid, ch in (("amp", "&"), ("plus", "+")):
+        h.check("warning: session %s.passphrase holds '%s'" % (sid, ch) in err and "srt:// URL" in err,
+                "--check does not warn about %s's passphrase with %s:\n%s" % (sid, ch, err))
+    h.check("session fine" not in err, "--check warns about a passphrase a URL can carry:\n%s" % err)
+    h.note("--check warns: %r" % err.strip().splitlines())
 
 
 def check_bad(t, pod):
@@ -277,6 +297,7 @@ def main(t):
     pod = ru.podium(t, {SID: {"title": "Keynote", "passphrase": PASS}}, close_after=30,
                     admin_token=None, server_ini="admin_token =", start=False)
     check_good(t, pod)
+    check_url_passphrases(t)
     check_bad(t, pod)
 
     ru.start_pod(pod)
