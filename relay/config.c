@@ -132,10 +132,13 @@ const char *config_format_name(enum session_format f)
     return format_names[f];
 }
 
-char config_passphrase_url_char(const char *p)
+bool config_passphrase_warning(const char *p, char *buf, size_t len)
 {
     const char *bad = strpbrk(p, "&+");
-    return bad ? *bad : 0;
+    if (bad)
+        snprintf(buf, len, "passphrase holds '%c': a speaker cannot write it into an srt:// "
+                 "URL (ffmpeg and OBS end the value at & and read + as a space)", *bad);
+    return bad != NULL;
 }
 
 /* 1 if s has exactly the shape of tmpl, where '0' stands for any digit. */

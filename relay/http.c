@@ -2160,15 +2160,14 @@ static void free_conf_strings(struct session_conf *c)
 }
 
 /* The session accepts the passphrase, but a speaker could not type it into
- * an srt:// URL: say so in the answer o (returned) and the log. */
-static json_t *passphrase_warning(const struct session *s, json_t *o, char bad)
+ * an srt:// URL: why (NULL: nothing to say) goes into the answer o
+ * (returned) and the log. */
+static json_t *passphrase_warning(const struct session *s, json_t *o, const char *why)
 {
-    if (!bad || !o)
-        return o;
-    char msg[256];
-    snprintf(msg, sizeof(msg), "passphrase holds '%c': " CONFIG_PASSPHRASE_URL_WARNING, bad);
-    json_object_set_new(o, "warning", json_string(msg));
-    log_msg(LV_WARN, s->id, "\"%s\"", msg);
+    if (why && o) {
+        json_object_set_new(o, "warning", json_string(why));
+        log_msg(LV_WARN, s->id, "\"%s\"", why);
+    }
     return o;
 }
 
@@ -2203,15 +2202,17 @@ static enum MHD_Result api_create(struct http *h, struct MHD_Connection *c,
         return error_reply(h, c, MHD_HTTP_CONFLICT, "a session with this id exists");
     }
     struct session *s;
-    char bad = conf.passphrase ? config_passphrase_url_char(conf.passphrase) : 0;
+    char warning[256];
+    bool warn = conf.passphrase
+                && config_passphrase_warning(conf.passphrase, warning, sizeof(warning));
     int err = registry_add(h->reg, &conf, &s);
     free_conf_strings(&conf);
     if (err < 0)
         return error_reply(h, c, MHD_HTTP_CONFLICT, registry_strerror(err));
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session created by the organizer API\"");
-    return json_reply_code(h, c, passphrase_warning(s, session_json(h, s, true), bad),
-                           MHD_HTTP_CREATED);
+    return json_reply_code(h, c, passphrase_warning(s, session_json(h, s, true),
+                                                    warn ? warning : NULL), MHD_HTTP_CREATED);
 }
 
 static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
@@ -2244,13 +2245,15 @@ static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
     json_decref(j);
     if (r == 0 && session_update(s, &conf) < 0)
         r = -1;
-    char bad = r == 0 && json_passphrase ? config_passphrase_url_char(conf.passphrase) : 0;
+    char warning[256];
+    bool warn = r == 0 && json_passphrase && conf.passphrase
+                && config_passphrase_warning(conf.passphrase, warning, sizeof(warning));
     free_conf_strings(&conf);
     if (r < 0)
         return field_error(h, c, fname, why);
     save_sessions(h);
     log_msg(LV_INFO, s->id, "\"session updated by the organizer API\"");
-    return json_reply(h, c, passphrase_warning(s, session_json(h, s, true), bad));
+    return json_reply(h, c, passphrase_warning(s, session_json(h, s, true), warn ? warning : NULL));
 }
 
 static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, struct session *s)

@@ -617,13 +617,13 @@ int main(int argc, char **argv)
     /* valid, but every speaker of the session would fail the handshake */
     for (size_t i = 0; i < cfgp->n_sessions; i++) {
         const struct session_conf *sc = &cfgp->sessions[i];
-        char bad = sc->passphrase ? config_passphrase_url_char(sc->passphrase) : 0;
-        if (bad && check)
-            fprintf(stderr, "%s: warning: session %s.passphrase holds '%c': "
-                    CONFIG_PASSPHRASE_URL_WARNING "\n", path, sc->id, bad);
-        else if (bad)
-            log_msg(LV_WARN, sc->id, "\"passphrase holds '%c': " CONFIG_PASSPHRASE_URL_WARNING "\"",
-                    bad);
+        char why[256];
+        if (!sc->passphrase || !config_passphrase_warning(sc->passphrase, why, sizeof(why)))
+            continue;
+        if (check)
+            fprintf(stderr, "%s: warning: session %s.%s\n", path, sc->id, why);
+        else
+            log_msg(LV_WARN, sc->id, "\"%s\"", why);
     }
     if (check) {
         printf("%s: ok (%zu session%s)\n", path, cfgp->n_sessions, cfgp->n_sessions == 1 ? "" : "s");

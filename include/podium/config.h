@@ -72,15 +72,11 @@ bool config_valid_id(const char *id);
 int config_format_minutes(enum session_format f);
 const char *config_format_name(enum session_format f);
 
-/* The first character of passphrase p that a speaker cannot write into an
- * srt:// URL, 0 when there is none: ffmpeg (and OBS through it) ends the
- * value at '&' and reads '+' as a space. */
-char config_passphrase_url_char(const char *p);
-
-/* Why config_passphrase_url_char's answer matters, for a warning. */
-#define CONFIG_PASSPHRASE_URL_WARNING \
-    "a speaker cannot write it into an srt:// URL (ffmpeg and OBS end the value at & and " \
-    "read + as a space)"
+/* When a speaker could not write passphrase p into an srt:// URL (ffmpeg,
+ * and OBS through it, end the value at '&' and read '+' as a space): writes
+ * why into buf ("passphrase holds '&': ...", never the passphrase) and
+ * returns true. */
+bool config_passphrase_warning(const char *p, char *buf, size_t len);
 
 /* Parses "YYYY-MM-DDTHH:MM:SS" followed by "Z" or a "+HH:MM"/"-HH:MM" offset
  * (RFC 3339 with whole seconds) into *out. Returns 0 or -1. */
