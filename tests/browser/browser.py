@@ -191,8 +191,9 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     with no fatal player error, decoding both video and audio. register=(name,
     email) fills the page's registration form first. wait_status=(path, text):
     the page's status must show text first, and then path is written;
-    after_play=(path, text): path is written once it has played, and then the
-    status must show text; tick as run_node's; local_storage (a dict) is set
+    after_play=(path, text, ...): once it has played, for each text path is
+    written (holding how many texts were shown so far), and then the status
+    must show that text; tick as run_node's; local_storage (a dict) is set
     in the page's localStorage before its scripts run."""
     shot = shot_path(t, what)
     env = {}
@@ -201,7 +202,7 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     if wait_status:
         env["PODIUM_WAIT_STATUS"] = "%s|%s" % wait_status
     if after_play:
-        env["PODIUM_AFTER_PLAY"] = "%s|%s" % after_play
+        env["PODIUM_AFTER_PLAY"] = "|".join(after_play)
     if local_storage:
         env["PODIUM_LOCAL_STORAGE"] = json.dumps(local_storage)
     res = run_node("play.mjs", [pod.url(path), shot, min_seconds, h.scaled(timeout)],

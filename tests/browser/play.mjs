@@ -28,8 +28,10 @@
 // that text to PATH, so the caller can start the speaker; "waitedStatus" has it.
 // Optional: PODIUM_LOCAL_STORAGE='{"key":"value"}': set in the page's
 // localStorage before its scripts run (a token saved by an earlier visit).
-// Optional: PODIUM_AFTER_PLAY="PATH|TEXT": once it has played, write PATH (the
-// caller ends the talk), then wait for #status to show TEXT; "afterStatus".
+// Optional: PODIUM_AFTER_PLAY="PATH|TEXT[|TEXT2...]": once it has played, for
+// each TEXT write PATH (holding how many of the texts were shown so far: the
+// caller acts, e.g. ends the talk), then wait for #status to show TEXT;
+// "afterStatus" is the last status seen, "afterStatuses" all of them.
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -350,9 +352,13 @@ try {
     }));
   }
   if (out.ok && process.env.PODIUM_AFTER_PLAY) {
-    const [path, text] = process.env.PODIUM_AFTER_PLAY.split('|');
-    writeFileSync(path, 'played');
-    out.afterStatus = await statusShowing(page, text, Math.max(1000, t0 + timeoutMs - Date.now()));
+    const [path, ...texts] = process.env.PODIUM_AFTER_PLAY.split('|');
+    out.afterStatuses = [];
+    for (const text of texts) {
+      writeFileSync(path, String(out.afterStatuses.length));
+      out.afterStatus = await statusShowing(page, text, Math.max(1000, t0 + timeoutMs - Date.now()));
+      out.afterStatuses.push(out.afterStatus);
+    }
   }
   await page.screenshot({ path: shot });
   out.screenshot = shot;

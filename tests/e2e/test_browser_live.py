@@ -7,8 +7,12 @@
   started; the speaker then starts, and the same page, not reloaded, plays
   the live playlist through hls.js: video.currentTime advances by >= 3 s,
   window.podium.errors stays empty, window.podium.source is
-  /live/<id>/index.m3u8, video and audio are decoded; the organizer then
-  ends the talk, and the page says it has ended once played out;
+  /live/<id>/index.m3u8, video and audio are decoded; the speaker's
+  encoder is then killed (a dropped connection), and the page says the
+  speaker's connection dropped (the picture freezes otherwise, unexplained);
+  the speaker comes back and the page says Live again; the organizer then
+  ends the talk, and the page says it has ended once
+  played out;
 - the home page (GET /): a second session's speaker starts after the page
   has loaded, and the same page, not reloaded, lists it with a LIVE mark,
   its title (HTML-escaped by podium, so it reads back verbatim), its start
@@ -56,33 +60,47 @@ def main(t):
                                 "format": "lightning", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")}})
     check_about(pod, starts)
 
-    # The attendee is early: the speaker starts once the page says so, and
-    # the organizer ends the talk once the page has played it
+    # The attendee is early: the speaker starts once the page says so; once
+    # the page has played, the speaker's connection drops (the encoder
+    # killed: no goodbye on the wire); once the page says so the speaker
+    # comes back, and once the page says it is live again the organizer
+    # ends the talk
     ready, played = os.path.join(t.tmp, "page-waiting"), os.path.join(t.tmp, "page-played")
-    pub, ended = [], []
+    pub, dropped, ended = [], [], []
 
-    def speaker_starts_and_ends():
+    def speaker_starts_drops_and_ends():
         if not pub and os.path.exists(ready):
             h.check(pod.api(SID).get("state") == "scheduled", "API state %r before the speaker, expected "
                     "scheduled" % pod.api(SID).get("state"))
-            pub.append(pod.publish(SID, duration=25))
-        if pub and not ended and os.path.exists(played):
+            pub.append(pod.publish(SID, duration=40))
+        step = open(played).read() if os.path.exists(played) else None
+        if pub and not dropped and step == "0":
+            pub[0].kill()
+            dropped.append(True)
+        if len(pub) == 1 and step == "1":
+            pub.append(pod.publish(SID, duration=40))
+        if pub and not ended and step == "2":
             r = pod.request("POST", "/api/v1/sessions/%s/end" % SID, headers=pod.admin_auth())
             h.check(r.status == 202, "POST end of the live talk -> %d, expected 202" % r.status)
             ended.append(True)
     before = pod.counters(*pod.HTTP_SHARE)
-    res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=45,
-                  wait_status=(ready, "Not started yet"), after_play=(played, "The talk has ended"),
-                  tick=speaker_starts_and_ends)
+    res = br.play(t, pod, "/watch/%s" % SID, "watch", min_seconds=3, timeout=60,
+                  wait_status=(ready, "Not started yet"),
+                  after_play=(played, "connection dropped", "Live", "The talk has ended"),
+                  tick=speaker_starts_drops_and_ends)
     pod.note_http_share(before, "Chromium")
     h.check(pub, "the page never said the talk had not started, so no speaker was started")
-    h.note("the page said %r before the speaker started, %r after the end" % (res.get("waitedStatus"),
-                                                                             res.get("afterStatus")))
+    h.note("the page said %r before the speaker started, then %r" % (res.get("waitedStatus"),
+                                                                    res.get("afterStatuses")))
     h.check(res.get("source") == "/live/%s/index.m3u8" % SID,
             "window.podium.source %r, expected /live/%s/index.m3u8" % (res.get("source"), SID))
+    h.check(dropped and "speaker's connection dropped" in ((res.get("afterStatuses") or [""])[0]),
+            "after the speaker's encoder was killed the page said %r" % res.get("afterStatuses"))
     h.check(ended and "The talk has ended" in (res.get("afterStatus") or ""),
             "after the end the page said %r" % res.get("afterStatus"))
-    pub[0].wait(15)
+    h.check(len(pub) == 2 and (res.get("afterStatuses") or [""] * 2)[1] == "Live",
+            "after the speaker came back the page said %r" % res.get("afterStatuses"))
+    pub[-1].wait(15)
 
     # the lobby: the page is open when the next speaker starts
     loaded = os.path.join(t.tmp, "home-loaded")
