@@ -9,8 +9,8 @@ token, the next refresh shows the publisher's address with its port, as the
 organizer API reports it, and no token message.
 Then the organizer ends the talk from the page: its end button outlives the
 page's redraws (every 2 s; a button replaced between press and release
-loses the click), it asks first, and "no" leaves the talk live; "yes" ends it. Then publishes it trimmed from the page:
-"0:01" to "0:04" typed (kept through the page's redraw every 2 s, which
+loses the click), it asks first, and "no" leaves the talk live; "yes" ends
+it. Then publishes it trimmed from the page: "0:01" to "0:04" typed (kept through the page's redraw every 2 s, which
 used to wipe them), publish clicked: the API gets start 1, end 4 (the page
 read such times as 0 and 0 s before, parseFloat("0:04")) and the export is
 done; "1:75" is refused on the page with a message, nothing sent.
