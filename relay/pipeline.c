@@ -339,23 +339,13 @@ struct run {
     int64_t probed_end;                  /* probing read everything before */
     const AVFormatContext *ic;
     AVPacket *held;                      /* a video PES's first piece, or empty */
+    AVPacket *tail;                      /* parsed video after the input's end, or empty */
 };
 
-/* Hands one demuxed packet to the sink and lets it go. Returns the sink's
- * PIPE_OK or PIPE_STOP. */
-static int pass_on(struct run *run, AVPacket *pkt)
+/* Hands one demuxed packet of stream st to the sink and lets it go.
+ * Returns the sink's PIPE_OK or PIPE_STOP. */
+static int hand_on(struct run *run, AVPacket *pkt, const AVStream *st)
 {
-    const AVStream *st = run->ic->streams[pkt->stream_index];
-    /* A video PES is complete when the next one starts; the one the
-     * demuxer flushes at the end of the input may have been cut short
-     * (libsrt drops what is unacknowledged when a publisher closes), and
-     * a torn last frame would stay in the recording. */
-    if (run->pes_framed && run->in->eof && st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
-        log_msg(LV_DEBUG, run->id, "\"last video frame dropped: may be incomplete\" peer=%s",
-                run->peer);
-        av_packet_unref(pkt);
-        return PIPE_OK;
-    }
     int64_t pts = pkt->pts;
     int r = run->pes_framed ? deliver(run->sink, run->gen, pkt, st)
                             : run->sink->packet(run->sink->opaque, run->gen, pkt, st);
@@ -368,6 +358,32 @@ static int pass_on(struct run *run, AVPacket *pkt)
         if (nx)
             run->sink->next_frame(run->sink->opaque, run->gen, st, nx->pts, nx->dts, nx->key == 1);
     }
+    return r;
+}
+
+/* hand_on, but video after the end of the input waits to show it is
+ * whole. Returns the sink's PIPE_OK or PIPE_STOP. */
+static int pass_on(struct run *run, AVPacket *pkt)
+{
+    const AVStream *st = run->ic->streams[pkt->stream_index];
+    if (!run->in->eof || st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+        return hand_on(run, pkt, st);
+    /* A video PES is complete when the next one starts; the one the
+     * demuxer flushes at the end of the input may have been cut short
+     * (libsrt drops what is unacknowledged when a publisher closes), and
+     * a torn last frame would stay in the recording. */
+    if (run->pes_framed) {
+        log_msg(LV_DEBUG, run->id, "\"last video frame dropped: may be incomplete\" peer=%s",
+                run->peer);
+        av_packet_unref(pkt);
+        return PIPE_OK;
+    }
+    /* The parser hands out an access unit once the next one starts, and
+     * at the end flushes the rest: complete ones, then that last PES's,
+     * last. Each waits for the next; pipeline_run drops the one left. */
+    int r = run->tail->buf ? hand_on(run, run->tail, run->ic->streams[run->tail->stream_index])
+                           : PIPE_OK;
+    av_packet_move_ref(run->tail, pkt);
     return r;
 }
 
@@ -447,7 +463,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
 {
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
-    AVPacket *pkt = NULL, *held = NULL;
+    AVPacket *pkt = NULL, *held = NULL, *tail = NULL;
     struct input in = { .read = read, .opaque = opaque, .video_pid = -1 };
     uint8_t *iobuf = av_malloc(IO_BUFFER_SIZE);
     char err[AV_ERROR_MAX_STRING_SIZE];
@@ -457,10 +473,11 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
 
     pkt = av_packet_alloc();
     held = av_packet_alloc();
+    tail = av_packet_alloc();
     ic = avformat_alloc_context();
     if (iobuf)
         pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, &in, input_read, NULL, NULL);
-    if (!pkt || !held || !ic || !pb) {
+    if (!pkt || !held || !tail || !ic || !pb) {
         ret = AVERROR(ENOMEM);
         log_msg(LV_ERROR, id, "\"out of memory starting the pipeline\" peer=%s", peer);
         if (!pb)
@@ -592,7 +609,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
 
     struct run run = { .id = id, .gen = gen, .peer = peer, .sink = sink, .in = &in,
                        .pes_framed = pes_framed, .probed_end = probed_end, .ic = ic,
-                       .held = held };
+                       .held = held, .tail = tail };
     while ((ret = av_read_frame(ic, pkt)) >= 0) {
         packets++;
         const AVStream *st = ic->streams[pkt->stream_index];
@@ -601,6 +618,8 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
         if (r == PIPE_STOP)
             break;
     }
+    if (tail->buf)
+        log_msg(LV_DEBUG, id, "\"last video frame dropped: may be incomplete\" peer=%s", peer);
     if (ret < 0 && ret != AVERROR_EOF)
         log_msg(LV_WARN, id, "\"input ended with an error\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));
@@ -617,6 +636,7 @@ out:
     }
     av_packet_free(&pkt);
     av_packet_free(&held);             /* a piece whose rest never came */
+    av_packet_free(&tail);             /* the parser's last, maybe cut short */
     av_free(in.pre);
     return ret == AVERROR_EOF || ret == PIPE_STOP ? 0 : ret;
 }
