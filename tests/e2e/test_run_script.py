@@ -182,10 +182,19 @@ def port_taken(t, root):
 
 def main(t):
     root = fake_repo(t)
-    live_run(t, root, signal.SIGINT)
-    shutil.rmtree(os.path.join(root, "data"))
-    live_run(t, root, signal.SIGTERM)
-    port_taken(t, root)
+    try:
+        live_run(t, root, signal.SIGINT)
+        shutil.rmtree(os.path.join(root, "data"))
+        live_run(t, root, signal.SIGTERM)
+        port_taken(t, root)
+    finally:
+        # after a failed check Podium and the speaker, in sessions of their
+        # own, would run on (the harness ends the script, not them)
+        for pid in ours(root):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 if __name__ == "__main__":
