@@ -232,14 +232,16 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
 
 
 def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None,
-         click=None, dialog=None, tz=None, stable=None):
+         click=None, dialog=None, tz=None, stable=None, then=None):
     """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
     fill=(selector, value), or a list of them, types into fields after the
     load; click=selector is clicked after that (see page.mjs); wait_text waits
     (within timeout) until the page's text contains it. loaded_file is
     written once the page has loaded, before that wait; tick as run_node's;
     tz: the browser's time zone (IANA name); stable=selector: the result's
-    "stable" says whether that element outlived two of the page's redraws."""
+    "stable" says whether that element outlived two of the page's redraws.
+    then: steps after the click, ("fill", selector, value) or ("click",
+    selector), in order (a form the click opened)."""
     shot = shot_path(t, what)
     env = {}
     if fill:
@@ -247,6 +249,9 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
         env["PODIUM_FILL"] = "\n".join("%s=%s" % p for p in pairs)
     if click:
         env["PODIUM_CLICK"] = click
+    if then:
+        env["PODIUM_THEN"] = "\n".join(
+            "fill %s=%s" % (st[1], st[2]) if st[0] == "fill" else "click %s" % st[1] for st in then)
     if dialog:
         env["PODIUM_DIALOG"] = dialog       # "accept"; confirm() is dismissed otherwise
     if wait_text:

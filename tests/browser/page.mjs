@@ -13,6 +13,8 @@
 // of the page's redraws (window.podium.refreshes).
 // PODIUM_CLICK=SELECTOR is clicked after them (on a page counting its
 // redraws in window.podium.refreshes, once it has redrawn after the fills).
+// PODIUM_THEN: steps after that click, one per line, in order:
+// "fill SELECTOR=VALUE" or "click SELECTOR" (a form the click opened).
 // Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result } from './launch.mjs';
@@ -80,6 +82,12 @@ try {
     if (typeof n === 'number')
       await page.waitForFunction((k) => window.podium.refreshes > k, n);
     await page.click(click);
+  }
+  for (const step of process.env.PODIUM_THEN ? process.env.PODIUM_THEN.split('\n') : []) {
+    const sp = step.indexOf(' '), arg = step.slice(sp + 1), eq = arg.indexOf('=');
+    if (step.slice(0, sp) === 'fill') await page.fill(arg.slice(0, eq), arg.slice(eq + 1));
+    else if (step.slice(0, sp) === 'click') await page.click(arg);
+    else throw new Error('PODIUM_THEN: unknown step ' + JSON.stringify(step));
   }
   if (waitText)
     await page.waitForFunction((t) => document.body && document.body.innerText.includes(t), waitText);

@@ -19,6 +19,9 @@ Then creates a session from the page's form, in an organizer's time zone
 page filled in; the page shows the speaker URL once, and ffmpeg publishing
 to exactly that URL gets the session live. Deleting it from the page asks
 first, and the session is gone (404) and its publisher disconnected.
+Before that, the page edits it (check_edit): the form filled with its
+values, the title and speakers changed and the start kept, then
+rescheduled with a new passphrase; the connected speaker stays live.
 When Podium stops while the page is open, the page says it cannot reach
 it (the table would otherwise freeze, passing for the live state).
 Each row offers only what its state allows: end while live, publish once
@@ -108,6 +111,41 @@ def main(t):
     check_server_gone(t, pod)
 
 
+def check_edit(t, pod, token):
+    """Edit a session from the page: edit fills the form with its values
+    (the start in the organizer's time zone: saved untouched, it stays
+    14:30Z), save sends them; an empty passphrase keeps the speaker's. Then
+    reschedule it an hour later with a new passphrase: the page gives the
+    new URL, and the row the new start, in the organizer's time."""
+    def api_fields():
+        j = pod.get("/api/v1/sessions/" + NEW).json()
+        return {k: j.get(k) for k in ("title", "speakers", "format", "starts")}
+    moved = "Tooling panel (moved)"
+    ed = br.page(t, pod, "/organizer", "organizer-edit", tz="Europe/Berlin", fill=("#tok", token),
+                 click="#ed-" + NEW, then=[("fill", "#n-title", moved), ("fill", "#n-speakers", "Grace Hopper"),
+                                           ("click", "#n-create")], wait_text="Saved " + NEW)
+    want = {"title": moved, "speakers": ["Grace Hopper"], "format": "presentation",
+            "starts": "2026-12-24T14:30:00Z"}
+    h.check(api_fields() == want, "after the page's edit %s is %r, expected %r" % (NEW, api_fields(), want))
+    h.check("Dec 24, 03:30 PM" in (ed.get("text") or ""),
+            "the row does not show the start in the organizer's time (Thu, Dec 24, 03:30 PM):\n%s"
+            % ed.get("text"))
+    h.check("Send its speaker" not in (ed.get("text") or ""),
+            "an edit that kept the passphrase offered a new speaker URL:\n%s" % ed.get("text"))
+    ed = br.page(t, pod, "/organizer", "organizer-reschedule", tz="Europe/Berlin", fill=("#tok", token),
+                 click="#ed-" + NEW, then=[("fill", "#n-starts", "2026-12-24T16:30"),
+                                           ("fill", "#n-pass", "a-new-passphrase-1"), ("click", "#n-create")],
+                 wait_text="04:30 PM")      # the row, in the organizer's time, once redrawn
+    h.check("Saved " + NEW in (ed.get("text") or ""), "no 'Saved %s' after the reschedule:\n%s"
+            % (NEW, ed.get("text")))
+    want["starts"] = "2026-12-24T15:30:00Z"
+    h.check(api_fields() == want, "rescheduled from the page, %s is %r, expected %r (16:30 in Berlin)"
+            % (NEW, api_fields(), want))
+    h.check("passphrase=a-new-passphrase-1" in (ed.get("text") or ""),
+            "a new passphrase saved, but the page gave no URL with it:\n%s" % ed.get("text"))
+    h.note("edited from the page: %r" % api_fields())
+
+
 def check_server_gone(t, pod):
     """Podium stops while the page is open: the page says it cannot reach
     it, rather than showing the last state as if it were live."""
@@ -142,7 +180,8 @@ def check_new_session(t, pod, token):
                          ("#n-speakers", "Ada Lovelace, Alan Turing"), ("#n-starts", "2026-12-24T15:30")],
                    click="#n-create", wait_text="Tooling panel")    # its row, drawn after
     h.check("Send its speaker" in (made.get("text") or ""), "no speaker URL after create:\n%s" % made.get("text"))
-    check_buttons(made, {"p-" + SID, "u-" + SID, "d-" + NEW}, {"x-" + SID, "d-" + SID, "x-" + NEW, "p-" + NEW},
+    check_buttons(made, {"p-" + SID, "u-" + SID, "d-" + NEW, "ed-" + NEW},
+                  {"x-" + SID, "d-" + SID, "ed-" + SID, "x-" + NEW, "p-" + NEW},
                   "published config session and scheduled API session")
     j = pod.get("/api/v1/sessions/" + NEW).json()
     got = {k: j.get(k) for k in ("title", "speakers", "format", "starts", "source")}
@@ -159,6 +198,9 @@ def check_new_session(t, pod, token):
     h.wait_for(lambda: pod.get("/api/v1/sessions/" + NEW).json().get("live"), 15,
                "%s live with the URL the page gave" % NEW)
     h.note("the speaker URL the page gave got %s live: %s" % (NEW, url.split("passphrase=")[0] + "passphrase=..."))
+
+    check_edit(t, pod, token)
+    h.check(pub.poll() is None, "the publisher of %s stopped when the session was edited" % NEW)
 
     gone = br.page(t, pod, "/organizer", "organizer-delete", fill=("#tok", token), click="#d-" + NEW,
                    dialog="accept", wait_text="delete: ok")
