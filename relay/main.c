@@ -32,6 +32,7 @@
 #include "podium/pipeline.h"
 #include "podium/playlist.h"
 #include "podium/pull.h"
+#include "podium/reload.h"
 #include "podium/segmenter.h"
 #include "podium/session.h"
 #include "podium/store.h"
@@ -47,7 +48,9 @@ static void *second_signal(void *arg)
 {
     const sigset_t *sigs = arg;
     int sig = 0;
-    if (sigwait(sigs, &sig) == 0) {
+    while (sigwait(sigs, &sig) == 0) {
+        if (sig == SIGHUP)
+            continue;                   /* no reload while stopping */
         log_msg(LV_WARN, NULL, "\"second signal: exiting without waiting for the disk\" "
                 "signal=%s lost=\"segments and playlist updates still queued\"",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -478,6 +481,7 @@ static int load_admin_token(struct config *cfg)
     }
     free(cfg->admin_token);
     cfg->admin_token = strdup(tok);
+    cfg->admin_token_generated = true;
     return cfg->admin_token ? 0 : -1;
 }
 
@@ -645,6 +649,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -692,7 +697,13 @@ int main(int argc, char **argv)
     log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", registry_count(reg));
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        if (path)
+            reload_config(reg, cfgp, path);
+        else
+            log_msg(LV_WARN, NULL, "\"SIGHUP: no config file to reload (Podium runs on its "
+                    "embedded defaults)\"");
+    }
     log_msg(LV_INFO, NULL, "\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     ret = 0;
 

@@ -241,7 +241,8 @@ int session_update(struct session *s, const struct session_conf *conf)
     return 0;
 }
 
-int registry_add(struct registry *reg, const struct session_conf *conf, struct session **out)
+static int add(struct registry *reg, const struct session_conf *conf, bool from_api,
+               struct session **out)
 {
     struct session *s = NULL;
     pthread_mutex_lock(&reg->lock);
@@ -249,11 +250,21 @@ int registry_add(struct registry *reg, const struct session_conf *conf, struct s
      * a new one with the same id starts from scratch. */
     int ret = find_locked(reg, conf->id) ? REGISTRY_EXISTS : session_new(reg, conf, &s);
     if (ret == 0) {
-        s->from_api = true;
+        s->from_api = from_api;
         *out = s;
     }
     pthread_mutex_unlock(&reg->lock);
     return ret;
+}
+
+int registry_add(struct registry *reg, const struct session_conf *conf, struct session **out)
+{
+    return add(reg, conf, true, out);
+}
+
+int registry_add_config(struct registry *reg, const struct session_conf *conf, struct session **out)
+{
+    return add(reg, conf, false, out);
 }
 
 void registry_remove(struct registry *reg, struct session *s)

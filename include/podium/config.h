@@ -40,6 +40,8 @@ struct config {
     char *data_dir;
     enum access_mode access;
     char *admin_token;
+    bool admin_token_generated; /* admin_token empty in the file: read from or
+                                   written to data_dir/admin.token */
     enum hls_format hls_format;
     double segment_duration;    /* seconds */
     int window;                 /* segments in the live playlist */

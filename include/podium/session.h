@@ -160,6 +160,10 @@ enum registry_err {
  * session of the same id stays deleted; the new one starts from scratch. */
 int registry_add(struct registry *reg, const struct session_conf *conf, struct session **out);
 
+/* The same for a [session] a config reload added (not saved to
+ * sessions.json, not changed or deleted through the API). */
+int registry_add_config(struct registry *reg, const struct session_conf *conf, struct session **out);
+
 /* A short message for a registry_err. */
 const char *registry_strerror(int err);
 

@@ -1,0 +1,18 @@
+/* Config reload (SIGHUP): applies the [session] sections of the config
+ * file to the running registry without a restart, so an organizer can add
+ * a talk, move one or change a leaked passphrase while others are live. */
+#ifndef PODIUM_RELOAD_H
+#define PODIUM_RELOAD_H
+
+#include "podium/config.h"
+#include "podium/session.h"
+
+/* Re-reads path. A file with errors changes nothing (each error is logged).
+ * Otherwise sessions new in the file are added and changed ones updated
+ * (the next handshake uses a new passphrase; a publisher on stays on);
+ * sessions gone from the file, and [server]/[hls]/[srt]/[recording] keys
+ * that differ from running's, are logged as waiting for a restart.
+ * Returns 0 when the file was applied, -1 when it was refused. */
+int reload_config(struct registry *reg, const struct config *running, const char *path);
+
+#endif
