@@ -845,6 +845,13 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
     int port = atomic_load(&h->srt_port);
     if (port > 0)
         json_object_set_new(o, "srt_port", json_integer(port));
+    struct disk_space ds;
+    diskspace_get(h->env.disk, &ds);
+    if (organizer && ds.known)      /* the path tells how the host is laid out */
+        json_object_set_new(o, "disk", json_pack("{s:s, s:I, s:I, s:f, s:o}", "path", ds.path,
+            "free_bytes", (json_int_t)ds.free_bytes, "total_bytes", (json_int_t)ds.total_bytes,
+            "recording_bps", ds.recording_bps,
+            "seconds_left", ds.seconds_left < 0 ? json_null() : json_real(ds.seconds_left)));
     return json_reply(h, c, o);
 }
 
@@ -1307,6 +1314,14 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
                "# TYPE podium_publishers gauge\npodium_publishers %d\n", live);
     fprintf(f, "# HELP podium_sessions Sessions known.\n"
                "# TYPE podium_sessions gauge\npodium_sessions %zu\n", n);
+    struct disk_space ds;
+    diskspace_get(h->env.disk, &ds);
+    if (ds.known)
+        fprintf(f, "# HELP podium_disk_free_bytes Space left for recordings (data_dir/recordings).\n"
+                   "# TYPE podium_disk_free_bytes gauge\npodium_disk_free_bytes %" PRIu64 "\n"
+                   "# HELP podium_disk_size_bytes Size of the filesystem recordings go to.\n"
+                   "# TYPE podium_disk_size_bytes gauge\npodium_disk_size_bytes %" PRIu64 "\n",
+                ds.free_bytes, ds.total_bytes);
     fputs("# HELP podium_http_responses_total HTTP responses by status class.\n"
           "# TYPE podium_http_responses_total counter\n", f);
     for (int k = 0; k < ST_N; k++)
@@ -1835,6 +1850,7 @@ static const char organizer_html[] =
 "</style></head><body><h1>Organizer</h1>"
 "<p><label>Admin token <input id=\"tok\" type=\"password\" size=\"40\"></label>"
 " <span id=\"msg\"></span></p><p id=\"auth\" class=\"bad\"></p><p id=\"conn\" class=\"bad\"></p>"
+"<p id=\"disk\"></p>"
 "<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
 "<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
 "</tr></thead><tbody id=\"rows\"></tbody></table>"
@@ -1963,6 +1979,19 @@ LOCAL_TIMES_JS
 "    (s.source === 'api' ? btn('ed', 'edit(\\'' + id + '\\')', 'edit') +\n"
 "      btn('d', 'act(\\'' + id + '\\', \\'delete\\')', 'delete') : '');\n"
 "}\n"
+"// a disk that fills up leaves gaps in every recording: say so in time\n"
+"function showDisk(d) {\n"
+"  const p = el('disk');\n"
+"  if (!d) { p.textContent = ''; return; }\n"
+"  const gib = b => (b / 2 ** 30).toFixed(1) + ' GiB';\n"
+"  const left = d.seconds_left === null ? 'nothing is being recorded now'\n"
+"    : 'about ' + (d.seconds_left < 3600 ? Math.floor(d.seconds_left / 60) + ' min'\n"
+"                  : (d.seconds_left / 3600).toFixed(1) + ' h') +\n"
+"      ' of recording at the ' + (d.recording_bps / 1e6).toFixed(2) + ' Mb/s being recorded now';\n"
+"  p.textContent = 'Recording space: ' + gib(d.free_bytes) + ' free of ' + gib(d.total_bytes) +\n"
+"    ' in ' + d.path + ', ' + left + '.';\n"
+"  p.className = d.seconds_left !== null && d.seconds_left < 3600 ? 'bad' : '';\n"
+"}\n"
 "window.podium = { refreshes: 0 };\n"
 "let lostSince = null;\n"
 "async function refresh() {\n"
@@ -1984,6 +2013,7 @@ LOCAL_TIMES_JS
 "  conn.textContent = '';\n"
 "  rows.style.opacity = '';\n"
 "  if (j.srt_port) srtPort = j.srt_port;\n"
+"  showDisk(j.disk);\n"
 "  // a redrawn cell loses what is typed into it: keep that\n"
 "  const kept = {}, focused = document.activeElement;\n"
 "  document.querySelectorAll('#rows input').forEach(i => { if (i.value) kept[i.id] = i.value; });\n"

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "podium/config.h"
+#include "podium/diskspace.h"
 #include "podium/export.h"
 #include "podium/record.h"
 #include "podium/http.h"
@@ -76,6 +77,7 @@ struct app {
     struct config cfg;
     struct rec_writer *writer;
     struct registry *reg;
+    struct diskspace *disk;
     pthread_mutex_t lock;             /* stopping; wakes the housekeeper */
     pthread_cond_t wake;
     bool stopping;
@@ -323,11 +325,15 @@ static void *housekeeper(void *arg)
         size_t n = registry_list(app->reg, list, REGISTRY_MAX_SESSIONS);
         time_t now = time(NULL);
         int64_t now_ms = clock_mono_ms();
+        double recording_bps = 0;
         for (size_t i = 0; i < n; i++) {
             struct session *s = list[i];
             store_tick(s->win, now_ms);     /* held playlist requests time out */
             char addr[64];
             if (session_publisher(s, addr, sizeof(addr), NULL)) {
+                struct seg_stats ss = { 0 };
+                seg_get_stats(s->seg, &ss);
+                recording_bps += ss.last_bitrate;
                 check_link(s, addr, now_ms);
                 /* back within a second of the organizer's end: it still holds */
                 if (atomic_load(&s->end_requested)) {
@@ -361,6 +367,7 @@ static void *housekeeper(void *arg)
             /* a restream encoder pulling it should stop, as the players do */
             pull_drop_all(s->pull, "session ended");
         }
+        diskspace_update(app->disk, recording_bps);
         pthread_mutex_lock(&app->lock);
     }
     pthread_mutex_unlock(&app->lock);
@@ -662,6 +669,16 @@ int main(int argc, char **argv)
     if (ensure_dir(cfgp->data_dir) < 0 || lock_data_dir(cfgp->data_dir) < 0
         || load_admin_token(cfgp) < 0)
         goto out;
+    app.disk = diskspace_create(cfgp->data_dir);
+    if (!app.disk)
+        goto out;
+    diskspace_update(app.disk, 0);
+    struct disk_space ds;
+    diskspace_get(app.disk, &ds);
+    if (ds.known)
+        log_msg(LV_INFO, NULL, "\"recording space\" path=%s free_bytes=%llu total_bytes=%llu "
+                "hours_at_3.3_mbps=%.1f", ds.path, (unsigned long long)ds.free_bytes,
+                (unsigned long long)ds.total_bytes, (double)ds.free_bytes * 8 / 3.3e6 / 3600);
     app.writer = rec_writer_start(getenv("PODIUM_TEST_FAULT_ENOSPC"),
                                   getenv("PODIUM_TEST_FAULT_STALL"));
     if (!app.writer)
@@ -682,7 +699,7 @@ int main(int argc, char **argv)
             log_msg(LV_INFO, NULL, "\"sessions loaded\" file=%s count=%d", sj, n);
     }
     check_recordings(reg, cfgp->data_dir, cfgp->adhoc_sessions);
-    struct http_env env = { .writer = app.writer };
+    struct http_env env = { .writer = app.writer, .disk = app.disk };
     if (load_secret(cfgp, env.secret) < 0)
         goto out;
     keeper_started = pthread_create(&keeper, NULL, housekeeper, &app) == 0;
@@ -741,6 +758,7 @@ out:;
         pthread_join(watcher, NULL);
     }
     registry_free(&reg);
+    diskspace_free(&app.disk);
     config_free(cfgp);
     if (ret == 0)
         log_msg(LV_INFO, NULL, "\"stopped\"");

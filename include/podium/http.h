@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "podium/config.h"
+#include "podium/diskspace.h"
 #include "podium/record.h"
 #include "podium/session.h"
 #include "podium/token.h"
@@ -15,12 +16,13 @@ struct http;
 /* What the HTTP layer needs besides config and sessions. */
 struct http_env {
     struct rec_writer *writer;            /* state files (sessions, registrations) */
+    struct diskspace *disk;               /* space left for recordings */
     uint8_t secret[TOKEN_SECRET_LEN];     /* attendee token key */
 };
 
 /* Binds http_listen, logs `msg="listening" proto=http addr=...` and starts
- * the server's thread pool. NULL on failure (logged). cfg, reg and
- * env->writer must outlive the server; env is copied. */
+ * the server's thread pool. NULL on failure (logged). cfg, reg,
+ * env->writer and env->disk must outlive the server; env is copied. */
 struct http *http_start(const struct config *cfg, struct registry *reg,
                         const struct http_env *env);
 

@@ -1227,7 +1227,7 @@ def _on_sigterm(signum, _frame):
 
 
 SKIP_EXIT = 77     # ctest's SKIP_RETURN_CODE for the e2e tests (tests/CMakeLists.txt)
-_NETNS_ENV = "PODIUM_E2E_NETNS"
+_NS_ENV = "PODIUM_E2E_NS_"        # + NET or MOUNT: set inside the namespace
 
 
 def _loopback_up():
@@ -1241,36 +1241,43 @@ def _loopback_up():
         fcntl.ioctl(s, siocsifflags, struct.pack("16sH22x", b"lo", flags | iff_up))
 
 
-def _private_network(name):
+def _private_namespace(name, kind):
     """Re-executes this test (same PID, so ctest's timeout still reaches it)
-    inside a network namespace of its own, where fixed ports clash with
-    nothing else on the machine; inside it, brings up loopback. Exits
-    SKIP_EXIT when the kernel or the sandbox allows no namespace."""
-    if os.environ.get(_NETNS_ENV) == "1":
-        _loopback_up()
-        note("in a network namespace of its own")
+    inside a namespace of its own: kind "net" (unshare -rn: fixed ports
+    clash with nothing else on the machine; loopback brought up inside) or
+    "mount" (unshare -rm: the test may mount a small tmpfs, to fill a disk
+    for real). Exits SKIP_EXIT when the kernel or the sandbox allows none."""
+    flag = {"net": "-rn", "mount": "-rm"}[kind]
+    env = _NS_ENV + kind.upper()
+    if os.environ.get(env) == "1":
+        if kind == "net":
+            _loopback_up()
+        note("in a %s namespace of its own" % kind)
         return
     unshare = shutil.which("unshare")
-    probe = subprocess.run([unshare, "-rn", "true"], stdout=subprocess.DEVNULL,
+    probe = subprocess.run([unshare, flag, "true"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE) if unshare else None
     if probe is None or probe.returncode != 0:
         why = probe.stderr.decode("utf-8", "replace").strip() if probe else "no unshare in PATH"
-        print("SKIP %s: needs a network namespace of its own (unshare -rn): %s" % (name, why),
+        print("SKIP %s: needs a %s namespace of its own (unshare %s): %s" % (name, kind, flag, why),
               flush=True)
         sys.exit(SKIP_EXIT)
-    os.environ[_NETNS_ENV] = "1"
-    os.execv(unshare, [unshare, "-rn", sys.executable] + sys.argv)
+    os.environ[env] = "1"
+    os.execv(unshare, [unshare, flag, sys.executable] + sys.argv)
 
 
-def run(main, tools=("ffmpeg", "ffprobe"), private_network=False):
+def run(main, tools=("ffmpeg", "ffprobe"), private_network=False, private_mounts=False):
     """Run main(Test) and exit 0 on success, 1 with a message on failure.
     With private_network, in a network namespace of its own (for a podium
-    on fixed ports)."""
+    on fixed ports); with private_mounts, in a mount namespace of its own
+    (for a tmpfs the test mounts)."""
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     require_tools(list(tools))
     binary = find_binary()
     if private_network:
-        _private_network(name)
+        _private_namespace(name, "net")
+    if private_mounts:
+        _private_namespace(name, "mount")
     signal.signal(signal.SIGTERM, _on_sigterm)
     tmp = tempfile.mkdtemp(prefix="podium-%s-" % name)
     t = Test(name, tmp, binary)

@@ -26,7 +26,8 @@ When Podium stops while the page is open, the page says it cannot reach
 it (the table would otherwise freeze, passing for the live state).
 Each row offers only what its state allows: end while live, publish once
 the recording is finalized, unpublish once published, delete for API
-sessions (not config ones)."""
+sessions (not config ones). With the token the page says how much space
+is left for recordings."""
 import os
 import re
 import sys
@@ -78,6 +79,10 @@ def main(t):
     h.check("admin token:" not in text and "Type the admin token" not in text,
             "with the right token the page still has a token message:\n%s" % text)
     h.check(pub.poll() is None, "the publisher stopped before the page was checked")
+    disk = [l for l in text.splitlines() if l.startswith("Recording space: ")]
+    h.check(disk and " GiB free of " in disk[0] and os.path.join(pod.data_dir, "recordings") in disk[0],
+            "the page does not say the space left for recordings:\n%s" % text)
+    h.note("the page says: %s" % disk[0])
     check_buttons(org, {"x-" + SID}, {"p-" + SID, "u-" + SID, "d-" + SID}, "live config session")
 
     # end the talk from the page: a confirm() first, and "no" ends nothing.
