@@ -105,6 +105,8 @@ struct seg_file {
 
 struct http {
     const struct config *cfg;
+    pthread_mutex_t token_lock;           /* guards admin_token (a reload replaces it) */
+    char *admin_token;
     struct http_env env;
     char web_dir[PATH_MAX - 64];         /* hls.min.js and other assets */
     struct registry *reg;
@@ -253,7 +255,19 @@ static bool admin_bearer(struct http *h, const char *auth)
 {
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
         return false;
-    return token_equal(auth + 7, h->cfg->admin_token ? h->cfg->admin_token : "");
+    pthread_mutex_lock(&h->token_lock);
+    bool ok = token_equal(auth + 7, h->admin_token ? h->admin_token : "");
+    pthread_mutex_unlock(&h->token_lock);
+    return ok;
+}
+
+void http_set_admin_token(struct http *h, const char *token)
+{
+    char *copy = strdup(token);
+    pthread_mutex_lock(&h->token_lock);
+    free(h->admin_token);
+    h->admin_token = copy;          /* NULL (out of memory): nobody is organizer */
+    pthread_mutex_unlock(&h->token_lock);
 }
 
 static bool is_organizer(struct http *h, struct MHD_Connection *c)
@@ -2998,6 +3012,8 @@ static void http_free(struct http *h)
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
     pthread_mutex_destroy(&h->files_lock);
+    pthread_mutex_destroy(&h->token_lock);
+    free(h->admin_token);
     free(h);
 }
 
@@ -3016,6 +3032,8 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
     h->env = *env;
     h->started = time(NULL);
     pthread_mutex_init(&h->files_lock, NULL);
+    pthread_mutex_init(&h->token_lock, NULL);
+    h->admin_token = cfg->admin_token ? strdup(cfg->admin_token) : NULL;
     raise_fd_limit();
     const char *wd = getenv("PODIUM_WEB_DIR");
     snprintf(h->web_dir, sizeof(h->web_dir), "%s", wd && *wd ? wd : PODIUM_WEB_DIR_DEFAULT);

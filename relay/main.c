@@ -492,6 +492,36 @@ static int load_admin_token(struct config *cfg)
     return cfg->admin_token ? 0 : -1;
 }
 
+/* SIGHUP: the file's sessions (reload.c), and a new admin token, which an
+ * organizer whose token leaked (on a shared screen, say) must not wait for
+ * a restart to replace. */
+static void reload(struct config *cfg, struct registry *reg, struct http *http, const char *path)
+{
+    struct config next;
+    if (reload_config(reg, cfg, path, &next) < 0) {
+        config_free(&next);
+        return;
+    }
+    /* an empty admin_token means the one in data_dir/admin.token */
+    bool was_file = cfg->admin_token_generated, is_file = !*next.admin_token;
+    if (was_file != is_file || (!is_file && strcmp(cfg->admin_token, next.admin_token) != 0)) {
+        free(next.data_dir);            /* a new data_dir waits for a restart */
+        next.data_dir = strdup(cfg->data_dir);
+        if (next.data_dir && load_admin_token(&next) == 0) {
+            http_set_admin_token(http, next.admin_token);
+            free(cfg->admin_token);
+            cfg->admin_token = next.admin_token;
+            cfg->admin_token_generated = next.admin_token_generated;
+            next.admin_token = NULL;
+            log_msg(LV_INFO, NULL, "\"admin token replaced by config reload: the old one no longer "
+                    "works\" source=%s", is_file ? "data_dir/admin.token" : "config");
+        } else {
+            log_msg(LV_ERROR, NULL, "\"config reload: the admin token was not replaced\"");
+        }
+    }
+    config_free(&next);
+}
+
 static const struct pipeline_sink *sink_of(struct session *s)
 {
     return seg_sink(s->seg);
@@ -716,7 +746,7 @@ int main(int argc, char **argv)
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
         if (path)
-            reload_config(reg, cfgp, path);
+            reload(cfgp, reg, http, path);
         else
             log_msg(LV_WARN, NULL, "\"SIGHUP: no config file to reload (Podium runs on its "
                     "embedded defaults)\"");

@@ -25,14 +25,11 @@ static bool same_listen(const struct listen_addr *a, const struct listen_addr *b
  * segmenters and windows already made): logged, not applied. */
 static void server_keys(const struct config *run, const struct config *next)
 {
-    /* a token Podium generated is what an empty admin_token means */
-    const char *run_tok = run->admin_token_generated ? "" : run->admin_token;
     const struct { const char *key; bool changed; } keys[] = {
         { "[server] srt_listen", !same_listen(&run->srt_listen, &next->srt_listen) },
         { "[server] http_listen", !same_listen(&run->http_listen, &next->http_listen) },
         { "[server] data_dir", strcmp(run->data_dir, next->data_dir) != 0 },
         { "[server] access", run->access != next->access },
-        { "[server] admin_token", strcmp(run_tok, next->admin_token) != 0 },
         { "[hls] format", run->hls_format != next->hls_format },
         { "[hls] segment_duration", run->segment_duration != next->segment_duration },
         { "[hls] window", run->window != next->window },
@@ -110,13 +107,15 @@ static int apply_session(struct registry *reg, const struct session_conf *c)
     return 2;
 }
 
-int reload_config(struct registry *reg, const struct config *running, const char *path)
+int reload_config(struct registry *reg, const struct config *running, const char *path,
+                  struct config *out)
 {
     char *errs = NULL;
     size_t errs_len = 0;
     FILE *err = open_memstream(&errs, &errs_len);
     struct config next;
     int r = config_load(&next, path, err ? err : stderr);
+    *out = next;
     if (err)
         fclose(err);
     if (r < 0) {
@@ -125,7 +124,6 @@ int reload_config(struct registry *reg, const struct config *running, const char
         log_msg(LV_ERROR, NULL, "\"config reload refused: the file has errors (above); the "
                 "running sessions are unchanged\" config=%s", path);
         free(errs);
-        config_free(&next);
         return -1;
     }
     free(errs);
@@ -153,6 +151,5 @@ int reload_config(struct registry *reg, const struct config *running, const char
     }
     log_msg(LV_INFO, NULL, "\"config reloaded\" config=%s added=%d updated=%d unchanged=%d "
             "not_applied=%d removed_at_restart=%zu", path, count[1], count[2], count[0], failed, kept);
-    config_free(&next);
     return 0;
 }

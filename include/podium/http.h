@@ -30,6 +30,9 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
  * HTTP, and may have picked the port). */
 void http_set_srt_port(struct http *h, int port);
 
+/* Replaces the admin token (copied): the old one stops working at once. */
+void http_set_admin_token(struct http *h, const char *token);
+
 /* Stops serving (in-flight responses drop their references); frees. */
 void http_stop(struct http **h);
 

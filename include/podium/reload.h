@@ -7,12 +7,15 @@
 #include "podium/config.h"
 #include "podium/session.h"
 
-/* Re-reads path. A file with errors changes nothing (each error is logged).
+/* Re-reads path into *next (the caller frees it with config_free, in
+ * either case). A file with errors changes nothing (each error is logged).
  * Otherwise sessions new in the file are added and changed ones updated
  * (the next handshake uses a new passphrase; a publisher on stays on);
  * sessions gone from the file, and [server]/[hls]/[srt]/[recording] keys
- * that differ from running's, are logged as waiting for a restart.
+ * that differ from running's, are logged as waiting for a restart, except
+ * admin_token, which is the caller's to apply from *next.
  * Returns 0 when the file was applied, -1 when it was refused. */
-int reload_config(struct registry *reg, const struct config *running, const char *path);
+int reload_config(struct registry *reg, const struct config *running, const char *path,
+                  struct config *next);
 
 #endif

@@ -13,7 +13,9 @@ restart that would cut every live talk.
    and the speakers stay on.
 3. A session taken out of the file stays until a restart (ending a talk is
    the organizer's call), with a warn line; a [session] whose id an API
-   session holds is not applied, with a warn line."""
+   session holds is not applied, with a warn line.
+4. A new admin_token (the old one leaked) applies at once: the old one gets
+   401, the new one ends a talk; neither is logged."""
 import os
 import signal
 import sys
@@ -25,6 +27,7 @@ SID = "keynote"
 NEW = "lightning1"
 API = "api1"
 OLD_PASS, NEW_PASS = "keynote-secret-42", "keynote-secret-new"
+NEW_TOKEN = "replaced-admin-token-0123456789"
 
 
 def reload(pod, text, msg):
@@ -112,6 +115,21 @@ def main(t):
     h.check(pod.api(API).get("title") == "API talk", "the config file's [session %s] replaced the API's" % API)
     h.note("after three reloads: %s %r, %s live, %s %r" % (SID, pod.api(SID).get("title"), NEW, API,
                                                            pod.api(API).get("title")))
+
+    # 4. the admin token leaked: a new one in the file replaces it at once
+    old_auth = pod.admin_auth()
+    rec = reload(pod, pod.config_text().replace("[server]\n", "[server]\nadmin_token = %s\n" % NEW_TOKEN),
+                 "config reloaded")
+    h.check(log_has(pod, "info", "admin token replaced by config reload"), "no 'admin token replaced' line")
+    h.check(NEW_TOKEN not in pod.log_text() and old_auth["Authorization"][7:] not in pod.log_text(),
+            "the log shows an admin token")
+    end = "/api/v1/sessions/%s/end" % NEW
+    r = pod.request("POST", end, headers=old_auth, data=b"")
+    h.check(r.status == 401, "the replaced admin token still works: POST end -> %d" % r.status)
+    h.check(pod.api(NEW).get("live"), "a request with the replaced token ended %s" % NEW)
+    r = pod.request("POST", end, headers={"Authorization": "Bearer " + NEW_TOKEN}, data=b"")
+    h.check(r.status in (200, 202), "the new admin token: POST end -> %d %s" % (r.status, r.body[:200]))
+    h.wait_for(lambda: not pod.api(NEW).get("live"), 15, "%s ended with the new admin token" % NEW)
 
 
 if __name__ == "__main__":
