@@ -27,7 +27,7 @@ it (the table would otherwise freeze, passing for the live state).
 Each row offers only what its state allows: end while live, publish once
 the recording is finalized, unpublish once published, delete for API
 sessions (not config ones). With the token the page says how much space
-is left for recordings."""
+is left for recordings, and a published recording's row links its MP4."""
 import os
 import re
 import sys
@@ -188,6 +188,12 @@ def check_new_session(t, pod, token):
     check_buttons(made, {"p-" + SID, "u-" + SID, "d-" + NEW, "ed-" + NEW},
                   {"x-" + SID, "d-" + SID, "ed-" + SID, "x-" + NEW, "p-" + NEW},
                   "published config session and scheduled API session")
+    mp4 = "/vod/%s/%s.mp4" % (SID, SID)
+    h.check(any(l.get("href") == mp4 for l in made.get("links", [])),
+            "no link to the published MP4 %s: %r" % (mp4, made.get("links")))
+    r = pod.get(mp4)
+    h.check(r.status == 200 and r.header("Content-Type") == "video/mp4",
+            "the page's MP4 link: %d %s" % (r.status, r.header("Content-Type")))
     j = pod.get("/api/v1/sessions/" + NEW).json()
     got = {k: j.get(k) for k in ("title", "speakers", "format", "starts", "source")}
     want = {"title": "Tooling panel", "speakers": ["Ada Lovelace", "Alan Turing"], "format": "presentation",
