@@ -683,6 +683,22 @@ static const char *session_state(struct session *s)
     return state_of(s, live, &rs, &es, ws.segments);
 }
 
+/* What a publisher sends, as relayed; a kind it does not send is null. */
+static json_t *media_json(const struct seg_media *m)
+{
+    if (!m->on)
+        return json_null();
+    json_t *v = !m->video[0] ? json_null()
+        : json_pack("{s:s, s:i, s:i, s:o, s:o}", "codec", m->video, "width", m->width,
+                    "height", m->height, "fps", m->fps > 0 ? json_real(m->fps) : json_null(),
+                    "keyframe_interval_s",
+                    m->keyframe_interval > 0 ? json_real(m->keyframe_interval) : json_null());
+    json_t *a = !m->audio[0] ? json_null()
+        : json_pack("{s:s, s:i, s:i}", "codec", m->audio, "sample_rate", m->sample_rate,
+                    "channels", m->channels);
+    return json_pack("{s:o, s:o}", "video", v, "audio", a);
+}
+
 /* A new JSON object for s. The publisher's address is a speaker's IP:
  * organizers only. Caller owns the object. */
 static json_t *session_json(struct http *h, struct session *s, bool organizer)
@@ -754,6 +770,7 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
             json_object_set_new(l, "rcvbuf_ms", json_integer(ls.rcvbuf_ms));
             json_object_set_new(p, "srt", l);
         }
+        json_object_set_new(p, "media", media_json(&ss.media));
         json_object_set_new(o, "publisher", p);
     } else {
         json_object_set_new(o, "publisher", json_null());
@@ -859,6 +876,8 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
     int port = atomic_load(&h->srt_port);
     if (port > 0)
         json_object_set_new(o, "srt_port", json_integer(port));
+    /* what a speaker's keyframe interval should match */
+    json_object_set_new(o, "segment_duration", json_real(h->cfg->segment_duration));
     struct disk_space ds;
     diskspace_get(h->env.disk, &ds);
     if (organizer && ds.known)      /* the path tells how the host is laid out */
@@ -2006,6 +2025,20 @@ LOCAL_TIMES_JS
 "    ' in ' + d.path + ', ' + left + '.';\n"
 "  p.className = d.seconds_left !== null && d.seconds_left < 3600 ? 'bad' : '';\n"
 "}\n"
+"// what the speaker sends, and what to ask them to change before the talk\n"
+"let segDur = 2;\n"
+"function media(m) {\n"
+"  if (!m) return '';\n"
+"  const v = m.video, a = m.audio, bad = t => '<span class=\"bad\">' + t + '</span>';\n"
+"  const k = v && v.keyframe_interval_s;\n"
+"  return '<br>' + (v ? esc(v.codec + ' ' + v.width + 'x' + v.height) +\n"
+"      (v.fps ? ' ' + v.fps.toFixed(v.fps %% 1 ? 2 : 0) + ' fps' : '') +\n"
+"      (k ? (k > segDur + 0.5 ? ', ' + bad('keyframe every ' + k.toFixed(1) + ' s: ask for ' +\n"
+"            Math.max(1, Math.round(segDur)) + ' s') : ', keyframe every ' + k.toFixed(1) + ' s') : '')\n"
+"      : bad('no video')) + '<br>' +\n"
+"    (a ? esc(a.codec + ' ' + (a.sample_rate / 1000) + ' kHz ' + (a.channels === 1 ? 'mono' :\n"
+"         a.channels === 2 ? 'stereo' : a.channels + ' ch')) : bad('no audio'));\n"
+"}\n"
 "window.podium = { refreshes: 0 };\n"
 "let lostSince = null;\n"
 "async function refresh() {\n"
@@ -2027,6 +2060,7 @@ LOCAL_TIMES_JS
 "  conn.textContent = '';\n"
 "  rows.style.opacity = '';\n"
 "  if (j.srt_port) srtPort = j.srt_port;\n"
+"  if (j.segment_duration) segDur = j.segment_duration;\n"
 "  showDisk(j.disk);\n"
 "  // a redrawn cell loses what is typed into it: keep that\n"
 "  const kept = {}, focused = document.activeElement;\n"
@@ -2046,7 +2080,7 @@ LOCAL_TIMES_JS
 "        (s.starts ? '<br><time datetime=\"' + esc(s.starts) + '\">' + esc(s.starts) + '</time>' : '') +\n"
 "        '<br><span class=\"url\">' + esc(speakerUrl(s.id, 'PASSPHRASE')) + '</span>',\n"
 "      esc(s.state),\n"
-"      p ? esc(p.address || 'connected since ' + p.since.slice(11, 16) + ' UTC') : '',\n"
+"      p ? esc(p.address || 'connected since ' + p.since.slice(11, 16) + ' UTC') + media(p.media) : '',\n"
 "      p ? (s.bitrate_bps / 1e6).toFixed(2) + ' Mb/s' : '',\n"
 "      bad ? '<span class=\"bad\">' + link + '</span>' : link,\n"
 "      String(s.viewers),\n"

@@ -119,6 +119,10 @@ struct segmenter {
     /* stats */
     uint64_t segments, bytes_out, dropped;
     double last_bitrate;
+    /* the current publisher's keyframes (90 kHz): the organizer sees the
+     * interval, and a long one (OBS's "auto" is ~8 s) is logged once */
+    int64_t key_last, key_interval;
+    bool key_seen, key_logged;
 };
 
 /* ---------------------------------------------------------------- cuts */
@@ -969,6 +973,8 @@ static int sink_begin(void *opaque, uint32_t gen, const AVFormatContext *ic,
     if (s->gen)
         end_publisher(s);                /* taken over mid-segment */
     memset(s->tracks, 0, sizeof(s->tracks));
+    s->key_seen = s->key_logged = false;
+    s->key_interval = 0;
     s->origin_set = false;
     memset(&s->tl, 0, sizeof(s->tl));
     s->jumps_logged = 0;
@@ -993,6 +999,25 @@ static void sink_end(void *opaque, uint32_t gen)
     if (s->gen == gen)
         end_publisher(s);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Segments are cut on keyframes: with an interval well over
+ * segment_duration every segment is that long, and viewers lag further
+ * behind. Said once per publisher, with what the speaker should change. */
+static void note_keyframe(struct segmenter *s, int64_t dts)
+{
+    if (s->key_seen && dts > s->key_last)
+        s->key_interval = dts - s->key_last;
+    s->key_last = dts;
+    s->key_seen = true;
+    double iv = (double)s->key_interval / SEG_CLOCK;
+    if (!s->key_logged && iv > 2 * s->segment_duration && iv > s->segment_duration + 1) {
+        s->key_logged = true;
+        log_msg(LV_WARN, s->id, "\"keyframes far apart: segments are as long, and viewers further "
+                "behind; ask the speaker for a keyframe interval of %.0f s (OBS: Output > "
+                "Keyframe Interval)\" peer=%s keyframe_interval_s=%.2f segment_duration_s=%.2f",
+                s->segment_duration < 1 ? 1 : s->segment_duration, s->peer, iv, s->segment_duration);
+    }
 }
 
 /* pts - dts of a frame (its reorder delay), 0 when unknown or absurd. */
@@ -1091,6 +1116,8 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         s->ref_last = dts;
         s->ref_seen = true;
     }
+    if (ref && s->has_video && key)
+        note_keyframe(s, dts);
 
     bool cut_done = false;
     bool ts_change = check_params(s, o, pkt, key);
@@ -1303,5 +1330,23 @@ void seg_get_stats(struct segmenter *s, struct seg_stats *out)
     out->packets_dropped = s->dropped;
     out->target = s->cut.target;
     out->last_bitrate = s->last_bitrate;
+    struct seg_media *m = &out->media;
+    memset(m, 0, sizeof(*m));
+    for (unsigned o = 0; s->gen && s->oc && o < s->oc->nb_streams; o++) {
+        const AVCodecParameters *par = s->oc->streams[o]->codecpar;
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO && !m->video[0]) {
+            snprintf(m->video, sizeof(m->video), "%s", avcodec_get_name(par->codec_id));
+            m->width = par->width;
+            m->height = par->height;
+            if (s->tracks[o].gap > 0)
+                m->fps = (double)SEG_CLOCK / (double)s->tracks[o].gap;
+            m->keyframe_interval = (double)s->key_interval / SEG_CLOCK;
+        } else if (par->codec_type == AVMEDIA_TYPE_AUDIO && !m->audio[0]) {
+            snprintf(m->audio, sizeof(m->audio), "%s", avcodec_get_name(par->codec_id));
+            m->sample_rate = par->sample_rate;
+            m->channels = par->ch_layout.nb_channels;
+        }
+        m->on = true;
+    }
     pthread_mutex_unlock(&s->lock);
 }

@@ -130,12 +130,26 @@ const struct pipeline_sink *seg_sink(struct segmenter *s);
  * it then carries a discontinuity. Call before the first publisher. */
 void seg_continue_from(struct segmenter *s, uint64_t next_seq);
 
+/* What the current publisher sends, as relayed (after any change of
+ * parameters mid-stream): for the organizer, who asks a speaker to fix
+ * their encoder before the talk rather than after. */
+struct seg_media {
+    bool on;                   /* a publisher's streams are being relayed */
+    char video[16];            /* codec name, "" when none */
+    int width, height;
+    double fps;                /* from the last frame's duration, 0 unknown */
+    double keyframe_interval;  /* s between the last two keyframes, 0 unknown */
+    char audio[16];            /* codec name, "" when none */
+    int sample_rate, channels;
+};
+
 struct seg_stats {
     uint64_t segments;         /* produced so far */
     uint64_t bytes_out;
     uint64_t packets_dropped;  /* before the first keyframe, unusable */
     int target;
     double last_bitrate;       /* bits/s of the last segment */
+    struct seg_media media;
 };
 void seg_get_stats(struct segmenter *s, struct seg_stats *out);
 

@@ -27,7 +27,9 @@ it (the table would otherwise freeze, passing for the live state).
 Each row offers only what its state allows: end while live, publish once
 the recording is finalized, unpublish once published, delete for API
 sessions (not config ones). With the token the page says how much space
-is left for recordings, and a published recording's row links its MP4."""
+is left for recordings, and a published recording's row links its MP4;
+the publisher cell says what the speaker sends (codecs, size, frame rate,
+keyframe interval)."""
 import os
 import re
 import sys
@@ -60,8 +62,14 @@ def main(t):
     h.check(listed.get("organizer") is True, "session list with the admin token: organizer %r, expected "
             "true" % listed.get("organizer"))
 
-    anon = br.page(t, pod, "/organizer", "organizer-no-token", wait_text="connected since")
+    # the publisher cell: since when, then what the speaker sends (its
+    # keyframe interval is known from the second keyframe on)
+    anon = br.page(t, pod, "/organizer", "organizer-no-token", wait_text="keyframe every")
     text = anon.get("text") or ""
+    h.check("connected since" in text, "the publisher cell does not say since when:\n%s" % text)
+    h.check("h264 640x360 30 fps, keyframe every 1.0 s" in text and "aac 48 kHz mono" in text,
+            "the page does not say what the speaker sends (h264 640x360 30 fps, keyframe every 1.0 s; "
+            "aac 48 kHz mono):\n%s" % text)
     h.check(addr not in text,
             "the organizer page shows the publisher address %s without the admin token:\n%s" % (addr, text))
     h.check("undefined" not in text, "the organizer page shows 'undefined':\n%s" % text)
