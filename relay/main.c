@@ -492,13 +492,37 @@ static int load_admin_token(struct config *cfg)
     return cfg->admin_token ? 0 : -1;
 }
 
+/* A session taken out of the config file goes when nothing of it would be
+ * lost: no publisher, nothing live, no recording (a cancelled talk). */
+static bool remove_if_unused(struct session *s, void *opaque)
+{
+    struct registry *reg = opaque;
+    struct rec_stats rs;
+    struct store_stats ws;
+    char addr[64];
+    rec_get_stats(s->rec, &rs);
+    store_get_stats(s->win, &ws);
+    if (session_publisher(s, addr, sizeof(addr), NULL) || rs.exists || ws.segments > 0)
+        return false;
+    registry_remove(reg, s);
+    /* a speaker who connected just now, to a talk the file cancels */
+    pthread_mutex_lock(&s->lock);
+    int sock = s->publisher_sock;
+    pthread_mutex_unlock(&s->lock);
+    if (sock != NO_PUBLISHER)
+        ingest_kick(sock);
+    store_window_retire(s->win);    /* answers held playlist requests */
+    pull_close_all(s->pull, "session removed from the config");
+    return true;
+}
+
 /* SIGHUP: the file's sessions (reload.c), and a new admin token, which an
  * organizer whose token leaked (on a shared screen, say) must not wait for
  * a restart to replace. */
 static void reload(struct config *cfg, struct registry *reg, struct http *http, const char *path)
 {
     struct config next;
-    if (reload_config(reg, cfg, path, &next) < 0) {
+    if (reload_config(reg, cfg, path, &next, remove_if_unused, reg) < 0) {
         config_free(&next);
         return;
     }

@@ -108,7 +108,7 @@ static int apply_session(struct registry *reg, const struct session_conf *c)
 }
 
 int reload_config(struct registry *reg, const struct config *running, const char *path,
-                  struct config *out)
+                  struct config *out, reload_remove_fn remove, void *opaque)
 {
     char *errs = NULL;
     size_t errs_len = 0;
@@ -136,20 +136,28 @@ int reload_config(struct registry *reg, const struct config *running, const char
         else
             count[k]++;
     }
-    /* Ending a talk and hiding its recording is the organizer's call (the
-     * end button), not a side effect of tidying the file. */
+    /* A cancelled talk goes; one that streamed stays: ending a talk and
+     * hiding its recording is the organizer's call (the end button), not
+     * a side effect of tidying the file. */
     struct session *list[REGISTRY_MAX_SESSIONS];
-    size_t n = registry_list(reg, list, REGISTRY_MAX_SESSIONS), kept = 0;
+    size_t n = registry_list(reg, list, REGISTRY_MAX_SESSIONS), kept = 0, removed = 0;
     for (size_t i = 0; i < n; i++) {
         struct session_info in;
         session_info(list[i], &in);
         if (in.from_api || in.adhoc || config_find_session(&next, list[i]->id))
             continue;
+        if (remove(list[i], opaque)) {
+            removed++;
+            log_msg(LV_INFO, list[i]->id, "\"session removed by config reload (it never streamed)\"");
+            continue;
+        }
         kept++;
-        log_msg(LV_WARN, list[i]->id, "\"config reload: session no longer in the config file; it "
-                "stays until Podium restarts (end it from the organizer page or the API)\"");
+        log_msg(LV_WARN, list[i]->id, "\"config reload: session no longer in the config file, but it "
+                "has streamed; it stays, with its recording, until Podium restarts (end it from the "
+                "organizer page or the API)\"");
     }
     log_msg(LV_INFO, NULL, "\"config reloaded\" config=%s added=%d updated=%d unchanged=%d "
-            "not_applied=%d removed_at_restart=%zu", path, count[1], count[2], count[0], failed, kept);
+            "removed=%zu not_applied=%d removed_at_restart=%zu", path, count[1], count[2], count[0],
+            removed, failed, kept);
     return 0;
 }

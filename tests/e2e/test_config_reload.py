@@ -11,9 +11,11 @@ restart that would cut every live talk.
 2. A file with errors changes nothing: each error is logged with its file
    and line, then "config reload refused"; the sessions stay as they were
    and the speakers stay on.
-3. A session taken out of the file stays until a restart (ending a talk is
-   the organizer's call), with a warn line; a [session] whose id an API
-   session holds is not applied, with a warn line.
+3. A session taken out of the file that has streamed stays until a
+   restart (ending a talk is the organizer's call), with a warn line; one
+   that never streamed (a cancelled talk) goes: 404, off the conference
+   page, its speaker refused. A [session] whose id an API session holds is
+   not applied, with a warn line.
 4. A new admin_token (the old one leaked) applies at once: the old one gets
    401, the new one ends a talk; neither is logged."""
 import os
@@ -26,6 +28,7 @@ import harness as h  # noqa: E402
 SID = "keynote"
 NEW = "lightning1"
 API = "api1"
+GONE = "cancelled1"
 OLD_PASS, NEW_PASS = "keynote-secret-42", "keynote-secret-new"
 NEW_TOKEN = "replaced-admin-token-0123456789"
 
@@ -61,10 +64,11 @@ def main(t):
     text = (base.replace("title = Opening keynote", "title = Opening keynote (moved to hall B)")
             .replace(OLD_PASS, NEW_PASS).replace("close_after = 60", "close_after = 30")
             + "[session %s]\ntitle = Lightning one\npassphrase = lightning-pass-1\n"
-              "starts = 2026-12-24T15:30:00+01:00\n" % NEW)
+              "starts = 2026-12-24T15:30:00+01:00\n" % NEW
+            + "[session %s]\ntitle = A talk to be cancelled\npassphrase = cancelled-pass-1\n" % GONE)
     rec = reload(pod, text, "config reloaded")
-    h.check((rec.get("added"), rec.get("updated")) == ("1", "1"),
-            "config reloaded added=%s updated=%s, expected 1 and 1" % (rec.get("added"), rec.get("updated")))
+    h.check((rec.get("added"), rec.get("updated")) == ("2", "1"),
+            "config reloaded added=%s updated=%s, expected 2 and 1" % (rec.get("added"), rec.get("updated")))
     h.check(log_has(pod, "info", "session updated by config reload", SID),
             "no 'session updated by config reload' line for %s" % SID)
     h.check(log_has(pod, "warn", "close_after changed"), "the changed close_after was not logged as "
@@ -106,10 +110,15 @@ def main(t):
     rec = reload(pod, base.replace(OLD_PASS, NEW_PASS).replace("title = Opening keynote",
                                                                 "title = Opening keynote (moved to hall B)")
                  + "[session %s]\ntitle = Not the API's\npassphrase = config-pass-123\n" % API, "config reloaded")
-    h.check(rec.get("removed_at_restart") == "1" and rec.get("not_applied") == "1",
-            "config reloaded removed_at_restart=%s not_applied=%s, expected 1 and 1"
-            % (rec.get("removed_at_restart"), rec.get("not_applied")))
+    h.check((rec.get("removed"), rec.get("removed_at_restart"), rec.get("not_applied")) == ("1", "1", "1"),
+            "config reloaded removed=%s removed_at_restart=%s not_applied=%s, expected 1, 1 and 1"
+            % (rec.get("removed"), rec.get("removed_at_restart"), rec.get("not_applied")))
     h.check(log_has(pod, "warn", "no longer in the config file", NEW), "no warn line for %s taken out" % NEW)
+    h.check(pod.get("/api/v1/sessions/" + GONE).status == 404, "%s, never streamed, is still there after "
+            "it was taken out of the file" % GONE)
+    h.check(GONE not in pod.get("/").body.decode(), "the conference page still lists %s" % GONE)
+    bad = pod.publish(GONE, duration=5, passphrase="cancelled-pass-1")
+    h.check(bad.wait(15) != 0, "a speaker got into %s after it was taken out of the file" % GONE)
     h.check(log_has(pod, "warn", "created through the API", API), "no warn line for the [session %s]" % API)
     h.check(pod.api(NEW).get("live") and lit.poll() is None, "%s, taken out of the file, was ended" % NEW)
     h.check(pod.api(API).get("title") == "API talk", "the config file's [session %s] replaced the API's" % API)
