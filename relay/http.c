@@ -1194,13 +1194,18 @@ static char *home_text(struct http *h, size_t *out_len)
     if (h->cfg->access == ACCESS_REGISTERED)
         fputs("<p>Attendance is free; the player asks you to register once.</p>", f);
     static const char *const titles[] = { "Live now", "Upcoming", "Recordings" };
+    time_t now = time(NULL);
     for (int sec = 0; sec < 3; sec++) {
         int shown = 0;
         fprintf(f, "<h2>%s</h2><ul id=\"%s\">", titles[sec],
                 sec == 0 ? "live" : sec == 1 ? "upcoming" : "recordings");
         for (size_t i = 0; i < n; i++) {
+            /* a talk whose slot passed without it (cancelled, moved
+             * without a word) would head the list for the rest of the
+             * conference */
+            time_t close = session_slot_close(&l[i].in);
             bool want = sec == 0 ? strcmp(l[i].state, "live") == 0
-                      : sec == 1 ? strcmp(l[i].state, "scheduled") == 0
+                      : sec == 1 ? strcmp(l[i].state, "scheduled") == 0 && (!close || now <= close)
                       : strcmp(l[i].state, "published") == 0;
             if (want) {
                 session_item(f, &l[i], sec == 0);

@@ -232,8 +232,8 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion,
     session_info(s, &in);
     if (publish && in.ingest_strict) {
         time_t now = time(NULL);
-        time_t open_at = in.starts - 30 * 60;
-        time_t close_at = in.starts + config_format_minutes(in.format) * 60 + 30 * 60;
+        time_t open_at = in.starts - SESSION_SLOT_MARGIN_S;
+        time_t close_at = session_slot_close(&in);
         if (now < open_at || now > close_at) {
             char when[32];
             struct tm tm;

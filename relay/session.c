@@ -216,6 +216,13 @@ void session_info(struct session *s, struct session_info *out)
     pthread_mutex_unlock(&s->lock);
 }
 
+time_t session_slot_close(const struct session_info *in)
+{
+    if (!in->starts)
+        return 0;
+    return in->starts + config_format_minutes(in->format) * 60 + SESSION_SLOT_MARGIN_S;
+}
+
 int session_update(struct session *s, const struct session_conf *conf)
 {
     char *title = dup_or_null(conf->title ? conf->title : s->id);

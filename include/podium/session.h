@@ -144,6 +144,15 @@ struct session_info {
 };
 void session_info(struct session *s, struct session_info *out);
 
+/* A slot's margin: ingest_window = strict lets a speaker in this long
+ * before and after the slot, and the conference page lists a talk that has
+ * not started as upcoming until the end of it (a speaker running late). */
+#define SESSION_SLOT_MARGIN_S (30 * 60)
+
+/* The end of a scheduled session's slot, margin included; 0 when it has no
+ * start time. */
+time_t session_slot_close(const struct session_info *in);
+
 /* Replaces the descriptive fields (copies conf's strings). 0 or -1 (ENOMEM). */
 int session_update(struct session *s, const struct session_conf *conf);
 
