@@ -29,7 +29,7 @@ the recording is finalized, unpublish once published, delete for API
 sessions (not config ones). With the token the page says how much space
 is left for recordings, and a published recording's row links its MP4;
 the publisher cell says what the speaker sends (codecs, size, frame rate,
-keyframe interval)."""
+keyframe interval). Rows go live, upcoming, to publish, published."""
 import os
 import re
 import sys
@@ -193,6 +193,11 @@ def check_new_session(t, pod, token):
                          ("#n-speakers", "Ada Lovelace, Alan Turing"), ("#n-starts", "2026-12-24T15:30")],
                    click="#n-create", wait_text="Tooling panel")    # its row, drawn after
     h.check("Send its speaker" in (made.get("text") or ""), "no speaker URL after create:\n%s" % made.get("text"))
+    # rows by state: the upcoming panel2 before the published keynote,
+    # though created after it
+    rows = [l.get("href") for l in made.get("links", []) if l.get("href", "").startswith("/watch/")]
+    h.check(rows == ["/watch/" + NEW, "/watch/" + SID], "rows in the order %r, expected the upcoming %s "
+            "before the published %s" % (rows, NEW, SID))
     check_buttons(made, {"p-" + SID, "u-" + SID, "d-" + NEW, "ed-" + NEW},
                   {"x-" + SID, "d-" + SID, "ed-" + SID, "x-" + NEW, "p-" + NEW},
                   "published config session and scheduled API session")
