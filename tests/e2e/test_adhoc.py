@@ -13,7 +13,8 @@ the machine allows none).
   naming the peer and makes no session; a publisher that sends a
   passphrase is refused with a warn line saying the session has none, and
   to an id no session has yet it leaves no session behind;
-- PATCH and DELETE of an ad-hoc session answer 409 saying why;
+- PATCH and DELETE of an ad-hoc session answer 409 saying why; SIGHUP
+  (a config reload) logs that there is no file, and changes nothing;
 - SIGTERM: exit 0, both recordings finalized in ./data/recordings;
 - restarted in the same folder, both sessions come back from their
   recordings (log line; the organizer sees them ended, recording
@@ -26,6 +27,7 @@ the machine allows none).
   config session with its published recording, and one warn line names
   the other's recording as not served."""
 import os
+import signal
 import stat
 import sys
 
@@ -101,6 +103,14 @@ def check_api(pod):
         err = r.json().get("error", "")
         h.check("ad-hoc" in err, "%s 409 says %r, expected it to name the ad-hoc session" % (method, err))
     h.check(pod.api(TALK)["title"] == TALK, "the refused PATCH changed the title")
+    # a reload has no file to read: said, and nothing else happens
+    os.kill(pod.proc.pid, signal.SIGHUP)
+    h.wait_for(lambda: pod.log_lines_matching(lambda f, l: f.get("level") == "warn"
+                                              and "SIGHUP: no config file" in f.get("msg", "")),
+               10, "a warn line saying SIGHUP has no config file to reload")
+    pod.assert_running()
+    h.check(sorted(s["id"] for s in pod.get("/api/v1/sessions").json()["sessions"]) == sorted(listed),
+            "SIGHUP changed the ad-hoc sessions")
 
 
 def recorded(pod, sid):
