@@ -13,6 +13,8 @@
   the speaker comes back and the page says Live again; the organizer then
   ends the talk, and the page says it has ended once
   played out;
+- a talk past its start that has not started: its page says when it was
+  due (in the attendee's time zone) and that it has not started yet;
 - the home page (GET /): a second session's speaker starts after the page
   has loaded, and the same page, not reloaded, lists it with a LIVE mark,
   its title (HTML-escaped by podium, so it reads back verbatim), its start
@@ -38,6 +40,7 @@ SID = "keynote"
 TITLE = "Opening Keynote: Q&A <live>"
 SPEAKERS = "Ada Lovelace, Alan Turing"
 LIGHTNING, LIGHTNING_TITLE = "lightning", "Five minutes on SRT: Q&A <live>"
+DELAYED = "delayed"
 
 
 def check_about(pod, starts):
@@ -57,8 +60,11 @@ def main(t):
     pod = t.podium({SID: {"title": TITLE, "passphrase": "keynote-secret-42", "speakers": SPEAKERS,
                           "format": "presentation", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")},
                     LIGHTNING: {"title": LIGHTNING_TITLE, "passphrase": "lightning-secret-42",
-                                "format": "lightning", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")}})
+                                "format": "lightning", "starts": starts.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                    DELAYED: {"title": "Running late", "passphrase": "delayed-secret-42", "format": "lightning",
+                              "starts": (starts - datetime.timedelta(minutes=65)).strftime("%Y-%m-%dT%H:%M:%SZ")}})
     check_about(pod, starts)
+    check_delayed(t, pod, starts - datetime.timedelta(minutes=65))
 
     # The attendee is early: the speaker starts once the page says so; once
     # the page has played, the speaker's connection drops (the encoder
@@ -123,6 +129,18 @@ def main(t):
     h.check("LIVE " + TITLE not in text, "home page lists the ended %s as LIVE:\n%s" % (SID, text))
     watch = [l for l in home.get("links", []) if l.get("href") == "/watch/%s" % LIGHTNING]
     h.check(watch, "home page has no link to /watch/%s: %r" % (LIGHTNING, home.get("links")))
+
+
+def check_delayed(t, pod, due):
+    """A talk past its start that has not started says so, with the time it
+    was due (in the attendee's time zone), rather than a plain "not started
+    yet" that leaves attendees blaming their own connection."""
+    local = (due + datetime.timedelta(hours=5, minutes=30)).strftime("%I:%M %p")
+    res = br.page(t, pod, "/watch/" + DELAYED, "watch-delayed", tz="Asia/Kolkata", wait_text="was due to start")
+    line = [l for l in (res.get("text") or "").splitlines() if "was due to start" in l]
+    h.check(line and ("at %s and has not started yet" % local) in line[0],
+            "the page of a talk 5 minutes late says %r, expected it was due at %s (Asia/Kolkata)" % (line, local))
+    h.note("a late talk's page says: %s" % line[0])
 
 
 if __name__ == "__main__":
