@@ -270,3 +270,12 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
     h.check(os.path.isfile(shot), "no screenshot written to %s" % shot)
     h.note("%s: title %r, %d links, screenshot %s" % (path, res.get("title"), len(res.get("links", [])), shot))
     return res
+
+
+def check_buttons(res, present, absent, what):
+    """The organizer page offers only the actions a session's state allows
+    (end while live, publish once finalized, unpublish once published, edit
+    and delete for API sessions): res, page()'s result, lists the buttons."""
+    got = set(res.get("buttons") or [])
+    h.check(present <= got and not (absent & got), "%s: buttons %s, expected %s and none of %s"
+            % (what, sorted(got), sorted(present), sorted(absent)))
