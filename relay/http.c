@@ -2594,7 +2594,8 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
                                "through the API");
         if (!s->from_api)
             return error_reply(h, c, MHD_HTTP_CONFLICT,
-                               "session is defined in the config file: edit it there");
+                               "session is defined in the config file: edit it there, then "
+                               "reload it (SIGHUP: kill -HUP <podium's PID>)");
         return strcmp(method, "PATCH") == 0 ? api_update(h, c, s, req) : api_delete(h, c, s);
     }
     return session_action(h, c, s, slash + 1, req);

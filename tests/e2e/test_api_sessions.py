@@ -453,6 +453,9 @@ def main(t):
     expect_status(call(pod, "PATCH", "/api/v1/sessions/bad%20id", body={"title": "x"}), 404, "PATCH an invalid id")
     r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % CONF_SID, body={"title": "x"}), 409,
                       "PATCH a config session")
+    err = r.json().get("error", "")
+    h.check("config file" in err and "SIGHUP" in err, "PATCH of a config session: 409 says %r, expected it "
+            "to name the config file and the reload (SIGHUP)" % err)
     expect_status(call(pod, "DELETE", "/api/v1/sessions/%s" % CONF_SID), 409, "DELETE a config session")
     check_session_json(get_session(pod, CONF_SID), {"title": "Keynote", "source": "config"},
                        "config session after 409s")
