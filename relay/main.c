@@ -765,7 +765,8 @@ int main(int argc, char **argv)
         goto out;
     http_set_srt_port(http, ingest_port(ing));
     /* the config's and the API's */
-    log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu", registry_count(reg));
+    /* the pid is what kill -HUP (a config reload) needs */
+    log_msg(LV_INFO, NULL, "\"ready\" sessions=%zu pid=%ld", registry_count(reg), (long)getpid());
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {

@@ -42,7 +42,10 @@ def reload(pod, text, msg):
     n = len(lines())
     with open(pod.conf_path, "w") as f:
         f.write(text)
-    os.kill(pod.proc.pid, signal.SIGHUP)
+    ready = [f for f in pod.log_records() if f.get("msg") == "ready"]
+    h.check(ready and ready[0].get("pid") == str(pod.proc.pid), "the ready line names pid %r, Podium's is %d"
+            % (ready and ready[0].get("pid"), pod.proc.pid))
+    os.kill(int(ready[0]["pid"]), signal.SIGHUP)
     recs = h.wait_for(lambda: (lambda r: r if len(r) > n else None)(lines()), 10, "log line msg=%r after SIGHUP" % msg)
     pod.assert_running()
     h.note("SIGHUP: %r" % recs[-1])
