@@ -3073,6 +3073,34 @@ static void http_free(struct http *h)
     free(h);
 }
 
+/* Where the player's hls.min.js is: PODIUM_WEB_DIR; else beside an
+ * installed binary (cmake --install: <prefix>/share/podium/web, wherever
+ * the prefix was moved); else the source tree's npm folder it was built
+ * from. Logged when none has it: every player page would fail. */
+static void find_web_dir(char *out, size_t len)
+{
+    const char *wd = getenv("PODIUM_WEB_DIR");
+    if (wd && *wd) {
+        snprintf(out, len, "%s", wd);
+        return;
+    }
+    char exe[PATH_MAX / 2], probe[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe));
+    char *slash = n > 0 && (size_t)n < sizeof(exe) ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        snprintf(out, len, "%s/../share/podium/web", exe);
+        snprintf(probe, sizeof(probe), "%s/hls.min.js", out);
+        if (access(probe, R_OK) == 0)
+            return;
+    }
+    snprintf(out, len, "%s", PODIUM_WEB_DIR_DEFAULT);
+    snprintf(probe, sizeof(probe), "%s/hls.min.js", out);
+    if (access(probe, R_OK) != 0)
+        log_msg(LV_WARN, NULL, "\"player script hls.min.js not found: player pages will not play; "
+                "set PODIUM_WEB_DIR, or install Podium with cmake --install\" looked_in=%s", out);
+}
+
 struct http *http_start(const struct config *cfg, struct registry *reg,
                         const struct http_env *env)
 {
@@ -3091,8 +3119,7 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
     pthread_mutex_init(&h->token_lock, NULL);
     h->admin_token = cfg->admin_token ? strdup(cfg->admin_token) : NULL;
     raise_fd_limit();
-    const char *wd = getenv("PODIUM_WEB_DIR");
-    snprintf(h->web_dir, sizeof(h->web_dir), "%s", wd && *wd ? wd : PODIUM_WEB_DIR_DEFAULT);
+    find_web_dir(h->web_dir, sizeof(h->web_dir));
     snprintf(port, sizeof(port), "%d", cfg->http_listen.port);
     if (getaddrinfo(cfg->http_listen.host, port, &hints, &res) != 0 || !res) {
         log_msg(LV_ERROR, NULL, "\"cannot resolve http_listen\" addr=%s:%d",
