@@ -1255,7 +1255,11 @@ def _private_namespace(name, kind):
         note("in a %s namespace of its own" % kind)
         return
     unshare = shutil.which("unshare")
-    probe = subprocess.run([unshare, flag, "true"], stdout=subprocess.DEVNULL,
+    # a mount namespace some sandboxes allow, but no mount inside it
+    what = ["true"] if kind == "net" else \
+        ["sh", "-c", 'd=$(mktemp -d) && mount -t tmpfs -o size=1m tmpfs "$d" && umount "$d"; '
+                     'r=$?; rmdir "$d"; exit $r']
+    probe = subprocess.run([unshare, flag] + what, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE) if unshare else None
     if probe is None or probe.returncode != 0:
         why = probe.stderr.decode("utf-8", "replace").strip() if probe else "no unshare in PATH"
