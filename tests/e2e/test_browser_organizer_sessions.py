@@ -57,7 +57,7 @@ def check_new_session(t, pod, token):
     prefix = "srt://127.0.0.1:%d?streamid=#!::r=%s,m=publish&passphrase=" % (pod.srt_port, NEW)
     h.check(url.startswith(prefix) and len(url) > len(prefix) + 10,
             "the page gave the speaker URL %r, expected %s<passphrase>..." % (url, prefix))
-    pub = t.publisher(url, duration=30, label=NEW)
+    pub = t.publisher(url, duration=150, label=NEW)   # the delete ends it
     h.wait_for(lambda: pod.get("/api/v1/sessions/" + NEW).json().get("live"), 15,
                "%s live with the URL the page gave" % NEW)
     h.note("the speaker URL the page gave got %s live: %s" % (NEW, url.split("passphrase=")[0] + "passphrase=..."))

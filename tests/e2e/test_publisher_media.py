@@ -34,9 +34,9 @@ def close(a, b, tol):
 
 def main(t):
     pod = t.podium(SESSIONS, segment_duration=1.0)
-    pubs = [pod.publish("good", duration=30, gop=30),
-            pod.publish("slowkeys", duration=30, gop=120),
-            pod.publish("radio", duration=30, video=False)]
+    pubs = [pod.publish("good", duration=90, gop=30),
+            pod.publish("slowkeys", duration=90, gop=120),
+            pod.publish("radio", duration=90, video=False)]
 
     good = media_of(pod, "good")
     v, a = good.get("video") or {}, good.get("audio") or {}
