@@ -880,6 +880,21 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
     json_object_set_new(o, "segment_duration", json_real(h->cfg->segment_duration));
     struct disk_space ds;
     diskspace_get(h->env.disk, &ds);
+    if (organizer) {                /* peers' addresses are in them */
+        char (*lines)[LOG_RECENT_LEN] = malloc(LOG_RECENT_MAX * sizeof(*lines));
+        size_t nl = lines ? log_recent(lines, LOG_RECENT_MAX) : 0;
+        json_t *problems = json_array();
+        for (size_t i = 0; i < nl; i++) {
+            json_t *v = json_string(lines[i]);
+            /* a peer's bytes, or a line cut inside a character: not UTF-8 */
+            for (char *p = lines[i]; !v && *p; p++)
+                if ((unsigned char)*p >= 0x80)
+                    *p = '?';
+            json_array_append_new(problems, v ? v : json_string(lines[i]));
+        }
+        json_object_set_new(o, "recent_problems", problems);
+        free(lines);
+    }
     if (organizer && ds.known)      /* the path tells how the host is laid out */
         json_object_set_new(o, "disk", json_pack("{s:s, s:I, s:I, s:f, s:o}", "path", ds.path,
             "free_bytes", (json_int_t)ds.free_bytes, "total_bytes", (json_int_t)ds.total_bytes,
@@ -1897,6 +1912,7 @@ static const char organizer_html[] =
 "<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
 "<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
 "</tr></thead><tbody id=\"rows\"></tbody></table>"
+"<h2 id=\"problems-head\" hidden>Recent problems</h2><ul id=\"problems\"></ul>"
 "<h2 id=\"f-head\">New session</h2><form id=\"new\">"
 "<label>id <input id=\"n-id\" required pattern=\"[A-Za-z0-9_\\-]{1,40}\" size=\"12\" "
 "placeholder=\"keynote\" title=\"letters, digits, - and _\"></label>"
@@ -2049,6 +2065,29 @@ LOCAL_TIMES_JS
 "    (a ? esc(a.codec + ' ' + (a.sample_rate / 1000) + ' kHz ' + (a.channels === 1 ? 'mono' :\n"
 "         a.channels === 2 ? 'stereo' : a.channels + ' ch')) : bad('no audio'));\n"
 "}\n"
+"// what went wrong lately (a speaker refused, a link dropping packets, an\n"
+"// encoder's keyframes far apart), newest first: Podium's own log lines\n"
+"let shownProblems = '';\n"
+"function showProblems(lines) {\n"
+"  lines = (lines || []).slice(-10).reverse();\n"
+"  if (lines.join('\\n') === shownProblems) return;\n"
+"  shownProblems = lines.join('\\n');\n"
+"  el('problems-head').hidden = !lines.length;\n"
+"  const ul = el('problems');\n"
+"  ul.textContent = '';\n"
+"  const field = /(\\w+)=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+)/g;\n"
+"  for (const l of lines) {\n"
+"    const f = {};\n"
+"    for (const m of l.matchAll(field))\n"
+"      f[m[1]] = m[2][0] === '\"' ? m[2].slice(1, -1).replace(/\\\\(.)/g, '$1') : m[2];\n"
+"    const rest = l.replace(/^.*? msg=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+) ?/, '');\n"
+"    const li = document.createElement('li');\n"
+"    li.textContent = new Date(f.ts).toLocaleTimeString() + ' ' + f.session + ': ' + f.msg +\n"
+"      (rest ? ' (' + rest + ')' : '');\n"
+"    if (f.level === 'error') li.className = 'bad';\n"
+"    ul.appendChild(li);\n"
+"  }\n"
+"}\n"
 "window.podium = { refreshes: 0 };\n"
 "let lostSince = null;\n"
 "async function refresh() {\n"
@@ -2072,6 +2111,8 @@ LOCAL_TIMES_JS
 "  if (j.srt_port) srtPort = j.srt_port;\n"
 "  if (j.segment_duration) segDur = j.segment_duration;\n"
 "  showDisk(j.disk);\n"
+"  showProblems(j.recent_problems);\n"
+
 "  // a redrawn cell loses what is typed into it: keep that\n"
 "  const kept = {}, focused = document.activeElement;\n"
 "  document.querySelectorAll('#rows input').forEach(i => { if (i.value) kept[i.id] = i.value; });\n"

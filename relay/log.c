@@ -11,6 +11,38 @@
 
 static atomic_int min_level = LV_INFO;
 
+static struct {
+    pthread_mutex_t lock;
+    char lines[LOG_RECENT_MAX][LOG_RECENT_LEN];
+    unsigned next, count;               /* ring: next slot, slots used */
+} recent = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void keep_recent(const char *line, size_t len)
+{
+    if (len >= LOG_RECENT_LEN)
+        len = LOG_RECENT_LEN - 1;
+    pthread_mutex_lock(&recent.lock);
+    memcpy(recent.lines[recent.next], line, len);
+    recent.lines[recent.next][len] = '\0';
+    recent.next = (recent.next + 1) % LOG_RECENT_MAX;
+    if (recent.count < LOG_RECENT_MAX)
+        recent.count++;
+    pthread_mutex_unlock(&recent.lock);
+}
+
+size_t log_recent(char (*out)[LOG_RECENT_LEN], size_t cap)
+{
+    pthread_mutex_lock(&recent.lock);
+    size_t n = recent.count < cap ? recent.count : cap;
+    /* the newest n, oldest first */
+    for (size_t i = 0; i < n; i++) {
+        unsigned at = (recent.next + LOG_RECENT_MAX - n + i) % LOG_RECENT_MAX;
+        memcpy(out[i], recent.lines[at], LOG_RECENT_LEN);
+    }
+    pthread_mutex_unlock(&recent.lock);
+    return n;
+}
+
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void log_set_level(enum log_level level)
@@ -126,6 +158,8 @@ void log_msg(enum log_level level, const char *session, const char *fmt, ...)
     /* Truncated lines still end in a newline so the next one starts clean. */
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
+    if (session && level >= LV_WARN)
+        keep_recent(line, (size_t)n);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;

@@ -46,6 +46,15 @@ unsigned log_quota_tick(struct log_quota *q, time_t now);
  * and returned. */
 const char *log_escape(char *buf, size_t cap, const char *s, size_t max);
 
+/* The last warn and error lines that name a session (a speaker refused, a
+ * link dropping packets, keyframes far apart), for the organizer page: an
+ * organizer told "I cannot connect" sees why without the server's log. */
+#define LOG_RECENT_MAX 32
+#define LOG_RECENT_LEN 512
+/* Copies up to cap of them into out, oldest first, each without its newline
+ * and cut to LOG_RECENT_LEN - 1 bytes; returns how many. */
+size_t log_recent(char (*out)[LOG_RECENT_LEN], size_t cap);
+
 /* session may be NULL. fmt starts with the quoted message. */
 void log_msg(enum log_level level, const char *session, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

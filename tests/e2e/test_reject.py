@@ -2,7 +2,8 @@
 """Unknown session and wrong/missing passphrase are refused (with a warn log line
 naming the peer) while a valid publisher on another session is undisturbed. A
 stream id with a quote and a newline is logged escaped: every log line is one
-event."""
+event. The organizer's session list carries the refusals that name a
+session (recent_problems, for the organizer page), attendees' none."""
 import os
 import sys
 
@@ -67,6 +68,17 @@ def main(t):
         h.check(j.get("segments") == 0 and j.get("live") is False and j.get("publisher") is None,
                 "API %s after refused publishers: segments=%r live=%r publisher=%r, expected 0/false/null"
                 % (sid, j.get("segments"), j.get("live"), j.get("publisher")))
+    # the organizer's session list carries the refusals that name a session
+    # (the organizer page's "Recent problems"); attendees get none of it
+    recent = pod.get("/api/v1/sessions", headers=pod.admin_auth()).json().get("recent_problems") or []
+    wrong = [l for l in recent if "session=%s " % OTHER in l and "wrong passphrase" in l]
+    h.check(wrong and all("level=warn" in l and "peer=127.0.0.1:" in l for l in wrong),
+            "the organizer's recent_problems has no wrong-passphrase line for %s: %r" % (OTHER, recent))
+    h.check(recent == [l for l in recent if " session=" in l], "recent_problems holds lines naming no "
+            "session: %r" % recent)
+    h.check("recent_problems" not in pod.get("/api/v1/sessions").json(),
+            "the session list without the admin token has recent_problems (speakers' addresses)")
+    h.note("recent_problems: %d lines, e.g. %s" % (len(recent), wrong[0]))
     for sid in ("nosuch", "nosuch2"):
         r = pod.get("/api/v1/sessions/%s" % sid)
         h.check(r.status == 404, "API for refused unknown session %s -> %d, expected 404" % (sid, r.status))

@@ -1,4 +1,5 @@
-/* Unit tests: log_escape, the guard of one event per log line; log_quota. */
+/* Unit tests: log_escape, the guard of one event per log line; log_quota;
+ * log_recent. */
 #include "unit.h"
 
 #include "podium/log.h"
@@ -76,6 +77,38 @@ static void test_quota(void **state)
     assert_int_equal(log_quota_tick(&q, 1045), 0);
 }
 
+/* The organizer page's "Recent problems": warn and error lines that name a
+ * session, the newest LOG_RECENT_MAX, oldest first, long ones cut. */
+static void test_recent(void **state)
+{
+    (void)state;
+    static char got[LOG_RECENT_MAX + 4][LOG_RECENT_LEN];
+    char long_msg[LOG_RECENT_LEN * 2];
+    memset(long_msg, 'x', sizeof(long_msg) - 1);
+    long_msg[sizeof(long_msg) - 1] = '\0';
+    for (int i = 1; i <= 40; i++) {
+        log_msg(LV_INFO, "s0", "\"info, not kept\" i=%d", i);
+        log_msg(LV_WARN, NULL, "\"no session, not kept\" i=%d", i);
+        log_msg(i % 2 ? LV_WARN : LV_ERROR, "s1", "\"problem\" i=%d", i);
+    }
+    size_t n = log_recent(got, LOG_RECENT_MAX + 4);
+    assert_int_equal(n, LOG_RECENT_MAX);
+    for (size_t k = 0; k < n; k++) {
+        char want[32];
+        snprintf(want, sizeof(want), " i=%zu", 40 - LOG_RECENT_MAX + 1 + k);
+        if (!strstr(got[k], "session=s1 msg=\"problem\"") || strcmp(got[k] + strlen(got[k]) - strlen(want), want)
+            || strchr(got[k], '\n'))
+            fail_msg("recent line %zu: \"%s\", expected the problem ending \"%s\"", k, got[k], want);
+    }
+    assert_int_equal(log_recent(got, 3), 3);            /* the newest three */
+    assert_non_null(strstr(got[2], " i=40"));
+    assert_non_null(strstr(got[0], " i=38"));
+    log_msg(LV_WARN, "s2", "\"%s\"", long_msg);          /* cut, not dropped */
+    assert_int_equal(log_recent(got, 1), 1);
+    assert_int_equal(strlen(got[0]), LOG_RECENT_LEN - 1);
+    assert_non_null(strstr(got[0], "session=s2 msg=\"xxx"));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -83,6 +116,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cut),
         cmocka_unit_test(test_small_buffers),
         cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_recent),
     };
     return unit_main(argc, argv, "log", tests, UNIT_LEN(tests));
 }
