@@ -757,9 +757,7 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
             json_object_set_new(p, "address", json_string(addr));
         json_object_set_new(p, "since", json_string(when));
         struct ingest_link_stats ls;
-        pthread_mutex_lock(&s->lock);
-        int sock = s->publisher_sock;
-        pthread_mutex_unlock(&s->lock);
+        int sock = session_publisher_sock(s);
         if (ingest_sock_stats(sock, &ls) == 0) {
             json_t *l = json_object();
             json_object_set_new(l, "rtt_ms", json_real(ls.rtt_ms));
@@ -1336,9 +1334,7 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
         store_get_stats(s->win, &st);
         seg_get_stats(s->seg, &ss);
         rec_get_stats(s->rec, &rs);
-        pthread_mutex_lock(&s->lock);
-        int sock = s->publisher_sock;
-        pthread_mutex_unlock(&s->lock);
+        int sock = session_publisher_sock(s);
         bool link = on && ingest_sock_stats(sock, &ls) == 0;
         /* Only the organizer learns that an unpublished recording exists
          * (DESIGN): anyone else sees recording samples while it is being
@@ -2222,9 +2218,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
                                       const struct request *req)
 {
     if (strcmp(action, "end") == 0) {
-        pthread_mutex_lock(&s->lock);
-        int sock = s->publisher_sock;
-        pthread_mutex_unlock(&s->lock);
+        int sock = session_publisher_sock(s);
         /* Nothing to end (ended, or never started). Kept, the request
          * would end the session's next publish the moment its publisher
          * left, close_after or not. */
@@ -2457,9 +2451,7 @@ static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
 
 static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, struct session *s)
 {
-    pthread_mutex_lock(&s->lock);
-    int sock = s->publisher_sock;
-    pthread_mutex_unlock(&s->lock);
+    int sock = session_publisher_sock(s);
     if (sock != NO_PUBLISHER)
         ingest_kick(sock);
     atomic_store(&s->end_requested, true);

@@ -337,9 +337,7 @@ static void *housekeeper(void *arg)
                 check_link(s, addr, now_ms);
                 /* back within a second of the organizer's end: it still holds */
                 if (atomic_load(&s->end_requested)) {
-                    pthread_mutex_lock(&s->lock);
-                    int sock = s->publisher_sock;
-                    pthread_mutex_unlock(&s->lock);
+                    int sock = session_publisher_sock(s);
                     log_msg(LV_INFO, s->id, "\"publisher back before the session ended: kicked\" peer=%s",
                             addr);
                     ingest_kick(sock);
@@ -506,9 +504,7 @@ static bool remove_if_unused(struct session *s, void *opaque)
         return false;
     registry_remove(reg, s);
     /* a speaker who connected just now, to a talk the file cancels */
-    pthread_mutex_lock(&s->lock);
-    int sock = s->publisher_sock;
-    pthread_mutex_unlock(&s->lock);
+    int sock = session_publisher_sock(s);
     if (sock != NO_PUBLISHER)
         ingest_kick(sock);
     store_window_retire(s->win);    /* answers held playlist requests */

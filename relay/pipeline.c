@@ -361,6 +361,11 @@ static int hand_on(struct run *run, AVPacket *pkt, const AVStream *st)
     return r;
 }
 
+static void log_torn(const char *id, const char *peer)
+{
+    log_msg(LV_DEBUG, id, "\"last video frame dropped: may be incomplete\" peer=%s", peer);
+}
+
 /* hand_on, but video after the end of the input waits to show it is
  * whole. Returns the sink's PIPE_OK or PIPE_STOP. */
 static int pass_on(struct run *run, AVPacket *pkt)
@@ -373,8 +378,7 @@ static int pass_on(struct run *run, AVPacket *pkt)
      * (libsrt drops what is unacknowledged when a publisher closes), and
      * a torn last frame would stay in the recording. */
     if (run->pes_framed) {
-        log_msg(LV_DEBUG, run->id, "\"last video frame dropped: may be incomplete\" peer=%s",
-                run->peer);
+        log_torn(run->id, run->peer);
         av_packet_unref(pkt);
         return PIPE_OK;
     }
@@ -619,7 +623,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
             break;
     }
     if (tail->buf)
-        log_msg(LV_DEBUG, id, "\"last video frame dropped: may be incomplete\" peer=%s", peer);
+        log_torn(id, peer);
     if (ret < 0 && ret != AVERROR_EOF)
         log_msg(LV_WARN, id, "\"input ended with an error\" peer=%s err=\"%s\"",
                 peer, av_make_error_string(err, sizeof(err), ret));

@@ -630,6 +630,14 @@ void session_hold_restore(struct session *s)
             host[0] ? host : "(any)", (long long)left);
 }
 
+int session_publisher_sock(struct session *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int sock = s->publisher_sock;
+    pthread_mutex_unlock(&s->lock);
+    return sock;
+}
+
 bool session_publisher(struct session *s, char *buf, size_t len, time_t *since)
 {
     pthread_mutex_lock(&s->lock);

@@ -205,6 +205,8 @@ int session_attach(struct session *s, int sock, const char *addr, uint32_t *gen,
 bool session_detach(struct session *s, uint32_t gen);
 /* Copies the publisher address into buf (empty when none); returns live. */
 bool session_publisher(struct session *s, char *buf, size_t len, time_t *since);
+/* The publisher's socket (to kick it, or read its link), NO_PUBLISHER when none. */
+int session_publisher_sock(struct session *s);
 
 /* After the organizer's end an encoder left running (OBS and
  * srt-live-transmit reconnect by themselves) would make the session live
