@@ -2078,7 +2078,9 @@ LOCAL_TIMES_JS
 "      f[m[1]] = m[2][0] === '\"' ? m[2].slice(1, -1).replace(/\\\\(.)/g, '$1') : m[2];\n"
 "    const rest = l.replace(/^.*? msg=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+) ?/, '');\n"
 "    const li = document.createElement('li');\n"
-"    li.textContent = new Date(f.ts).toLocaleTimeString() + ' ' + f.session + ': ' + f.msg +\n"
+"    // a line naming no session is the server's own (a reload refused, a\n"
+"    // stream id no session could be read from)\n"
+"    li.textContent = new Date(f.ts).toLocaleTimeString() + ' ' + (f.session || 'Podium') + ': ' + f.msg +\n"
 "      (rest ? ' (' + rest + ')' : '');\n"
 "    if (f.level === 'error') li.className = 'bad';\n"
 "    ul.appendChild(li);\n"
@@ -2636,7 +2638,7 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
 
 /* libmicrohttpd says something about every malformed request; ours take
  * their turn in the same budget */
-static struct log_quota mhd_quota = LOG_QUOTA("http", 10, 10);
+static struct log_quota mhd_quota = LOG_CLIENT_QUOTA("http", 10, 10);
 
 static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
@@ -2658,7 +2660,7 @@ static bool host_ok(struct MHD_Connection *c, const char *version)
     if (hosts == 1 || (hosts == 0 && !v11))
         return true;
     if (log_quota_take(&mhd_quota, time(NULL)))
-        log_msg(LV_WARN, NULL, "\"http: %s request with %u Host headers refused (400)\"",
+        log_client(LV_WARN, "\"http: %s request with %u Host headers refused (400)\"",
                 v11 ? "HTTP/1.1" : "HTTP/1.0", hosts);
     return false;
 }
@@ -2834,7 +2836,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         text = brief;
     }
     log_escape(msg, sizeof(msg), text, sizeof(raw));
-    log_msg(LV_WARN, NULL, "\"http: %s\"", msg);
+    log_client(LV_WARN, "\"http: %s\"", msg);
 }
 
 /* The soft fd limit is often 1024 (systemd's default) while the hard one

@@ -412,7 +412,7 @@ static void conn_run(struct livesend *ls, struct conn *c)
             return;
         case START_LOST:
             /* libmicrohttpd would read the rest as a request of its own */
-            log_msg(LV_WARN, NULL, "\"livesend: request only partly consumed, connection "
+            log_client(LV_WARN, "\"livesend: request only partly consumed, connection "
                     "closed\" bytes=%zu", len);
             conn_free(ls, c, true);
             return;

@@ -69,9 +69,11 @@ static unsigned quota_roll(struct log_quota *q, time_t now)
 
 static unsigned quota_report(const struct log_quota *q, unsigned left_out)
 {
-    if (left_out)
-        log_msg(LV_WARN, NULL, "\"%s: messages not logged: more than %u in %u s\" count=%u",
-                q->source, q->per_window, q->window_s, left_out);
+    static const char fmt[] = "\"%s: messages not logged: more than %u in %u s\" count=%u";
+    if (left_out && q->clients)
+        log_client(LV_WARN, fmt, q->source, q->per_window, q->window_s, left_out);
+    else if (left_out)
+        log_msg(LV_WARN, NULL, fmt, q->source, q->per_window, q->window_s, left_out);
     return left_out;
 }
 
@@ -129,7 +131,8 @@ const char *log_escape(char *buf, size_t cap, const char *s, size_t max)
     return buf;
 }
 
-void log_msg(enum log_level level, const char *session, const char *fmt, ...)
+static void log_line(enum log_level level, const char *session, bool keep,
+                     const char *fmt, va_list ap)
 {
     if ((int)level < atomic_load(&min_level))
         return;
@@ -149,18 +152,30 @@ void log_msg(enum log_level level, const char *session, const char *fmt, ...)
         n += snprintf(line + n, sizeof(line) - n, "session=%s ", session);
     if (n < (int)sizeof(line))
         n += snprintf(line + n, sizeof(line) - n, "msg=");
-    if (n < (int)sizeof(line)) {
-        va_list ap;
-        va_start(ap, fmt);
+    if (n < (int)sizeof(line))
         n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-        va_end(ap);
-    }
     /* Truncated lines still end in a newline so the next one starts clean. */
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
-    if (session && level >= LV_WARN)
+    if (keep && level >= LV_WARN)
         keep_recent(line, (size_t)n);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
+}
+
+void log_msg(enum log_level level, const char *session, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, session, true, fmt, ap);
+    va_end(ap);
+}
+
+void log_client(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, NULL, false, fmt, ap);
+    va_end(ap);
 }

@@ -27,9 +27,13 @@ struct log_quota {
     unsigned per_window, window_s;
     time_t window;                   /* start of the current one */
     unsigned logged, left_out;
+    bool clients;                    /* its count lines go with log_client */
 };
 #define LOG_QUOTA(source, per_window, window_s) \
-    { PTHREAD_MUTEX_INITIALIZER, (source), (per_window), (window_s), 0, 0, 0 }
+    { PTHREAD_MUTEX_INITIALIZER, (source), (per_window), (window_s), 0, 0, 0, false }
+/* For lines about HTTP clients' requests (log_client). */
+#define LOG_CLIENT_QUOTA(source, per_window, window_s) \
+    { PTHREAD_MUTEX_INITIALIZER, (source), (per_window), (window_s), 0, 0, 0, true }
 /* Whether one more line may be logged at now. When a window is over, the
  * count of the lines it left out is logged first (a warn line,
  * "<source>: messages not logged ..." count=N). */
@@ -46,9 +50,10 @@ unsigned log_quota_tick(struct log_quota *q, time_t now);
  * and returned. */
 const char *log_escape(char *buf, size_t cap, const char *s, size_t max);
 
-/* The last warn and error lines that name a session (a speaker refused, a
- * link dropping packets, keyframes far apart), for the organizer page: an
- * organizer told "I cannot connect" sees why without the server's log. */
+/* The last warn and error lines (a speaker refused, a link dropping
+ * packets, keyframes far apart, a config reload refused, a disk filling),
+ * for the organizer page: an organizer told "I cannot connect" sees why
+ * without the server's log. Lines logged with log_client are not kept. */
 #define LOG_RECENT_MAX 32
 #define LOG_RECENT_LEN 512
 /* Copies up to cap of them into out, oldest first, each without its newline
@@ -58,5 +63,11 @@ size_t log_recent(char (*out)[LOG_RECENT_LEN], size_t cap);
 /* session may be NULL. fmt starts with the quoted message. */
 void log_msg(enum log_level level, const char *session, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A line about an HTTP client's request (a malformed one, a scanner's):
+ * printed as log_msg prints it with no session, but never kept for
+ * log_recent, where a scanner would push the organizer's problems out. */
+void log_client(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

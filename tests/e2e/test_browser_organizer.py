@@ -25,7 +25,8 @@ for config sessions). With the token the page says how much space is left
 for recordings; the publisher cell says what the speaker sends (codecs,
 size, frame rate, keyframe interval). A talk past its start without a
 speaker says how late it is, and a speaker refused for a wrong
-passphrase is listed under Recent problems."""
+passphrase is listed under Recent problems, and so is one without a stream
+id, as Podium's."""
 import datetime
 import os
 import re
@@ -83,11 +84,18 @@ def main(t):
     # organizer sees why on the page, without the server's log
     bad = pod.publish(LATE, duration=5, passphrase="not-the-passphrase-1")
     h.check(bad.wait(15) != 0, "a wrong passphrase got in")
+    # and one pasted the server's address without the stream id: the line
+    # names no session, the page says it is Podium's own
+    nosid = pod.publish(LATE, duration=5, streamid="")
+    h.check(nosid.wait(15) != 0, "a publisher without a stream id got in")
     token = pod.admin_auth()["Authorization"].split(" ", 1)[1]
     org = br.page(t, pod, "/organizer", "organizer", fill=("#tok", token), wait_text=addr)
     text = org.get("text") or ""
     h.check("Recent problems" in text and "%s: connection refused: wrong passphrase (peer=127.0.0.1:" % LATE in text,
             "the page does not show the refused speaker of %s under Recent problems:\n%s" % (LATE, text))
+    h.check("Podium: connection refused: empty stream id (peer=127.0.0.1:" in text,
+            "the page does not show the speaker refused for an empty stream id under Recent "
+            "problems:\n%s" % text)
     h.check(SID in text and "live" in text, "the organizer page does not list %s as live:\n%s" % (SID, text))
     h.check(token not in text, "the page prints the admin token")
     h.check(re.search(r"scheduled\s+1[23] min late, no speaker yet", text),

@@ -105,6 +105,11 @@ def main(t):
     h.check(pod.api(SID).get("title") == "Opening keynote (moved to hall B)" and pod.api(NEW).get("live"),
             "a refused reload changed the sessions")
     h.check(fresh.poll() is None and lit.poll() is None, "a refused reload cut a speaker off")
+    # the organizer who sent the SIGHUP learns why nothing changed on the page
+    recent = pod.get("/api/v1/sessions", headers=pod.admin_auth()).json().get("recent_problems") or []
+    h.check([l for l in recent if "level=error" in l and "config reload refused" in l]
+            and [l for l in recent if "config reload: " in l and "window" in l],
+            "the organizer's recent_problems lacks the refused reload and its errors: %r" % recent)
 
     # 3. the new talk taken out of the file; an API session's id given a [session]
     r = pod.request("POST", "/api/v1/sessions", headers=pod.admin_auth(),

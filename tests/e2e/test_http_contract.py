@@ -356,6 +356,11 @@ def check_error_codes(pod, seg):
             "HTTP/1.1's)" % r.status)
     h.check(pod.log_lines_matching(lambda f, line: f.get("level") == "warn" and "2 Host headers" in f.get("msg", "")),
             "no warn line for the request with two Host fields")
+    # an HTTP client's bad request is the client's problem, not the organizer's:
+    # a scanner would push the speakers' refusals off the organizer page
+    recent = pod.get("/api/v1/sessions", headers=pod.admin_auth()).json().get("recent_problems")
+    h.check(recent is not None and not [l for l in recent if "http:" in l],
+            "the organizer's recent_problems has the HTTP clients' bad requests: %r" % recent)
     h.check(pod.get("/healthz").status == 200, "/healthz after the bad requests is not 200")
     pod.assert_running()
 

@@ -77,8 +77,8 @@ static void test_quota(void **state)
     assert_int_equal(log_quota_tick(&q, 1045), 0);
 }
 
-/* The organizer page's "Recent problems": warn and error lines that name a
- * session, the newest LOG_RECENT_MAX, oldest first, long ones cut. */
+/* The organizer page's "Recent problems": warn and error lines, the newest
+ * LOG_RECENT_MAX, oldest first, long ones cut; none about HTTP clients. */
 static void test_recent(void **state)
 {
     (void)state;
@@ -88,21 +88,33 @@ static void test_recent(void **state)
     long_msg[sizeof(long_msg) - 1] = '\0';
     for (int i = 1; i <= 40; i++) {
         log_msg(LV_INFO, "s0", "\"info, not kept\" i=%d", i);
-        log_msg(LV_WARN, NULL, "\"no session, not kept\" i=%d", i);
-        log_msg(i % 2 ? LV_WARN : LV_ERROR, "s1", "\"problem\" i=%d", i);
+        log_client(LV_WARN, "\"a client's bad request, not kept\" i=%d", i);
+        if (i % 2)
+            log_msg(LV_WARN, "s1", "\"problem\" i=%d", i);
+        else
+            log_msg(LV_ERROR, NULL, "\"server problem\" i=%d", i);
     }
     size_t n = log_recent(got, LOG_RECENT_MAX + 4);
     assert_int_equal(n, LOG_RECENT_MAX);
     for (size_t k = 0; k < n; k++) {
+        size_t i = 40 - LOG_RECENT_MAX + 1 + k;
         char want[32];
-        snprintf(want, sizeof(want), " i=%zu", 40 - LOG_RECENT_MAX + 1 + k);
-        if (!strstr(got[k], "session=s1 msg=\"problem\"") || strcmp(got[k] + strlen(got[k]) - strlen(want), want)
+        snprintf(want, sizeof(want), " i=%zu", i);
+        const char *msg = i % 2 ? "level=warn session=s1 msg=\"problem\"" : "level=error msg=\"server problem\"";
+        if (!strstr(got[k], msg) || strcmp(got[k] + strlen(got[k]) - strlen(want), want)
             || strchr(got[k], '\n'))
-            fail_msg("recent line %zu: \"%s\", expected the problem ending \"%s\"", k, got[k], want);
+            fail_msg("recent line %zu: \"%s\", expected %s ending \"%s\"", k, got[k], msg, want);
     }
     assert_int_equal(log_recent(got, 3), 3);            /* the newest three */
     assert_non_null(strstr(got[2], " i=40"));
     assert_non_null(strstr(got[0], " i=38"));
+    /* a client quota's count line is about clients too */
+    static struct log_quota q = LOG_CLIENT_QUOTA("clients", 1, 10);
+    log_quota_take(&q, 1000);
+    log_quota_take(&q, 1001);
+    assert_int_equal(log_quota_tick(&q, 1011), 1);
+    assert_int_equal(log_recent(got, 1), 1);
+    assert_non_null(strstr(got[0], " i=40"));
     log_msg(LV_WARN, "s2", "\"%s\"", long_msg);          /* cut, not dropped */
     assert_int_equal(log_recent(got, 1), 1);
     assert_int_equal(strlen(got[0]), LOG_RECENT_LEN - 1);
