@@ -701,6 +701,14 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         if (par->codec_type == AVMEDIA_TYPE_AUDIO && audio < 0)
             audio = n_out;
         n_out++;
+        /* Relayed as it is, but Chromium on Linux and Firefox have no HEVC
+         * decoder, and hls.js reads no Opus from TS (attendees hear
+         * nothing): only H.264 and AAC play everywhere. */
+        bool video_ok = par->codec_type != AVMEDIA_TYPE_VIDEO || par->codec_id == AV_CODEC_ID_H264;
+        if (!video_ok || (par->codec_type == AVMEDIA_TYPE_AUDIO && par->codec_id != AV_CODEC_ID_AAC))
+            log_msg(LV_WARN, s->id, "\"%s codec plays in some browsers only: ask the speaker for %s\" "
+                    "peer=%s codec=%s", video_ok ? "audio" : "video", video_ok ? "AAC" : "H.264",
+                    peer, avcodec_get_name(par->codec_id));
     }
     s->tl.tracks = (unsigned)n_out;
     if (n_out == 0) {
