@@ -689,13 +689,15 @@ static json_t *media_json(const struct seg_media *m)
     if (!m->on)
         return json_null();
     json_t *v = !m->video[0] ? json_null()
-        : json_pack("{s:s, s:i, s:i, s:o, s:o}", "codec", m->video, "width", m->width,
+        : json_pack("{s:s, s:i, s:i, s:o, s:o, s:o}", "codec", m->video, "width", m->width,
                     "height", m->height, "fps", m->fps > 0 ? json_real(m->fps) : json_null(),
                     "keyframe_interval_s",
-                    m->keyframe_interval > 0 ? json_real(m->keyframe_interval) : json_null());
+                    m->keyframe_interval > 0 ? json_real(m->keyframe_interval) : json_null(),
+                    "ask_for", m->video_ask ? json_string(m->video_ask) : json_null());
     json_t *a = !m->audio[0] ? json_null()
-        : json_pack("{s:s, s:i, s:i}", "codec", m->audio, "sample_rate", m->sample_rate,
-                    "channels", m->channels);
+        : json_pack("{s:s, s:i, s:i, s:o}", "codec", m->audio, "sample_rate", m->sample_rate,
+                    "channels", m->channels,
+                    "ask_for", m->audio_ask ? json_string(m->audio_ask) : json_null());
     return json_pack("{s:o, s:o}", "video", v, "audio", a);
 }
 
@@ -2068,11 +2070,11 @@ LOCAL_TIMES_JS
 "      (v.fps ? ' ' + v.fps.toFixed(v.fps %% 1 ? 2 : 0) + ' fps' : '') +\n"
 "      (k ? (k > segDur + 0.5 ? ', ' + bad('keyframe every ' + k.toFixed(1) + ' s: ask for ' +\n"
 "            Math.max(1, Math.round(segDur)) + ' s') : ', keyframe every ' + k.toFixed(1) + ' s') : '') +\n"
-"      (v.codec !== 'h264' ? ', ' + bad('plays in some browsers only: ask for H.264') : '')\n"
+"      (v.ask_for ? ', ' + bad('plays in some browsers only: ask for ' + esc(v.ask_for)) : '')\n"
 "      : bad('no video')) + '<br>' +\n"
 "    (a ? esc(a.codec + ' ' + (a.sample_rate / 1000) + ' kHz ' + (a.channels === 1 ? 'mono' :\n"
 "         a.channels === 2 ? 'stereo' : a.channels + ' ch')) +\n"
-"      (a.codec !== 'aac' ? ', ' + bad('plays in some browsers only: ask for AAC') : '')\n"
+"      (a.ask_for ? ', ' + bad('plays in some browsers only: ask for ' + esc(a.ask_for)) : '')\n"
 "      : bad('no audio'));\n"
 "}\n"
 "// what went wrong lately (a speaker refused, a link dropping packets, an\n"

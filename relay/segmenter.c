@@ -494,6 +494,19 @@ static bool codec_supported(const AVCodecParameters *par)
     }
 }
 
+/* Relayed as it is, a codec some attendees' browsers cannot play gets the
+ * organizer told what to ask the speaker for: Firefox and Chromium on
+ * Linux have no HEVC decoder, and hls.js reads no Opus from TS (the video
+ * plays without a sound). NULL when it plays everywhere. */
+static const char *codec_ask(const AVCodecParameters *par, bool fmp4)
+{
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO && par->codec_id != AV_CODEC_ID_H264)
+        return "H.264";
+    if (par->codec_id == AV_CODEC_ID_OPUS && !fmp4)
+        return "AAC";
+    return NULL;
+}
+
 static int64_t stream_gap(const AVStream *st)
 {
     const AVCodecParameters *par = st->codecpar;
@@ -701,14 +714,11 @@ static int open_muxer(struct segmenter *s, const AVFormatContext *ic, const char
         if (par->codec_type == AVMEDIA_TYPE_AUDIO && audio < 0)
             audio = n_out;
         n_out++;
-        /* Relayed as it is, but Chromium on Linux and Firefox have no HEVC
-         * decoder, and hls.js reads no Opus from TS (attendees hear
-         * nothing): only H.264 and AAC play everywhere. */
-        bool video_ok = par->codec_type != AVMEDIA_TYPE_VIDEO || par->codec_id == AV_CODEC_ID_H264;
-        if (!video_ok || (par->codec_type == AVMEDIA_TYPE_AUDIO && par->codec_id != AV_CODEC_ID_AAC))
+        const char *ask = codec_ask(par, s->fmp4);
+        if (ask)
             log_msg(LV_WARN, s->id, "\"%s codec plays in some browsers only: ask the speaker for %s\" "
-                    "peer=%s codec=%s", video_ok ? "audio" : "video", video_ok ? "AAC" : "H.264",
-                    peer, avcodec_get_name(par->codec_id));
+                    "peer=%s codec=%s", av_get_media_type_string(par->codec_type), ask, peer,
+                    avcodec_get_name(par->codec_id));
     }
     s->tl.tracks = (unsigned)n_out;
     if (n_out == 0) {
@@ -1349,8 +1359,10 @@ void seg_get_stats(struct segmenter *s, struct seg_stats *out)
             if (s->tracks[o].gap > 0)
                 m->fps = (double)SEG_CLOCK / (double)s->tracks[o].gap;
             m->keyframe_interval = (double)s->key_interval / SEG_CLOCK;
+            m->video_ask = codec_ask(par, s->fmp4);
         } else if (par->codec_type == AVMEDIA_TYPE_AUDIO && !m->audio[0]) {
             snprintf(m->audio, sizeof(m->audio), "%s", avcodec_get_name(par->codec_id));
+            m->audio_ask = codec_ask(par, s->fmp4);
             m->sample_rate = par->sample_rate;
             m->channels = par->ch_layout.nb_channels;
         }

@@ -141,6 +141,9 @@ struct seg_media {
     double keyframe_interval;  /* s between the last two keyframes, 0 unknown */
     char audio[16];            /* codec name, "" when none */
     int sample_rate, channels;
+    /* what to ask the speaker for when some browsers cannot play what they
+     * send ("H.264", "AAC"), else NULL; static strings */
+    const char *video_ask, *audio_ask;
 };
 
 struct seg_stats {

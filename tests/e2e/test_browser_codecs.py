@@ -6,7 +6,8 @@ plays, attendees hear nothing). Three speakers at once: H.264+AAC as the
 README asks, HEVC+AAC (an OBS set to its HEVC encoder), H.264+Opus.
 
 - each of the other two gets one warn line naming the codec and what to
-  ask for; the H.264+AAC speaker none;
+  ask for, and publisher.media says it (ask_for); the H.264+AAC speaker
+  neither;
 - the organizer page marks each of them in red with what to ask for
   (H.264, AAC), and nothing in the good speaker's row;
 - an attendee whose browser has no HEVC decoder (this Chromium) is told
@@ -47,6 +48,11 @@ def main(t):
     got = {sid: codecs_of(pod, sid) for sid in SESSIONS}
     h.check(got == {"good": ("h264", "aac"), "hevc": ("hevc", "aac"), "opus": ("h264", "opus")},
             "publisher.media codecs %r: the speakers' codecs were not relayed as sent" % got)
+    asks = {sid: tuple(((pod.api(sid)["publisher"]["media"][k] or {}).get("ask_for") for k in ("video", "audio")))
+            for sid in SESSIONS}
+    h.check(asks == {"good": (None, None), "hevc": ("H.264", None), "opus": (None, "AAC")},
+            "publisher.media ask_for %r, expected H.264 for the HEVC speaker's video, AAC for the Opus "
+            "speaker's audio" % asks)
 
     warned = [(f.get("session"), f.get("codec"), f.get("msg", "")) for f in pod.log_records()
               if f.get("level") == "warn" and "plays in some browsers only" in f.get("msg", "")]

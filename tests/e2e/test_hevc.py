@@ -11,7 +11,9 @@ sent with -c copy:
   HEVC in HLS, and only in fMP4); init + segment and init + part decode;
   the recording decodes;
 - the MP4 an organizer publishes from the fMP4 recording is hvc1 and
-  decodes."""
+  decodes;
+- each podium logs one warn line asking the organizer to ask for H.264
+  (Firefox and Chromium on Linux cannot play HEVC), and no other."""
 import os
 import sys
 
@@ -110,8 +112,13 @@ def main(t):
     for pod, what in ((ts, "TS"), (fm, "fMP4")):
         ru.decode(os.path.join(ru.rec_dir(pod, "hevc"), "index.m3u8"), "the %s recording" % what)
     check_export(fm)
+    # Firefox and Chromium on Linux cannot play it: the organizer is told
+    # to ask for H.264, once per publish
+    ask = "video codec plays in some browsers only: ask the speaker for H.264"
     for pod in (ts, fm):
-        errors = pod.log_lines_matching(lambda f, _l: f.get("level") in ("warn", "error"))
+        asked = pod.log_lines_matching(lambda f, _l: f.get("msg") == ask and f.get("codec") == "hevc")
+        h.check(len(asked) == 1, "expected one line asking for H.264: %r" % asked)
+        errors = pod.log_lines_matching(lambda f, _l: f.get("level") in ("warn", "error") and f.get("msg") != ask)
         h.check(not errors, "Podium logged problems: %r" % errors[:3])
 
 
