@@ -53,7 +53,7 @@ static void say_time_left(char *buf, size_t len, double s)
 
 void diskspace_update(struct diskspace *d, double recording_bps)
 {
-    struct disk_space m = { .recording_bps = recording_bps, .seconds_left = -1 };
+    struct disk_space m = { .recording_bps = recording_bps, .rate_assumed = recording_bps <= 0 };
     struct statvfs st;
     snprintf(m.path, sizeof(m.path), "%s/recordings", d->data_dir);
     int r = statvfs(m.path, &st);
@@ -72,31 +72,30 @@ void diskspace_update(struct diskspace *d, double recording_bps)
     m.known = true;
     m.free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
     m.total_bytes = (uint64_t)st.f_blocks * st.f_frsize;
-    if (recording_bps > 0)
-        m.seconds_left = (double)m.free_bytes * 8.0 / recording_bps;
+    double rate = m.rate_assumed ? DISK_ASSUMED_BPS : recording_bps;
+    m.seconds_left = (double)m.free_bytes * 8.0 / rate;
     pthread_mutex_lock(&d->lock);
     d->now = m;
     pthread_mutex_unlock(&d->lock);
 
-    /* With nothing recording there is nothing to run out of; the next talk
-     * is told again where it stands. */
     enum level was = d->level;
-    d->level = m.seconds_left < 0 ? SPACE_OK
-             : m.seconds_left < CRITICAL_S ? SPACE_CRITICAL
+    d->level = m.seconds_left < CRITICAL_S ? SPACE_CRITICAL
              : m.seconds_left < LOW_S ? SPACE_LOW
              : was != SPACE_OK && m.seconds_left < RECOVERED_S ? SPACE_LOW : SPACE_OK;
     char left[32];
     say_time_left(left, sizeof(left), m.seconds_left);
+    const char *at = m.rate_assumed ? "for one talk at 3.3 Mb/s (nothing is live)"
+                                    : "at the rate of the live sessions";
     if (d->level > was)
         log_msg(d->level == SPACE_CRITICAL ? LV_ERROR : LV_WARN, NULL,
-                "\"recording space low: about %s of recording left at the rate of the live "
-                "sessions; free space in the data_dir, or recordings will get gaps\" path=%s "
-                "free_bytes=%llu recording_bps=%.0f seconds_left=%.0f", left, m.path,
-                (unsigned long long)m.free_bytes, recording_bps, m.seconds_left);
-    else if (was != SPACE_OK && d->level == SPACE_OK && m.seconds_left >= 0)
-        log_msg(LV_INFO, NULL, "\"recording space no longer low: about %s left\" path=%s "
-                "free_bytes=%llu recording_bps=%.0f", left, m.path,
-                (unsigned long long)m.free_bytes, recording_bps);
+                "\"recording space low: about %s of recording left %s; free space in the "
+                "data_dir, or recordings will get gaps\" path=%s free_bytes=%llu recording_bps=%.0f "
+                "seconds_left=%.0f", left, at, m.path, (unsigned long long)m.free_bytes, rate,
+                m.seconds_left);
+    else if (was != SPACE_OK && d->level == SPACE_OK)
+        log_msg(LV_INFO, NULL, "\"recording space no longer low: about %s left %s\" path=%s "
+                "free_bytes=%llu recording_bps=%.0f", left, at, m.path,
+                (unsigned long long)m.free_bytes, rate);
 }
 
 void diskspace_get(struct diskspace *d, struct disk_space *out)

@@ -896,10 +896,10 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
         free(lines);
     }
     if (organizer && ds.known)      /* the path tells how the host is laid out */
-        json_object_set_new(o, "disk", json_pack("{s:s, s:I, s:I, s:f, s:o}", "path", ds.path,
+        json_object_set_new(o, "disk", json_pack("{s:s, s:I, s:I, s:f, s:f, s:b}", "path", ds.path,
             "free_bytes", (json_int_t)ds.free_bytes, "total_bytes", (json_int_t)ds.total_bytes,
-            "recording_bps", ds.recording_bps,
-            "seconds_left", ds.seconds_left < 0 ? json_null() : json_real(ds.seconds_left)));
+            "recording_bps", ds.recording_bps, "seconds_left", ds.seconds_left,
+            "rate_assumed", ds.rate_assumed));
     return json_reply(h, c, o);
 }
 
@@ -2052,13 +2052,14 @@ LOCAL_TIMES_JS
 "  const p = el('disk');\n"
 "  if (!d) { p.textContent = ''; return; }\n"
 "  const gib = b => (b / 2 ** 30).toFixed(1) + ' GiB';\n"
-"  const left = d.seconds_left === null ? 'nothing is being recorded now'\n"
-"    : 'about ' + (d.seconds_left < 3600 ? Math.floor(d.seconds_left / 60) + ' min'\n"
-"                  : (d.seconds_left / 3600).toFixed(1) + ' h') +\n"
-"      ' of recording at the ' + (d.recording_bps / 1e6).toFixed(2) + ' Mb/s being recorded now';\n"
+"  // with nothing live, for one talk: a disk filled overnight shows before the first\n"
+"  const left = 'about ' + (d.seconds_left < 3600 ? Math.floor(d.seconds_left / 60) + ' min'\n"
+"                  : (d.seconds_left / 3600).toFixed(1) + ' h') + ' of recording ' +\n"
+"    (d.rate_assumed ? 'for one talk at 3.3 Mb/s (nothing is being recorded now)'\n"
+"      : 'at the ' + (d.recording_bps / 1e6).toFixed(2) + ' Mb/s being recorded now');\n"
 "  p.textContent = 'Recording space: ' + gib(d.free_bytes) + ' free of ' + gib(d.total_bytes) +\n"
 "    ' in ' + d.path + ', ' + left + '.';\n"
-"  p.className = d.seconds_left !== null && d.seconds_left < 3600 ? 'bad' : '';\n"
+"  p.className = d.seconds_left < 3600 ? 'bad' : '';\n"
 "}\n"
 "// what the speaker sends, and what to ask them to change before the talk\n"
 "let segDur = 2;\n"

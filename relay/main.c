@@ -728,7 +728,7 @@ int main(int argc, char **argv)
     if (ds.known)
         log_msg(LV_INFO, NULL, "\"recording space\" path=%s free_bytes=%llu total_bytes=%llu "
                 "hours_at_3.3_mbps=%.1f", ds.path, (unsigned long long)ds.free_bytes,
-                (unsigned long long)ds.total_bytes, (double)ds.free_bytes * 8 / 3.3e6 / 3600);
+                (unsigned long long)ds.total_bytes, ds.seconds_left / 3600);
     app.writer = rec_writer_start(getenv("PODIUM_TEST_FAULT_ENOSPC"),
                                   getenv("PODIUM_TEST_FAULT_STALL"));
     if (!app.writer)

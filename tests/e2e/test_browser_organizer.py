@@ -22,8 +22,9 @@ it (the table would otherwise freeze, passing for the live state).
 Each row offers only what its state allows: end while live, publish once
 the recording is finalized, unpublish once published (no edit or delete
 for config sessions). With the token the page says how much space is left
-for recordings; the publisher cell says what the speaker sends (codecs,
-size, frame rate, keyframe interval). A talk past its start without a
+for recordings (with nothing live, for one talk at 3.3 Mb/s); the
+publisher cell says what the speaker sends (codecs, size, frame rate,
+keyframe interval). A talk past its start without a
 speaker says how late it is, and a speaker refused for a wrong
 passphrase is listed under Recent problems, and so is one without a stream
 id, as Podium's."""
@@ -126,6 +127,10 @@ def main(t):
                   wait_text="write times as seconds")
     h.check(ru.rec_json(pod, SID).get("export", {}).get("state") == "idle",
             "a trim the page refused reached the API: %r" % ru.rec_json(pod, SID).get("export"))
+    # nothing live now: the space is told for one talk
+    h.check(re.search(r"Recording space: .* of recording for one talk at 3\.3 Mb/s \(nothing is being "
+                      r"recorded now\)", bad.get("text") or ""),
+            "with nothing live the page does not tell the space for one talk:\n%s" % bad.get("text"))
     h.note("the page refused '1:75': %s" % [l for l in (bad.get("text") or "").splitlines() if "publish" in l])
     br.page(t, pod, "/organizer", "organizer-publish",
             fill=[("#tok", token), ("#s-" + SID, "0:01"), ("#e-" + SID, "0:04")], click="#p-" + SID,

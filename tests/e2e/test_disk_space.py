@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Space left for recordings, on a real filesystem that fills up: data_dir
 is a 24 MiB tmpfs (in a mount namespace of the test's own; skipped where
-none can be made). Podium logs the space at start-up. While a speaker
-streams, the session list (with the admin token) says how much is free,
-of what, the rate being recorded and about how long that lasts, consistent
-with each other and with statvfs; without the token it says nothing of
-it. /metrics has the free and total bytes. At this size there are minutes
-left, so Podium logs the error line that says so (once, not every second)
-while there is still room: no recording gap yet."""
+none can be made). Podium logs the space at start-up. With nothing live
+the session list (with the admin token) measures it for one talk at 3.3
+Mb/s (rate_assumed): about a minute at this size, so Podium logs the error
+line that says so at start-up, before the first talk. While a speaker
+streams, it says how much is free, of what, the rate being recorded and
+about how long that lasts, consistent with each other and with statvfs;
+without the token it says nothing of it. /metrics has the free and total
+bytes. The error line is logged once, not every second, and while there
+is still room: no recording gap yet."""
 import os
 import re
 import subprocess
@@ -38,12 +40,22 @@ def check_space(t, pod):
     start = [f for f in pod.log_records() if f.get("msg") == "recording space"]
     h.check(start and int(start[0].get("total_bytes", 0)) == SIZE,
             "no start-up 'recording space' line with total_bytes=%d: %r" % (SIZE, start))
+    # nothing live yet: measured for one talk at 3.3 Mb/s, about a minute
+    # here, which is said before the first talk rather than during it
+    idle = pod.get("/api/v1/sessions", headers=pod.admin_auth()).json().get("disk") or {}
+    h.check(idle.get("rate_assumed") is True and idle.get("recording_bps") == 0
+            and abs(idle.get("seconds_left", 0) - idle.get("free_bytes", 0) * 8 / 3.3e6) < 1,
+            "with nothing live disk is %r, expected seconds_left for one talk at 3.3 Mb/s" % idle)
+    early = [f for f in pod.log_records() if f.get("msg", "").startswith("recording space low")]
+    h.check(len(early) == 1 and early[0].get("level") == "error"
+            and "for one talk at 3.3 Mb/s (nothing is live)" in early[0].get("msg", ""),
+            "no error line at start-up for a disk with a minute left for one talk: %r" % early)
     pub = pod.publish(SID, duration=60)
 
     def disk():
         d = pod.get("/api/v1/sessions", headers=pod.admin_auth()).json().get("disk") or {}
-        return d if (d.get("seconds_left") or 0) > 0 else None
-    d = h.wait_for(disk, 20, "the session list's disk.seconds_left while %s records" % SID)
+        return d if d.get("rate_assumed") is False else None
+    d = h.wait_for(disk, 20, "the session list's disk at the rate %s records at" % SID)
     st = os.statvfs(pod.data_dir)
     free_now = st.f_bavail * st.f_frsize
     h.check(d.get("total_bytes") == SIZE, "disk.total_bytes %r, expected the tmpfs' %d" % (d.get("total_bytes"), SIZE))
@@ -64,8 +76,7 @@ def check_space(t, pod):
             "/metrics lacks podium_disk_size_bytes %d / podium_disk_free_bytes:\n%s"
             % (SIZE, "\n".join(l for l in m.splitlines() if "disk" in l)))
 
-    low = h.wait_for(lambda: [f for f in pod.log_records() if f.get("msg", "").startswith("recording space low")],
-                     10, "a 'recording space low' line with minutes left")
+    low = early
     h.check(low[0].get("level") == "error" and 0 < float(low[0].get("seconds_left", 0)) < 600,
             "with %s s left the line is %r, expected level=error" % (low[0].get("seconds_left"), low[0]))
     h.wait_for(lambda: pod.api(SID).get("recording", {}).get("segments", 0) >= 4, 20, "4 segments recorded")
