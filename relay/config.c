@@ -18,6 +18,13 @@ struct cfg_error {
     char text[ERR_WHAT_MAX + 2 + ERR_MSG_MAX];
 };
 
+/* What libinih reads as one line: its buffer holds INI_MAX_LINE bytes with
+ * the terminator (the line end may fall into the next read, which it takes
+ * for an empty line). Debian builds it with the default. */
+#define LINE_MAX_CHARS (INI_MAX_LINE - 1)
+#define LINE_MAX_TEXT "199"
+_Static_assert(INI_MAX_LINE == 200, "LINE_MAX_TEXT says 199");
+
 struct load_ctx {
     struct config *cfg;
     const char *path;
@@ -34,6 +41,7 @@ struct load_ctx {
      * checks run in three passes (prescan, keys, whole-config rules). */
     struct cfg_error errs[64];
     int n_errs;
+    bool long_line;                     /* libinih's line numbers are off */
 };
 
 static const char *const format_names[] = { "presentation", "panel",
@@ -62,6 +70,7 @@ void config_defaults(struct config *cfg)
     cfg->http_listen.port = 8080;
     cfg->data_dir = xstrdup("./data");
     cfg->admin_token = xstrdup("");
+    cfg->name = xstrdup("");
     cfg->access = ACCESS_OPEN;
     cfg->hls_format = HLS_FORMAT_TS;
     cfg->segment_duration = 2.0;
@@ -83,6 +92,7 @@ void config_free(struct config *cfg)
     free(cfg->path);
     free(cfg->data_dir);
     free(cfg->admin_token);
+    free(cfg->name);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -358,6 +368,11 @@ static void server_key(struct load_ctx *ctx, const char *key, const char *v)
                          "must be empty or at least 16 characters%s", "");
         else
             set_str(&cfg->admin_token, v);
+    } else if (strcmp(key, "name") == 0) {
+        if (strlen(v) > CONFIG_NAME_MAX)
+            config_error(ctx, "server", key, "longer than " CONFIG_NAME_MAX_TEXT " bytes%s", "");
+        else
+            set_str(&cfg->name, v);
     } else {
         config_error(ctx, "server", key, "unknown key%s", "");
     }
@@ -447,11 +462,18 @@ static void prescan(struct load_ctx *ctx)
     bool key_above = false;
     while (fgets(buf, sizeof(buf), f)) {
         lineno++;
-        size_t n = strlen(buf);
+        size_t n = strlen(buf), len = strcspn(buf, "\r\n");
         if (n > 0 && buf[n - 1] != '\n')          /* the rest of a long line */
             for (int c; (c = fgetc(f)) != EOF && c != '\n'; )
-                ;
+                len++;
         buf[strcspn(buf, "\r\n")] = '\0';
+        /* libinih reads a longer one as two lines, and names a line below
+         * it (a long title read as "syntax error" on the next line) */
+        if (len > LINE_MAX_CHARS) {
+            error_at(ctx, lineno, "", "line longer than " LINE_MAX_TEXT " characters%s", "");
+            ctx->long_line = true;
+            continue;
+        }
         char *p = buf;
         if (lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
             p += 3;                                 /* a UTF-8 BOM */
@@ -611,7 +633,7 @@ int config_load(struct config *cfg, const char *path, FILE *err)
         fprintf(err, "%s: cannot read: %s\n", path, strerror(errno));
         return -1;
     }
-    if (r > 0 && !error_on_line(&ctx, r))
+    if (r > 0 && !error_on_line(&ctx, r) && !ctx.long_line)
         error_at(&ctx, r, "", "syntax error%s", "");
     /* a key given twice counts as its last line, the value that holds */
     ctx.cur_nth = 0;

@@ -105,7 +105,8 @@ struct seg_file {
 
 struct http {
     const struct config *cfg;
-    pthread_mutex_t token_lock;           /* guards admin_token (a reload replaces it) */
+    pthread_mutex_t token_lock;           /* guards admin_token and site (a reload replaces them) */
+    char *site;                           /* the conference's name, HTML-escaped */
     char *admin_token;
     struct http_env env;
     char web_dir[PATH_MAX - 64];         /* hls.min.js and other assets */
@@ -207,19 +208,52 @@ static enum MHD_Result error_reply(struct http *h, struct MHD_Connection *c,
     return reply(h, c, code, r);
 }
 
+static void html_escape(FILE *f, const char *s);
+
+void http_set_name(struct http *h, const char *name)
+{
+    char *site = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&site, &len);
+    if (f) {
+        html_escape(f, *name ? name : "Podium");
+        if (fclose(f) != 0) {
+            free(site);
+            site = NULL;
+        }
+    }
+    pthread_mutex_lock(&h->token_lock);
+    if (site || !h->site) {     /* out of memory: the old name stays */
+        free(h->site);
+        h->site = site;
+    }
+    pthread_mutex_unlock(&h->token_lock);
+}
+
+/* A copy of the site's name, HTML-escaped; caller frees (NULL: out of memory). */
+static char *site_name(struct http *h)
+{
+    pthread_mutex_lock(&h->token_lock);
+    char *copy = strdup(h->site ? h->site : "Podium");
+    pthread_mutex_unlock(&h->token_lock);
+    return copy;
+}
+
 /* A browser that follows a stale or mistyped link to a page gets a page
  * back, with the way to the programme, not an API error in JSON. */
 static enum MHD_Result page_not_found(struct http *h, struct MHD_Connection *c,
                                       const char *heading)
 {
-    struct MHD_Response *r = text_response(PAGE_TYPE,
+    char *site = site_name(h);
+    struct MHD_Response *r = !site ? NULL : text_response(PAGE_TYPE,
         "<!doctype html><html><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-        "<link rel=\"icon\" href=\"data:,\"><title>Not found - Podium</title>"
+        "<link rel=\"icon\" href=\"data:,\"><title>Not found - %s</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
         "</style></head><body><h1>%s</h1><p>The link may be mistyped, or the session "
         "was removed.</p><p><a href=\"/\">See all sessions</a></p></body></html>\n",
-        heading);
+        site, heading);
+    free(site);
     if (r)
         MHD_add_response_header(r, "Cache-Control", "no-store");
     return reply(h, c, MHD_HTTP_NOT_FOUND, r);
@@ -1188,9 +1222,11 @@ static char *home_text(struct http *h, size_t *out_len)
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     struct listed *l = calloc(n ? n : 1, sizeof(*l));
-    FILE *f = l ? open_memstream(&page, &len) : NULL;
+    char *site = site_name(h);
+    FILE *f = l && site ? open_memstream(&page, &len) : NULL;
     if (!f) {
         free(l);
+        free(site);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1199,13 +1235,14 @@ static char *home_text(struct http *h, size_t *out_len)
         l[i].state = session_state(list[i]);
     }
     qsort(l, n, sizeof(*l), by_start);
-    fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>Podium</title>"
-          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-          "<link rel=\"icon\" href=\"data:,\">"
-          "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
-          "li{margin:.5em 0}.live{color:#c00;font-weight:bold}.who{color:#333}"
-          ".meta{color:#777;font-size:90%}.none{color:#777}</style></head><body>"
-          "<h1>Podium</h1>", f);
+    fprintf(f, "<!doctype html><html><head><meta charset=\"utf-8\"><title>%s</title>"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            "<link rel=\"icon\" href=\"data:,\">"
+            "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
+            "li{margin:.5em 0}.live{color:#c00;font-weight:bold}.who{color:#333}"
+            ".meta{color:#777;font-size:90%%}.none{color:#777}</style></head><body>"
+            "<h1>%s</h1>", site, site);
+    free(site);
     if (h->cfg->access == ACCESS_REGISTERED)
         fputs("<p>Attendance is free; the player asks you to register once.</p>", f);
     static const char *const titles[] = { "Live now", "Upcoming", "Recordings" };
@@ -1703,7 +1740,7 @@ static const char watch_html[] =
 "<!doctype html><html><head><meta charset=\"utf-8\">"
 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
 "<link rel=\"icon\" href=\"data:,\">"
-"<title>%s - Podium</title>"
+"<title>%s - %s</title>"
 "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
 "video{width:100%%;background:#000}#status{color:#555}.who{color:#333}"
 ".meta{color:#777;font-size:90%%}</style></head><body>"
@@ -1864,9 +1901,9 @@ LOCAL_TIMES_JS
 "</script></body></html>\n";
 
 /* The watch page of s (caller frees), NULL when out of memory. */
-static char *watch_text(struct session *s, size_t *out_len)
+static char *watch_text(struct http *h, struct session *s, size_t *out_len)
 {
-    char *title = NULL, *jsid = NULL, *page = NULL;
+    char *title = NULL, *jsid = NULL, *page = NULL, *site = site_name(h);
     size_t tlen = 0;
     FILE *f = open_memstream(&title, &tlen);
     if (!f)
@@ -1885,7 +1922,9 @@ static char *watch_text(struct session *s, size_t *out_len)
     json_t *j = json_string(s->id);
     jsid = json_dumps(j, JSON_ENCODE_ANY);
     json_decref(j);
-    int n = jsid && about && title ? asprintf(&page, watch_html, title, title, about, jsid) : -1;
+    int n = jsid && about && title && site ? asprintf(&page, watch_html, title, site, title, about, jsid)
+                                           : -1;
+    free(site);
     free(title);
     free(about);
     free(jsid);
@@ -1901,7 +1940,7 @@ static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, cons
     if (!s)
         return page_not_found(h, c, "No such session");
     size_t len = 0;
-    char *page = watch_text(s, &len);
+    char *page = watch_text(h, s, &len);
     return page_reply(h, c, page, len);
 }
 
@@ -1909,7 +1948,7 @@ static enum MHD_Result watch_page(struct http *h, struct MHD_Connection *c, cons
 /* The organizer page: everything comes from the API with the admin token
  * the organizer types in (kept in sessionStorage). */
 static const char organizer_html[] =
-"<!doctype html><html><head><meta charset=\"utf-8\"><title>Organizer - Podium</title>"
+"<!doctype html><html><head><meta charset=\"utf-8\"><title>Organizer - %s</title>"
 "<link rel=\"icon\" href=\"data:,\">"
 "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
 "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left}.bad{color:#c00}"
@@ -2200,7 +2239,9 @@ LOCAL_TIMES_JS
 
 static enum MHD_Result organizer_page(struct http *h, struct MHD_Connection *c)
 {
-    struct MHD_Response *r = text_response("text/html; charset=utf-8", organizer_html);
+    char *site = site_name(h);
+    struct MHD_Response *r = site ? text_response("text/html; charset=utf-8", organizer_html, site) : NULL;
+    free(site);
     if (r)
         MHD_add_response_header(r, "Cache-Control", "no-cache");
     return reply(h, c, MHD_HTTP_OK, r);
@@ -3062,7 +3103,7 @@ static AVBufferRef *player_lookup(void *cls, const struct livesend_req *r, char 
             text = home_text(h, &len);
         } else if (strncmp(path, "/watch/", 7) == 0) {
             if (config_valid_id(path + 7) && (s = registry_find(h->reg, path + 7)))
-                text = watch_text(s, &len);
+                text = watch_text(h, s, &len);
         } else if (strncmp(path, "/api/v1/sessions/", 17) == 0) {
             if (config_valid_id(path + 17) && (s = registry_find(h->reg, path + 17))) {
                 json_t *j = session_json(h, s, false);
@@ -3122,6 +3163,7 @@ static void http_free(struct http *h)
     pthread_mutex_destroy(&h->files_lock);
     pthread_mutex_destroy(&h->token_lock);
     free(h->admin_token);
+    free(h->site);
     free(h);
 }
 
@@ -3170,6 +3212,7 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
     pthread_mutex_init(&h->files_lock, NULL);
     pthread_mutex_init(&h->token_lock, NULL);
     h->admin_token = cfg->admin_token ? strdup(cfg->admin_token) : NULL;
+    http_set_name(h, cfg->name);
     raise_fd_limit();
     find_web_dir(h->web_dir, sizeof(h->web_dir));
     snprintf(port, sizeof(port), "%d", cfg->http_listen.port);

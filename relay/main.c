@@ -512,15 +512,24 @@ static bool remove_if_unused(struct session *s, void *opaque)
     return true;
 }
 
-/* SIGHUP: the file's sessions (reload.c), and a new admin token, which an
- * organizer whose token leaked (on a shared screen, say) must not wait for
- * a restart to replace. */
+/* SIGHUP: the file's sessions (reload.c), the conference's name, and a new
+ * admin token, which an organizer whose token leaked (on a shared screen,
+ * say) must not wait for a restart to replace. */
 static void reload(struct config *cfg, struct registry *reg, struct http *http, const char *path)
 {
     struct config next;
     if (reload_config(reg, cfg, path, &next, remove_if_unused, reg) < 0) {
         config_free(&next);
         return;
+    }
+    if (strcmp(cfg->name, next.name) != 0) {
+        char esc[4 * CONFIG_NAME_MAX + 4];
+        http_set_name(http, next.name);
+        log_msg(LV_INFO, NULL, "\"config reload: the conference's name changed\" name=\"%s\"",
+                log_escape(esc, sizeof(esc), next.name, CONFIG_NAME_MAX));
+        free(cfg->name);
+        cfg->name = next.name;
+        next.name = NULL;
     }
     /* an empty admin_token means the one in data_dir/admin.token */
     bool was_file = cfg->admin_token_generated, is_file = !*next.admin_token;

@@ -12,6 +12,8 @@
 #define CONFIG_ID_MAX 64        /* buffer size for an id */
 #define CONFIG_PASS_MIN 10      /* SRT passphrase length limits (libsrt) */
 #define CONFIG_PASS_MAX 79
+#define CONFIG_NAME_MAX 120     /* [server] name, bytes */
+#define CONFIG_NAME_MAX_TEXT "120"
 
 enum hls_format { HLS_FORMAT_TS, HLS_FORMAT_FMP4 };
 enum access_mode { ACCESS_OPEN, ACCESS_REGISTERED };
@@ -40,6 +42,8 @@ struct config {
     char *data_dir;
     enum access_mode access;
     char *admin_token;
+    char *name;                 /* the conference's, heading attendees' pages;
+                                   "" for "Podium" */
     bool admin_token_generated; /* admin_token empty in the file: read from or
                                    written to data_dir/admin.token */
     enum hls_format hls_format;

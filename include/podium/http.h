@@ -30,6 +30,10 @@ struct http *http_start(const struct config *cfg, struct registry *reg,
  * HTTP, and may have picked the port). */
 void http_set_srt_port(struct http *h, int port);
 
+/* The conference's name heading attendees' pages (copied; "" for
+ * "Podium"): a reload changes it for the next page served. */
+void http_set_name(struct http *h, const char *name);
+
 /* Replaces the admin token (copied): the old one stops working at once. */
 void http_set_admin_token(struct http *h, const char *token);
 

@@ -69,7 +69,10 @@ def main(t):
             + "[session %s]\ntitle = Lightning one\npassphrase = lightning-pass-1\n"
               "starts = 2026-12-24T15:30:00+01:00\n" % NEW
             + "[session %s]\ntitle = A talk to be cancelled\npassphrase = cancelled-pass-1\n" % GONE)
+    text = text.replace("[server]\n", "[server]\nname = Hall B Days\n", 1)
     rec = reload(pod, text, "config reloaded")
+    h.check("<h1>Hall B Days</h1>" in pod.get("/").body.decode() and log_has(pod, "info", "name changed"),
+            "the conference's name the reload set is not the page's heading, or not logged")
     h.check((rec.get("added"), rec.get("updated")) == ("2", "1"),
             "config reloaded added=%s updated=%s, expected 2 and 1" % (rec.get("added"), rec.get("updated")))
     h.check(log_has(pod, "info", "session updated by config reload", SID),

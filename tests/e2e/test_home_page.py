@@ -5,7 +5,9 @@ without it is no longer listed as upcoming, where it would head the list for
 the rest of the conference; one whose speaker is running late, still inside
 that margin, is; so are later and unscheduled ones, by start time, the
 unscheduled last. The missed talk's speaker can still go live, and then it
-is listed under Live now."""
+is listed under Live now. The conference's name ([server] name) is the
+title and heading of the page, and ends the player's, the organizer's and
+the not-found page's titles, HTML-escaped."""
 import datetime
 import os
 import re
@@ -38,8 +40,27 @@ def listed(pod, section):
     return re.findall(r'href="/watch/([^"]+)"', m.group(1))
 
 
+NAME = 'DevConf <2026> & "Friends"'
+SITE = "DevConf &lt;2026&gt; &amp; &quot;Friends&quot;"
+
+
+def check_name(pod):
+    """The conference's name ([server] name) heads every page, escaped."""
+    html = pod.get("/").body.decode()
+    h.check("<title>%s</title>" % SITE in html and "<h1>%s</h1>" % SITE in html,
+            "the conference page's title and heading are not %r:\n%s" % (SITE, html[:600]))
+    pages = {"/watch/later": "<title>Tomorrow&#39;s talk - %s</title>" % SITE,
+             "/watch/nosuch": "<title>Not found - %s</title>" % SITE,
+             "/organizer": "<title>Organizer - %s</title>" % SITE}
+    for path, want in pages.items():
+        got = pod.get(path, headers={"Accept": "text/html"}).body.decode()
+        h.check(want in got, "%s: no %r in\n%s" % (path, want, got[:400]))
+    h.check(NAME not in html, "the name is in the page unescaped")
+
+
 def main(t):
-    pod = t.podium(SESSIONS)
+    pod = t.podium(SESSIONS, server_ini="name = %s" % NAME)
+    check_name(pod)
     up = listed(pod, "upcoming")
     h.check(up == ["latecomer", "later", "unscheduled"],
             "upcoming lists %r, expected latecomer (slot plus margin not over), later, unscheduled; "

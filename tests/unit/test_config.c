@@ -117,6 +117,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.access, ACCESS_OPEN);
     assert_non_null(c.admin_token);
     assert_string_equal(c.admin_token, "");
+    assert_string_equal(c.name, "");
     assert_int_equal(c.hls_format, HLS_FORMAT_TS);
     assert_true(near(c.segment_duration, 2.0));
     assert_int_equal(c.window, 6);
@@ -151,6 +152,7 @@ static void test_load_full(void **state)
              "data_dir    = /var/lib/podium\n"
              "access      = registered\n"
              "admin_token = 0123456789abcdef\n"
+             "name        = DevConf <2026> & Friends ; the conference's\n"
              "\n"
              "[hls]\n"
              "format           = fmp4\n"
@@ -195,6 +197,7 @@ static void test_load_full(void **state)
     assert_string_equal(c->data_dir, "/var/lib/podium");
     assert_int_equal(c->access, ACCESS_REGISTERED);
     assert_string_equal(c->admin_token, "0123456789abcdef");
+    assert_string_equal(c->name, "DevConf <2026> & Friends");
     assert_int_equal(c->hls_format, HLS_FORMAT_FMP4);
     assert_true(near(c->segment_duration, 4.5));
     assert_int_equal(c->window, 10);
@@ -440,6 +443,28 @@ static void test_load_bad_values(void **state)
         assert_n_errors(&l, 1);
         unload(&l);
     }
+}
+
+/* The conference's name heads every attendee's page: 120 bytes at most. */
+static void test_name_length(void **state)
+{
+    (void)state;
+    char name[CONFIG_NAME_MAX + 2], text[CONFIG_NAME_MAX + 64];
+    memset(name, 'n', CONFIG_NAME_MAX);
+    name[CONFIG_NAME_MAX] = '\0';
+    snprintf(text, sizeof(text), "[server]\nname = %s\n", name);
+    struct loaded l = { 0 };
+    load_text(&l, text);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.cfg.name, name);
+    unload(&l);
+    strcat(name, "n");
+    snprintf(text, sizeof(text), "[server]\nname = %s\n", name);
+    load_text(&l, text);
+    assert_int_equal(l.rc, -1);
+    assert_err_at(&l, 2, "name");
+    assert_n_errors(&l, 1);
+    unload(&l);
 }
 
 static void test_err_unknown_key(void **state)
@@ -906,6 +931,34 @@ static void test_bug_late_error_line(void **state)
     unload(&l);
 }
 
+/* libinih reads a line over 199 characters as two, and named the line
+ * below a long title as a syntax error: the long one is named instead,
+ * once, whatever follows it; 199 characters still load whole. */
+static void test_bug_long_line(void **state)
+{
+    (void)state;
+    char title[300], text[512];
+    memset(title, 't', sizeof(title) - 1);
+    title[sizeof(title) - 1] = '\0';
+    const size_t fits = 199 - strlen("title = ");
+    title[fits] = '\0';
+    snprintf(text, sizeof(text), "[session a]\npassphrase = abcdefghijkl\ntitle = %s\r\nformat = panel\n", title);
+    struct loaded l = { 0 };
+    load_text(&l, text);
+    if (l.rc != 0)
+        fail_msg("a 199-character line:\n%s", l.err);
+    assert_string_equal(l.cfg.sessions[0].title, title);
+    unload(&l);
+    title[fits] = 't';
+    title[250] = '\0';
+    snprintf(text, sizeof(text), "[session a]\npassphrase = abcdefghijkl\ntitle = %s\nformat = panel\n", title);
+    load_text(&l, text);
+    assert_int_equal(l.rc, -1);
+    assert_err_at(&l, 3, "longer than 199 characters");
+    assert_n_errors(&l, 1);
+    unload(&l);
+}
+
 /* libinih names only its first bad line; every one is reported, and all
  * errors come out in line order whichever pass found them. An indented
  * line under a key continues it (libinih's multi-line values), a ';'
@@ -946,6 +999,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_bug_load_directory),
         cmocka_unit_test(test_load_bad_values),
+        cmocka_unit_test(test_name_length),
         cmocka_unit_test(test_err_unknown_key),
         cmocka_unit_test(test_err_unknown_section),
         cmocka_unit_test(test_err_key_outside_section),
@@ -971,6 +1025,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bug_long_session_id),
         cmocka_unit_test(test_bug_repeated_key_line),
         cmocka_unit_test(test_bug_late_error_line),
+        cmocka_unit_test(test_bug_long_line),
         cmocka_unit_test(test_bug_every_syntax_error_in_order),
     };
     return unit_main(argc, argv, "config", tests, UNIT_LEN(tests));
