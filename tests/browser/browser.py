@@ -178,7 +178,7 @@ def run_node(script, args, timeout, what, tmpdir=None, env=None, tick=None):
 
 
 def summary(res):
-    keys = ("ok", "advanced", "startedAfter", "startTime", "currentTime", "duration", "source",
+    keys = ("ok", "advanced", "startedAfter", "startTime", "currentTime", "duration", "source", "muted",
             "errors", "videoWidth", "videoHeight", "videoBytes", "audioBytes", "codecs",
             "fragsBuffered", "warnings", "jumps", "status", "pageErrors", "consoleErrors",
             "error", "screenshot")
@@ -225,6 +225,9 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     h.check(res.get("hlsUsed"), "the page did not use hls.js (window.podium.hls unset): %s" % summary(res))
     h.check((res.get("videoWidth") or 0) > 0 and (res.get("videoBytes") or 0) > 0,
             "no video decoded (videoWidth %r, decoded bytes %r)" % (res.get("videoWidth"), res.get("videoBytes")))
+    # Chromium runs with autoplay allowed here: the player must not mute it
+    h.check(res.get("muted") is False, "the player muted the talk where the browser lets it play "
+            "with sound: %s" % summary(res))
     h.check((res.get("audioBytes") or 0) > 0,
             "no audio decoded (webkitAudioDecodedByteCount %r); result:\n%s" % (res.get("audioBytes"), summary(res)))
     h.check(os.path.isfile(shot), "no screenshot written to %s" % shot)
@@ -232,7 +235,7 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
 
 
 def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None,
-         click=None, dialog=None, tz=None, stable=None, then=None):
+         click=None, dialog=None, tz=None, stable=None, then=None, autoplay=None):
     """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
     fill=(selector, value), or a list of them, types into fields after the
     load; click=selector is clicked after that (see page.mjs); wait_text waits
@@ -241,7 +244,8 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
     tz: the browser's time zone (IANA name); stable=selector: the result's
     "stable" says whether that element outlived two of the page's redraws.
     then: steps after the click, ("fill", selector, value) or ("click",
-    selector), in order (a form the click opened)."""
+    selector), in order (a form the click opened). autoplay: Chromium's
+    --autoplay-policy (the tests' default lets pages play with sound)."""
     shot = shot_path(t, what)
     env = {}
     if fill:
@@ -262,6 +266,8 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
         env["PODIUM_STABLE"] = stable
     if tz:
         env["PODIUM_TZ"] = tz               # the browser's time zone (an attendee elsewhere)
+    if autoplay:
+        env["PODIUM_AUTOPLAY_POLICY"] = autoplay    # Chromium's --autoplay-policy
     res = run_node("page.mjs", [pod.url(path), shot, h.scaled(timeout)],
                    h.scaled(timeout) + 20, "page.mjs %s" % path, tmpdir=t.tmp, env=env or None,
                    tick=tick)

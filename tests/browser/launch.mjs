@@ -13,7 +13,9 @@ const WEB = new URL('../../web/', import.meta.url);
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
+  // PODIUM_AUTOPLAY_POLICY=document-user-activation-required: a desktop
+  // browser's own, where a page plays with sound only once used
+  '--autoplay-policy=' + (process.env.PODIUM_AUTOPLAY_POLICY || 'no-user-gesture-required'),
 ];
 
 function loadPlaywright() {

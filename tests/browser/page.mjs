@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Opens a page, takes a screenshot and prints one JSON line:
 //   {"ok", "status", "url", "title", "text", "links": [{"text","href"}], "buttons": [id or text], "bad": [texts marked red],
+//    "video": {"muted", "paused", "currentTime"} of the page's first video,
 //    "pageErrors", "error"}
 // Usage: node page.mjs URL SCREENSHOT.png [TIMEOUT_SECONDS=20]
 // Env: PODIUM_FILL="SELECTOR=VALUE", PODIUM_WAIT_TEXT=TEXT (see below),
@@ -93,6 +94,11 @@ try {
     await page.waitForFunction((t) => document.body && document.body.innerText.includes(t), waitText);
   out.title = await page.title();
   out.text = await page.evaluate(() => document.body ? document.body.innerText : '');
+  // the page's first video, if any: whether it plays, and with sound
+  out.video = await page.evaluate(() => {
+    const v = document.querySelector('video');
+    return v ? { muted: v.muted, paused: v.paused, currentTime: v.currentTime } : null;
+  });
   // what the page marks as a problem (red)
   out.bad = await page.evaluate(() => Array.from(document.querySelectorAll('.bad')).map((e) => e.textContent));
   out.links = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]'))

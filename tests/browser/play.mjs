@@ -154,6 +154,7 @@ function snapshot() {
     hasVideo: !!v,
     currentTime: v ? v.currentTime : null,
     paused: v ? v.paused : null,
+    muted: v ? v.muted : null,
     ended: v ? v.ended : null,
     readyState: v ? v.readyState : null,
     duration: v && Number.isFinite(v.duration) ? v.duration : (v ? String(v.duration) : null),
@@ -278,7 +279,7 @@ try {
   Object.assign(out, {
     currentTime: s.currentTime, duration: s.duration, videoWidth: s.videoWidth,
     videoHeight: s.videoHeight, videoBytes: s.videoBytes, audioBytes: s.audioBytes,
-    readyState: s.readyState, paused: s.paused, buffered: s.buffered, hlsUsed: s.hlsUsed,
+    readyState: s.readyState, paused: s.paused, muted: s.muted, buffered: s.buffered, hlsUsed: s.hlsUsed,
     status: s.status, warnings: s.warnings, codecs: s.codecs, fragsBuffered: s.fragsBuffered,
   });
   out.advanced = Math.round(out.advanced * 1000) / 1000;

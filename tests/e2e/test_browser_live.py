@@ -19,7 +19,10 @@
   has loaded, and the same page, not reloaded, lists it with a LIVE mark,
   its title (HTML-escaped by podium, so it reads back verbatim), its start
   in the browser's time zone (Asia/Kolkata here; UTC in the HTML) and a
-  link to /watch/<id>; the ended first session is not listed as LIVE.
+  link to /watch/<id>; the ended first session is not listed as LIVE;
+- the player plays with sound where the browser allows it (the tests'
+  Chromium), and where it does not (a desktop browser's own autoplay
+  policy) plays muted and offers "Click for sound", which unmutes it.
 Noted, not asserted: how many of the page's connections and 2xx responses
 livesend kept (it serves a connection only until its first request that is
 not a live segment or playlist).
@@ -129,6 +132,20 @@ def main(t):
     h.check("LIVE " + TITLE not in text, "home page lists the ended %s as LIVE:\n%s" % (SID, text))
     watch = [l for l in home.get("links", []) if l.get("href") == "/watch/%s" % LIGHTNING]
     h.check(watch, "home page has no link to /watch/%s: %r" % (LIGHTNING, home.get("links")))
+    check_sound(t, pod)
+
+
+def check_sound(t, pod):
+    """A desktop browser lets a page play with sound only once it has been
+    used: the player then plays muted, and offers the sound (a click waits
+    for the button to show), which the attendee's click turns on."""
+    res = br.page(t, pod, "/watch/" + LIGHTNING, "watch-sound", click="#sound",
+                  autoplay="document-user-activation-required")
+    v = res.get("video") or {}
+    h.check(v.get("muted") is False and v.get("paused") is False,
+            "after the click on 'Click for sound' the video is %r, expected playing unmuted" % v)
+    h.check("Click for sound" not in (res.get("text") or ""), "the sound button stays after the click")
+    h.note("with the desktop autoplay policy: muted, then %r after the click" % v)
 
 
 def check_delayed(t, pod, due):
