@@ -1971,7 +1971,7 @@ static const char organizer_html[] =
 "</style></head><body><h1>Organizer</h1>"
 "<p><label>Admin token <input id=\"tok\" type=\"password\" size=\"40\"></label>"
 " <span id=\"msg\"></span></p><p id=\"auth\" class=\"bad\"></p><p id=\"conn\" class=\"bad\"></p>"
-"<p id=\"disk\"></p>"
+"<p id=\"disk\"></p><p id=\"regs\"></p>"
 "<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
 "<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
 "</tr></thead><tbody id=\"rows\"></tbody></table>"
@@ -2102,6 +2102,33 @@ LOCAL_TIMES_JS
 "      btn('d', 'act(\\'' + id + '\\', \\'delete\\')', 'delete') : '');\n"
 "}\n"
 "// a disk that fills up leaves gaps in every recording: say so in time\n"
+"// who registered to attend (access = registered), and the list as a\n"
+"// spreadsheet: the file is read each time, so every 30 s at most\n"
+"let regsAt = 0;\n"
+"async function showRegistrations(j) {\n"
+"  const p = el('regs');\n"
+"  if (!j.organizer || !j.sessions.some(s => s.access === 'registered')) { p.textContent = ''; return; }\n"
+"  if (Date.now() - regsAt < 30000) return;\n"
+"  regsAt = Date.now();\n"
+"  const auth = { headers: { 'Authorization': 'Bearer ' + tok.value } };\n"
+"  const r = await fetch('/api/v1/registrations', auth).catch(() => null);\n"
+"  const d = r && r.ok ? await r.json().catch(() => null) : null;\n"
+"  if (!d) { regsAt = 0; return; }\n"
+"  p.textContent = 'Registered attendees: ' + d.count + ' (' + d.emails + ' e-mail addresses) ';\n"
+"  const b = document.createElement('button');\n"
+"  b.id = 'regcsv';\n"
+"  b.textContent = 'Download as CSV';\n"
+"  b.onclick = async () => {\n"
+"    const c = await fetch('/api/v1/registrations?format=csv', auth).catch(() => null);\n"
+"    if (!c || !c.ok) { el('msg').textContent = 'registrations: ' + (c ? c.status : 'cannot reach Podium'); return; }\n"
+"    const a = document.createElement('a');\n"
+"    a.href = URL.createObjectURL(await c.blob());\n"
+"    a.download = 'registrations.csv';\n"
+"    a.click();\n"
+"    setTimeout(() => URL.revokeObjectURL(a.href), 10000);\n"
+"  };\n"
+"  p.appendChild(b);\n"
+"}\n"
 "function showDisk(d) {\n"
 "  const p = el('disk');\n"
 "  if (!d) { p.textContent = ''; return; }\n"
@@ -2180,6 +2207,7 @@ LOCAL_TIMES_JS
 "  if (j.srt_port) srtPort = j.srt_port;\n"
 "  if (j.segment_duration) segDur = j.segment_duration;\n"
 "  showDisk(j.disk);\n"
+"  showRegistrations(j);\n"
 "  showProblems(j.recent_problems);\n"
 
 "  // a redrawn cell loses what is typed into it: keep that\n"
@@ -2617,12 +2645,137 @@ static enum MHD_Result api_register(struct http *h, struct MHD_Connection *c,
     return json_reply_code(h, c, o, MHD_HTTP_CREATED);
 }
 
+/* One CSV field (RFC 4180), quoted. An attendee's name starting with =, +,
+ * - or @ would be a formula in a spreadsheet (CSV injection): a leading '
+ * keeps it text. */
+static void csv_field(FILE *f, const char *v, bool last)
+{
+    fputc('"', f);
+    if (strchr("=+-@\t\r", v[0]) && v[0])
+        fputc('\'', f);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', f);
+        fputc(*v, f);
+    }
+    fputs(last ? "\"\r\n" : "\",", f);
+}
+
+static int by_email(const void *a, const void *b)
+{
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* How many different e-mail addresses (case aside) the registrations hold:
+ * an attendee on a second browser registers again. */
+static size_t unique_emails(json_t *list)
+{
+    size_t n = json_array_size(list), unique = 0;
+    const char **emails = malloc((n ? n : 1) * sizeof(*emails));
+    if (!emails)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        emails[i] = json_string_value(json_object_get(json_array_get(list, i), "email"));
+    qsort(emails, n, sizeof(*emails), by_email);
+    for (size_t i = 0; i < n; i++)
+        unique += i == 0 || strcasecmp(emails[i - 1], emails[i]) != 0;
+    free(emails);
+    return unique;
+}
+
+/* GET /api/v1/registrations: who registered to attend (access =
+ * registered), for the organizer who wants to reach them without a shell on
+ * the server. JSON, or a spreadsheet's CSV with ?format=csv. Read from
+ * data_dir/registrations.jsonl; a line that is not a registration (the torn
+ * tail of a crash) is skipped and counted. */
+static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *c)
+{
+    if (!is_organizer(h, c))
+        return error_reply(h, c, MHD_HTTP_UNAUTHORIZED, "organizer token required");
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    bool csv = format && strcmp(format, "csv") == 0;
+    if (format && !csv && strcmp(format, "json") != 0)
+        return field_error(h, c, "format", "must be json or csv");
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/registrations.jsonl", h->cfg->data_dir);
+    FILE *in = fopen(path, "r");
+    if (!in && errno != ENOENT) {
+        log_msg(LV_ERROR, NULL, "\"cannot read the registrations\" path=%s err=\"%s\"", path,
+                strerror(errno));
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the registrations");
+    }
+    json_t *list = json_array();
+    size_t skipped = 0, cap = 0;
+    char *line = NULL;
+    while (in && getline(&line, &cap, in) > 0) {
+        json_t *r = json_loads(line, 0, NULL);
+        json_t *name = json_object_get(r, "name"), *email = json_object_get(r, "email");
+        json_t *at = json_object_get(r, "registered"), *until = json_object_get(r, "expires");
+        if (!json_is_string(name) || !json_is_string(email) || !json_is_integer(at)
+            || !json_is_integer(until) || !json_is_string(json_object_get(r, "id"))) {
+            skipped++;
+            json_decref(r);
+            continue;
+        }
+        char when[32], ends[32];
+        iso_time((time_t)json_integer_value(at), when, sizeof(when));
+        iso_time((time_t)json_integer_value(until), ends, sizeof(ends));
+        json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:s, s:s}", "id",
+                                              json_object_get(r, "id"), "name", name, "email", email,
+                                              "registered", when, "expires", ends));
+        json_decref(r);
+    }
+    free(line);
+    if (in)
+        fclose(in);
+    if (skipped)
+        log_msg(LV_WARN, NULL, "\"registrations: lines skipped, not registrations\" path=%s "
+                "skipped=%zu", path, skipped);
+    if (!csv) {
+        json_t *o = json_pack("{s:I, s:I, s:I, s:o}", "count", (json_int_t)json_array_size(list),
+                              "emails", (json_int_t)unique_emails(list),
+                              "unreadable_lines", (json_int_t)skipped, "registrations", list);
+        return json_reply(h, c, o);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        json_decref(list);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    fputs("registered,name,email,expires,id\r\n", f);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        static const char *const keys[] = { "registered", "name", "email", "expires", "id" };
+        for (size_t k = 0; k < 5; k++)
+            csv_field(f, json_string_value(json_object_get(r, keys[k])), k == 4);
+    }
+    json_decref(list);
+    if (fclose(f) != 0) {
+        free(text);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/csv; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Disposition", "attachment; filename=\"registrations.csv\"");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    return reply(h, c, MHD_HTTP_OK, resp);
+}
+
 /* The methods of the API resource at url (the Allow field), NULL when
  * there is no such resource. */
 static const char *api_allow(const char *url)
 {
     if (strcmp(url, "/api/v1/register") == 0)
         return ALLOW_POST;
+    if (strcmp(url, "/api/v1/registrations") == 0)
+        return "GET, HEAD, OPTIONS";
     if (strcmp(url, "/api/v1/sessions") == 0)
         return "GET, HEAD, POST, OPTIONS";
     if (strncmp(url, "/api/v1/sessions/", 17) != 0 || !url[17] || url[17] == '/')
@@ -2825,6 +2978,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return api_sessions(h, c, NULL);
     if (strncmp(url, "/api/v1/sessions/", 17) == 0 && !strchr(url + 17, '/'))
         return api_sessions(h, c, url + 17);
+    if (strcmp(url, "/api/v1/registrations") == 0)
+        return api_registrations(h, c);
     if (api) {
         unsigned code;
         const char *allow = api_route(url, method, &code);

@@ -8,6 +8,8 @@ the token (>= 3 s, no player error). Without a token the playlist answers
 401, so playing at all proves the token was used. A second attendee whose
 browser kept a token the server does not accept (another event's, or one
 signed with an older secret) is asked to register again, and then plays.
+The organizer page, with the admin token, says how many registered and
+offers the list as CSV.
 Screenshots (form and player): $E2E_ARTIFACTS or tests/e2e/artifacts/."""
 import json
 import os
@@ -61,6 +63,13 @@ def main(t):
     src = res.get("source") or ""
     h.check(src.startswith("/live/%s/index.m3u8?token=" % SID) and stale not in src,
             "after registering again the page plays %r, expected a new token" % src)
+
+    # the organizer sees how many registered, and can take the list away
+    token = pod.admin_auth()["Authorization"].split(" ", 1)[1]
+    org = br.page(t, pod, "/organizer", "organizer-registrations", fill=("#tok", token),
+                  wait_text="Registered attendees: 2 (2 e-mail addresses)")
+    h.check("regcsv" in org.get("buttons", []), "no button to download the registrations: %r"
+            % org.get("buttons"))
 
 
 if __name__ == "__main__":

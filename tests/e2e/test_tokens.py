@@ -11,6 +11,10 @@
   endpoint is 404;
 - DATA_DIR/registrations.jsonl (0600) gets one JSON line per successful
   registration (id, name, email, expires) and none for rejected ones;
+- GET /api/v1/registrations (admin token only: 401 for an attendee's)
+  lists them (count, different e-mail addresses case aside), and as CSV
+  with ?format=csv: quotes doubled, a name that a spreadsheet would run as a
+  formula made text; a torn last line is skipped, counted and logged;
 - live playlist, live segments, recording playlist and recording segments:
   no token -> 401 (WWW-Authenticate), forged mac / re-dated expiry (also an
   expired token pushed into the future) / garbage / another server's
@@ -21,8 +25,10 @@
   appended (and those URIs work); with the admin token URIs are plain;
 - ffprobe on the tokenized live playlist URL reads h264 + aac; without the
   token it fails."""
+import csv
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -318,6 +324,57 @@ def main(t):
     # nothing of the refused requests reached the registrations file
     with open(reg_path) as f:
         h.check(f.read().count("\n") == len(tokens), "registrations.jsonl changed after the registrations")
+    check_registrations_api(pod, people, token, reg_path)
+
+
+def check_registrations_api(pod, people, token, reg_path):
+    """The organizer's list of who registered: JSON and CSV, admin only."""
+    for what, headers in (("no token", {}), ("an attendee's token", {"Authorization": "Bearer " + token})):
+        r = pod.get("/api/v1/registrations", headers=headers)
+        h.check(r.status == 401, "GET /api/v1/registrations with %s -> %d, expected 401" % (what, r.status))
+    # Ann again from another browser, her address in capitals; and a name a
+    # spreadsheet would run as a formula
+    more = [("Ann Attendee", "ANN@Example.org"), ('=HYPERLINK("http://evil.example","x")', "eve@example.org")]
+    for name, email in more:
+        h.check(register(pod, {"name": name, "email": email}).status == 201, "register %r" % name)
+    everyone = people + more
+
+    def listed():
+        r = pod.get("/api/v1/registrations", headers=pod.admin_auth())
+        return r if r.status == 200 and r.json().get("count") == len(everyone) else None
+    j = h.wait_for(listed, 5, "GET /api/v1/registrations listing %d" % len(everyone)).json()
+    got = [(x.get("name"), x.get("email")) for x in j.get("registrations", [])]
+    h.check(got == everyone and j.get("emails") == 3 and j.get("unreadable_lines") == 0,
+            "registrations %r (emails %r, unreadable %r), expected %r and 3 different addresses"
+            % (got, j.get("emails"), j.get("unreadable_lines"), everyone))
+    x = j["registrations"][0]
+    h.check(re.match(r"^[0-9a-f]{16}$", x.get("id", "")) and h.parse_pdt(x.get("registered"))
+            and h.parse_pdt(x.get("expires")) > h.parse_pdt(x.get("registered")),
+            "a registration reads %r, expected id, registered and expires (ISO times)" % x)
+
+    r = pod.get("/api/v1/registrations?format=csv", headers=pod.admin_auth())
+    h.check(r.status == 200 and (r.header("Content-Type") or "").startswith("text/csv")
+            and "attachment" in (r.header("Content-Disposition") or ""),
+            "CSV -> %d %r %r" % (r.status, r.header("Content-Type"), r.header("Content-Disposition")))
+    rows = list(csv.reader(io.StringIO(r.body.decode("utf-8"), newline="")))
+    h.check(rows[0] == ["registered", "name", "email", "expires", "id"] and len(rows) == len(everyone) + 1,
+            "CSV rows %r" % rows[:3])
+    names = [row[1] for row in rows[1:]]
+    h.check(names == [n for n, _ in people + more[:1]] + ["'" + more[1][0]],
+            "CSV names %r: quotes kept, the formula made text with a leading '" % names)
+    expect_field_error(pod.get("/api/v1/registrations?format=xml", headers=pod.admin_auth()), "format",
+                       "?format=xml")
+    r = pod.request("POST", "/api/v1/registrations", data=b"{}", headers=pod.admin_auth())
+    h.check(r.status == 405 and "GET" in (r.header("Allow") or ""), "POST -> %d, expected 405" % r.status)
+
+    # a crash tore the last line: it is skipped, counted and logged
+    with open(reg_path, "a") as f:
+        f.write('{"id":"0123456789abcdef","name":"Tor')
+    j = pod.get("/api/v1/registrations", headers=pod.admin_auth()).json()
+    h.check(j.get("count") == len(everyone) and j.get("unreadable_lines") == 1,
+            "with a torn last line: count %r unreadable %r" % (j.get("count"), j.get("unreadable_lines")))
+    h.check(pod.log_lines_matching(lambda f, _l: f.get("msg", "").startswith("registrations: lines skipped")),
+            "no warn line for the torn registration")
 
 
 if __name__ == "__main__":
