@@ -2285,8 +2285,14 @@ static enum MHD_Result organizer_page(struct http *h, struct MHD_Connection *c)
     char *site = site_name(h);
     struct MHD_Response *r = site ? text_response("text/html; charset=utf-8", organizer_html, site) : NULL;
     free(site);
-    if (r)
+    if (r) {
         MHD_add_response_header(r, "Cache-Control", "no-cache");
+        /* its buttons end talks and delete recordings: no other site may
+         * frame it under a decoy (clickjacking); the player page, which
+         * organizers embed in their own site, may be framed */
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+        MHD_add_response_header(r, "Content-Security-Policy", "frame-ancestors 'none'");
+    }
     return reply(h, c, MHD_HTTP_OK, r);
 }
 

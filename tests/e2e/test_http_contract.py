@@ -37,6 +37,8 @@ to EOF (http.client refuses some of them and hides what it was sent).
 - the requests a client may send and players do not (check_protocol_edges):
   a body on GET/HEAD/OPTIONS, keep-alive after early answers, the absolute
   form, Connection: close with bytes after it (lingering close), 304s.
+- the organizer page sends X-Frame-Options: DENY and CSP frame-ancestors
+  'none' (clickjacking); the player and conference pages may be framed;
 - a 404 for /watch/<unknown id>, and for any other unknown path a browser
   asks for (Accept: text/html), is a page (text/html) with a heading and a
   link to the programme; API and media paths, and other clients, get JSON.
@@ -463,6 +465,22 @@ def check_recording(t, pod, folder):
     h.check(g.get("Content-Type") == "video/mp4", "GET %s Content-Type %r" % (mp4, g.get("Content-Type")))
 
 
+def check_framing(pod):
+    """The organizer page (its buttons end talks) may not be framed by
+    another site; the player page, which organizers embed, may."""
+    r = pod.get("/organizer")
+    h.check(r.header("X-Frame-Options") == "DENY"
+            and "frame-ancestors 'none'" in (r.header("Content-Security-Policy") or ""),
+            "/organizer: X-Frame-Options %r, CSP %r; expected DENY and frame-ancestors 'none'"
+            % (r.header("X-Frame-Options"), r.header("Content-Security-Policy")))
+    for path in ("/watch/%s" % SID, "/"):
+        r = pod.get(path)
+        h.check(r.status == 200 and not r.header("X-Frame-Options")
+                and "frame-ancestors" not in (r.header("Content-Security-Policy") or ""),
+                "%s may not be framed (X-Frame-Options %r): organizers embed the player"
+                % (path, r.header("X-Frame-Options")))
+
+
 def main(t):
     pod = ru.podium(t, {SID: {"title": "Keynote", "passphrase": "keynote-secret-123"}}, close_after=30)
     reg = start_registered(t)
@@ -480,6 +498,7 @@ def main(t):
     check_error_codes(pod, seg)
     check_protocol_edges(pod, seg)
     check_not_found_pages(pod)
+    check_framing(pod)
     before = w.newest()
     h.wait_for(lambda: (w.newest() or 0) > before, 10, "a new live segment after the bad requests")
 
