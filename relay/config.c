@@ -96,6 +96,23 @@ void config_free(struct config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
+bool config_valid_track(const char *s, const char **why)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *why = "must not contain control characters";
+            return false;
+        }
+        chars += (*p & 0xC0) != 0x80;
+    }
+    if (chars > CONFIG_TRACK_MAX || strlen(s) > 4 * CONFIG_TRACK_MAX) {
+        *why = "longer than " CONFIG_TRACK_MAX_TEXT " characters";
+        return false;
+    }
+    return true;
+}
+
 int config_parse_listen(const char *s, struct listen_addr *out)
 {
     const char *colon = strrchr(s, ':');
@@ -520,6 +537,12 @@ static void session_key(struct load_ctx *ctx, const char *key, const char *v)
         set_str(&s->title, v);
     } else if (strcmp(key, "speakers") == 0) {
         set_str(&s->speakers, v);
+    } else if (strcmp(key, "track") == 0) {
+        const char *why;
+        if (!config_valid_track(v, &why))
+            config_error(ctx, ctx->cur_section, key, "%s", why);
+        else
+            snprintf(s->track, sizeof(s->track), "%s", v);
     } else if (strcmp(key, "format") == 0) {
         if ((i = lookup_name(v, format_names, 4)) < 0)
             config_error(ctx, ctx->cur_section, key,

@@ -773,6 +773,7 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     json_object_set_new(o, "id", json_string(s->id));
     json_object_set_new(o, "title", json_string(in.title));
     json_object_set_new(o, "speakers", speakers_json(in.speakers));
+    json_object_set_new(o, "track", in.track[0] ? json_string(in.track) : json_null());
     json_object_set_new(o, "format", json_string(config_format_name(in.format)));
     if (in.starts) {
         iso_time(in.starts, when, sizeof(when));
@@ -1195,9 +1196,13 @@ static void session_meta(FILE *f, const struct session_info *in)
         strftime(when, sizeof(when), "<time datetime=\"%Y-%m-%dT%H:%M:%SZ\">%a %d %b %H:%M UTC</time>",
                  &tm);
     }
-    fprintf(f, " <span class=\"meta\">%s%s%s, %d min</span>", when,
-            when[0] ? " &middot; " : "", config_format_name(in->format),
-            config_format_minutes(in->format));
+    fprintf(f, " <span class=\"meta\">%s%s", when, when[0] ? " &middot; " : "");
+    if (in->track[0]) {         /* parallel tracks: where to find it */
+        fputs("<span class=\"track\">", f);
+        html_escape(f, in->track);
+        fputs("</span> &middot; ", f);
+    }
+    fprintf(f, "%s, %d min</span>", config_format_name(in->format), config_format_minutes(in->format));
 }
 
 static void session_item(FILE *f, const struct listed *l, bool live)
@@ -1981,6 +1986,7 @@ static const char organizer_html[] =
 "placeholder=\"keynote\" title=\"letters, digits, - and _\"></label>"
 "<label>title <input id=\"n-title\" maxlength=\"200\"></label>"
 "<label>speakers <input id=\"n-speakers\" placeholder=\"Ada Lovelace, Alan Turing\"></label>"
+"<label>track <input id=\"n-track\" maxlength=\"60\" size=\"10\" placeholder=\"Hall B\"></label>"
 "<label>format <select id=\"n-format\"><option>presentation</option><option>panel</option>"
 "<option>workshop</option><option>lightning</option></select></label>"
 "<label>starts <input id=\"n-starts\" type=\"datetime-local\"></label>"
@@ -2042,6 +2048,7 @@ LOCAL_TIMES_JS
 "  el('n-id').value = s.id;\n"
 "  el('n-title').value = s.title;\n"
 "  el('n-speakers').value = s.speakers.join(', ');\n"
+"  el('n-track').value = s.track || '';\n"
 "  el('n-format').value = s.format;\n"
 "  el('n-starts').value = s.starts ? localTime(s.starts) : '';\n"
 "  el('created').textContent = '';\n"
@@ -2059,6 +2066,7 @@ LOCAL_TIMES_JS
 "  if (v('n-title')) body.title = v('n-title');\n"
 "  // an edit sends them even when emptied: that clears them\n"
 "  if (v('n-speakers') || editing) body.speakers = v('n-speakers');\n"
+"  if (v('n-track') || editing) body.track = v('n-track');\n"
 "  // the field is in the organizer's own time zone; the API is given UTC\n"
 "  if (v('n-starts')) body.starts = new Date(v('n-starts')).toISOString().slice(0, 19) + 'Z';\n"
 "  else if (editing) body.starts = null;\n"
@@ -2230,6 +2238,7 @@ LOCAL_TIMES_JS
 "    const bad = l && (l.packets_dropped > 0 || l.rtt_ms > 300);\n"
 "    const cells = [\n"
 "      '<a href=\"/watch/' + esc(s.id) + '\">' + esc(s.id) + '</a><br>' + esc(s.title) +\n"
+"        (s.track ? '<br>' + esc(s.track) : '') +\n"
 "        (s.starts ? '<br><time datetime=\"' + esc(s.starts) + '\">' + esc(s.starts) + '</time>' : '') +\n"
 "        '<br><span class=\"url\">' + esc(speakerUrl(s.id, 'PASSPHRASE')) + '</span>',\n"
 "      // a speaker missing at their slot is the organizer's to chase\n"
@@ -2536,6 +2545,7 @@ static enum MHD_Result api_update(struct http *h, struct MHD_Connection *c,
     struct session_conf conf = { .format = in.format, .starts = in.starts,
                                  .ingest_strict = in.ingest_strict };
     snprintf(conf.id, sizeof(conf.id), "%s", s->id);
+    snprintf(conf.track, sizeof(conf.track), "%s", in.track);
     conf.title = strdup(in.title);
     conf.speakers = strdup(in.speakers);
     conf.passphrase = in.has_passphrase ? strdup(in.passphrase) : NULL;

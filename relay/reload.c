@@ -51,6 +51,7 @@ static void changes(struct session *s, const struct session_conf *c, char *buf, 
     const struct { const char *name; bool changed; } f[] = {
         { "title", strcmp(in.title, c->title) != 0 },
         { "speakers", strcmp(in.speakers, c->speakers) != 0 },
+        { "track", strcmp(in.track, c->track) != 0 },
         { "format", in.format != c->format },
         { "starts", in.starts != c->starts },
         { "passphrase", strcmp(in.passphrase, c->passphrase) != 0 },

@@ -205,6 +205,7 @@ void session_info(struct session *s, struct session_info *out)
     pthread_mutex_lock(&s->lock);
     snprintf(out->title, sizeof(out->title), "%s", s->conf.title ? s->conf.title : s->id);
     snprintf(out->speakers, sizeof(out->speakers), "%s", s->conf.speakers ? s->conf.speakers : "");
+    snprintf(out->track, sizeof(out->track), "%s", s->conf.track);
     out->format = s->conf.format;
     out->starts = s->conf.starts;
     out->has_passphrase = s->conf.passphrase != NULL;
@@ -241,6 +242,7 @@ int session_update(struct session *s, const struct session_conf *conf)
     s->conf.title = title;
     s->conf.speakers = speakers;
     s->conf.passphrase = pass;
+    snprintf(s->conf.track, sizeof(s->conf.track), "%s", conf->track);
     s->conf.format = conf->format;
     s->conf.starts = conf->starts;
     s->conf.ingest_strict = conf->ingest_strict;
@@ -320,6 +322,7 @@ char *registry_dump_api(struct registry *reg)
         json_object_set_new(o, "id", json_string(s->id));
         json_object_set_new(o, "title", json_string(in.title));
         json_object_set_new(o, "speakers", json_string(in.speakers));
+        json_object_set_new(o, "track", json_string(in.track));
         json_object_set_new(o, "format", json_string(format_keys[in.format]));
         json_object_set_new(o, "starts", json_integer((json_int_t)in.starts));
         json_object_set_new(o, "passphrase", json_string(in.passphrase));
@@ -473,6 +476,15 @@ int session_conf_from_json(struct session_conf *c, const void *obj, bool partial
             } else if (set_string(&c->speakers, v, SESSION_SPEAKERS_MAX, why) < 0) {
                 return -1;
             }
+        } else if (strcmp(key, "track") == 0) {
+            const char *t = json_is_null(v) ? "" : json_string_value(v);
+            if (!t) {
+                *why = "must be a string";
+                return -1;
+            }
+            if (!config_valid_track(t, why))
+                return -1;
+            snprintf(c->track, sizeof(c->track), "%s", t);
         } else if (strcmp(key, "format") == 0) {
             const char *f = json_string_value(v);
             int i;

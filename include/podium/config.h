@@ -14,6 +14,8 @@
 #define CONFIG_PASS_MAX 79
 #define CONFIG_NAME_MAX 120     /* [server] name, bytes */
 #define CONFIG_NAME_MAX_TEXT "120"
+#define CONFIG_TRACK_MAX 60     /* [session] track, characters (UTF-8 code points) */
+#define CONFIG_TRACK_MAX_TEXT "60"
 
 enum hls_format { HLS_FORMAT_TS, HLS_FORMAT_FMP4 };
 enum access_mode { ACCESS_OPEN, ACCESS_REGISTERED };
@@ -28,7 +30,13 @@ struct session_conf {
     time_t starts;              /* 0: unscheduled */
     char *passphrase;           /* owned; NULL only for ad-hoc sessions */
     bool ingest_strict;
+    /* the parallel track (room, stream) it is part of, "" for none */
+    char track[4 * CONFIG_TRACK_MAX + 1];
 };
+
+/* Whether s fits a track: at most CONFIG_TRACK_MAX characters, no control
+ * characters; why says what is wrong otherwise. */
+bool config_valid_track(const char *s, const char **why);
 
 struct listen_addr {
     char host[64];

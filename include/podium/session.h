@@ -134,6 +134,7 @@ size_t registry_count(struct registry *reg);
 struct session_info {
     char title[SESSION_TITLE_MAX + 1];
     char speakers[SESSION_SPEAKERS_MAX + 1];
+    char track[4 * CONFIG_TRACK_MAX + 1];
     enum session_format format;
     time_t starts;
     bool has_passphrase;

@@ -416,7 +416,7 @@ class Podium:
             lines += ["[session %s]" % sid,
                       "title = %s" % s.get("title", sid),
                       "passphrase = %s" % s["passphrase"]]
-            lines += ["%s = %s" % (k, s[k]) for k in ("speakers", "format", "starts") if k in s]
+            lines += ["%s = %s" % (k, s[k]) for k in ("speakers", "format", "starts", "track") if k in s]
         text = "\n".join(lines) + "\n" + extra_ini
         with open(self.conf_path, "w") as f:
             f.write(text)

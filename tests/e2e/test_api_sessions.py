@@ -4,7 +4,7 @@
 - POST/PATCH/DELETE /api/v1/sessions[/<id>] without, with a wrong, or with a
   non-Bearer Authorization -> 401 with WWW-Authenticate, and change nothing;
 - POST a full session -> 201 with the session JSON (speakers as an array from
-  a string or an array, duration_minutes 40/60/160/10 by format, starts as
+  a string or an array, track (null when none), duration_minutes 40/60/160/10 by format, starts as
   given (in UTC when given with an offset) or null, source "api", state "scheduled", live false, access,
   live_url, recording {...}); GET and the list show the same;
 - every invalid body -> 400 {"error": "<field> <message>", "field": <field>}
@@ -59,7 +59,7 @@ DEL_PASS = "doomed-pass-Pw55Rv"
 MEM_SID = "short-lived"
 MEM_PASS = "short-lived-pass-Jr82Lc"
 MINUTES = {"presentation": 40, "panel": 60, "workshop": 160, "lightning": 10}
-STATIC_FIELDS = ("id", "title", "speakers", "format", "starts", "duration_minutes",
+STATIC_FIELDS = ("id", "title", "speakers", "track", "format", "starts", "duration_minutes",
                  "ingest_window", "source", "access", "live_url")
 
 responses = []                       # (what, Resp) of every HTTP exchange of this test
@@ -127,7 +127,7 @@ def iso(ts):
 
 def check_session_json(j, want, what):
     """want: expected values of some fields. Also checks the shape of the whole object."""
-    for k in ("id", "title", "speakers", "format", "starts", "duration_minutes", "ingest_window",
+    for k in ("id", "title", "speakers", "track", "format", "starts", "duration_minutes", "ingest_window",
               "source", "state", "live", "publisher", "bitrate_bps", "bytes_in", "segments",
               "media_sequence", "target_duration", "discontinuities", "live_url", "access", "recording"):
         h.check(k in j, "%s: session JSON has no %r: %r" % (what, k, j))
@@ -277,7 +277,7 @@ def check_url_passphrases(pod, secrets):
 
 def main(t):
     pod = ru.podium(t, {CONF_SID: {"title": "Keynote", "passphrase": CONF_PASS}}, close_after=5)
-    body = {"id": SID, "title": "API talk", "speakers": "Ada Lovelace, Alan Turing",
+    body = {"id": SID, "title": "API talk", "speakers": "Ada Lovelace, Alan Turing", "track": "Hall B",
             "format": "workshop", "starts": "2026-11-26T18:00:00Z", "passphrase": PASS1,
             "ingest_window": "open"}
 
@@ -304,7 +304,8 @@ def main(t):
     h.check((r.header("Content-Type") or "").startswith("application/json"),
             "201 Content-Type %r" % r.header("Content-Type"))
     created = r.json()
-    want = {"id": SID, "title": "API talk", "speakers": ["Ada Lovelace", "Alan Turing"], "format": "workshop",
+    want = {"id": SID, "title": "API talk", "speakers": ["Ada Lovelace", "Alan Turing"], "track": "Hall B",
+            "format": "workshop",
             "starts": "2026-11-26T18:00:00Z", "duration_minutes": 160, "ingest_window": "open",
             "source": "api", "state": "scheduled", "live": False, "publisher": None, "access": "open",
             "segments": 0, "bytes_in": 0}
@@ -331,8 +332,8 @@ def main(t):
     r = expect_status(call(pod, "POST", "/api/v1/sessions", body={"id": DEL_SID, "passphrase": DEL_PASS}), 201,
                       "POST a minimal session {id, passphrase}")
     j = r.json()
-    check_session_json(j, {"id": DEL_SID, "starts": None, "ingest_window": "open", "source": "api"},
-                       "minimal session")
+    check_session_json(j, {"id": DEL_SID, "starts": None, "ingest_window": "open", "source": "api",
+                           "track": None}, "minimal session")
     h.check(isinstance(j["title"], str) and j["title"], "minimal session: title %r, expected a default" % j["title"])
 
     # limits, inclusive: 40-character id, 10- and 79-character passphrases, 200-character title
@@ -365,6 +366,9 @@ def main(t):
         ({"id": "v-title2", "passphrase": "valid-pass-123", "title": ""}, "title", "empty title"),
         ({"id": "v-title3", "passphrase": "valid-pass-123", "title": "a\nb"}, "title", "title with a newline"),
         ({"id": "v-title4", "passphrase": "valid-pass-123", "title": "t" * 201}, "title", "201-character title"),
+        ({"id": "v-trk", "passphrase": "valid-pass-123", "track": "t" * 61}, "track", "61-character track"),
+        ({"id": "v-trk2", "passphrase": "valid-pass-123", "track": "a\tb"}, "track", "track with a tab"),
+        ({"id": "v-trk3", "passphrase": "valid-pass-123", "track": 2}, "track", "numeric track"),
         ({"id": "v-spk4", "passphrase": "valid-pass-123", "speakers": "s" * 501}, "speakers",
          "501-character speakers"),
         ({"id": "v-spk", "passphrase": "valid-pass-123", "speakers": 3}, "speakers", "numeric speakers"),
@@ -422,6 +426,12 @@ def main(t):
                            body={"speakers": ["Barbara Liskov"], "format": "panel"}), 200, "PATCH speakers+format")
     want.update(speakers=["Barbara Liskov"], format="panel", duration_minutes=60)
     check_session_json(r.json(), want, "PATCH speakers+format response")
+    # moved to another track, then out of any, then back (kept over the restart)
+    for track, got in (("Room 2 \u00e9t\u00e9", "Room 2 \u00e9t\u00e9"), (None, None), ("", None), ("Room 2", "Room 2")):
+        r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={"track": track}), 200,
+                          "PATCH track %r" % track)
+        want["track"] = got
+        check_session_json(r.json(), want, "PATCH track %r response" % track)
     # a local time with its offset is the same instant, given back in UTC
     r = expect_status(call(pod, "PATCH", "/api/v1/sessions/%s" % SID, body={"starts": "2026-11-26T19:30:00+01:30"}),
                       200, "PATCH starts with an offset")

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """The organizer page (/organizer) in Chromium creates, edits and deletes
 sessions. It creates one from its form, in an organizer's time zone
-(Europe/Berlin: 15:30 typed is 14:30Z in the API), with the passphrase the
+(Europe/Berlin: 15:30 typed is 14:30Z in the API), in a track (its row
+names it), with the passphrase the
 page filled in; the page shows the speaker URL once, and ffmpeg publishing
 to exactly that URL gets the session live. The new (API) session's row has
 edit and delete buttons, the config session's none; both upcoming, the
 rows go by start (unscheduled last). Then the page edits it (check_edit):
 the form filled with its values, the title and speakers changed and the
-start kept, then rescheduled with a new passphrase; the connected speaker
+track and start kept, then rescheduled with a new passphrase; the connected speaker
 stays live. Deleting it from the page asks first, and the session is gone
 (404) and its publisher disconnected."""
 import os
@@ -36,9 +37,12 @@ def check_new_session(t, pod, token):
     gives, delete it from the page."""
     made = br.page(t, pod, "/organizer", "organizer-create", tz="Europe/Berlin",
                    fill=[("#tok", token), ("#n-id", NEW), ("#n-title", "Tooling panel"),
-                         ("#n-speakers", "Ada Lovelace, Alan Turing"), ("#n-starts", "2026-12-24T15:30")],
+                         ("#n-speakers", "Ada Lovelace, Alan Turing"), ("#n-track", "Hall B"),
+                         ("#n-starts", "2026-12-24T15:30")],
                    click="#n-create", wait_text="Tooling panel")    # its row, drawn after
     h.check("Send its speaker" in (made.get("text") or ""), "no speaker URL after create:\n%s" % made.get("text"))
+    h.check("Tooling panel\nHall B" in (made.get("text") or ""), "the new row does not name its track:\n%s"
+            % made.get("text"))
     br.check_buttons(made, {"d-" + NEW, "ed-" + NEW}, {"d-" + SID, "ed-" + SID, "x-" + NEW, "p-" + NEW},
                      "scheduled config session and scheduled API session")
     # both upcoming: by start, the unscheduled config session last though
@@ -47,9 +51,9 @@ def check_new_session(t, pod, token):
     h.check(rows == ["/watch/" + NEW, "/watch/" + SID], "rows in the order %r, expected %s (starts "
             "2026-12-24) before the unscheduled %s" % (rows, NEW, SID))
     j = pod.get("/api/v1/sessions/" + NEW).json()
-    got = {k: j.get(k) for k in ("title", "speakers", "format", "starts", "source")}
-    want = {"title": "Tooling panel", "speakers": ["Ada Lovelace", "Alan Turing"], "format": "presentation",
-            "starts": "2026-12-24T14:30:00Z", "source": "api"}
+    got = {k: j.get(k) for k in ("title", "speakers", "track", "format", "starts", "source")}
+    want = {"title": "Tooling panel", "speakers": ["Ada Lovelace", "Alan Turing"], "track": "Hall B",
+            "format": "presentation", "starts": "2026-12-24T14:30:00Z", "source": "api"}
     h.check(got == want, "the session the page created: %r, expected %r (15:30 typed in Berlin is 14:30 UTC)"
             % (got, want))
     m = re.search(r"Send its speaker this URL [^:]*: (srt://\S+)", made.get("text") or "")
@@ -81,12 +85,12 @@ def check_edit(t, pod, token):
     new URL, and the row the new start, in the organizer's time."""
     def api_fields():
         j = pod.get("/api/v1/sessions/" + NEW).json()
-        return {k: j.get(k) for k in ("title", "speakers", "format", "starts")}
+        return {k: j.get(k) for k in ("title", "speakers", "track", "format", "starts")}
     moved = "Tooling panel (moved)"
     ed = br.page(t, pod, "/organizer", "organizer-edit", tz="Europe/Berlin", fill=("#tok", token),
                  click="#ed-" + NEW, then=[("fill", "#n-title", moved), ("fill", "#n-speakers", "Grace Hopper"),
                                            ("click", "#n-create")], wait_text="Saved " + NEW)
-    want = {"title": moved, "speakers": ["Grace Hopper"], "format": "presentation",
+    want = {"title": moved, "speakers": ["Grace Hopper"], "track": "Hall B", "format": "presentation",
             "starts": "2026-12-24T14:30:00Z"}
     h.check(api_fields() == want, "after the page's edit %s is %r, expected %r" % (NEW, api_fields(), want))
     h.check("Dec 24, 03:30 PM" in (ed.get("text") or ""),

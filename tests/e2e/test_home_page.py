@@ -7,7 +7,8 @@ that margin, is; so are later and unscheduled ones, by start time, the
 unscheduled last. The missed talk's speaker can still go live, and then it
 is listed under Live now. The conference's name ([server] name) is the
 title and heading of the page, and ends the player's, the organizer's and
-the not-found page's titles, HTML-escaped."""
+the not-found page's titles, HTML-escaped. A talk's track is named in its
+item and on its player page."""
 import datetime
 import os
 import re
@@ -23,7 +24,8 @@ def at(minutes):
 
 
 SESSIONS = {
-    "later": {"title": "Tomorrow's talk", "passphrase": "later-secret-1", "starts": at(24 * 60)},
+    "later": {"title": "Tomorrow's talk", "passphrase": "later-secret-1", "starts": at(24 * 60),
+              "track": "Hall B & <C>"},
     "latecomer": {"title": "Speaker running late", "passphrase": "late-secret-12", "format": "lightning",
                   "starts": at(-20)},
     "missed": {"title": "Talk that never happened", "passphrase": "missed-secret-1", "format": "lightning",
@@ -56,6 +58,12 @@ def check_name(pod):
         got = pod.get(path, headers={"Accept": "text/html"}).body.decode()
         h.check(want in got, "%s: no %r in\n%s" % (path, want, got[:400]))
     h.check(NAME not in html, "the name is in the page unescaped")
+    # parallel tracks: the talk's track is in its item and on its page
+    track = '<span class="track">Hall B &amp; &lt;C&gt;</span> &middot; '
+    for path in ("/", "/watch/later"):
+        got = pod.get(path).body.decode()
+        h.check(got.count(track) == 1, "%s does not name the track of 'later' once (%r):\n%s"
+                % (path, track, got[:1500]))
 
 
 def main(t):

@@ -166,6 +166,7 @@ static void test_load_full(void **state)
              "[session keynote]\n"
              "title      = Opening keynote\n"
              "speakers   = Ada Lovelace, Alan Turing\n"
+             "track      = Hall B \xc3\xa9t\xc3\xa9 ; the room\n"
              "format     = presentation     ; presentation | panel\n"
              "starts     = 2021-02-22T16:00:00Z\n"
              "passphrase = change-me-please ; 10..79\n"
@@ -212,6 +213,7 @@ static void test_load_full(void **state)
     assert_string_equal(s->id, "keynote");
     assert_string_equal(s->title, "Opening keynote");
     assert_string_equal(s->speakers, "Ada Lovelace, Alan Turing");
+    assert_string_equal(s->track, "Hall B \xc3\xa9t\xc3\xa9");
     assert_int_equal(s->format, FORMAT_PRESENTATION);
     assert_int_equal(s->starts, T_2021_02_22_16);
     assert_string_equal(s->passphrase, "change-me-please");
@@ -221,6 +223,7 @@ static void test_load_full(void **state)
     assert_ptr_equal(s, &c->sessions[1]);
     assert_string_equal(s->title, "panel-2");       /* title defaults to id */
     assert_string_equal(s->speakers, "");
+    assert_string_equal(s->track, "");              /* in no track */
     assert_int_equal(s->format, FORMAT_PANEL);
     assert_int_equal(s->starts, 0);                 /* unscheduled */
     assert_string_equal(s->passphrase, PASS10);     /* 10: the minimum */
@@ -421,6 +424,7 @@ static void test_load_bad_values(void **state)
         { "session s1", "passphrase", "123456789" },  /* 9: too short */
         { "session s1", "passphrase", NULL },         /* 80: too long */
         { "session s1", "speaker", "Ada" },
+        { "session s1", "track", "0123456789012345678901234567890123456789012345678901234567890" },
     };
     for (size_t i = 0; i < UNIT_LEN(cases); i++) {
         const char *value = cases[i].value ? cases[i].value : pass80;
