@@ -814,6 +814,8 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     json_object_set_new(o, "bytes_in", json_integer((json_int_t)atomic_load(&s->bytes_in)));
     json_object_set_new(o, "segments", json_integer((json_int_t)ws.segments));
     json_object_set_new(o, "viewers", json_integer((json_int_t)ws.viewers));
+    /* how many watched at most: what an organizer reports after the talk */
+    json_object_set_new(o, "viewers_peak", json_integer((json_int_t)ws.viewers_peak));
     json_object_set_new(o, "media_sequence", json_integer((json_int_t)ws.media_sequence));
     json_object_set_new(o, "target_duration", json_integer(ws.target));
     json_object_set_new(o, "discontinuities", json_integer((json_int_t)ws.discontinuities));
@@ -1334,7 +1336,7 @@ static const struct family families[] = {
     { "podium_session_bytes_in_total", "SRT payload bytes received.", "counter" },
     { "podium_session_packets_in_total", "SRT messages received.", "counter" },
     { "podium_session_segments_total", "Live segments published.", "counter" },
-    { "podium_session_viewers", "Segment requests during the last segment (estimated viewers).", "gauge" },
+    { "podium_session_viewers", "Estimated viewers: the most requests of one live segment held.", "gauge" },
     { "podium_session_bitrate_bps", "Bitrate of the last segment.", "gauge" },
     { "podium_session_subscribers", "SRT pull (m=request) subscribers connected.", "gauge" },
     { "podium_srt_rtt_ms", "Publisher SRT round-trip time.", "gauge" },
@@ -2248,7 +2250,7 @@ LOCAL_TIMES_JS
 "      p ? esc(p.address || 'connected since ' + p.since.slice(11, 16) + ' UTC') + media(p.media) : '',\n"
 "      p ? (s.bitrate_bps / 1e6).toFixed(2) + ' Mb/s' : '',\n"
 "      bad ? '<span class=\"bad\">' + link + '</span>' : link,\n"
-"      String(s.viewers),\n"
+"      String(s.viewers) + (s.viewers_peak > s.viewers ? ' (peak ' + s.viewers_peak + ')' : ''),\n"
 "      esc(rec.state) + ' ' + rec.duration.toFixed(0) + ' s' +\n"
 "        (rec.gaps_total ? ' <span class=\"bad\">' + rec.gaps_total + ' gaps</span>' : '') +\n"
 "        (x.state !== 'idle' ? '<br>export ' + esc(x.state) + ' ' + x.percent + '%%' : '') +\n"

@@ -10,6 +10,7 @@
 struct slot {
     struct playlist_entry e;
     AVBufferRef *data;
+    uint64_t requests;              /* GETs of it so far */
 };
 
 #define PART_CAP 256                /* parts held (recent segments + pending) */
@@ -59,9 +60,9 @@ struct live_window {
     bool have_init;
     struct waiter *waiters;
     size_t n_waiters, cap_waiters;
-    /* Each player fetches every segment once: requests per segment period
-     * estimate the audience without tracking anyone. */
-    uint64_t requests, viewers;
+    /* Each player fetches every segment once: the requests of the segments
+     * held estimate the audience without tracking anyone. */
+    uint64_t viewers, viewers_peak;
     bool retired;                   /* its session is deleted: keeps nothing */
 };
 
@@ -337,6 +338,7 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
                                     .discontinuity = seg->discontinuity,
                                     .independent = seg->independent };
     s->data = ref;
+    s->requests = 0;
     w->count++;
     w->segments++;
     w->held_bytes += ref->size;
@@ -344,8 +346,17 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
     if (seg->discontinuity)
         w->disc_total++;
     w->ended = false;
-    w->viewers = w->requests;
-    w->requests = 0;
+    /* The most requests of one segment held, but the one just added: a
+     * player that joins fetches the last few at once, one request each,
+     * and counts once; one behind the live edge fetches each segment
+     * later, but still once. One that leaves drops out as its segments
+     * leave the window. */
+    w->viewers = 0;
+    for (int i = 0; i + 1 < w->count; i++)
+        if (slot_at(w, i)->requests > w->viewers)
+            w->viewers = slot_at(w, i)->requests;
+    if (w->viewers > w->viewers_peak)
+        w->viewers_peak = w->viewers;
     keep_init(w, seg->init, seg->init_id);
     s->e.has_map = seg->init != NULL;
     s->e.map_id = seg->init_id;
@@ -502,7 +513,7 @@ AVBufferRef *store_segment(struct live_window *w, uint64_t seq)
         if (seq >= first && seq - first < (uint64_t)w->count)
             r = av_buffer_ref(slot_at(w, (int)(seq - first))->data);
         if (r)
-            w->requests++;
+            slot_at(w, (int)(seq - first))->requests++;
     }
     pthread_mutex_unlock(&w->lock);
     return r;
@@ -519,5 +530,6 @@ void store_get_stats(struct live_window *w, struct store_stats *out)
     out->target = w->target;
     out->ended = w->ended;
     out->viewers = w->viewers;
+    out->viewers_peak = w->viewers_peak;
     pthread_mutex_unlock(&w->lock);
 }

@@ -92,7 +92,8 @@ struct store_stats {
     uint64_t held_bytes;        /* bytes of segments held in memory */
     int target;
     bool ended;
-    uint64_t viewers;           /* segment requests during the last segment */
+    uint64_t viewers;           /* the most GETs of one segment held (players) */
+    uint64_t viewers_peak;      /* the most viewers has been since Podium started */
 };
 void store_get_stats(struct live_window *w, struct store_stats *out);
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""How many watched: the session JSON's viewers (segment requests during the
+last segment) follows the attendees, and viewers_peak keeps the most it
+has been, which an organizer reports after the talk. Two players watch a
+live talk (each downloads every segment); once both leave, viewers falls
+to 0 and viewers_peak stays at 2."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SID = "keynote"
+
+
+def main(t):
+    pod = t.podium({SID: {"title": "Keynote", "passphrase": "keynote-secret-42"}}, segment_duration=1.0)
+    pub = pod.publish(SID, duration=60, gop=30)
+    first = pod.watch(SID)
+    first.wait_segments(2, 20, "2 segments of %s" % SID)
+    h.check(pod.api(SID).get("viewers_peak", -1) <= 1, "viewers_peak %r with one player"
+            % pod.api(SID).get("viewers_peak"))
+    second = pod.watch(SID)
+    j = h.wait_for(lambda: (lambda j: j if j.get("viewers") == 2 else None)(pod.api(SID)), 15,
+                   "viewers 2 while two players watch")
+    h.check(j.get("viewers_peak") == 2, "viewers_peak %r while two watch" % j.get("viewers_peak"))
+    for w in (first, second):
+        w.stop()
+        w.assert_ok()
+    j = h.wait_for(lambda: (lambda j: j if j.get("viewers") == 0 else None)(pod.api(SID)), 15,
+                   "viewers 0 once both players left")
+    h.check(j.get("viewers_peak") == 2, "viewers_peak %r after both left, expected the 2 there were"
+            % j.get("viewers_peak"))
+    h.note("viewers %r, viewers_peak %r" % (j.get("viewers"), j.get("viewers_peak")))
+    h.check(pub.poll() is None, "the speaker stopped before the players left")
+
+
+if __name__ == "__main__":
+    h.run(main)
