@@ -867,6 +867,20 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     return o;
 }
 
+/* A response owning text (freed with it, or here when none can be made):
+ * an answer made for this request, stored by no cache. */
+static struct MHD_Response *owned_response(char *text, size_t len, const char *type)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    return r;
+}
+
 static enum MHD_Result json_reply_code(struct http *h, struct MHD_Connection *c, json_t *j,
                                        unsigned code)
 {
@@ -874,15 +888,7 @@ static enum MHD_Result json_reply_code(struct http *h, struct MHD_Connection *c,
     json_decref(j);
     if (!s)
         return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    size_t n = strlen(s);
-    struct MHD_Response *r = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(s);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    return reply(h, c, code, r);
+    return reply(h, c, code, owned_response(s, strlen(s), "application/json"));
 }
 
 static enum MHD_Result json_reply(struct http *h, struct MHD_Connection *c, json_t *j)
@@ -2775,14 +2781,9 @@ static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *
         free(text);
         return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "text/csv; charset=utf-8");
-    MHD_add_response_header(resp, "Content-Disposition", "attachment; filename=\"registrations.csv\"");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    struct MHD_Response *resp = owned_response(text, len, "text/csv; charset=utf-8");
+    if (resp)
+        MHD_add_response_header(resp, "Content-Disposition", "attachment; filename=\"registrations.csv\"");
     return reply(h, c, MHD_HTTP_OK, resp);
 }
 
