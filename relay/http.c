@@ -107,6 +107,7 @@ struct http {
     const struct config *cfg;
     pthread_mutex_t token_lock;           /* guards admin_token and site (a reload replaces them) */
     char *site;                           /* the conference's name, HTML-escaped */
+    char *name;                           /* the same as written ("Podium": none) */
     char *admin_token;
     struct http_env env;
     char web_dir[PATH_MAX - 64];         /* hls.min.js and other assets */
@@ -222,21 +223,34 @@ void http_set_name(struct http *h, const char *name)
             site = NULL;
         }
     }
+    char *plain = strdup(*name ? name : "Podium");
     pthread_mutex_lock(&h->token_lock);
-    if (site || !h->site) {     /* out of memory: the old name stays */
+    if (site && plain) {        /* out of memory: the old name stays */
         free(h->site);
+        free(h->name);
         h->site = site;
+        h->name = plain;
+        site = plain = NULL;
     }
     pthread_mutex_unlock(&h->token_lock);
+    free(site);
+    free(plain);
 }
 
-/* A copy of the site's name, HTML-escaped; caller frees (NULL: out of memory). */
-static char *site_name(struct http *h)
+/* A copy of the conference's name, HTML-escaped or as written; caller
+ * frees (NULL: out of memory). */
+static char *conference_name(struct http *h, bool html)
 {
     pthread_mutex_lock(&h->token_lock);
-    char *copy = strdup(h->site ? h->site : "Podium");
+    const char *name = html ? h->site : h->name;
+    char *copy = strdup(name ? name : "Podium");
     pthread_mutex_unlock(&h->token_lock);
     return copy;
+}
+
+static char *site_name(struct http *h)
+{
+    return conference_name(h, true);
 }
 
 /* A browser that follows a stale or mistyped link to a page gets a page
@@ -1258,6 +1272,7 @@ static char *home_text(struct http *h, size_t *out_len)
     free(site);
     if (h->cfg->access == ACCESS_REGISTERED)
         fputs("<p>Attendance is free; the player asks you to register once.</p>", f);
+    fputs("<p><a href=\"/schedule.ics\">Add the programme to your calendar</a></p>", f);
     static const char *const titles[] = { "Live now", "Upcoming", "Recordings" };
     time_t now = time(NULL);
     for (int sec = 0; sec < 3; sec++) {
@@ -1330,6 +1345,110 @@ static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
     size_t len = 0;
     char *page = home_text(h, &len);
     return page_reply(h, c, page, len);
+}
+
+/* One iCalendar content line (RFC 5545 3.1): name, then value with TEXT
+ * escapes when text, folded at 75 octets, never inside a UTF-8 character. */
+static void ics_line(FILE *f, const char *name, const char *value, bool text)
+{
+    char line[2048];
+    size_t n = (size_t)snprintf(line, sizeof(line), "%s:", name);
+    for (const char *v = value; *v && n + 2 < sizeof(line); v++) {
+        if (text && (*v == ',' || *v == ';' || *v == '\\'))
+            line[n++] = '\\';
+        if (text && *v == '\n') {
+            line[n++] = '\\';
+            line[n++] = 'n';
+            continue;
+        }
+        line[n++] = *v;
+    }
+    line[n < sizeof(line) ? n : sizeof(line) - 1] = '\0';
+    size_t col = 0;
+    for (const char *p = line; *p; p++) {
+        bool starts_char = ((unsigned char)*p & 0xC0) != 0x80;
+        if (col >= 74 && starts_char) {
+            fputs("\r\n ", f);
+            col = 1;
+        }
+        fputc(*p, f);
+        col++;
+    }
+    fputs("\r\n", f);
+}
+
+/* GET /schedule.ics[?session=<id>]: the programme (or one talk) for an
+ * attendee's calendar, which reminds them when it starts. Sessions without
+ * a start are left out. Links to the player use the Host the attendee
+ * asked. */
+static enum MHD_Result schedule_ics(struct http *h, struct MHD_Connection *c)
+{
+    const char *only = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "session");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    if (only && !(config_valid_id(only) && registry_find(h->reg, only)))
+        return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
+    bool https = proto && strcmp(proto, "https") == 0;
+    /* a Host a client made up goes no further than its own calendar, but
+     * it must not break the line */
+    if (host && (strpbrk(host, "\r\n\"<> /\\") || strlen(host) > 255))
+        host = NULL;
+    char *text = NULL, *name = conference_name(h, false);
+    size_t len = 0;
+    struct session *list[REGISTRY_MAX_SESSIONS];
+    size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
+    FILE *f = name ? open_memstream(&text, &len) : NULL;
+    if (!f) {
+        free(name);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof(now), "%Y%m%dT%H%M%SZ", &tm);
+    fputs("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Podium//Podium " PODIUM_VERSION "//EN\r\n"
+          "CALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\n", f);
+    ics_line(f, "X-WR-CALNAME", name, true);
+    for (size_t i = 0; i < n; i++) {
+        struct session_info in;
+        session_info(list[i], &in);
+        if (!in.starts || (only && strcmp(only, list[i]->id) != 0))
+            continue;
+        char v[600], start[32];
+        gmtime_r(&in.starts, &tm);
+        strftime(start, sizeof(start), "%Y%m%dT%H%M%SZ", &tm);
+        fputs("BEGIN:VEVENT\r\n", f);
+        snprintf(v, sizeof(v), "%s@%s", list[i]->id, host ? host : "podium");
+        ics_line(f, "UID", v, false);
+        ics_line(f, "DTSTAMP", now, false);
+        ics_line(f, "DTSTART", start, false);
+        snprintf(v, sizeof(v), "PT%dM", config_format_minutes(in.format));
+        ics_line(f, "DURATION", v, false);
+        ics_line(f, "SUMMARY", in.title, true);
+        if (in.track[0])
+            ics_line(f, "LOCATION", in.track, true);
+        char url[400] = "";
+        if (host) {
+            snprintf(url, sizeof(url), "%s://%s/watch/%s", https ? "https" : "http", host, list[i]->id);
+            ics_line(f, "URL", url, false);
+        }
+        snprintf(v, sizeof(v), "%s%s%s%s%s", in.speakers, in.speakers[0] ? "\n" : "",
+                 config_format_name(in.format), url[0] ? "\nWatch: " : "", url);
+        ics_line(f, "DESCRIPTION", v, true);
+        fputs("END:VEVENT\r\n", f);
+    }
+    fputs("END:VCALENDAR\r\n", f);
+    free(name);
+    if (fclose(f) != 0) {
+        free(text);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    struct MHD_Response *r = owned_response(text, len, "text/calendar; charset=utf-8");
+    if (r)
+        MHD_add_response_header(r, "Content-Disposition", only ? "attachment; filename=\"talk.ics\""
+                                                            : "attachment; filename=\"schedule.ics\"");
+    return reply(h, c, MHD_HTTP_OK, r);
 }
 
 /* One Prometheus family: HELP/TYPE once, then a sample per session. */
@@ -1945,6 +2064,8 @@ static char *watch_text(struct http *h, struct session *s, size_t *out_len)
     f = open_memstream(&about, &alen);
     if (f) {
         session_meta(f, &in);
+        if (in.starts)          /* a reminder when it starts */
+            fprintf(f, " <a href=\"/schedule.ics?session=%s\">Add to calendar</a>", s->id);
         fclose(f);
     }
     json_t *j = json_string(s->id);
@@ -2991,6 +3112,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return reply(h, c, MHD_HTTP_OK, text_response("text/plain", "ok\n"));
     if (strcmp(url, "/") == 0)
         return home_page(h, c);
+    if (strcmp(url, "/schedule.ics") == 0)
+        return schedule_ics(h, c);
     if (strcmp(url, "/metrics") == 0)
         return metrics(h, c);
     if (strcmp(url, "/api/v1/sessions") == 0)
@@ -3353,6 +3476,7 @@ static void http_free(struct http *h)
     pthread_mutex_destroy(&h->token_lock);
     free(h->admin_token);
     free(h->site);
+    free(h->name);
     free(h);
 }
 

@@ -8,7 +8,11 @@ unscheduled last. The missed talk's speaker can still go live, and then it
 is listed under Live now. The conference's name ([server] name) is the
 title and heading of the page, and ends the player's, the organizer's and
 the not-found page's titles, HTML-escaped. A talk's track is named in its
-item and on its player page."""
+item and on its player page. /schedule.ics gives the programme for an
+attendee's calendar (RFC 5545: CRLF, lines folded at 75 octets, text
+escaped, the player's URL from the Host asked), ?session= one talk; the
+conference page links it, and the player page of a scheduled talk its
+entry."""
 import datetime
 import os
 import re
@@ -26,8 +30,8 @@ def at(minutes):
 SESSIONS = {
     "later": {"title": "Tomorrow's talk", "passphrase": "later-secret-1", "starts": at(24 * 60),
               "track": "Hall B & <C>"},
-    "latecomer": {"title": "Speaker running late", "passphrase": "late-secret-12", "format": "lightning",
-                  "starts": at(-20)},
+    "latecomer": {"title": "Speaker running late, again; sorry", "passphrase": "late-secret-12",
+                  "format": "lightning", "starts": at(-20), "speakers": "Ada Lovelace"},
     "missed": {"title": "Talk that never happened", "passphrase": "missed-secret-1", "format": "lightning",
                "starts": at(-180)},
     "unscheduled": {"title": "Whenever", "passphrase": "unsched-secret-1"},
@@ -66,9 +70,74 @@ def check_name(pod):
                 % (path, track, got[:1500]))
 
 
+def unfold(body):
+    """The content lines of an iCalendar text (RFC 5545 3.1), checking its
+    line ends and the 75-octet limit on the way."""
+    raw = body.split(b"\r\n")
+    h.check(raw[-1] == b"" and not any(b"\n" in l or b"\r" in l for l in raw),
+            "the calendar's lines do not all end in CRLF: %r" % body[:300])
+    h.check(all(len(l) <= 75 for l in raw), "calendar lines over 75 octets: %r"
+            % [l for l in raw if len(l) > 75][:2])
+    lines = []
+    for l in raw[:-1]:
+        if l.startswith(b" "):
+            lines[-1] += l[1:]
+        else:
+            lines.append(l)
+    return [l.decode("utf-8") for l in lines]
+
+
+def events(lines):
+    out, cur = [], None
+    for l in lines:
+        if l == "BEGIN:VEVENT":
+            cur = {}
+        elif l == "END:VEVENT":
+            out.append(cur)
+            cur = None
+        elif cur is not None:
+            k, _, v = l.partition(":")
+            cur[k] = v
+    return out
+
+
+def check_calendar(pod):
+    """GET /schedule.ics: the programme for an attendee's calendar, each
+    talk with a start once, escaped; ?session= one talk; the pages link it."""
+    r = pod.get("/schedule.ics", headers={"Host": "conf.example:8443", "X-Forwarded-Proto": "https"})
+    h.check(r.status == 200 and (r.header("Content-Type") or "").startswith("text/calendar"),
+            "/schedule.ics -> %d %r" % (r.status, r.header("Content-Type")))
+    lines = unfold(r.body)
+    h.check(lines[:2] == ["BEGIN:VCALENDAR", "VERSION:2.0"] and lines[-1] == "END:VCALENDAR"
+            and "X-WR-CALNAME:DevConf <2026> & \"Friends\"" in lines, "calendar frame: %r" % lines[:8])
+    ev = {e.get("UID", "").split("@")[0]: e for e in events(lines)}
+    want = sorted(sid for sid, s in SESSIONS.items() if "starts" in s)
+    h.check(sorted(ev) == want, "calendar events for %r, expected the sessions with a start %r" % (sorted(ev), want))
+    later = ev.get("later", {})
+    starts = SESSIONS["later"]["starts"].replace("-", "").replace(":", "")
+    h.check(later.get("DTSTART") == starts and later.get("DURATION") == "PT40M"
+            and later.get("SUMMARY") == "Tomorrow's talk" and later.get("LOCATION") == "Hall B & <C>"
+            and later.get("URL") == "https://conf.example:8443/watch/later"
+            and later.get("UID") == "later@conf.example:8443" and "DTSTAMP" in later,
+            "the event of 'later': %r" % later)
+    late = ev.get("latecomer", {})
+    h.check(late.get("DURATION") == "PT10M" and late.get("SUMMARY") == "Speaker running late\\, again\\; sorry"
+            and "\\nlightning\\nWatch: https://conf.example:8443/watch/latecomer" in late.get("DESCRIPTION", ""),
+            "the event of 'latecomer' (a lightning talk; its title's comma and semicolon escaped): %r" % late)
+    one = events(unfold(pod.get("/schedule.ics?session=later").body))
+    h.check([e.get("UID", "").split("@")[0] for e in one] == ["later"], "?session=later gave %r" % one)
+    h.check(pod.get("/schedule.ics?session=nosuch").status == 404, "?session=nosuch is not 404")
+    h.check('href="/schedule.ics"' in pod.get("/").body.decode(), "the conference page does not link the calendar")
+    h.check('href="/schedule.ics?session=later"' in pod.get("/watch/later").body.decode(),
+            "the player page of a scheduled talk does not link its calendar entry")
+    h.check("schedule.ics" not in pod.get("/watch/unscheduled").body.decode(),
+            "the player page of an unscheduled talk links a calendar entry")
+
+
 def main(t):
     pod = t.podium(SESSIONS, server_ini="name = %s" % NAME)
     check_name(pod)
+    check_calendar(pod)
     up = listed(pod, "upcoming")
     h.check(up == ["latecomer", "later", "unscheduled"],
             "upcoming lists %r, expected latecomer (slot plus margin not over), later, unscheduled; "
