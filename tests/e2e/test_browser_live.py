@@ -4,7 +4,7 @@
 - /watch/<id> names the speakers, the scheduled start (UTC), format and
   length under the title;
 - an attendee opens /watch/<id> before the talk: the page says it has not
-  started; the speaker then starts, and the same page, not reloaded, plays
+  started, when it starts and in how long (in the attendee's clock); the speaker then starts, and the same page, not reloaded, plays
   the live playlist through hls.js: video.currentTime advances by >= 3 s,
   window.podium.errors stays empty, window.podium.source is
   /live/<id>/index.m3u8, video and audio are decoded; the speaker's
@@ -99,6 +99,12 @@ def main(t):
                   tick=speaker_starts_drops_and_ends)
     pod.note_http_share(before, "Chromium")
     h.check(pub, "the page never said the talk had not started, so no speaker was started")
+    # the start (an hour away) and how long until then, in the attendee's clock
+    local = starts.strftime("%I:%M %p")
+    h.check(re.match(r"Not started yet, starts at %s \(in (59 min|1 h)\): the player starts by itself"
+                     % re.escape(local), res.get("waitedStatus") or ""),
+            "before the talk the page said %r, expected when it starts (%s, in an hour)"
+            % (res.get("waitedStatus"), local))
     h.note("the page said %r before the speaker started, then %r" % (res.get("waitedStatus"),
                                                                     res.get("afterStatuses")))
     h.check(res.get("source") == "/live/%s/index.m3u8" % SID,
