@@ -70,7 +70,9 @@ def start_nginx(t, site):
                 "  proxy_temp_path %s/proxy;\n  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n"
                 "  scgi_temp_path %s/scgi;\n  include %s;\n}\n"
                 % ("user root;\n" if os.geteuid() == 0 else "", tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, site))
-    return h.spawn(["nginx", "-c", conf, "-p", tmp], "nginx", t.path("nginx.log"))
+    # -e: not the compiled-in /var/log/nginx/error.log, which a non-root user cannot open
+    return h.spawn(["nginx", "-e", os.path.join(tmp, "error.log"), "-c", conf, "-p", tmp], "nginx",
+                   t.path("nginx.log"))
 
 
 def main(t):
