@@ -3,17 +3,22 @@
 last segment) follows the attendees, and viewers_peak keeps the most it
 has been, which an organizer reports after the talk. Two players watch a
 live talk (each downloads every segment); once both leave, viewers falls
-to 0 and viewers_peak stays at 2."""
+to 0 and viewers_peak stays at 2, which the organizer page shows as
+"0 (peak 2)". Needs Chromium (scripts/deps browser)."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "browser"))
 import harness as h  # noqa: E402
+import browser as br  # noqa: E402
 
 SID = "keynote"
 
 
 def main(t):
+    br.require()
     pod = t.podium({SID: {"title": "Keynote", "passphrase": "keynote-secret-42"}}, segment_duration=1.0)
     pub = pod.publish(SID, duration=60, gop=30)
     first = pod.watch(SID)
@@ -32,6 +37,8 @@ def main(t):
     h.check(j.get("viewers_peak") == 2, "viewers_peak %r after both left, expected the 2 there were"
             % j.get("viewers_peak"))
     h.note("viewers %r, viewers_peak %r" % (j.get("viewers"), j.get("viewers_peak")))
+    token = pod.admin_auth()["Authorization"].split(" ", 1)[1]
+    br.page(t, pod, "/organizer", "viewers-organizer", fill=("#tok", token), wait_text="0 (peak 2)")
     h.check(pub.poll() is None, "the speaker stopped before the players left")
 
 
