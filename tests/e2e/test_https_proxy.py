@@ -2,13 +2,15 @@
 """HTTPS for attendees through nginx, with the README's config as it is
 (config/nginx-podium.conf: only its ports and certificate paths replaced,
 each replacement checked, so the file cannot drift from what is tested).
-A self-signed certificate; a speaker live on Podium.
+A self-signed certificate; a speaker live on Podium with Low-Latency HLS
+(fMP4, 0.2 s parts), whose held playlist requests a proxy could break.
 
 - over https the conference page and the player page answer 200, and the
   calendar's link to the player is the https URL with the host and port
   the attendee asked;
-- ffprobe reads H.264 and AAC from the live playlist over https, and a
-  segment comes through whole (the bytes Podium serves directly);
+- ffprobe reads H.264 and AAC from the live playlist over https; a
+  blocking reload for the hinted part is held and answered with it (under
+  3 s); a segment comes through whole (the bytes Podium serves directly);
 - the organizer API works through it (a session created with the admin
   token, 201);
 - plain http on the redirect port answers 301 to the same host and path on
@@ -20,10 +22,13 @@ import shutil
 import socket
 import ssl
 import sys
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import rec_util as ru  # noqa: E402
+import test_llhls as ll  # noqa: E402
 
 SID = "keynote"
 CONF = os.path.join(h.REPO, "config", "nginx-podium.conf")
@@ -78,12 +83,13 @@ def start_nginx(t, site):
 def main(t):
     for tool in ("nginx", "openssl"):
         h.check(shutil.which(tool), "%s not installed (scripts/deps test)" % tool)
-    pod = t.podium({SID: {"title": "Keynote", "passphrase": "keynote-secret-42",
-                          "starts": "2026-12-24T15:00:00Z"}})
-    pub = pod.publish(SID, duration=60)
-    w = pod.watch(SID)
-    w.wait_segments(2, 20, "2 segments of %s" % SID)
-    w.stop()
+    # Low-Latency HLS, the most a proxy can get wrong: held playlist requests
+    pod = ru.podium(t, {SID: {"title": "Keynote", "passphrase": "keynote-secret-42",
+                              "starts": "2026-12-24T15:00:00Z"}}, segment_duration=1.0, start=False)
+    ru.hls_options(pod, "format = fmp4\npart_duration = 0.2\n")
+    ru.start_pod(pod)
+    pub = pod.publish(SID, duration=60, gop=30)
+    h.wait_for(lambda: pod.api(SID).get("segments", 0) >= 3, 20, "3 segments of %s" % SID)
 
     https_port, http_port = free_port(), free_port()
     nginx = start_nginx(t, site_conf(t, pod.http_port, https_port, http_port))
@@ -124,9 +130,17 @@ def main(t):
             "ffprobe %s: rc %d, streams %r, %s" % (url, rc, out.split(), err[-300:]))
     pl = get("/live/%s/index.m3u8" % SID)[1].decode()
     seg = [l for l in pl.splitlines() if l and not l.startswith("#")][-1]
+    # a blocking reload for the hinted part is held by Podium, through nginx,
+    # and answered once the part is out
+    seq, idx = ll.LLPlaylist(pl).hint_pos()
+    t0 = time.monotonic()
+    status, held, _ = get("/live/%s/index.m3u8?_HLS_msn=%d&_HLS_part=%d" % (SID, seq, idx))
+    took = time.monotonic() - t0
+    h.check(status == 200 and ll.LLPlaylist(held.decode()).lists_part(seq, idx) and took < 3,
+            "blocking reload for %d.%d.m4s over https: %d after %.2f s" % (seq, idx, status, took))
     status, segment, _ = get("/live/%s/%s" % (SID, seg))
     direct = pod.get("/live/%s/%s" % (SID, seg))
-    h.check(status == 200 and segment == direct.body and len(segment) > 10000,
+    h.check(status == 200 and segment == direct.body and len(segment) > 1000,
             "segment %s over https: %d, %d bytes, %d directly" % (seg, status, len(segment), len(direct.body)))
 
     status, body, _ = get("/api/v1/sessions", method="POST", headers=dict(pod.admin_auth(), **{
@@ -141,8 +155,8 @@ def main(t):
     # to the same host and path on https's own port (443 in the README's file)
     h.check(r.status == 301 and loc == "https://127.0.0.1/watch/%s" % SID,
             "plain http -> %d Location %r, expected 301 to https://127.0.0.1/watch/%s" % (r.status, loc, SID))
-    h.note("through nginx: pages, calendar %s, ffprobe h264+aac, segment %s (%d bytes), API 201, http 301"
-           % (link, seg, len(segment)))
+    h.note("through nginx: pages, calendar %s, ffprobe h264+aac, blocking reload held %.0f ms, segment %s "
+           "(%d bytes), API 201, http 301" % (link, took * 1000, seg, len(segment)))
     h.check(pub.poll() is None, "the speaker stopped during the test")
     h.kill_proc(nginx, 15)
     h.wait_exit(nginx, 10, "nginx")
