@@ -1462,6 +1462,7 @@ static const struct family families[] = {
     { "podium_session_packets_in_total", "SRT messages received.", "counter" },
     { "podium_session_segments_total", "Live segments published.", "counter" },
     { "podium_session_viewers", "Estimated viewers: the most requests of one live segment held.", "gauge" },
+    { "podium_session_viewers_peak", "The most estimated viewers since Podium started.", "gauge" },
     { "podium_session_bitrate_bps", "Bitrate of the last segment.", "gauge" },
     { "podium_session_subscribers", "SRT pull (m=request) subscribers connected.", "gauge" },
     { "podium_srt_rtt_ms", "Publisher SRT round-trip time.", "gauge" },
@@ -1514,7 +1515,8 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *c)
         bool rec = organizer || recording_live(s, &rs) || atomic_load(&s->published);
         double row[] = {
             on, (double)atomic_load(&s->bytes_in), (double)atomic_load(&s->packets_in),
-            (double)st.segments, (double)st.viewers, ss.last_bitrate, pull_count(s->pull),
+            (double)st.segments, (double)st.viewers, (double)st.viewers_peak, ss.last_bitrate,
+            pull_count(s->pull),
             link ? ls.rtt_ms : NAN, link ? (double)ls.pkts_lost : NAN,
             link ? (double)ls.pkts_retrans : NAN, link ? (double)ls.pkts_dropped : NAN,
             link ? ls.rcvbuf_ms : NAN, rec ? (double)rs.bytes_written : NAN,

@@ -4,7 +4,7 @@ last segment) follows the attendees, and viewers_peak keeps the most it
 has been, which an organizer reports after the talk. Two players watch a
 live talk (each downloads every segment); once both leave, viewers falls
 to 0 and viewers_peak stays at 2, which the organizer page shows as
-"0 (peak 2)". Needs Chromium (scripts/deps browser)."""
+"0 (peak 2)" and /metrics as podium_session_viewers_peak. Needs Chromium (scripts/deps browser)."""
 import os
 import sys
 
@@ -37,6 +37,9 @@ def main(t):
     h.check(j.get("viewers_peak") == 2, "viewers_peak %r after both left, expected the 2 there were"
             % j.get("viewers_peak"))
     h.note("viewers %r, viewers_peak %r" % (j.get("viewers"), j.get("viewers_peak")))
+    m = pod.get("/metrics").body.decode()
+    h.check('podium_session_viewers_peak{session="%s"} 2' % SID in m,
+            "/metrics has no viewers_peak 2 for %s:\n%s" % (SID, "\n".join(l for l in m.splitlines() if "viewers" in l)))
     token = pod.admin_auth()["Authorization"].split(" ", 1)[1]
     br.page(t, pod, "/organizer", "viewers-organizer", fill=("#tok", token), wait_text="0 (peak 2)")
     h.check(pub.poll() is None, "the speaker stopped before the players left")

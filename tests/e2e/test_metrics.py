@@ -50,6 +50,7 @@ SESSION_FAMILIES = {
     "podium_session_packets_in_total": "counter",
     "podium_session_segments_total": "counter",
     "podium_session_viewers": "gauge",
+    "podium_session_viewers_peak": "gauge",
     "podium_session_bitrate_bps": "gauge",
     "podium_session_subscribers": "gauge",
     "podium_recording_bytes_total": "counter",
