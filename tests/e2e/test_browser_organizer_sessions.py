@@ -7,7 +7,8 @@ page filled in; the page shows the speaker URL once, and ffmpeg publishing
 to exactly that URL gets the session live. The new (API) session's row has
 edit and delete buttons, the config session's none; both upcoming, the
 rows go by start (unscheduled last). Then the page edits it (check_edit):
-the form filled with its values, the title and speakers changed and the
+the form filled with its values, the title and speakers changed, the
+speaker let in only around the start (ingest_window strict) and the
 track and start kept, then rescheduled with a new passphrase; the connected speaker
 stays live. Deleting it from the page asks first, and the session is gone
 (404) and its publisher disconnected."""
@@ -85,13 +86,15 @@ def check_edit(t, pod, token):
     new URL, and the row the new start, in the organizer's time."""
     def api_fields():
         j = pod.get("/api/v1/sessions/" + NEW).json()
-        return {k: j.get(k) for k in ("title", "speakers", "track", "format", "starts")}
+        return {k: j.get(k) for k in ("title", "speakers", "track", "format", "starts", "ingest_window")}
     moved = "Tooling panel (moved)"
     ed = br.page(t, pod, "/organizer", "organizer-edit", tz="Europe/Berlin", fill=("#tok", token),
                  click="#ed-" + NEW, then=[("fill", "#n-title", moved), ("fill", "#n-speakers", "Grace Hopper"),
-                                           ("click", "#n-create")], wait_text="Saved " + NEW)
+                                           ("click", "#n-strict"), ("click", "#n-create")],
+                 wait_text="Saved " + NEW)
+    # strict: the speaker on air stays; the window is checked at connection
     want = {"title": moved, "speakers": ["Grace Hopper"], "track": "Hall B", "format": "presentation",
-            "starts": "2026-12-24T14:30:00Z"}
+            "starts": "2026-12-24T14:30:00Z", "ingest_window": "strict"}
     h.check(api_fields() == want, "after the page's edit %s is %r, expected %r" % (NEW, api_fields(), want))
     h.check("Dec 24, 03:30 PM" in (ed.get("text") or ""),
             "the row does not show the start in the organizer's time (Thu, Dec 24, 03:30 PM):\n%s"
