@@ -1128,7 +1128,8 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         unsigned long part = strtoul(end + 1, &pend, 10);
         if (strcmp(pend, ".m4s") != 0 || part > 100000)
             return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
-        AVBufferRef *pb = store_part(s->win, seq, (int)part);
+        /* counted once: a first call only looks, and defers */
+        AVBufferRef *pb = store_part(s->win, seq, (int)part, !first);
         /* a preload-hinted part is held until it is complete */
         if (!pb && hold_request(h, c, req_cls, s->win, seq, (int)part))
             return MHD_YES;
@@ -1137,7 +1138,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
             return defer_reply(h, req_cls);
         }
         if (!pb)
-            pb = store_part(s->win, seq, (int)part);
+            pb = store_part(s->win, seq, (int)part, true);
         if (!pb)
             return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such part");
         return media_reply(h, c, pb, "video/mp4", immutable, get ? &h->segment_bytes : NULL);

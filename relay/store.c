@@ -21,6 +21,7 @@ struct part_slot {
     uint64_t seq;
     struct playlist_part p;
     AVBufferRef *data;
+    uint64_t requests;              /* GETs of it so far */
 };
 
 struct init_slot {
@@ -295,6 +296,7 @@ void store_on_part(void *opaque, const struct media_part *part)
     ps->p = (struct playlist_part){ .index = part->index, .duration = part->duration,
                                     .independent = part->independent };
     ps->data = ref;
+    ps->requests = 0;
     w->next_seq = part->seq;
     w->ended = false;
     render(w);
@@ -355,6 +357,10 @@ void store_on_segment(void *opaque, const struct media_segment *seg)
     for (int i = 0; i + 1 < w->count; i++)
         if (slot_at(w, i)->requests > w->viewers)
             w->viewers = slot_at(w, i)->requests;
+    /* a Low-Latency player fetches parts, each once, and no segment */
+    for (int i = 0; i < w->part_count; i++)
+        if (part_at(w, i)->seq < seg->seq && part_at(w, i)->requests > w->viewers)
+            w->viewers = part_at(w, i)->requests;
     if (w->viewers > w->viewers_peak)
         w->viewers_peak = w->viewers;
     keep_init(w, seg->init, seg->init_id);
@@ -417,13 +423,15 @@ AVBufferRef *store_playlist_skip(struct live_window *w)
     return r;
 }
 
-AVBufferRef *store_part(struct live_window *w, uint64_t seq, int index)
+AVBufferRef *store_part(struct live_window *w, uint64_t seq, int index, bool count)
 {
     AVBufferRef *r = NULL;
     pthread_mutex_lock(&w->lock);
     for (int i = 0; i < w->part_count && !r; i++)
-        if (part_at(w, i)->seq == seq && part_at(w, i)->p.index == index)
+        if (part_at(w, i)->seq == seq && part_at(w, i)->p.index == index) {
             r = av_buffer_ref(part_at(w, i)->data);
+            part_at(w, i)->requests += r && count;
+        }
     pthread_mutex_unlock(&w->lock);
     return r;
 }

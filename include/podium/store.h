@@ -51,8 +51,9 @@ void store_on_segment(void *opaque, const struct media_segment *seg);
 void store_on_part(void *opaque, const struct media_part *part);
 
 /* New reference to part `index` of segment seq, or to init section id
- * (the latest when latest is true); NULL when not held. */
-AVBufferRef *store_part(struct live_window *w, uint64_t seq, int index);
+ * (the latest when latest is true); NULL when not held. count: the request
+ * is being answered (it counts for the viewer estimate), not looked at. */
+AVBufferRef *store_part(struct live_window *w, uint64_t seq, int index, bool count);
 AVBufferRef *store_init(struct live_window *w, uint64_t id, bool latest);
 
 /* New reference to the delta playlist (EXT-X-SKIP), or the full one when a

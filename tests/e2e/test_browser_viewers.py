@@ -4,15 +4,21 @@ last segment) follows the attendees, and viewers_peak keeps the most it
 has been, which an organizer reports after the talk. Two players watch a
 live talk (each downloads every segment); once both leave, viewers falls
 to 0 and viewers_peak stays at 2, which the organizer page shows as
-"0 (peak 2)" and /metrics as podium_session_viewers_peak. Needs Chromium (scripts/deps browser)."""
+"0 (peak 2)" and /metrics as podium_session_viewers_peak. Then two
+Low-Latency players (each fetching every part, no segment) on an LL-HLS
+talk read 2 as well. Needs Chromium (scripts/deps browser)."""
 import os
+import re
 import sys
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "browser"))
 import harness as h  # noqa: E402
 import browser as br  # noqa: E402
+import rec_util as ru  # noqa: E402
 
 SID = "keynote"
 
@@ -43,6 +49,57 @@ def main(t):
     token = pod.admin_auth()["Authorization"].split(" ", 1)[1]
     br.page(t, pod, "/organizer", "viewers-organizer", fill=("#tok", token), wait_text="0 (peak 2)")
     h.check(pub.poll() is None, "the speaker stopped before the players left")
+    pod.stop()
+    check_llhls(t)
+
+
+class PartPlayer:
+    """A Low-Latency HLS player, as far as the server can tell: polls the
+    playlist and fetches each part it lists, once, and no segment."""
+
+    def __init__(self, pod):
+        self.pod, self.seen, self.errors = pod, set(), []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            r = self.pod.get("/live/%s/index.m3u8" % SID)
+            for uri in re.findall(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', r.body.decode() if r.status == 200 else ""):
+                if uri not in self.seen:
+                    self.seen.add(uri)
+                    got = self.pod.get("/live/%s/%s" % (SID, uri))
+                    if got.status != 200:
+                        self.errors.append("%s -> %d" % (uri, got.status))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+
+
+def check_llhls(t):
+    """Low-Latency players fetch parts, not segments: they count too."""
+    pod = ru.podium(t, {SID: {"title": "Keynote", "passphrase": "keynote-secret-42"}}, segment_duration=1.0,
+                    start=False)
+    ru.hls_options(pod, "format = fmp4\npart_duration = 0.2\n")
+    ru.start_pod(pod)
+    pub = pod.publish(SID, duration=60, gop=30)
+    h.wait_for(lambda: pod.api(SID).get("segments", 0) >= 2, 20, "2 segments of the LL-HLS %s" % SID)
+    players = [PartPlayer(pod), PartPlayer(pod)]
+    try:
+        j = h.wait_for(lambda: (lambda j: j if j.get("viewers") == 2 else None)(pod.api(SID)), 15,
+                       "viewers 2 while two Low-Latency players fetch parts")
+    finally:
+        for p in players:
+            p.stop()
+    h.check(not any(p.errors for p in players), "part fetches failed: %r" % [p.errors for p in players])
+    h.check(j.get("viewers_peak") == 2, "LL-HLS viewers_peak %r while two watch" % j.get("viewers_peak"))
+    h.note("LL-HLS: %d and %d parts fetched, viewers %r" % (len(players[0].seen), len(players[1].seen),
+                                                          j.get("viewers")))
+    h.check(pub.poll() is None, "the LL-HLS speaker stopped")
+    pod.stop()
 
 
 if __name__ == "__main__":
