@@ -895,6 +895,25 @@ static struct MHD_Response *owned_response(char *text, size_t len, const char *t
     return r;
 }
 
+/* Closes f, an open_memstream on *text and *len, and answers with what it
+ * holds as a file to save (filename). */
+static enum MHD_Result attachment_reply(struct http *h, struct MHD_Connection *c, FILE *f,
+                                        char **text, size_t *len, const char *type,
+                                        const char *filename)
+{
+    if (fclose(f) != 0) {
+        free(*text);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    struct MHD_Response *r = owned_response(*text, *len, type);
+    if (r) {
+        char cd[128];
+        snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", filename);
+        MHD_add_response_header(r, "Content-Disposition", cd);
+    }
+    return reply(h, c, MHD_HTTP_OK, r);
+}
+
 static enum MHD_Result json_reply_code(struct http *h, struct MHD_Connection *c, json_t *j,
                                        unsigned code)
 {
@@ -1441,15 +1460,8 @@ static enum MHD_Result schedule_ics(struct http *h, struct MHD_Connection *c)
     }
     fputs("END:VCALENDAR\r\n", f);
     free(name);
-    if (fclose(f) != 0) {
-        free(text);
-        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    }
-    struct MHD_Response *r = owned_response(text, len, "text/calendar; charset=utf-8");
-    if (r)
-        MHD_add_response_header(r, "Content-Disposition", only ? "attachment; filename=\"talk.ics\""
-                                                            : "attachment; filename=\"schedule.ics\"");
-    return reply(h, c, MHD_HTTP_OK, r);
+    return attachment_reply(h, c, f, &text, &len, "text/calendar; charset=utf-8",
+                            only ? "talk.ics" : "schedule.ics");
 }
 
 /* One Prometheus family: HELP/TYPE once, then a sample per session. */
@@ -2918,14 +2930,7 @@ static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *
             csv_field(f, json_string_value(json_object_get(r, keys[k])), k == 4);
     }
     json_decref(list);
-    if (fclose(f) != 0) {
-        free(text);
-        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    }
-    struct MHD_Response *resp = owned_response(text, len, "text/csv; charset=utf-8");
-    if (resp)
-        MHD_add_response_header(resp, "Content-Disposition", "attachment; filename=\"registrations.csv\"");
-    return reply(h, c, MHD_HTTP_OK, resp);
+    return attachment_reply(h, c, f, &text, &len, "text/csv; charset=utf-8", "registrations.csv");
 }
 
 /* The methods of the API resource at url (the Allow field), NULL when
