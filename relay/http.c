@@ -1385,9 +1385,9 @@ static void ics_line(FILE *f, const char *name, const char *value, bool text)
     }
     line[n < sizeof(line) ? n : sizeof(line) - 1] = '\0';
     size_t col = 0;
-    for (const char *p = line; *p; p++) {
-        bool starts_char = ((unsigned char)*p & 0xC0) != 0x80;
-        if (col >= 74 && starts_char) {
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+        size_t bytes = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
+        if ((*p & 0xC0) != 0x80 && col + bytes > 75) {  /* a character's first byte */
             fputs("\r\n ", f);
             col = 1;
         }

@@ -27,9 +27,12 @@ def at(minutes):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# 61 characters: after "DESCRIPTION:" the next one starts at octet 73
+SPK = "Professor Ada Lovelace of the Analytical Engine Society of Ox"
 SESSIONS = {
     "later": {"title": "Tomorrow's talk", "passphrase": "later-secret-1", "starts": at(24 * 60),
-              "track": "Hall B & <C>"},
+              # a three-byte character where the 75-octet fold falls
+              "track": "Hall B & <C>", "speakers": SPK + "€ Zoë, Łukasz Żółć"},
     "latecomer": {"title": "Speaker running late, again; sorry", "passphrase": "late-secret-12",
                   "format": "lightning", "starts": at(-20), "speakers": "Ada Lovelace"},
     "missed": {"title": "Talk that never happened", "passphrase": "missed-secret-1", "format": "lightning",
@@ -115,6 +118,8 @@ def check_calendar(pod):
     h.check(sorted(ev) == want, "calendar events for %r, expected the sessions with a start %r" % (sorted(ev), want))
     later = ev.get("later", {})
     starts = SESSIONS["later"]["starts"].replace("-", "").replace(":", "")
+    h.check(later.get("DESCRIPTION", "").startswith("%s€ Zoë\\, Łukasz Żółć\\n" % SPK),
+            "the speakers (a three-byte character at the 75-octet fold) read back %r" % later.get("DESCRIPTION"))
     h.check(later.get("DTSTART") == starts and later.get("DURATION") == "PT40M"
             and later.get("SUMMARY") == "Tomorrow's talk" and later.get("LOCATION") == "Hall B & <C>"
             and later.get("URL") == "https://conf.example:8443/watch/later"
