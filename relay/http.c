@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include "podium/http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -1239,10 +1240,16 @@ static void session_meta(FILE *f, const struct session_info *in)
                  &tm);
     }
     fprintf(f, " <span class=\"meta\">%s%s", when, when[0] ? " &middot; " : "");
-    if (in->track[0]) {         /* parallel tracks: where to find it */
-        fputs("<span class=\"track\">", f);
+    if (in->track[0]) {         /* parallel tracks: where to find it, and what else is on */
+        fputs("<a class=\"track\" href=\"/?track=", f);
+        for (const unsigned char *p = (const unsigned char *)in->track; *p; p++)
+            if (isalnum(*p) || strchr("-._~", *p))
+                fputc(*p, f);
+            else
+                fprintf(f, "%%%02X", *p);
+        fputs("\">", f);
         html_escape(f, in->track);
-        fputs("</span> &middot; ", f);
+        fputs("</a> &middot; ", f);
     }
     fprintf(f, "%s, %d min</span>", config_format_name(in->format), config_format_minutes(in->format));
 }
@@ -1262,7 +1269,7 @@ static void session_item(FILE *f, const struct listed *l, bool live)
 }
 
 /* The home page's HTML (caller frees), NULL when out of memory. */
-static char *home_text(struct http *h, size_t *out_len)
+static char *home_text(struct http *h, size_t *out_len, const char *track)
 {
     char *page = NULL;
     size_t len = 0;
@@ -1292,6 +1299,11 @@ static char *home_text(struct http *h, size_t *out_len)
     free(site);
     if (h->cfg->access == ACCESS_REGISTERED)
         fputs("<p>Attendance is free; the player asks you to register once.</p>", f);
+    if (track) {
+        fputs("<p id=\"track\">Track: <strong>", f);
+        html_escape(f, track);
+        fputs("</strong> &middot; <a href=\"/\">all tracks</a></p>", f);
+    }
     fputs("<p><a href=\"/schedule.ics\">Add the programme to your calendar</a></p>", f);
     static const char *const titles[] = { "Live now", "Upcoming", "Recordings" };
     time_t now = time(NULL);
@@ -1307,7 +1319,7 @@ static char *home_text(struct http *h, size_t *out_len)
             bool want = sec == 0 ? strcmp(l[i].state, "live") == 0
                       : sec == 1 ? strcmp(l[i].state, "scheduled") == 0 && (!close || now <= close)
                       : strcmp(l[i].state, "published") == 0;
-            if (want) {
+            if (want && (!track || strcmp(l[i].in.track, track) == 0)) {
                 session_item(f, &l[i], sec == 0);
                 shown++;
             }
@@ -1326,7 +1338,7 @@ static char *home_text(struct http *h, size_t *out_len)
           "localTimes(document);\n"
           "setInterval(async () => {\n"
           "  try {\n"
-          "    const r = await fetch('/', { cache: 'no-store' });\n"
+          "    const r = await fetch('/' + location.search, { cache: 'no-store' });\n"
           "    if (!r.ok) return;\n"
           "    const doc = new DOMParser().parseFromString(await r.text(), 'text/html');\n"
           "    for (const id of lists) {\n"
@@ -1363,7 +1375,9 @@ static enum MHD_Result page_reply(struct http *h, struct MHD_Connection *c, char
 static enum MHD_Result home_page(struct http *h, struct MHD_Connection *c)
 {
     size_t len = 0;
-    char *page = home_text(h, &len);
+    /* ?track=: one track's programme, to link or embed on its own */
+    const char *track = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "track");
+    char *page = home_text(h, &len, track && *track ? track : NULL);
     return page_reply(h, c, page, len);
 }
 
@@ -3437,7 +3451,7 @@ static AVBufferRef *player_lookup(void *cls, const struct livesend_req *r, char 
         const char *lines = "Content-Type: " PAGE_TYPE "\r\nCache-Control: no-cache\r\n"
                             REPLY_HEADERS;
         if (strcmp(path, "/") == 0) {
-            text = home_text(h, &len);
+            text = home_text(h, &len, NULL);
         } else if (strncmp(path, "/watch/", 7) == 0) {
             if (config_valid_id(path + 7) && (s = registry_find(h->reg, path + 7)))
                 text = watch_text(h, s, &len);

@@ -8,7 +8,8 @@ unscheduled last. The missed talk's speaker can still go live, and then it
 is listed under Live now. The conference's name ([server] name) is the
 title and heading of the page, and ends the player's, the organizer's and
 the not-found page's titles, HTML-escaped. A talk's track is named in its
-item and on its player page. /schedule.ics gives the programme for an
+item and on its player page, linking /?track=<track>: that track's
+programme alone, named, with a link back to all. /schedule.ics gives the programme for an
 attendee's calendar (RFC 5545: CRLF, lines folded at 75 octets, text
 escaped, the player's URL from the Host asked), ?session= one talk; the
 conference page links it, and the player page of a scheduled talk its
@@ -41,12 +42,15 @@ SESSIONS = {
 }
 
 
-def listed(pod, section):
+def listed_in(html, section):
     """Session ids linked in the page's <ul id=section>, in order."""
-    html = pod.get("/").body.decode()
     m = re.search(r'<ul id="%s">(.*?)</ul>' % section, html, re.S)
     h.check(m, "the conference page has no <ul id=%r>:\n%s" % (section, html[:2000]))
     return re.findall(r'href="/watch/([^"]+)"', m.group(1))
+
+
+def listed(pod, section):
+    return listed_in(pod.get("/").body.decode(), section)
 
 
 NAME = 'DevConf <2026> & "Friends"'
@@ -66,11 +70,20 @@ def check_name(pod):
         h.check(want in got, "%s: no %r in\n%s" % (path, want, got[:400]))
     h.check(NAME not in html, "the name is in the page unescaped")
     # parallel tracks: the talk's track is in its item and on its page
-    track = '<span class="track">Hall B &amp; &lt;C&gt;</span> &middot; '
+    track = '<a class="track" href="/?track=Hall%20B%20%26%20%3CC%3E">Hall B &amp; &lt;C&gt;</a> &middot; '
     for path in ("/", "/watch/later"):
         got = pod.get(path).body.decode()
         h.check(got.count(track) == 1, "%s does not name the track of 'later' once (%r):\n%s"
                 % (path, track, got[:1500]))
+    # the link: that track's programme alone, saying so, with the way back
+    html = pod.get("/?track=Hall%20B%20%26%20%3CC%3E").body.decode()
+    h.check(listed_in(html, "upcoming") == ["later"] and not listed_in(html, "live")
+            and 'Track: <strong>Hall B &amp; &lt;C&gt;</strong> &middot; <a href="/">all tracks</a>' in html,
+            "the page of the track 'Hall B & <C>' lists %r, expected only 'later', named, with a link to all:\n%s"
+            % (listed_in(html, "upcoming"), html[:1500]))
+    html = pod.get("/?track=Nowhere").body.decode()
+    h.check(listed_in(html, "upcoming") == [] and "Nothing scheduled." in html,
+            "a track without talks lists %r" % listed_in(html, "upcoming"))
 
 
 def unfold(body):
