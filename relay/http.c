@@ -1143,13 +1143,17 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     unsigned long long seq = strtoull(file, &end, 10);
     if (errno)
         return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
+    /* a player's GET counts as a viewer; a HEAD, or a Range past the
+     * start (the rest of a segment already counted), does not */
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    bool counts = get && (!range || strncmp(range, "bytes=0-", 8) == 0);
     if (ll && *end == '.' && end[1] >= '0' && end[1] <= '9') {
         char *pend;
         unsigned long part = strtoul(end + 1, &pend, 10);
         if (strcmp(pend, ".m4s") != 0 || part > 100000)
             return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
         /* counted once: a first call only looks, and defers */
-        AVBufferRef *pb = store_part(s->win, seq, (int)part, !first);
+        AVBufferRef *pb = store_part(s->win, seq, (int)part, counts && !first);
         /* a preload-hinted part is held until it is complete */
         if (!pb && hold_request(h, c, req_cls, s->win, seq, (int)part))
             return MHD_YES;
@@ -1158,7 +1162,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
             return defer_reply(h, req_cls);
         }
         if (!pb)
-            pb = store_part(s->win, seq, (int)part, true);
+            pb = store_part(s->win, seq, (int)part, counts);
         if (!pb)
             return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such part");
         return media_reply(h, c, pb, "video/mp4", immutable, get ? &h->segment_bytes : NULL);
@@ -1166,7 +1170,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
     if (strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
         return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "not found");
     const char *type = fmp4 ? "video/mp4" : "video/mp2t";
-    AVBufferRef *seg = store_segment(s->win, seq);
+    AVBufferRef *seg = store_segment(s->win, seq, counts);
     if (!seg && s->rec && store_recently_removed(s->win, seq)) {
         /* left the playlist a moment ago: the recording has it */
         char path[PATH_MAX];
@@ -1177,7 +1181,7 @@ static enum MHD_Result live_reply(struct http *h, struct MHD_Connection *c,
         return live_error(h, c, req_cls, MHD_HTTP_NOT_FOUND, "no such segment");
     /* HEAD (e.g. sizing the window) sends no body and a Range only part of
      * it: neither takes the shared response */
-    if (get && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range")) {
+    if (get && !range) {
         atomic_fetch_add_explicit(&h->segment_bytes, seg->size, memory_order_relaxed);
         return segment_reply(h, c, seg, type);
     }
@@ -1489,7 +1493,7 @@ static const struct family families[] = {
     { "podium_session_packets_in_total", "SRT messages received.", "counter" },
     { "podium_session_segments_total", "Live segments published.", "counter" },
     { "podium_session_viewers", "Estimated viewers: the most requests of one live segment held.", "gauge" },
-    { "podium_session_viewers_peak", "The most estimated viewers since Podium started.", "gauge" },
+    { "podium_session_viewers_peak", "The most estimated viewers the session has had (kept across restarts).", "gauge" },
     { "podium_session_bitrate_bps", "Bitrate of the last segment.", "gauge" },
     { "podium_session_subscribers", "SRT pull (m=request) subscribers connected.", "gauge" },
     { "podium_srt_rtt_ms", "Publisher SRT round-trip time.", "gauge" },
@@ -2614,6 +2618,7 @@ static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
          * the delete, and a finished one's status would point at it */
         export_reset(s->exp);
         rec_delete(s->rec);
+        store_set_peak(s->win, 0);      /* its audience went with it */
         return json_reply_code(h, c, session_json(h, s, true), MHD_HTTP_ACCEPTED);
     }
     return error_reply(h, c, MHD_HTTP_NOT_FOUND, "not found");
@@ -3394,7 +3399,7 @@ static AVBufferRef *live_lookup(struct http *h, const struct livesend_req *r, ch
         unsigned long long seq = strtoull(file, &end, 10);
         if (errno || strcmp(end, fmp4 ? ".m4s" : ".ts") != 0)
             return NULL;
-        body = store_segment(s->win, seq);
+        body = store_segment(s->win, seq, true);    /* livesend answers GETs only */
         if (!body)
             return NULL;
         atomic_fetch_add_explicit(&h->segment_bytes, body->size, memory_order_relaxed);

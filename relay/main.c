@@ -252,7 +252,36 @@ static int setup_session(struct session *s, void *opaque)
     }
     if (rs.open)
         s->last_publish_end = time(NULL);   /* close_after counts from now */
+    char path[PATH_MAX];
+    rec_path(s->rec, path, sizeof(path), "viewers_peak");
+    char *peak = rs.exists ? read_small_file(path, 24) : NULL;
+    if (peak) {
+        s->peak_saved = strtoull(peak, NULL, 10);
+        store_set_peak(s->win, s->peak_saved);
+    }
+    free(peak);
     return 0;
+}
+
+/* The viewer peak outlives a restart (the organizer's report after the
+ * talk): written beside the recording when it changes, on the writer
+ * thread. Not before the first segment: the folder may not be there. */
+static void save_peak(struct app *app, struct session *s)
+{
+    struct store_stats st;
+    store_get_stats(s->win, &st);
+    if (st.viewers_peak == s->peak_saved)
+        return;
+    struct rec_stats rs;
+    rec_get_stats(s->rec, &rs);
+    char path[PATH_MAX], line[24];
+    snprintf(line, sizeof(line), "%" PRIu64 "\n", st.viewers_peak);
+    char *text = rs.exists ? strdup(line) : NULL;
+    if (!text)
+        return;
+    rec_path(s->rec, path, sizeof(path), "viewers_peak");
+    rec_writer_file(app->writer, path, text, strlen(text), false, 0644);
+    s->peak_saved = st.viewers_peak;
 }
 
 static void teardown_session(struct session *s, void *opaque)
@@ -329,6 +358,7 @@ static void *housekeeper(void *arg)
         for (size_t i = 0; i < n; i++) {
             struct session *s = list[i];
             store_tick(s->win, now_ms);     /* held playlist requests time out */
+            save_peak(app, s);
             char addr[64];
             if (session_publisher(s, addr, sizeof(addr), NULL)) {
                 struct seg_stats ss = { 0 };

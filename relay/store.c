@@ -512,7 +512,7 @@ AVBufferRef *store_playlist(struct live_window *w)
     return r;
 }
 
-AVBufferRef *store_segment(struct live_window *w, uint64_t seq)
+AVBufferRef *store_segment(struct live_window *w, uint64_t seq, bool count)
 {
     AVBufferRef *r = NULL;
     pthread_mutex_lock(&w->lock);
@@ -521,10 +521,17 @@ AVBufferRef *store_segment(struct live_window *w, uint64_t seq)
         if (seq >= first && seq - first < (uint64_t)w->count)
             r = av_buffer_ref(slot_at(w, (int)(seq - first))->data);
         if (r)
-            slot_at(w, (int)(seq - first))->requests++;
+            slot_at(w, (int)(seq - first))->requests += count;
     }
     pthread_mutex_unlock(&w->lock);
     return r;
+}
+
+void store_set_peak(struct live_window *w, uint64_t peak)
+{
+    pthread_mutex_lock(&w->lock);
+    w->viewers_peak = peak;
+    pthread_mutex_unlock(&w->lock);
 }
 
 void store_get_stats(struct live_window *w, struct store_stats *out)

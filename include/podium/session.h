@@ -81,6 +81,9 @@ struct session {
     uint32_t link_gen;
     int64_t link_dropped, link_lost, link_retrans;
     int64_t link_seen_ms;
+    /* The viewer peak last written to the recording's folder (the
+     * housekeeper's only), so a restart keeps "how many watched". */
+    uint64_t peak_saved;
 
     atomic_uint_fast64_t bytes_in;  /* SRT payload bytes received */
     atomic_uint_fast64_t packets_in;  /* SRT messages received */

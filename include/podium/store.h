@@ -83,8 +83,9 @@ void store_set_ended(struct live_window *w, bool ended);
 AVBufferRef *store_playlist(struct live_window *w);
 
 /* New reference to segment seq, NULL when not (or no longer) held in
- * memory. */
-AVBufferRef *store_segment(struct live_window *w, uint64_t seq);
+ * memory. count: a player's GET of it (the viewer estimate), not a HEAD or
+ * a request for part of it. */
+AVBufferRef *store_segment(struct live_window *w, uint64_t seq, bool count);
 
 struct store_stats {
     uint64_t segments;          /* published so far */
@@ -94,8 +95,10 @@ struct store_stats {
     int target;
     bool ended;
     uint64_t viewers;           /* the most GETs of one segment held (players) */
-    uint64_t viewers_peak;      /* the most viewers has been since Podium started */
+    uint64_t viewers_peak;      /* the most viewers has been (or store_set_peak) */
 };
 void store_get_stats(struct live_window *w, struct store_stats *out);
+/* Sets the peak: the one an earlier run kept, or 0 for a new recording. */
+void store_set_peak(struct live_window *w, uint64_t peak);
 
 #endif

@@ -114,8 +114,8 @@ static void test_empty(void **state)
     (void)state;
     struct live_window *w = window();
     assert_null(store_playlist(w));
-    assert_null(store_segment(w, 0));
-    assert_null(store_segment(w, 1));
+    assert_null(store_segment(w, 0, true));
+    assert_null(store_segment(w, 1, true));
     store_set_ended(w, true);                 /* still nothing to serve */
     assert_null(store_playlist(w));
     struct store_stats st;
@@ -148,7 +148,7 @@ static void test_first_segment(void **state)
                         "0.ts\n");
     free(pl);
     /* the producer's reference is gone; the store's own one serves */
-    AVBufferRef *b = store_segment(w, 0);
+    AVBufferRef *b = store_segment(w, 0, true);
     assert_true(seg_data_ok(b, 0));
     av_buffer_unref(&b);
     store_window_free(&w);
@@ -173,13 +173,13 @@ static void test_window_slides(void **state)
 
     /* segments that left the playlist are still served for a while */
     for (uint64_t s = 0; s < 5; s++) {
-        AVBufferRef *b = store_segment(w, s);
+        AVBufferRef *b = store_segment(w, s, true);
         if (!seg_data_ok(b, s))
             fail_msg("segment %llu missing or wrong", (unsigned long long)s);
         av_buffer_unref(&b);
     }
-    assert_null(store_segment(w, 5));         /* not yet produced */
-    assert_null(store_segment(w, UINT64_MAX));
+    assert_null(store_segment(w, 5, true));         /* not yet produced */
+    assert_null(store_segment(w, UINT64_MAX, true));
     store_window_free(&w);
 }
 
@@ -192,7 +192,7 @@ static void test_eviction(void **state)
         push(w, s, false);
         /* after each push: exactly the last HELD segments are held */
         for (uint64_t q = 0; q <= s + 1; q++) {
-            AVBufferRef *b = store_segment(w, q);
+            AVBufferRef *b = store_segment(w, q, true);
             bool want = q <= s && s - q < HELD;
             if (want != (b != NULL))
                 fail_msg("after %llu: segment %llu %s", (unsigned long long)s,
@@ -239,7 +239,7 @@ static void test_recorded_releases_unlisted(void **state)
         assert_int_equal(st.media_sequence, first);
         uint64_t bytes = 0;
         for (uint64_t q = 0; q <= s + 1; q++) {
-            AVBufferRef *b = store_segment(w, q);
+            AVBufferRef *b = store_segment(w, q, true);
             bool listed = q >= first && q <= s;
             if (listed != (b != NULL))
                 fail_msg("after %llu: segment %llu %s", (unsigned long long)s,
@@ -271,18 +271,18 @@ static void test_unrecorded_kept(void **state)
     for (uint64_t s = 0; s <= 8; s++)
         push(w, s, false);
     /* listed 6..8; 5 left unrecorded, 4 and 3 left recorded */
-    AVBufferRef *b = store_segment(w, 5);
+    AVBufferRef *b = store_segment(w, 5, true);
     assert_true(seg_data_ok(b, 5));
     av_buffer_unref(&b);
-    assert_null(store_segment(w, 4));
-    assert_null(store_segment(w, 3));
+    assert_null(store_segment(w, 4, true));
+    assert_null(store_segment(w, 3, true));
     push(w, 9, false);
     push(w, 10, false);                       /* 5 is now 3 segments out */
-    assert_null(store_segment(w, 5));
-    assert_null(store_segment(w, 6));         /* recorded, behind it: gone too */
-    assert_null(store_segment(w, 7));
+    assert_null(store_segment(w, 5, true));
+    assert_null(store_segment(w, 6, true));         /* recorded, behind it: gone too */
+    assert_null(store_segment(w, 7, true));
     for (uint64_t q = 8; q <= 10; q++) {
-        b = store_segment(w, q);
+        b = store_segment(w, q, true);
         assert_true(seg_data_ok(b, q));
         av_buffer_unref(&b);
     }
@@ -401,7 +401,7 @@ static void test_references_outlive_eviction(void **state)
     struct live_window *w = window();
     push(w, 0, false);
     push(w, 1, false);
-    AVBufferRef *seg0 = store_segment(w, 0);
+    AVBufferRef *seg0 = store_segment(w, 0, true);
     AVBufferRef *pl0 = store_playlist(w);
     assert_non_null(seg0);
     assert_non_null(pl0);
@@ -410,11 +410,11 @@ static void test_references_outlive_eviction(void **state)
 
     for (uint64_t s = 2; s < 40; s++)
         push(w, s, s == 20);
-    assert_null(store_segment(w, 0));         /* evicted from the store ... */
+    assert_null(store_segment(w, 0, true));         /* evicted from the store ... */
     assert_true(seg_data_ok(seg0, 0));        /* ... but still ours */
     assert_int_equal(memcmp(pl0->data, text0, pl0->size), 0);
 
-    AVBufferRef *seg39 = store_segment(w, 39);
+    AVBufferRef *seg39 = store_segment(w, 39, true);
     AVBufferRef *pl39 = store_playlist(w);
     store_window_free(&w);
     assert_true(seg_data_ok(seg39, 39));
@@ -442,7 +442,7 @@ static void test_retire(void **state)
     struct live_window *w = window();
     for (uint64_t s = 0; s < 4; s++)
         push(w, s, false);
-    AVBufferRef *mine = store_segment(w, 3);
+    AVBufferRef *mine = store_segment(w, 3, true);
     assert_int_equal(av_buffer_get_ref_count(mine), 2);
     int wakes = 0;
     assert_int_equal(store_wait(w, 5, -1, INT64_MAX, woken, &wakes), STORE_WAITING);
@@ -451,14 +451,14 @@ static void test_retire(void **state)
     assert_int_equal(wakes, 1);
     assert_int_equal(av_buffer_get_ref_count(mine), 1);   /* the window's is gone */
     assert_true(seg_data_ok(mine, 3));
-    assert_null(store_segment(w, 3));
+    assert_null(store_segment(w, 3, true));
     assert_null(store_playlist(w));
     struct store_stats st;
     store_get_stats(w, &st);
     assert_int_equal(st.held_bytes, 0);
 
     push(w, 4, false);                         /* the publisher's last segment */
-    assert_null(store_segment(w, 4));
+    assert_null(store_segment(w, 4, true));
     assert_null(store_playlist(w));
     assert_int_equal(store_wait(w, 9, -1, INT64_MAX, woken, &wakes), STORE_READY);
     av_buffer_unref(&mine);
@@ -515,8 +515,8 @@ static void test_target_from_segments(void **state)
     expect_not_in(pl, "INDEPENDENT");
     expect_not_in(pl, "PROGRAM-DATE-TIME");
     free(pl);
-    assert_null(store_segment(w, 41));
-    AVBufferRef *b = store_segment(w, 42);
+    assert_null(store_segment(w, 41, true));
+    AVBufferRef *b = store_segment(w, 42, true);
     assert_non_null(b);
     assert_int_equal(b->size, 188);
     av_buffer_unref(&b);
@@ -559,7 +559,7 @@ static void *reader(void *arg)
             av_buffer_unref(&b);
             /* a segment near the window, if held, has its own bytes */
             uint64_t q = seq + (uint64_t)(rand_r(&seed) % 6);
-            AVBufferRef *sb = store_segment(r->w, q);
+            AVBufferRef *sb = store_segment(r->w, q, true);
             if (sb && !seg_data_ok(sb, q)) {
                 if (atomic_fetch_add(&r->errors, 1) == 0)
                     snprintf(r->what, sizeof(r->what), "segment %llu corrupt",
@@ -592,6 +592,46 @@ static void test_concurrent_readers(void **state)
     store_window_free(&r.w);
 }
 
+/* GETs segment seq (a player's when count), n times. */
+static void fetch(struct live_window *w, uint64_t seq, bool count, int n)
+{
+    for (int i = 0; i < n; i++) {
+        AVBufferRef *b = store_segment(w, seq, count);
+        assert_non_null(b);
+        av_buffer_unref(&b);
+    }
+}
+
+/* Viewers: the most counted GETs of one segment held but the newest; a
+ * look that is not a player's (count false) leaves it, and a peak set
+ * (restored after a restart, or 0 for a deleted recording) is kept until
+ * more watch. */
+static void test_viewers(void **state)
+{
+    (void)state;
+    struct live_window *w = window();
+    struct store_stats st;
+    push(w, 0, false);
+    fetch(w, 0, false, 5);
+    push(w, 1, false);
+    store_get_stats(w, &st);
+    assert_int_equal(st.viewers, 0);
+    fetch(w, 1, true, 3);
+    push(w, 2, false);
+    store_get_stats(w, &st);
+    assert_int_equal(st.viewers, 3);
+    assert_int_equal(st.viewers_peak, 3);
+    store_set_peak(w, 7);
+    push(w, 3, false);
+    store_get_stats(w, &st);
+    assert_int_equal(st.viewers, 3);        /* segment 1 is still held */
+    assert_int_equal(st.viewers_peak, 7);
+    store_set_peak(w, 0);
+    store_get_stats(w, &st);
+    assert_int_equal(st.viewers_peak, 0);
+    store_window_free(&w);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +647,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_references_outlive_eviction),
         cmocka_unit_test(test_retire),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_viewers),
         cmocka_unit_test(test_target_from_segments),
         cmocka_unit_test(test_concurrent_readers),
     };
