@@ -2315,6 +2315,22 @@ LOCAL_TIMES_JS
 "    setTimeout(() => URL.revokeObjectURL(a.href), 10000);\n"
 "  };\n"
 "  p.appendChild(b);\n"
+"  // after the event: their names and addresses go, their tokens keep working\n"
+"  if (!d.count) return;\n"
+"  const del = document.createElement('button');\n"
+"  del.id = 'regdel';\n"
+"  del.textContent = 'Delete the list';\n"
+"  del.onclick = async () => {\n"
+"    if (!confirm('Delete the names and e-mail addresses of all ' + d.count + ' registrations? ' +\n"
+"                 'Download the CSV first if you need it. Attendees keep watching until their tokens expire.'))\n"
+"      return;\n"
+"    const r = await fetch('/api/v1/registrations', { method: 'DELETE', headers: auth.headers }).catch(() => null);\n"
+"    const x = r && r.ok ? await r.json().catch(() => null) : null;\n"
+"    el('msg').textContent = x ? 'Registrations deleted: ' + x.deleted + '.'\n"
+"      : 'registrations: ' + (r ? r.status : 'cannot reach Podium');\n"
+"    if (x) p.textContent = 'Registered attendees: 0 ';\n"
+"  };\n"
+"  p.appendChild(del);\n"
 "}\n"
 "function showDisk(d) {\n"
 "  const p = el('disk');\n"
@@ -2768,6 +2784,11 @@ static enum MHD_Result api_delete(struct http *h, struct MHD_Connection *c, stru
     return reply(h, c, MHD_HTTP_NO_CONTENT, r);
 }
 
+static void registrations_path(const struct http *h, char *path, size_t len)
+{
+    snprintf(path, len, "%s/registrations.jsonl", h->cfg->data_dir);
+}
+
 static enum MHD_Result api_register(struct http *h, struct MHD_Connection *c,
                                     const struct request *req)
 {
@@ -2826,7 +2847,7 @@ static enum MHD_Result api_register(struct http *h, struct MHD_Connection *c,
             withnl[n] = '\n';
             withnl[n + 1] = '\0';
             char path[PATH_MAX];
-            snprintf(path, sizeof(path), "%s/registrations.jsonl", h->cfg->data_dir);
+            registrations_path(h, path, sizeof(path));
             rec_writer_file(h->env.writer, path, withnl, n + 1, true, 0600);
         } else {
             free(line);
@@ -2879,37 +2900,31 @@ static size_t unique_emails(json_t *list)
     return unique;
 }
 
-/* GET /api/v1/registrations: who registered to attend (access =
- * registered), for the organizer who wants to reach them without a shell on
- * the server. JSON, or a spreadsheet's CSV with ?format=csv. Read from
- * data_dir/registrations.jsonl; a line that is not a registration (the torn
- * tail of a crash) is skipped and counted. */
-static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *c)
+/* The registrations in data_dir/registrations.jsonl, as a new JSON array
+ * the caller decrefs (empty when there is no file); a line that is not a
+ * registration (the torn tail of a crash) is skipped, counted in *skipped
+ * and logged. NULL when the file cannot be read (logged). */
+static json_t *read_registrations(const struct http *h, size_t *skipped)
 {
-    if (!is_organizer(h, c))
-        return error_reply(h, c, MHD_HTTP_UNAUTHORIZED, "organizer token required");
-    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
-    bool csv = format && strcmp(format, "csv") == 0;
-    if (format && !csv && strcmp(format, "json") != 0)
-        return field_error(h, c, "format", "must be json or csv");
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/registrations.jsonl", h->cfg->data_dir);
+    registrations_path(h, path, sizeof(path));
     FILE *in = fopen(path, "r");
     if (!in && errno != ENOENT) {
         log_msg(LV_ERROR, NULL, "\"cannot read the registrations\" path=%s err=\"%s\"", path,
                 strerror(errno));
-        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the registrations");
+        return NULL;
     }
     json_t *list = json_array();
-    size_t skipped = 0, cap = 0;
+    size_t cap = 0;
     char *line = NULL;
+    *skipped = 0;
     while (in && getline(&line, &cap, in) > 0) {
         json_t *r = json_loads(line, 0, NULL);
         json_t *name = json_object_get(r, "name"), *email = json_object_get(r, "email");
         json_t *at = json_object_get(r, "registered"), *until = json_object_get(r, "expires");
         if (!json_is_string(name) || !json_is_string(email) || !json_is_integer(at)
             || !json_is_integer(until) || !json_is_string(json_object_get(r, "id"))) {
-            skipped++;
+            (*skipped)++;
             json_decref(r);
             continue;
         }
@@ -2924,9 +2939,27 @@ static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *
     free(line);
     if (in)
         fclose(in);
-    if (skipped)
+    if (*skipped)
         log_msg(LV_WARN, NULL, "\"registrations: lines skipped, not registrations\" path=%s "
-                "skipped=%zu", path, skipped);
+                "skipped=%zu", path, *skipped);
+    return list;
+}
+
+/* GET /api/v1/registrations: who registered to attend (access =
+ * registered), for the organizer who wants to reach them without a shell on
+ * the server. JSON, or a spreadsheet's CSV with ?format=csv. */
+static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *c)
+{
+    if (!is_organizer(h, c))
+        return error_reply(h, c, MHD_HTTP_UNAUTHORIZED, "organizer token required");
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    bool csv = format && strcmp(format, "csv") == 0;
+    if (format && !csv && strcmp(format, "json") != 0)
+        return field_error(h, c, "format", "must be json or csv");
+    size_t skipped;
+    json_t *list = read_registrations(h, &skipped);
+    if (!list)
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the registrations");
     if (!csv) {
         json_t *o = json_pack("{s:I, s:I, s:I, s:o}", "count", (json_int_t)json_array_size(list),
                               "emails", (json_int_t)unique_emails(list),
@@ -2952,6 +2985,32 @@ static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *
     return attachment_reply(h, c, f, &text, &len, "text/csv; charset=utf-8", "registrations.csv");
 }
 
+/* DELETE /api/v1/registrations: the attendees' names and e-mail addresses
+ * go, as data protection wants once the event is over. The tokens already
+ * issued hold none of them and keep working until they expire. The file is
+ * emptied on the writer thread, after any registration queued before: 202,
+ * with how many there were. */
+static enum MHD_Result api_registrations_delete(struct http *h, struct MHD_Connection *c)
+{
+    size_t skipped;
+    json_t *list = read_registrations(h, &skipped);
+    char *empty = list ? malloc(1) : NULL;
+    if (!empty) {
+        json_decref(list);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the registrations");
+    }
+    size_t n = json_array_size(list);
+    json_decref(list);
+    char path[PATH_MAX];
+    registrations_path(h, path, sizeof(path));
+    rec_writer_file(h->env.writer, path, empty, 0, false, 0600);
+    log_msg(LV_INFO, NULL, "\"registrations deleted by the organizer\" count=%zu unreadable_lines=%zu",
+            n, skipped);
+    return json_reply_code(h, c, json_pack("{s:I, s:I}", "deleted", (json_int_t)n,
+                                           "unreadable_lines", (json_int_t)skipped),
+                           MHD_HTTP_ACCEPTED);
+}
+
 /* The methods of the API resource at url (the Allow field), NULL when
  * there is no such resource. */
 static const char *api_allow(const char *url)
@@ -2959,7 +3018,7 @@ static const char *api_allow(const char *url)
     if (strcmp(url, "/api/v1/register") == 0)
         return ALLOW_POST;
     if (strcmp(url, "/api/v1/registrations") == 0)
-        return "GET, HEAD, OPTIONS";
+        return "GET, HEAD, DELETE, OPTIONS";
     if (strcmp(url, "/api/v1/sessions") == 0)
         return "GET, HEAD, POST, OPTIONS";
     if (strncmp(url, "/api/v1/sessions/", 17) != 0 || !url[17] || url[17] == '/')
@@ -3021,6 +3080,8 @@ static enum MHD_Result api_write(struct http *h, struct MHD_Connection *c, const
         return error_reply(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
     if (strcmp(url, "/api/v1/sessions") == 0)
         return api_create(h, c, req);
+    if (strcmp(url, "/api/v1/registrations") == 0)
+        return api_registrations_delete(h, c);
     char id[CONFIG_ID_MAX];
     const char *rest = url + 17, *slash = strchr(rest, '/');
     size_t n = slash ? (size_t)(slash - rest) : strlen(rest);

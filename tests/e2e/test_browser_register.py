@@ -9,7 +9,7 @@ the token (>= 3 s, no player error). Without a token the playlist answers
 browser kept a token the server does not accept (another event's, or one
 signed with an older secret) is asked to register again, and then plays.
 The organizer page, with the admin token, says how many registered and
-offers the list as CSV.
+offers the list as CSV, and deletes it (asking first).
 Screenshots (form and player): $E2E_ARTIFACTS or tests/e2e/artifacts/."""
 import json
 import os
@@ -70,6 +70,15 @@ def main(t):
                   wait_text="Registered attendees: 2 (2 e-mail addresses)")
     h.check("regcsv" in org.get("buttons", []), "no button to download the registrations: %r"
             % org.get("buttons"))
+    # after the event, the list goes (asked first)
+    org = br.page(t, pod, "/organizer", "organizer-registrations-deleted", fill=("#tok", token),
+                  click="#regdel", dialog="accept", wait_text="Registrations deleted: 2.")
+    h.check(any("Delete the names and e-mail addresses of all 2 registrations" in d for d in org.get("dialogs", [])),
+            "the page deleted the registrations without asking: dialogs %r" % org.get("dialogs"))
+    h.wait_for(lambda: pod.get("/api/v1/registrations", headers=pod.admin_auth()).json().get("count") == 0, 5,
+               "no registration listed after the organizer page deleted them")
+    h.check("Registered attendees: 0" in org.get("text", ""), "the page still shows the old count: %r"
+            % org.get("text", "")[:300])
 
 
 if __name__ == "__main__":

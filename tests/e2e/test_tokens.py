@@ -15,6 +15,9 @@
   lists them (count, different e-mail addresses case aside), and as CSV
   with ?format=csv: quotes doubled, a name that a spreadsheet would run as a
   formula made text; a torn last line is skipped, counted and logged;
+  DELETE /api/v1/registrations (admin only) empties the list (202 with how
+  many) and logs it, the tokens issued keep working, the next registration
+  starts the new list;
 - live playlist, live segments, recording playlist and recording segments:
   no token -> 401 (WWW-Authenticate), forged mac / re-dated expiry (also an
   expired token pushed into the future) / garbage / another server's
@@ -375,6 +378,36 @@ def check_registrations_api(pod, people, token, reg_path):
             "with a torn last line: count %r unreadable %r" % (j.get("count"), j.get("unreadable_lines")))
     h.check(pod.log_lines_matching(lambda f, _l: f.get("msg", "").startswith("registrations: lines skipped")),
             "no warn line for the torn registration")
+    check_registrations_delete(pod, token, reg_path, len(everyone))
+
+
+def check_registrations_delete(pod, token, reg_path, n):
+    """After the event the organizer deletes the list (data protection): the
+    names and addresses go, the tokens already issued keep working."""
+    for what, headers in (("no token", {}), ("an attendee's token", {"Authorization": "Bearer " + token})):
+        r = pod.request("DELETE", "/api/v1/registrations", headers=headers)
+        h.check(r.status == 401, "DELETE /api/v1/registrations with %s -> %d, expected 401" % (what, r.status))
+    h.check(os.path.getsize(reg_path) > 0, "a refused DELETE emptied registrations.jsonl")
+    r = pod.request("DELETE", "/api/v1/registrations", headers=pod.admin_auth())
+    h.check(r.status == 202 and r.json() == {"deleted": n, "unreadable_lines": 1},
+            "DELETE /api/v1/registrations -> %d %r, expected 202 {deleted: %d, unreadable_lines: 1}"
+            % (r.status, r.body[:200], n))
+    h.wait_for(lambda: os.path.getsize(reg_path) == 0, 5, "registrations.jsonl emptied")
+    h.check(oct(os.stat(reg_path).st_mode & 0o777) == "0o600", "the emptied registrations.jsonl must be 0600")
+    j = pod.get("/api/v1/registrations", headers=pod.admin_auth()).json()
+    h.check(j.get("count") == 0 and j.get("registrations") == [], "after the DELETE: %r" % j)
+    h.check(pod.log_lines_matching(lambda f, _l: f.get("msg") == "registrations deleted by the organizer"
+                                   and f.get("count") == str(n)),
+            "no info line for the deleted registrations")
+    r = pod.get("/live/%s/index.m3u8?token=%s" % (SID, token))
+    h.check(r.status not in (401, 403), "an attendee's token refused (%d) after the list was deleted" % r.status)
+    r = pod.request("OPTIONS", "/api/v1/registrations")
+    h.check("DELETE" in (r.header("Allow") or r.header("Access-Control-Allow-Methods") or ""),
+            "OPTIONS /api/v1/registrations does not allow DELETE: %r" % dict(r.headers))
+    # who registers next starts the new list
+    h.check(register(pod, {"name": "Late Comer", "email": "late@example.org"}).status == 201, "register after")
+    h.wait_for(lambda: pod.get("/api/v1/registrations", headers=pod.admin_auth()).json().get("count") == 1, 5,
+               "one registration listed after the DELETE and a new one")
 
 
 if __name__ == "__main__":
