@@ -186,7 +186,7 @@ def summary(res):
 
 
 def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_status=None,
-         after_play=None, tick=None, local_storage=None):
+         after_play=None, tick=None, local_storage=None, clicks=None):
     """Play pod's page `path` in Chromium; fail unless it played >= min_seconds
     with no fatal player error, decoding both video and audio. register=(name,
     email) fills the page's registration form first. wait_status=(path, text):
@@ -194,9 +194,13 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     after_play=(path, text, ...): once it has played, for each text path is
     written (holding how many texts were shown so far), and then the status
     must show that text; tick as run_node's; local_storage (a dict) is set
-    in the page's localStorage before its scripts run."""
+    in the page's localStorage before its scripts run. clicks=[(selector,
+    seconds), ...]: once it has played, each is clicked in turn and the new
+    source played that long (the result's "clicks", see play.mjs)."""
     shot = shot_path(t, what)
     env = {}
+    if clicks:
+        env["PODIUM_CLICKS"] = ";".join("%s,%s" % c for c in clicks)
     if register:
         env["PODIUM_REGISTER"] = "%s|%s" % register
     if wait_status:

@@ -32,6 +32,11 @@
 // each TEXT write PATH (holding how many of the texts were shown so far: the
 // caller acts, e.g. ends the talk), then wait for #status to show TEXT;
 // "afterStatus" is the last status seen, "afterStatuses" all of them.
+// Optional: PODIUM_CLICKS="SELECTOR,SECONDS;...": once it has played, click
+// each in turn, wait for the player's source to change and play SECONDS
+// more from it; "clicks" gives for each the source, the playhead where the
+// new source began to play and at the end, its seekable range, hls.js's
+// latency, #status and the clicked element's text then.
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -351,6 +356,39 @@ try {
         currentTime: document.getElementById('video').currentTime,
       };
     }));
+  }
+  if (out.ok && process.env.PODIUM_CLICKS) {
+    out.clicks = [];
+    for (const step of process.env.PODIUM_CLICKS.split(';')) {
+      const [sel, secs] = step.split(',');
+      const before = await page.evaluate(() => window.podium.source);
+      await page.click(sel);
+      await page.waitForFunction((b) => window.podium.source !== b, before);
+      const until = Date.now() + timeoutMs;
+      let played = 0, prevT = null, startedAt = null, st;
+      for (;;) {
+        st = await page.evaluate(() => {
+          const v = document.getElementById('video'), hls = window.podium.hls;
+          return { t: v.currentTime, paused: v.paused, readyState: v.readyState, errors: window.podium.errors.slice(),
+                   seekable: v.seekable.length ? [v.seekable.start(0), v.seekable.end(v.seekable.length - 1)] : null,
+                   latency: hls && Number.isFinite(hls.latency) ? hls.latency : null,
+                   source: window.podium.source, status: document.getElementById('status').textContent };
+        });
+        if (st.errors.length) throw new Error('fatal player error(s) after clicking ' + sel + ': ' + st.errors.join(', '));
+        if (!st.paused && st.readyState >= 2) {
+          if (startedAt === null) startedAt = st.t;
+          if (prevT !== null && st.t > prevT && st.t - prevT < 1.5) played += st.t - prevT;
+          prevT = st.t;
+        } else {
+          prevT = null;
+        }
+        if (played >= parseFloat(secs)) break;
+        if (Date.now() > until) throw new Error('after clicking ' + sel + ' it played ' + played.toFixed(2) + ' s of ' + secs);
+        await sleep(POLL_MS);
+      }
+      out.clicks.push({ selector: sel, source: st.source, startedAt, currentTime: st.t, seekable: st.seekable,
+                        latency: st.latency, status: st.status, label: await page.textContent(sel) });
+    }
   }
   if (out.ok && process.env.PODIUM_AFTER_PLAY) {
     const [path, ...texts] = process.env.PODIUM_AFTER_PLAY.split('|');
