@@ -47,6 +47,7 @@
 #include "podium/livesend.h"
 #include "podium/record.h"
 #include "podium/log.h"
+#include "podium/playlist.h"
 #include "podium/pull.h"
 #include "podium/segbuf.h"
 #include "podium/segmenter.h"
@@ -1809,7 +1810,25 @@ static bool open_playlist_reply(struct http *h, struct MHD_Connection *c,
         return false;
     /* the text only grows while open: its length and entry count name it */
     char etag[48];
-    snprintf(etag, sizeof(etag), "\"o%zx-%zx\"", len, entries);
+    const char *skip = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "_HLS_skip");
+    bool delta = skip && (strcmp(skip, "YES") == 0 || strcmp(skip, "v2") == 0);
+    snprintf(etag, sizeof(etag), "\"o%zx-%zx%s\"", len, entries, delta ? "-d" : "");
+    /* a player re-reads it every segment: one watching a long talk from
+     * the start would fetch hundreds of KB each time without delta updates */
+    const char *why;
+    size_t dlen;
+    char *d = playlist_delta(text, len, delta, &dlen, &why);
+    if (d) {
+        free(text);
+        text = d;
+        len = dlen;
+    } else {
+        /* the recorder writes none it would refuse: said once, not per request */
+        static atomic_bool said;
+        if (!atomic_exchange(&said, true))
+            log_msg(LV_WARN, NULL, "\"an open recording's playlist is served without delta updates\" "
+                    "err=\"%s\"", why);
+    }
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     struct MHD_Response *r;
     /* a 304 is built as the 200: libmicrohttpd sends no body with it, and

@@ -160,6 +160,8 @@ enum kind {
     K_SKIP,                 /* blank line or comment */
     K_EXTM3U,
     K_KEEP,                 /* playlist tag copied as it is */
+    K_VERSION,              /* copied; a delta update raises it to 9 */
+    K_SERVER,               /* SERVER-CONTROL: copied; a delta update writes its own */
     K_TARGET,
     K_MSEQ,
     K_DSEQ,
@@ -181,7 +183,8 @@ struct line {
 static const struct { const char *name; enum kind kind; } tags[] = {
     { "EXTM3U", K_EXTM3U },
     { "EXTINF", K_EXTINF },
-    { "EXT-X-VERSION", K_KEEP },
+    { "EXT-X-VERSION", K_VERSION },
+    { "EXT-X-SERVER-CONTROL", K_SERVER },
     { "EXT-X-PLAYLIST-TYPE", K_KEEP },
     { "EXT-X-INDEPENDENT-SEGMENTS", K_KEEP },
     { "EXT-X-TARGETDURATION", K_TARGET },
@@ -309,8 +312,9 @@ static int64_t seconds_to_us(double s)
 
 /* What the first pass learns. */
 struct scan {
-    uint64_t mseq, dseq, target;
+    uint64_t mseq, dseq, target, version;
     bool has_mseq, has_dseq, ended;
+    int64_t total;                  /* media time, microseconds */
     size_t n;                       /* segments */
     size_t first, last;             /* the segments kept */
     uint64_t disc_dropped;          /* DISCONTINUITY tags before first's */
@@ -337,7 +341,12 @@ static const char *scan(const char *text, size_t len, int64_t start, int64_t end
         switch (k) {
         case K_SKIP:
         case K_KEEP:
+        case K_SERVER:
         case K_UNKNOWN:
+            break;
+        case K_VERSION:
+            if (!parse_u64(value(&l), &s->version))
+                return "playlist: bad EXT-X-VERSION";
             break;
         case K_EXTM3U:
             return "playlist: #EXTM3U twice";
@@ -416,6 +425,7 @@ static const char *scan(const char *text, size_t len, int64_t start, int64_t end
         return "playlist: no segment";
     if (start >= total)
         return "trim window starts at or after the end of the recording";
+    s->total = total;
     if (s->mseq > UINT64_MAX - s->first || s->dseq > UINT64_MAX - s->disc_dropped)
         return "playlist: sequence numbers overflow";
     return NULL;
@@ -427,46 +437,36 @@ static void put_line(struct out *o, const struct line *l)
     put(o, "%.*s\n", (int)l->n, l->p);
 }
 
-char *playlist_trim(const char *text, size_t len, double start, double end,
-                    size_t *out_len, const char **why)
+/* What the second pass writes: segments first..last (with the map and
+ * discontinuities they inherit), these sequence numbers, and for a delta
+ * update its SERVER-CONTROL and SKIP. */
+struct emit {
+    size_t first, last;
+    uint64_t mseq, dseq;
+    double skip_until;              /* > 0: CAN-SKIP-UNTIL */
+    bool skip;                      /* segments before first are EXT-X-SKIP */
+    bool endlist;
+};
+
+/* The second pass over a text scan() accepted: a new NUL-terminated text,
+ * or NULL and *why. */
+static char *emit(const char *text, size_t len, const struct scan *s, const struct emit *e,
+                  size_t *out_len, const char **why)
 {
-    struct scan s = { 0 };
     struct line l;
-    struct out o = { 0 };
-    char *buf = NULL;
     size_t pos = 0, i = 0;
     bool header = true;
-
-    *why = NULL;
-    if (isnan(start) || isnan(end)) {
-        *why = "trim window: not a number";
-        goto out;
-    }
-    int64_t start_us = seconds_to_us(start);
-    int64_t end_us = end > 0 ? seconds_to_us(end) : INT64_MAX;
-    if (end > 0 && end_us <= start_us) {
-        *why = "trim window is empty: end <= start";
-        goto out;
-    }
-    /* put() formats with int lengths */
-    if (len > INT_MAX / 2) {
-        *why = "playlist: too large";
-        goto out;
-    }
-    if ((*why = scan(text, len, start_us, end_us, &s)))
-        goto out;
-
     /* Lines are copied or shortened; what is added: an inherited map, the
-     * sequence numbers (rewritten or added, up to 20 digits) and ENDLIST. */
-    size_t cap = len + s.map.n + 256;
-    uint64_t mseq = s.mseq + s.first, dseq = s.dseq + s.disc_dropped;
-    bool map_done = !s.map.p || s.first_has_map;
-    buf = malloc(cap);
+     * sequence numbers (rewritten or added, up to 20 digits), the delta
+     * update's tags and ENDLIST. */
+    size_t cap = len + s->map.n + 320;
+    bool map_done = !s->map.p || s->first_has_map;
+    char *buf = malloc(cap);
     if (!buf) {
         *why = "out of memory";
-        goto out;
+        return NULL;
     }
-    o = (struct out){ .buf = buf, .cap = cap };
+    struct out o = { .buf = buf, .cap = cap };
     buf[0] = '\0';
     while (next_line(text, len, &pos, &l)) {
         enum kind k = classify(&l);
@@ -475,16 +475,31 @@ char *playlist_trim(const char *text, size_t len, double start, double end,
         case K_ENDLIST:
         case K_REFUSED:             /* none: scan refused them */
             continue;
+        case K_SERVER:
+            if (e->skip_until <= 0)
+                put_line(&o, &l);
+            continue;
+        case K_VERSION:
+            /* EXT-X-SKIP needs version 9 */
+            if (e->skip && s->version < 9)
+                put(&o, "#EXT-X-VERSION:9\n");
+            else
+                put_line(&o, &l);
+            continue;
+        case K_TARGET:
+            put_line(&o, &l);
+            if (e->skip_until > 0)
+                put(&o, "#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=%.1f\n", e->skip_until);
+            continue;
         case K_EXTM3U:
         case K_KEEP:
-        case K_TARGET:
             put_line(&o, &l);
             continue;
         case K_MSEQ:
-            put(&o, "#EXT-X-MEDIA-SEQUENCE:%" PRIu64 "\n", mseq);
+            put(&o, "#EXT-X-MEDIA-SEQUENCE:%" PRIu64 "\n", e->mseq);
             continue;
         case K_DSEQ:
-            put(&o, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRIu64 "\n", dseq);
+            put(&o, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRIu64 "\n", e->dseq);
             continue;
         case K_UNKNOWN:
             if (header) {
@@ -502,17 +517,21 @@ char *playlist_trim(const char *text, size_t len, double start, double end,
         if (header) {
             /* RFC 8216 4.3.3.2-3: before the first segment (and any
              * DISCONTINUITY); absent means 0 */
-            if (!s.has_mseq && mseq > 0)
-                put(&o, "#EXT-X-MEDIA-SEQUENCE:%" PRIu64 "\n", mseq);
-            if (!s.has_dseq && dseq > 0)
-                put(&o, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRIu64 "\n", dseq);
+            if (!s->has_mseq && e->mseq > 0)
+                put(&o, "#EXT-X-MEDIA-SEQUENCE:%" PRIu64 "\n", e->mseq);
+            if (!s->has_dseq && e->dseq > 0)
+                put(&o, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRIu64 "\n", e->dseq);
+            if (e->skip && !s->version)
+                put(&o, "#EXT-X-VERSION:9\n");
+            if (e->skip)
+                put(&o, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%zu\n", e->first);
             header = false;
         }
-        if (i >= s.first && i <= s.last) {
+        if (i >= e->first && i <= e->last) {
             /* after the segment's DISCONTINUITY, where the recorder puts
              * a map */
-            if (i == s.first && !map_done && k != K_DISC) {
-                put_line(&o, &s.map);
+            if (i == e->first && !map_done && k != K_DISC) {
+                put_line(&o, &s->map);
                 map_done = true;
             }
             put_line(&o, &l);
@@ -520,19 +539,68 @@ char *playlist_trim(const char *text, size_t len, double start, double end,
         if (k == K_URI)
             i++;
     }
-    if (s.ended || s.last + 1 < s.n)
-        put(&o, "#EXT-X-ENDLIST\n");    /* a cut end is final */
+    if (e->endlist)
+        put(&o, "#EXT-X-ENDLIST\n");
     if (o.full) {
-        *why = "internal error: trimmed playlist outgrew its buffer";
-        goto out_free;
+        *why = "internal error: playlist outgrew its buffer";
+        free(buf);
+        return NULL;
     }
     if (out_len)
         *out_len = o.len;
-    goto out;
-
-out_free:
-    free(buf);
-    buf = NULL;
-out:
     return buf;
+}
+
+char *playlist_trim(const char *text, size_t len, double start, double end,
+                    size_t *out_len, const char **why)
+{
+    struct scan s = { 0 };
+    *why = NULL;
+    if (isnan(start) || isnan(end)) {
+        *why = "trim window: not a number";
+        return NULL;
+    }
+    int64_t start_us = seconds_to_us(start);
+    int64_t end_us = end > 0 ? seconds_to_us(end) : INT64_MAX;
+    if (end > 0 && end_us <= start_us) {
+        *why = "trim window is empty: end <= start";
+        return NULL;
+    }
+    /* put() formats with int lengths */
+    if (len > INT_MAX / 2) {
+        *why = "playlist: too large";
+        return NULL;
+    }
+    if ((*why = scan(text, len, start_us, end_us, &s)))
+        return NULL;
+    struct emit e = { .first = s.first, .last = s.last, .mseq = s.mseq + s.first,
+                      .dseq = s.dseq + s.disc_dropped,
+                      .endlist = s.ended || s.last + 1 < s.n };   /* a cut end is final */
+    return emit(text, len, &s, &e, out_len, why);
+}
+
+char *playlist_delta(const char *text, size_t len, bool skip, size_t *out_len, const char **why)
+{
+    struct scan s = { 0 };
+    *why = NULL;
+    if (len > INT_MAX / 2) {
+        *why = "playlist: too large";
+        return NULL;
+    }
+    if ((*why = scan(text, len, 0, INT64_MAX, &s)))
+        return NULL;
+    int64_t until = (int64_t)s.target * 6 * US_PER_S;
+    struct emit e = { .last = s.n - 1, .mseq = s.mseq, .dseq = s.dseq,
+                      .skip_until = 6.0 * (double)s.target, .endlist = s.ended };
+    /* the segment holding the skip boundary is kept, and all after it */
+    if (skip && s.target > 0 && s.total > until) {
+        struct scan b = { 0 };
+        if ((*why = scan(text, len, s.total - until, INT64_MAX, &b)))
+            return NULL;
+        e.first = b.first;
+        e.skip = b.first > 0;
+        s.map = b.map;
+        s.first_has_map = b.first_has_map;
+    }
+    return emit(text, len, &s, &e, out_len, why);
 }

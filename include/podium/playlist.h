@@ -67,4 +67,16 @@ int playlist_render_entry(char *buf, size_t cap, const struct playlist_entry *e,
 char *playlist_trim(const char *text, size_t len, double start, double end,
                     size_t *out_len, const char **why);
 
+/* A recording's open (EVENT) playlist as served with Playlist Delta Updates
+ * (RFC 8216bis 6.2.5.1), so a player re-reading a long talk's playlist gets
+ * its last minute, not all of it: the text with
+ * EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL (six target durations) added, and
+ * with skip (the player's _HLS_skip=YES) the segments before the one
+ * holding that boundary from the end replaced by EXT-X-SKIP (EXT-X-VERSION
+ * 9, the EXT-X-MAP in effect carried to the first segment kept; sequence
+ * numbers unchanged). Returns a new NUL-terminated text (its length in
+ * *out_len unless NULL) the caller frees, or NULL and *why, a static
+ * message, for a text playlist_trim would refuse. text is only read. */
+char *playlist_delta(const char *text, size_t len, bool skip, size_t *out_len, const char **why);
+
 #endif

@@ -36,7 +36,8 @@
 // each in turn, wait for the player's source to change and play SECONDS
 // more from it; "clicks" gives for each the source, the playhead where the
 // new source began to play and at the end, its seekable range, hls.js's
-// latency, #status and the clicked element's text then.
+// latency, #status, the clicked element's text then and the playlist URLs
+// hls.js asked for since the click ("playlists").
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -79,7 +80,8 @@ function instrument(hlsConfig) {
       desc.set.call(this, v);
     },
   });
-  const rec = { seeks, warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0, fragsBuffered: 0 };
+  const rec = { seeks, warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0,
+                fragsBuffered: 0, playlistUrls: [] };
   window.__podiumTest = rec;
   let podium;
   Object.defineProperty(window, 'podium', {
@@ -114,6 +116,11 @@ function instrument(hlsConfig) {
               }
             });
             h.on(E.LEVEL_LOADED, () => { rec.levelsLoaded++; });
+            // the playlist requests (delta updates ask with _HLS_skip), the last 200
+            h.on(E.LEVEL_LOADING, (e, d) => {
+              rec.playlistUrls.push(String(d.url).replace(/^https?:\/\/[^/]+/, ''));
+              if (rec.playlistUrls.length > 200) rec.playlistUrls.shift();
+            });
             // startup timeline (page ms): first of each event, the first loads with their URLs
             const now = () => Math.round(performance.now());
             for (const ev of ['MANIFEST_LOADING', 'MANIFEST_PARSED', 'LEVEL_LOADED', 'FRAG_LOADING',
@@ -362,6 +369,7 @@ try {
     for (const step of process.env.PODIUM_CLICKS.split(';')) {
       const [sel, secs] = step.split(',');
       const before = await page.evaluate(() => window.podium.source);
+      const urlsBefore = await page.evaluate(() => window.__podiumTest.playlistUrls.length);
       await page.click(sel);
       await page.waitForFunction((b) => window.podium.source !== b, before);
       const until = Date.now() + timeoutMs;
@@ -387,7 +395,8 @@ try {
         await sleep(POLL_MS);
       }
       out.clicks.push({ selector: sel, source: st.source, startedAt, currentTime: st.t, seekable: st.seekable,
-                        latency: st.latency, status: st.status, label: await page.textContent(sel) });
+                        latency: st.latency, status: st.status, label: await page.textContent(sel),
+                        playlists: await page.evaluate((k) => window.__podiumTest.playlistUrls.slice(k), urlsBefore) });
     }
   }
   if (out.ok && process.env.PODIUM_AFTER_PLAY) {

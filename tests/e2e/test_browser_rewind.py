@@ -9,7 +9,9 @@ A speaker streams 1 s segments; once 20 s are recorded, Chromium opens
 /watch/<id> and plays live (the live playlist, a 6 s window), clicks
 "Watch from the start": the source becomes /vod/<id>/index.m3u8, playback
 begins within the first 2 s of the talk, the seekable range covers at least
-the 20 s recorded, and the button reads "Back to live"; clicking it plays
+the 20 s recorded, the button reads "Back to live", and hls.js re-reads the
+growing playlist as delta updates (_HLS_skip=YES, answered with an
+EXT-X-SKIP) while playing 5 s on; clicking it plays
 the live playlist again, near the live edge (hls.js latency under 8 s).
 Needs Chromium (scripts/deps browser)."""
 import os
@@ -33,7 +35,7 @@ def main(t):
                "%d s recorded" % RECORDED)
     live, vod = "/live/%s/index.m3u8" % SID, "/vod/%s/index.m3u8" % SID
     res = br.play(t, pod, "/watch/%s" % SID, "rewind", min_seconds=2, timeout=40,
-                  clicks=[("#rewind", 3), ("#rewind", 2)])
+                  clicks=[("#rewind", 5), ("#rewind", 2)])
     h.check(res.get("source") == live, "the page began with %r, expected the live playlist" % res.get("source"))
     clicks = res.get("clicks") or []
     h.check(len(clicks) == 2, "clicks %r" % clicks)
@@ -49,6 +51,13 @@ def main(t):
             "recorded" % (span, RECORDED))
     h.check("Back to live" in back["label"] and "From the start" in back["status"],
             "from the start: button %r, status %r" % (back["label"], back["status"]))
+    # re-read every segment, the talk's whole playlist would grow with it:
+    # hls.js takes the delta updates the recording's playlist offers
+    deltas = [u for u in back["playlists"] if "_HLS_skip=YES" in u]
+    h.check(deltas, "from the start hls.js never asked for a delta update: %r" % back["playlists"])
+    r = pod.get(deltas[-1])
+    h.check(r.status == 200 and "#EXT-X-SKIP:SKIPPED-SEGMENTS=" in r.body.decode(),
+            "%s -> %d without EXT-X-SKIP:\n%s" % (deltas[-1], r.status, r.body.decode()[:500]))
     h.check(again["source"] == live, "after \"Back to live\" the page plays %r, expected %s"
             % (again["source"], live))
     h.check(again["latency"] is not None and again["latency"] < 8,

@@ -19,6 +19,7 @@
   /vod does: 206 with Content-Range and that slice, suffix ranges, 416
   beyond the end, and the whole with an If-Range it cannot match."""
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -87,6 +88,50 @@ def check_live_range(pod):
             % (path, r.status, len(r.body)))
 
 
+def entries(text):
+    """(EXTINF duration, URI) of each segment of a playlist text."""
+    out, dur = [], None
+    for line in text.splitlines():
+        if line.startswith("#EXTINF:"):
+            dur = float(line[8:].split(",")[0])
+        elif line and not line.startswith("#"):
+            out.append((dur, line))
+    return out
+
+
+def check_delta_update(pod):
+    """A player re-reads the open recording's playlist every segment (an
+    attendee watching the talk from the start): it offers delta updates
+    (CAN-SKIP-UNTIL, six target durations), and _HLS_skip=YES gets the
+    segments from the one holding that boundary, the rest an EXT-X-SKIP
+    that stands for exactly the segments left out."""
+    path = "/vod/%s/index.m3u8" % SID
+    full = h.wait_for(lambda: (lambda r: r if sum(d for d, _ in entries(r.body.decode())) >= 16 else None)(
+        pod.get(path)), 20, "16 s in the open recording's playlist").body.decode()
+    target = int(re.search(r"#EXT-X-TARGETDURATION:(\d+)", full).group(1))
+    until = 6 * target
+    h.check("#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=%.1f" % until in full,
+            "the open recording's playlist offers no delta updates:\n%s" % full[:400])
+    r = pod.get(path + "?_HLS_skip=YES")
+    delta = r.body.decode()
+    after = pod.get(path).body.decode()       # as long as the delta's, or longer
+    m = re.search(r"^#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)$", delta, re.M)
+    h.check(r.status == 200 and m and "#EXT-X-VERSION:9" in delta and r.header("ETag") not in (None, ""),
+            "_HLS_skip=YES -> %d, ETag %r:\n%s" % (r.status, r.header("ETag"), delta[:600]))
+    skipped, kept, whole = int(m.group(1)), entries(delta), entries(after)
+    h.check(whole[skipped:skipped + len(kept)] == kept,
+            "the delta's %d segments after skipping %d are not the playlist's from there:\n%s\n---\n%s"
+            % (len(kept), skipped, delta, after))
+    h.check(sum(d for d, _ in kept) >= until > sum(d for d, _ in kept[1:]),
+            "the delta keeps %.3f s, the last %.3f s without its first: expected the segment holding the "
+            "boundary %d s before the end, and all after it" % (sum(d for d, _ in kept),
+                                                               sum(d for d, _ in kept[1:]), until))
+    h.check(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", delta).group(1)
+            == re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", after).group(1), "the delta's MEDIA-SEQUENCE moved")
+    h.note("open recording playlist: %d bytes, delta update %d bytes (%d segments skipped, %d kept)"
+           % (len(after), len(delta), skipped, len(kept)))
+
+
 def main(t):
     pod = ru.podium(t, {SID: {"title": "Keynote", "passphrase": "keynote-secret-123"}},
                     close_after=CLOSE_AFTER)
@@ -123,6 +168,7 @@ def main(t):
             % (j.get("state"), j["recording"].get("state")))
     w.wait_segments(5, 15, "5 live segments downloaded while live")
     check_live_range(pod)
+    check_delta_update(pod)
 
     pub.wait_ok(SENT + 20)
     h.note("publisher finished; waiting for finalization (close_after=%d)" % CLOSE_AFTER)

@@ -2,7 +2,8 @@
  * disk, so anything may be in it. The first two bytes pick the window (half
  * seconds from -1, so "from the beginning" and "to the end" come up), the
  * rest is the playlist. Whatever is given, a refusal says why, and a
- * trimmed text is a playlist that trims as a whole to itself. */
+ * trimmed text is a playlist that trims as a whole to itself. The same text
+ * goes through playlist_delta (the first byte's low bit asks for a skip). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double start = data[0] / 2.0 - 1, end = data[1] / 2.0 - 1;
     const char *text = (const char *)data + 2, *why = NULL;
     size_t len = size - 2, out_len = 0;
+    /* the open recording's delta update: refused exactly when a whole
+     * trim is, and never longer than the text, an inherited map and the
+     * added tags */
+    const char *dwhy = NULL, *wwhy = NULL;
+    size_t d_len = 0;
+    char *delta = playlist_delta(text, len, data[0] & 1, &d_len, &dwhy);
+    char *whole = playlist_trim(text, len, 0, 0, NULL, &wwhy);
+    if (!delta != !whole || (!delta && !dwhy)
+        || (delta && (strlen(delta) != d_len || d_len > 2 * len + 320 || strncmp(delta, "#EXTM3U\n", 8) != 0)))
+        abort();
+    free(delta);
+    free(whole);
     char *out = playlist_trim(text, len, start, end, &out_len, &why);
     if (!out) {
         if (!why)

@@ -767,6 +767,77 @@ static void test_trim_generated(void **state)
     }
 }
 
+/* ------------------------------------------------------------ playlist_delta
+ *
+ * An open recording's playlist served with delta updates: TARGETDURATION
+ * 2, so CAN-SKIP-UNTIL is 12 s and a delta keeps the segment holding the
+ * point 12 s before the end, and all after it. */
+
+#define TS9 PDT("01:03.500") "#EXTINF:2.000,\n9.ts\n"
+#define TS10 PDT("01:05.500") "#EXTINF:2.000,\n10.ts\n"
+#define F9 PDT("00:43.000") "#EXTINF:2.000,\n9.m4s\n"
+#define F10 PDT("00:45.000") "#EXTINF:2.000,\n10.m4s\n"
+#define F11 PDT("00:47.000") "#EXTINF:2.000,\n11.m4s\n"
+#define F12 PDT("00:49.000") "#EXTINF:2.000,\n12.m4s\n"
+#define CONTROL "#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=12.0\n"
+#define HEAD_CONTROL(version)                                                  \
+    "#EXTM3U\n#EXT-X-VERSION:" version "\n#EXT-X-TARGETDURATION:2\n" CONTROL  \
+    "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n"              \
+    "#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+
+static void expect_delta(const char *text, bool skip, const char *want)
+{
+    const char *why = "(not set)";
+    size_t n = 0x7777;
+    char *out = playlist_delta(text, strlen(text), skip, &n, &why);
+    if (!out)
+        fail_msg("delta (skip %d): NULL, %s", skip, why);
+    assert_int_equal(n, strlen(out));
+    if (strcmp(out, want) != 0)
+        fail_msg("delta (skip %d):\n%s\nexpected:\n%s", skip, out, want);
+    free(out);
+}
+
+static void test_delta(void **state)
+{
+    (void)state;
+    /* 17.5 s of TS: the boundary, 5.5 s, falls in 2.ts (4-6 s); the two
+     * before it are skipped, the discontinuities after it stay */
+    static const char ts_open[] = HEAD("3", "0", "0", "EVENT") TS_BODY TS9 TS10;
+    expect_delta(ts_open, false, HEAD_CONTROL("3") TS_BODY TS9 TS10);
+    expect_delta(ts_open, true, HEAD_CONTROL("9") "#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n"
+                 TS2 TS5 TS6 TS7 TS8 TS9 TS10);
+    /* fMP4, 17 s: 2.m4s (4-6 s) holds the boundary and gets the map
+     * 0.m4s declared, after any DISCONTINUITY it has */
+    static const char f_open[] = HEAD("7", "0", "0", "EVENT") F0 F1 F2 F3 F4 F7 F8 F9 F10;
+    expect_delta(f_open, true, HEAD_CONTROL("9") "#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n"
+                 MAP("0") F2 F3 F4 F7 F8 F9 F10);
+    /* 19 s: the boundary (7 s) in 3.m4s, which has its own map after its
+     * DISCONTINUITY; 21 s: in 4.m4s, which inherits 3.m4s's */
+    static const char f_later[] = HEAD("7", "0", "0", "EVENT") F0 F1 F2 F3 F4 F7 F8 F9 F10 F11;
+    expect_delta(f_later, true, HEAD_CONTROL("9") "#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n"
+                 F3 F4 F7 F8 F9 F10 F11);
+    static const char f_latest[] = HEAD("7", "0", "0", "EVENT") F0 F1 F2 F3 F4 F7 F8 F9 F10 F11 F12;
+    expect_delta(f_latest, true, HEAD_CONTROL("9") "#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n"
+                 MAP("3") F4 F7 F8 F9 F10 F11 F12);
+    /* 13.5 s: nothing lies wholly before the boundary, nothing is skipped */
+    static const char short_open[] = HEAD("3", "0", "0", "EVENT") TS_BODY;
+    expect_delta(short_open, true, HEAD_CONTROL("3") TS_BODY);
+    /* a finalized recording keeps its ENDLIST */
+    expect_delta(ts_vod, false, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n" CONTROL
+                 "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+                 "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n" TS_BODY END);
+    /* what the recorder never writes is refused, as by playlist_trim */
+    const char *why = NULL;
+    assert_null(playlist_delta("#EXT-X-VERSION:3\n", 17, true, NULL, &why));
+    assert_non_null(strstr(why, "#EXTM3U"));
+    static const char keyed[] = HEAD("3", "0", "0", "EVENT") "#EXT-X-KEY:METHOD=NONE\n" TS_BODY;
+    assert_null(playlist_delta(keyed, strlen(keyed), true, NULL, &why));
+    static const char badver[] = "#EXTM3U\n#EXT-X-VERSION:x\n#EXT-X-TARGETDURATION:2\n" TS0;
+    assert_null(playlist_delta(badver, strlen(badver), false, NULL, &why));
+    assert_non_null(strstr(why, "VERSION"));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -794,6 +865,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_trim_malformed),
         cmocka_unit_test(test_trim_large_seq),
         cmocka_unit_test(test_trim_generated),
+        cmocka_unit_test(test_delta),
     };
     return unit_main(argc, argv, "playlist", tests, UNIT_LEN(tests));
 }
