@@ -181,8 +181,11 @@ struct line {
 };
 
 static const struct { const char *name; enum kind kind; } tags[] = {
-    { "EXTM3U", K_EXTM3U },
+    /* the lines every segment has first: a recording's playlist is
+     * classified line by line on each delta update */
     { "EXTINF", K_EXTINF },
+    { "EXT-X-PROGRAM-DATE-TIME", K_SEGTAG },
+    { "EXTM3U", K_EXTM3U },
     { "EXT-X-VERSION", K_VERSION },
     { "EXT-X-SERVER-CONTROL", K_SERVER },
     { "EXT-X-PLAYLIST-TYPE", K_KEEP },
@@ -193,7 +196,6 @@ static const struct { const char *name; enum kind kind; } tags[] = {
     { "EXT-X-ENDLIST", K_ENDLIST },
     { "EXT-X-DISCONTINUITY", K_DISC },
     { "EXT-X-MAP", K_MAP },
-    { "EXT-X-PROGRAM-DATE-TIME", K_SEGTAG },
     { "EXT-X-GAP", K_SEGTAG },
     { "EXT-X-KEY", K_REFUSED },
     { "EXT-X-BITRATE", K_REFUSED },
