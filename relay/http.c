@@ -1259,6 +1259,35 @@ static void session_meta(FILE *f, const struct session_info *in)
     fprintf(f, "%s, %d min</span>", config_format_name(in->format), config_format_minutes(in->format));
 }
 
+/* The link preview of a talk's page (Open Graph, read by chat apps and
+ * social sites when an attendee shares the link): the talk's title, and
+ * its speakers, start (UTC: no script runs there), track and format. site
+ * is HTML already (site_name). */
+static void session_preview(FILE *f, const struct session_info *in, const char *site)
+{
+    fputs("<meta property=\"og:type\" content=\"video.other\"><meta property=\"og:site_name\" content=\"", f);
+    fputs(site, f);
+    fputs("\"><meta property=\"og:title\" content=\"", f);
+    html_escape(f, in->title);
+    fputs("\"><meta property=\"og:description\" name=\"description\" content=\"", f);
+    if (in->speakers[0]) {
+        html_escape(f, in->speakers);
+        fputs(" &middot; ", f);
+    }
+    if (in->starts) {
+        char when[64];
+        struct tm tm;
+        gmtime_r(&in->starts, &tm);
+        strftime(when, sizeof(when), "%a %d %b %Y %H:%M UTC &middot; ", &tm);
+        fputs(when, f);
+    }
+    if (in->track[0]) {
+        html_escape(f, in->track);
+        fputs(" &middot; ", f);
+    }
+    fprintf(f, "%s, %d min\">", config_format_name(in->format), config_format_minutes(in->format));
+}
+
 static void session_item(FILE *f, const struct listed *l, bool live)
 {
     fputs("<li>", f);
@@ -1295,12 +1324,15 @@ static char *home_text(struct http *h, size_t *out_len, const char *track)
     }
     qsort(l, n, sizeof(*l), by_start);
     fprintf(f, "<!doctype html><html><head><meta charset=\"utf-8\"><title>%s</title>"
+            "<meta property=\"og:type\" content=\"website\"><meta property=\"og:title\" content=\"%s\">"
+            "<meta property=\"og:description\" name=\"description\" content=\"Talks live, the "
+            "programme and the recordings\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
             "<link rel=\"icon\" href=\"data:,\">"
             "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
             "li{margin:.5em 0}.live{color:#c00;font-weight:bold}.who{color:#333}"
             ".meta{color:#777;font-size:90%%}.none{color:#777}</style></head><body>"
-            "<h1>%s</h1>", site, site);
+            "<h1>%s</h1>", site, site, site);
     free(site);
     if (h->cfg->access == ACCESS_REGISTERED)
         fputs("<p>Attendance is free; the player asks you to register once.</p>", f);
@@ -1924,7 +1956,7 @@ static const char watch_html[] =
 "<!doctype html><html><head><meta charset=\"utf-8\">"
 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
 "<link rel=\"icon\" href=\"data:,\">"
-"<title>%s - %s</title>"
+"<title>%s - %s</title>%s"
 "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
 "video{width:100%%;background:#000}#status{color:#555}.who{color:#333}"
 "#sound,#rewind{font-size:110%%;margin:.3em .5em .3em 0}"
@@ -2151,6 +2183,13 @@ static char *watch_text(struct http *h, struct session *s, size_t *out_len)
     session_info(s, &in);
     html_escape(f, in.title);
     fclose(f);
+    char *preview = NULL;
+    size_t plen = 0;
+    f = site ? open_memstream(&preview, &plen) : NULL;
+    if (f) {
+        session_preview(f, &in, site);
+        fclose(f);
+    }
     char *about = NULL;
     size_t alen = 0;
     f = open_memstream(&about, &alen);
@@ -2163,8 +2202,9 @@ static char *watch_text(struct http *h, struct session *s, size_t *out_len)
     json_t *j = json_string(s->id);
     jsid = json_dumps(j, JSON_ENCODE_ANY);
     json_decref(j);
-    int n = jsid && about && title && site ? asprintf(&page, watch_html, title, site, title, about, jsid)
-                                           : -1;
+    int n = jsid && about && title && site && preview
+            ? asprintf(&page, watch_html, title, site, preview, title, about, jsid) : -1;
+    free(preview);
     free(site);
     free(title);
     free(about);

@@ -13,8 +13,11 @@ programme alone, named, with a link back to all. /schedule.ics gives the program
 attendee's calendar (RFC 5545: CRLF, lines folded at 75 octets, text
 escaped, the player's URL from the Host asked), ?session= one talk; the
 conference page links it, and the player page of a scheduled talk its
-entry."""
+entry. A shared link to a talk previews it (Open Graph: title, the
+conference's name, speakers, start in UTC, track, format), and one to
+the conference page its name."""
 import datetime
+import html.parser as html_parser
 import os
 import re
 import sys
@@ -55,6 +58,38 @@ def listed(pod, section):
 
 NAME = 'DevConf <2026> & "Friends"'
 SITE = "DevConf &lt;2026&gt; &amp; &quot;Friends&quot;"
+
+
+class Metas(html_parser.HTMLParser):
+    """The <meta property|name=... content=...> of a page, unescaped."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.found = {}
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "meta" and "content" in a:
+            for key in ("property", "name"):
+                if key in a:
+                    self.found[a[key]] = a["content"]
+
+
+def check_preview(pod):
+    """A shared link shows a preview card: Open Graph tags with the talk's
+    title, the conference's name, and speakers, start, track and format."""
+    m = Metas(pod.get("/watch/later").body.decode()).found
+    s = SESSIONS["later"]
+    when = datetime.datetime.strptime(s["starts"], "%Y-%m-%dT%H:%M:%SZ").strftime("%a %d %b %Y %H:%M UTC")
+    want = {"og:type": "video.other", "og:title": s["title"], "og:site_name": NAME,
+            "og:description": "%s \u00b7 %s \u00b7 %s \u00b7 presentation, 40 min" % (s["speakers"], when, s["track"])}
+    for k, v in want.items():
+        h.check(m.get(k) == v, "/watch/later %s: %r, expected %r" % (k, m.get(k), v))
+    h.check(m.get("description") == want["og:description"], "/watch/later description %r" % m.get("description"))
+    m = Metas(pod.get("/").body.decode()).found
+    h.check(m.get("og:title") == NAME and m.get("og:type") == "website",
+            "the conference page's preview: %r" % m)
 
 
 def check_name(pod):
@@ -155,6 +190,7 @@ def check_calendar(pod):
 def main(t):
     pod = t.podium(SESSIONS, server_ini="name = %s" % NAME)
     check_name(pod)
+    check_preview(pod)
     check_calendar(pod)
     up = listed(pod, "upcoming")
     h.check(up == ["latecomer", "later", "unscheduled"],
