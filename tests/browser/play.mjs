@@ -31,7 +31,9 @@
 // Optional: PODIUM_AFTER_PLAY="PATH|TEXT[|TEXT2...]": once it has played, for
 // each TEXT write PATH (holding how many of the texts were shown so far: the
 // caller acts, e.g. ends the talk), then wait for #status to show TEXT;
-// "afterStatus" is the last status seen, "afterStatuses" all of them.
+// "afterStatus" is the last status seen, "afterStatuses" all of them,
+// "errorsAfter" the page's fatal player errors then, "buttonsAfter" its
+// visible buttons. With PODIUM_CLICKS, the clicks come first.
 // Optional: PODIUM_CLICKS="SELECTOR,SECONDS;...": once it has played, click
 // each in turn, wait for the player's source to change and play SECONDS
 // more from it; "clicks" gives for each the source, the playhead where the
@@ -96,6 +98,7 @@ function instrument(hlsConfig) {
         get() { return hls; },
         set(h) {
           hls = h;
+          if (!h) return;           // the page let its player go
           // PODIUM_HLS_CONFIG (JSON, default none): hls.js settings applied to the
           // page's Hls instance as soon as it exists (experiments only).
           if (hlsConfig && h && h.config) Object.assign(h.config, hlsConfig);
@@ -407,6 +410,12 @@ try {
       out.afterStatus = await statusShowing(page, text, Math.max(1000, t0 + timeoutMs - Date.now()));
       out.afterStatuses.push(out.afterStatus);
     }
+    // what the page shows then: its fatal player errors, its visible buttons
+    Object.assign(out, await page.evaluate(() => ({
+      errorsAfter: window.podium.errors.slice(),
+      buttonsAfter: Array.from(document.querySelectorAll('button')).filter((b) => !b.hidden && b.offsetParent)
+        .map((b) => b.id || b.innerText),
+    })));
   }
   await page.screenshot({ path: shot });
   out.screenshot = shot;
