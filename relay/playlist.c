@@ -591,11 +591,14 @@ char *playlist_delta(const char *text, size_t len, bool skip, size_t *out_len, c
     }
     if ((*why = scan(text, len, 0, INT64_MAX, &s)))
         return NULL;
-    int64_t until = (int64_t)s.target * 6 * US_PER_S;
+    /* no segment is longer than a day (EXTINF_MAX_US), whatever the text's
+     * target says: kept in range of the microsecond sums */
+    uint64_t target = s.target < EXTINF_MAX_US / US_PER_S ? s.target : EXTINF_MAX_US / US_PER_S;
+    int64_t until = (int64_t)target * 6 * US_PER_S;
     struct emit e = { .last = s.n - 1, .mseq = s.mseq, .dseq = s.dseq,
-                      .skip_until = 6.0 * (double)s.target, .endlist = s.ended };
+                      .skip_until = 6.0 * (double)target, .endlist = s.ended };
     /* the segment holding the skip boundary is kept, and all after it */
-    if (skip && s.target > 0 && s.total > until) {
+    if (skip && target > 0 && s.total > until) {
         struct scan b = { 0 };
         if ((*why = scan(text, len, s.total - until, INT64_MAX, &b)))
             return NULL;

@@ -801,6 +801,7 @@ static void expect_delta(const char *text, bool skip, const char *want)
 static void test_delta(void **state)
 {
     (void)state;
+    const char *why_huge = NULL;
     /* 17.5 s of TS: the boundary, 5.5 s, falls in 2.ts (4-6 s); the two
      * before it are skipped, the discontinuities after it stay */
     static const char ts_open[] = HEAD("3", "0", "0", "EVENT") TS_BODY TS9 TS10;
@@ -827,6 +828,13 @@ static void test_delta(void **state)
     expect_delta(ts_vod, false, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n" CONTROL
                  "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
                  "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n" TS_BODY END);
+    /* a target past a day is offered as a day's (no overflow) */
+    static const char huge[] = "#EXTM3U\n#EXT-X-TARGETDURATION:18446744073709551615\n" TS0;
+    char *out = playlist_delta(huge, strlen(huge), true, NULL, &why_huge);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "CAN-SKIP-UNTIL=518400.0\n"));
+    assert_null(strstr(out, "#EXT-X-SKIP"));
+    free(out);
     /* what the recorder never writes is refused, as by playlist_trim */
     const char *why = NULL;
     assert_null(playlist_delta("#EXT-X-VERSION:3\n", 17, true, NULL, &why));
