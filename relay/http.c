@@ -931,6 +931,89 @@ static enum MHD_Result json_reply(struct http *h, struct MHD_Connection *c, json
     return json_reply_code(h, c, j, MHD_HTTP_OK);
 }
 
+/* 400 naming the field of a request that is wrong. */
+static enum MHD_Result field_error(struct http *h, struct MHD_Connection *c,
+                                   const char *field, const char *why)
+{
+    json_t *o = json_object();
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s %s", field, why);
+    json_object_set_new(o, "error", json_string(msg));
+    json_object_set_new(o, "field", json_string(field));
+    return json_reply_code(h, c, o, MHD_HTTP_BAD_REQUEST);
+}
+
+/* One CSV field (RFC 4180), quoted. An attendee's name starting with =, +,
+ * - or @ would be a formula in a spreadsheet (CSV injection): a leading '
+ * keeps it text. */
+static void csv_field(FILE *f, const char *v, bool last)
+{
+    fputc('"', f);
+    if (strchr("=+-@\t\r", v[0]) && v[0])
+        fputc('\'', f);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', f);
+        fputc(*v, f);
+    }
+    fputs(last ? "\"\r\n" : "\",", f);
+}
+
+/* One CSV row per element of list (write_row's), after the header line:
+ * answered as a spreadsheet to save as name. Takes list. */
+static enum MHD_Result csv_reply(struct http *h, struct MHD_Connection *c, json_t *list,
+                                 const char *header, void (*write_row)(FILE *f, json_t *row),
+                                 const char *name)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        json_decref(list);
+        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    fputs(header, f);
+    size_t i;
+    json_t *row;
+    json_array_foreach(list, i, row)
+        write_row(f, row);
+    json_decref(list);
+    return attachment_reply(h, c, f, &text, &len, "text/csv; charset=utf-8", name);
+}
+
+/* A row of the sessions report (GET /api/v1/sessions?format=csv), the
+ * organizer's after the event, from a session's JSON as the caller may see
+ * it (an attendee's holds no unpublished recording): how long each
+ * recording is and how many watched. */
+static void session_row(FILE *f, json_t *s)
+{
+    json_t *rec = json_object_get(s, "recording"), *sp = json_object_get(s, "speakers");
+    char *speakers = NULL, num[2][32];
+    size_t slen = 0, k;
+    json_t *one;
+    FILE *sf = open_memstream(&speakers, &slen);
+    json_array_foreach(sp, k, one)
+        if (sf)
+            fprintf(sf, "%s%s", k ? ", " : "", json_string_value(one) ? json_string_value(one) : "");
+    if (sf)
+        fclose(sf);
+    snprintf(num[0], sizeof(num[0]), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(s, "viewers_peak")));
+    snprintf(num[1], sizeof(num[1]), "%.1f", json_real_value(json_object_get(rec, "duration")));
+    const char *v[] = {
+        json_string_value(json_object_get(s, "id")), json_string_value(json_object_get(s, "title")),
+        speakers, json_string_value(json_object_get(s, "track")),
+        json_string_value(json_object_get(s, "format")), json_string_value(json_object_get(s, "starts")),
+        json_string_value(json_object_get(s, "state")), num[0],
+        json_string_value(json_object_get(rec, "state")), num[1],
+        json_is_true(json_object_get(rec, "published")) ? "yes" : "no",
+        json_string_value(json_object_get(json_object_get(rec, "export"), "url")),
+    };
+    for (size_t x = 0; x < sizeof(v) / sizeof(v[0]); x++)
+        csv_field(f, v[x] ? v[x] : "", x + 1 == sizeof(v) / sizeof(v[0]));
+    free(speakers);
+}
+
 static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
                                     const char *id)
 {
@@ -941,11 +1024,18 @@ static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
             return error_reply(h, c, MHD_HTTP_NOT_FOUND, "no such session");
         return json_reply(h, c, session_json(h, s, organizer));
     }
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    bool csv = format && strcmp(format, "csv") == 0;
+    if (format && !csv && strcmp(format, "json") != 0)
+        return field_error(h, c, "format", "must be json or csv");
     struct session *list[REGISTRY_MAX_SESSIONS];
     size_t n = registry_list(h->reg, list, REGISTRY_MAX_SESSIONS);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a, session_json(h, list[i], organizer));
+    if (csv)
+        return csv_reply(h, c, a, "id,title,speakers,track,format,starts,state,viewers_peak,recording,"
+                         "recording_seconds,published,mp4\r\n", session_row, "sessions.csv");
     json_t *o = json_object();
     json_object_set_new(o, "sessions", a);
     /* whether the token was the admin token: a wrong one gets the attendees'
@@ -2254,6 +2344,7 @@ static const char organizer_html[] =
 "<table><thead><tr><th>session</th><th>state</th><th>publisher</th><th>bitrate</th>"
 "<th>SRT rtt / lost / dropped</th><th>viewers</th><th>recording</th><th>actions</th>"
 "</tr></thead><tbody id=\"rows\"></tbody></table>"
+"<p><button id=\"report\">Download the sessions report (CSV)</button></p>"
 "<h2 id=\"problems-head\" hidden>Recent problems</h2><ul id=\"problems\"></ul>"
 "<h2 id=\"f-head\">New session</h2><form id=\"new\">"
 "<label>id <input id=\"n-id\" required pattern=\"[A-Za-z0-9_\\-]{1,40}\" size=\"12\" "
@@ -2388,6 +2479,18 @@ LOCAL_TIMES_JS
 "      btn('d', 'act(\\'' + id + '\\', \\'delete\\')', 'delete') : '');\n"
 "}\n"
 "// a disk that fills up leaves gaps in every recording: say so in time\n"
+"// a file the API gives with the token (a link cannot send it)\n"
+"async function download(url, name) {\n"
+"  const c = await fetch(url, { headers: { 'Authorization': 'Bearer ' + tok.value } }).catch(() => null);\n"
+"  if (!c || !c.ok) { el('msg').textContent = name + ': ' + (c ? c.status : 'cannot reach Podium'); return; }\n"
+"  const a = document.createElement('a');\n"
+"  a.href = URL.createObjectURL(await c.blob());\n"
+"  a.download = name;\n"
+"  a.click();\n"
+"  setTimeout(() => URL.revokeObjectURL(a.href), 10000);\n"
+"}\n"
+"// after the event: each talk's recording and how many watched\n"
+"el('report').onclick = () => download('/api/v1/sessions?format=csv', 'sessions.csv');\n"
 "// who registered to attend (access = registered), and the list as a\n"
 "// spreadsheet: the file is read each time, so every 30 s at most\n"
 "let regsAt = 0;\n"
@@ -2408,15 +2511,7 @@ LOCAL_TIMES_JS
 "  const b = document.createElement('button');\n"
 "  b.id = 'regcsv';\n"
 "  b.textContent = 'Download as CSV';\n"
-"  b.onclick = async () => {\n"
-"    const c = await fetch('/api/v1/registrations?format=csv', auth).catch(() => null);\n"
-"    if (!c || !c.ok) { el('msg').textContent = 'registrations: ' + (c ? c.status : 'cannot reach Podium'); return; }\n"
-"    const a = document.createElement('a');\n"
-"    a.href = URL.createObjectURL(await c.blob());\n"
-"    a.download = 'registrations.csv';\n"
-"    a.click();\n"
-"    setTimeout(() => URL.revokeObjectURL(a.href), 10000);\n"
-"  };\n"
+"  b.onclick = () => download('/api/v1/registrations?format=csv', 'registrations.csv');\n"
 "  p.appendChild(b);\n"
 "  // after the event: their names and addresses go, their tokens keep working\n"
 "  if (!d.count) return;\n"
@@ -2617,17 +2712,6 @@ static enum MHD_Result static_file(struct http *h, struct MHD_Connection *c, con
 }
 
 /* ---------------------------------------------------- organizer API */
-
-static enum MHD_Result field_error(struct http *h, struct MHD_Connection *c,
-                                   const char *field, const char *why)
-{
-    json_t *o = json_object();
-    char msg[256];
-    snprintf(msg, sizeof(msg), "%s %s", field, why);
-    json_object_set_new(o, "error", json_string(msg));
-    json_object_set_new(o, "field", json_string(field));
-    return json_reply_code(h, c, o, MHD_HTTP_BAD_REQUEST);
-}
 
 static enum MHD_Result session_action(struct http *h, struct MHD_Connection *c,
                                       struct session *s, const char *action,
@@ -2965,22 +3049,6 @@ static enum MHD_Result api_register(struct http *h, struct MHD_Connection *c,
     return json_reply_code(h, c, o, MHD_HTTP_CREATED);
 }
 
-/* One CSV field (RFC 4180), quoted. An attendee's name starting with =, +,
- * - or @ would be a formula in a spreadsheet (CSV injection): a leading '
- * keeps it text. */
-static void csv_field(FILE *f, const char *v, bool last)
-{
-    fputc('"', f);
-    if (strchr("=+-@\t\r", v[0]) && v[0])
-        fputc('\'', f);
-    for (; *v; v++) {
-        if (*v == '"')
-            fputc('"', f);
-        fputc(*v, f);
-    }
-    fputs(last ? "\"\r\n" : "\",", f);
-}
-
 static int by_email(const void *a, const void *b)
 {
     return strcasecmp(*(const char *const *)a, *(const char *const *)b);
@@ -3048,6 +3116,13 @@ static json_t *read_registrations(const struct http *h, size_t *skipped)
     return list;
 }
 
+static void registration_row(FILE *f, json_t *r)
+{
+    static const char *const keys[] = { "registered", "name", "email", "expires", "id" };
+    for (size_t k = 0; k < 5; k++)
+        csv_field(f, json_string_value(json_object_get(r, keys[k])), k == 4);
+}
+
 /* GET /api/v1/registrations: who registered to attend (access =
  * registered), for the organizer who wants to reach them without a shell on
  * the server. JSON, or a spreadsheet's CSV with ?format=csv. */
@@ -3069,23 +3144,8 @@ static enum MHD_Result api_registrations(struct http *h, struct MHD_Connection *
                               "unreadable_lines", (json_int_t)skipped, "registrations", list);
         return json_reply(h, c, o);
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        json_decref(list);
-        return error_reply(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    }
-    fputs("registered,name,email,expires,id\r\n", f);
-    size_t i;
-    json_t *r;
-    json_array_foreach(list, i, r) {
-        static const char *const keys[] = { "registered", "name", "email", "expires", "id" };
-        for (size_t k = 0; k < 5; k++)
-            csv_field(f, json_string_value(json_object_get(r, keys[k])), k == 4);
-    }
-    json_decref(list);
-    return attachment_reply(h, c, f, &text, &len, "text/csv; charset=utf-8", "registrations.csv");
+    return csv_reply(h, c, list, "registered,name,email,expires,id\r\n", registration_row,
+                     "registrations.csv");
 }
 
 /* DELETE /api/v1/registrations: the attendees' names and e-mail addresses

@@ -98,6 +98,7 @@ def main(t):
             "the page does not show the speaker refused for an empty stream id under Recent "
             "problems:\n%s" % text)
     h.check(SID in text and "live" in text, "the organizer page does not list %s as live:\n%s" % (SID, text))
+    h.check("report" in org.get("buttons", []), "no button for the sessions report: %r" % org.get("buttons"))
     h.check(token not in text, "the page prints the admin token")
     h.check(re.search(r"scheduled\s+1[23] min late, no speaker yet", text),
             "the row of %s, due 12 minutes ago without a speaker, does not say it is late:\n%s" % (LATE, text))

@@ -21,6 +21,10 @@
   trimmed off answer 404 without token (200, not publicly cacheable, to the
   organizer); a restart serves the same cut; Range bytes=100-1099 on the MP4 -> 206 with the right
   Content-Range and the same bytes as that slice of the full download;
+- the sessions report (GET /api/v1/sessions?format=csv), for the organizer
+  and an attendee: the published session's row with its recording's
+  length, "yes", the MP4 and the viewer peak (and once unpublished, for an
+  attendee, none of it);
 - unpublish -> 200; then 404 without token, 200 with it; the attendee's
   session JSON shows no recording (state ended, recording.state none), the
   organizer's the finalized recording and its MP4 (state recorded);
@@ -30,6 +34,8 @@
   says why) and the recording's playlist does not change;
 - an unpublish right after a publish, while the export runs: the export's
   end leaves the recording unpublished (404 without the token)."""
+import csv
+import io
 import os
 import sys
 
@@ -80,6 +86,32 @@ def check_trimmed(pod, pl_url, rpl, start, end, what):
     h.check((tpl.media_seq or 0) == (rpl.media_seq or 0) + first,
             "%s: trimmed MEDIA-SEQUENCE %r, expected %d" % (what, tpl.media_seq, (rpl.media_seq or 0) + first))
     return keep
+
+
+def report(pod, headers=None):
+    """{id: row} of the sessions report, GET /api/v1/sessions?format=csv."""
+    r = pod.get("/api/v1/sessions?format=csv", headers=headers)
+    h.check(r.status == 200 and (r.header("Content-Type") or "").startswith("text/csv")
+            and "sessions.csv" in (r.header("Content-Disposition") or ""),
+            "the sessions report -> %d %r %r" % (r.status, r.header("Content-Type"),
+                                                 r.header("Content-Disposition")))
+    rows = list(csv.DictReader(io.StringIO(r.body.decode("utf-8"), newline="")))
+    return {row["id"]: row for row in rows}
+
+
+def check_report(pod, j, mp4_url):
+    """The organizer's report after the event: one spreadsheet row per
+    session, with the recording's length, whether it is published, its MP4
+    and how many watched; the same for everyone once it is published."""
+    for who, headers in (("organizer", ru.AUTH), ("attendee", None)):
+        row = report(pod, headers).get(SID)
+        h.check(row is not None, "the %s's sessions report has no row for %s" % (who, SID))
+        want = {"title": j.get("title"), "state": "published", "recording": "finalized", "published": "yes",
+                "mp4": mp4_url, "viewers_peak": str(j.get("viewers_peak"))}
+        got = {k: row.get(k) for k in want}
+        h.check(got == want and abs(float(row["recording_seconds"]) - j["recording"]["duration"]) < 0.1,
+                "the %s's report row %r, expected %r and %.1f s" % (who, row, want, j["recording"]["duration"]))
+    h.check(pod.get("/api/v1/sessions?format=xml").status == 400, "?format=xml is not refused")
 
 
 def main(t):
@@ -167,6 +199,7 @@ def main(t):
     j = h.wait_for(lambda: (lambda a: a if a["recording"].get("published") else None)(pod.api(SID)), 5,
                    "recording.published true after the export")
     h.check(j.get("state") == "published", "API state %r after publishing, expected published" % j.get("state"))
+    check_report(pod, j, mp4_url)
 
     mp4 = os.path.join(folder, "%s.mp4" % SID)
     h.check(os.path.isfile(mp4), "%s does not exist after the export" % mp4)
@@ -259,6 +292,10 @@ def main(t):
             and j["recording"]["export"].get("state") == "idle" and "url" not in j["recording"]["export"],
             "after unpublish the attendee's JSON still shows the recording or its MP4: state %r recording %r"
             % (j.get("state"), j["recording"]))
+    row = report(pod)[SID]
+    h.check(row["recording"] == "none" and row["published"] == "no" and row["mp4"] == ""
+            and row["recording_seconds"] == "0.0",
+            "after unpublish the attendee's sessions report shows the recording: %r" % row)
     j = pod.api(SID, organizer=True)
     h.check(j.get("state") == "recorded" and j["recording"].get("state") == "finalized"
             and j["recording"]["export"].get("url") == mp4_url,
