@@ -987,16 +987,14 @@ static enum MHD_Result csv_reply(struct http *h, struct MHD_Connection *c, json_
  * recording is and how many watched. */
 static void session_row(FILE *f, json_t *s)
 {
-    json_t *rec = json_object_get(s, "recording"), *sp = json_object_get(s, "speakers");
-    char *speakers = NULL, num[2][32];
-    size_t slen = 0, k;
-    json_t *one;
-    FILE *sf = open_memstream(&speakers, &slen);
-    json_array_foreach(sp, k, one)
-        if (sf)
-            fprintf(sf, "%s%s", k ? ", " : "", json_string_value(one) ? json_string_value(one) : "");
-    if (sf)
-        fclose(sf);
+    json_t *rec = json_object_get(s, "recording"), *one;
+    /* the list as it was written: ", " may add a byte per comma */
+    char speakers[2 * SESSION_SPEAKERS_MAX + 2] = "", num[2][32];
+    size_t k, used = 0;
+    json_array_foreach(json_object_get(s, "speakers"), k, one)
+        if (used < sizeof(speakers))
+            used += (size_t)snprintf(speakers + used, sizeof(speakers) - used, "%s%s", k ? ", " : "",
+                                     json_string_value(one));
     snprintf(num[0], sizeof(num[0]), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(s, "viewers_peak")));
     snprintf(num[1], sizeof(num[1]), "%.1f", json_real_value(json_object_get(rec, "duration")));
@@ -1011,7 +1009,6 @@ static void session_row(FILE *f, json_t *s)
     };
     for (size_t x = 0; x < sizeof(v) / sizeof(v[0]); x++)
         csv_field(f, v[x] ? v[x] : "", x + 1 == sizeof(v) / sizeof(v[0]));
-    free(speakers);
 }
 
 static enum MHD_Result api_sessions(struct http *h, struct MHD_Connection *c,
