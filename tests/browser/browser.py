@@ -239,7 +239,7 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
 
 
 def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=None, tick=None,
-         click=None, dialog=None, tz=None, stable=None, then=None, autoplay=None):
+         click=None, dialog=None, tz=None, stable=None, then=None, autoplay=None, after_request=None):
     """Open pod's page `path`; fail unless HTTP 200 without uncaught errors; return the result.
     fill=(selector, value), or a list of them, types into fields after the
     load; click=selector is clicked after that (see page.mjs); wait_text waits
@@ -249,7 +249,9 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
     "stable" says whether that element outlived two of the page's redraws.
     then: steps after the click, ("fill", selector, value) or ("click",
     selector), in order (a form the click opened). autoplay: Chromium's
-    --autoplay-policy (the tests' default lets pages play with sound)."""
+    --autoplay-policy (the tests' default lets pages play with sound).
+    after_request: a URL part the page requests before it is touched (see
+    page.mjs: what playwright does in a page counts as the user's gesture)."""
     shot = shot_path(t, what)
     env = {}
     if fill:
@@ -272,6 +274,8 @@ def page(t, pod, path, what, timeout=20, fill=None, wait_text=None, loaded_file=
         env["PODIUM_TZ"] = tz               # the browser's time zone (an attendee elsewhere)
     if autoplay:
         env["PODIUM_AUTOPLAY_POLICY"] = autoplay    # Chromium's --autoplay-policy
+    if after_request:
+        env["PODIUM_AFTER_REQUEST"] = after_request
     res = run_node("page.mjs", [pod.url(path), shot, h.scaled(timeout)],
                    h.scaled(timeout) + 20, "page.mjs %s" % path, tmpdir=t.tmp, env=env or None,
                    tick=tick)

@@ -2,7 +2,7 @@
 // Opens a page, takes a screenshot and prints one JSON line:
 //   {"ok", "status", "url", "title", "text", "links": [{"text","href"}], "buttons": [id or text], "bad": [texts marked red],
 //    "video": {"muted", "paused", "currentTime"} of the page's first video,
-//    "pageErrors", "error"}
+//    "pageErrors", "error", "stage": the step it was at (where a timeout struck)}
 // Usage: node page.mjs URL SCREENSHOT.png [TIMEOUT_SECONDS=20]
 // Env: PODIUM_FILL="SELECTOR=VALUE", PODIUM_WAIT_TEXT=TEXT (see below),
 // PODIUM_LOADED_FILE=PATH: written once the page has loaded, before the fill
@@ -16,6 +16,11 @@
 // redraws in window.podium.refreshes, once it has redrawn after the fills).
 // PODIUM_THEN: steps after that click, one per line, in order:
 // "fill SELECTOR=VALUE" or "click SELECTOR" (a form the click opened).
+// PODIUM_AFTER_REQUEST=TEXT: before any of those steps, wait until the page
+// requests a URL containing TEXT. Playwright runs everything it does in the
+// page (a click's wait for its element, an evaluate) as a user gesture, and
+// a page the user has used may play with sound: a page that must decide
+// without one (its player's play()) decides before the request it then makes.
 // Exit 0 when the page loaded with HTTP 200 and raised no uncaught error, 1 otherwise.
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result } from './launch.mjs';
@@ -35,8 +40,25 @@ onSignal(async (sig) => {
   result(out);
   if (b) await b.close();
 });
+// out.stage: the step under way, with the seconds since the start it began
+// at, so a timeout says where it was stuck (launch, load, a click's wait)
+const t0 = Date.now();
+const stage = (s) => { out.stage = s + ' (at ' + ((Date.now() - t0) / 1000).toFixed(1) + ' s)'; };
+stage('launch');
+// On a failure, what the page showed then (its text, its video), if it
+// still answers within 2 s.
+async function lastLook() {
+  if (!b) return;
+  const seen = b.page.evaluate(() => {
+    const v = document.querySelector('video');
+    return { text: document.body ? document.body.innerText : '',
+             video: v ? { muted: v.muted, paused: v.paused, currentTime: v.currentTime } : null };
+  }).catch(() => ({}));
+  Object.assign(out, await Promise.race([seen, new Promise((r) => setTimeout(() => r({}), 2000))]));
+}
 const watchdog = setTimeout(async () => {
-  out.error = out.error || 'page.mjs: overall timeout of ' + timeoutMs / 1000 + ' s';
+  out.error = out.error || 'page.mjs: overall timeout of ' + timeoutMs / 1000 + ' s during ' + out.stage;
+  await lastLook();
   result(out);
   if (b) await b.close();
   process.exit(1);
@@ -56,19 +78,29 @@ try {
     if (process.env.PODIUM_DIALOG === 'accept') await d.accept();
     else await d.dismiss();
   });
+  const after = process.env.PODIUM_AFTER_REQUEST;
+  const requested = after ? page.waitForRequest((r) => r.url().includes(after)) : null;
+  if (requested) requested.catch(() => {});     // awaited below, unless the load fails first
+  stage('load');
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   out.status = resp ? resp.status() : null;
+  if (requested) {
+    stage('wait for a request of ' + after);
+    await requested;
+  }
   if (process.env.PODIUM_LOADED_FILE)
     writeFileSync(process.env.PODIUM_LOADED_FILE, String(out.status));
   // PODIUM_FILL="SELECTOR=VALUE" types into a field (the organizer's token);
   // PODIUM_WAIT_TEXT waits until the page's text contains it (a script's render)
   const fill = process.env.PODIUM_FILL, waitText = process.env.PODIUM_WAIT_TEXT;
   const click = process.env.PODIUM_CLICK;
+  stage('fill');
   for (const f of fill ? fill.split('\n') : []) {
     const eq = f.indexOf('=');
     await page.fill(f.slice(0, eq), f.slice(eq + 1));
   }
   if (process.env.PODIUM_STABLE) {
+    stage('stable ' + process.env.PODIUM_STABLE);
     // "stable": whether that element is still the page's own after two of
     // its redraws (a redraw that replaces a button can swallow a click)
     const el = await page.waitForSelector(process.env.PODIUM_STABLE);
@@ -77,6 +109,7 @@ try {
     out.stable = await el.evaluate((e) => e.isConnected);
   }
   if (click) {
+    stage('click ' + click);
     // a page that redraws itself (the organizer's, every 2 s) must keep
     // what was typed: click only after it has redrawn once since
     const n = await page.evaluate(() => window.podium && window.podium.refreshes);
@@ -85,13 +118,17 @@ try {
     await page.click(click);
   }
   for (const step of process.env.PODIUM_THEN ? process.env.PODIUM_THEN.split('\n') : []) {
+    stage(step);
     const sp = step.indexOf(' '), arg = step.slice(sp + 1), eq = arg.indexOf('=');
     if (step.slice(0, sp) === 'fill') await page.fill(arg.slice(0, eq), arg.slice(eq + 1));
     else if (step.slice(0, sp) === 'click') await page.click(arg);
     else throw new Error('PODIUM_THEN: unknown step ' + JSON.stringify(step));
   }
-  if (waitText)
+  if (waitText) {
+    stage('wait for text ' + JSON.stringify(waitText));
     await page.waitForFunction((t) => document.body && document.body.innerText.includes(t), waitText);
+  }
+  stage('collect');
   out.title = await page.title();
   out.text = await page.evaluate(() => document.body ? document.body.innerText : '');
   // the page's first video, if any: whether it plays, and with sound
@@ -110,6 +147,7 @@ try {
   out.ok = out.status === 200 && out.pageErrors.length === 0;
 } catch (e) {
   out.error = String(e && e.stack || e);
+  await lastLook();
   if (b) {
     try { await b.page.screenshot({ path: shot, fullPage: true }); out.screenshot = shot; } catch { /* no page */ }
   }

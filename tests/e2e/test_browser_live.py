@@ -146,9 +146,13 @@ def main(t):
 def check_sound(t, pod):
     """A desktop browser lets a page play with sound only once it has been
     used: the player then plays muted, and offers the sound (a click waits
-    for the button to show), which the attendee's click turns on."""
-    res = br.page(t, pod, "/watch/" + LIGHTNING, "watch-sound", click="#sound",
-                  autoplay="document-user-activation-required")
+    for the button to show), which the attendee's click turns on. The
+    click waits until the player has asked for the playlist: it has tried to
+    play by then, before anything playwright does counts as the user's gesture.
+    Under load the player can take 15 s to start, so a minute for it all."""
+    res = br.page(t, pod, "/watch/" + LIGHTNING, "watch-sound", click="#sound", timeout=60,
+                  autoplay="document-user-activation-required",
+                  after_request="/live/%s/index.m3u8" % LIGHTNING)
     v = res.get("video") or {}
     h.check(v.get("muted") is False and v.get("paused") is False,
             "after the click on 'Click for sound' the video is %r, expected playing unmuted" % v)
