@@ -84,17 +84,17 @@ try {
   stage('load');
   const resp = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   out.status = resp ? resp.status() : null;
+  if (process.env.PODIUM_LOADED_FILE)
+    writeFileSync(process.env.PODIUM_LOADED_FILE, String(out.status));
   if (requested) {
     stage('wait for a request of ' + after);
     await requested;
   }
-  if (process.env.PODIUM_LOADED_FILE)
-    writeFileSync(process.env.PODIUM_LOADED_FILE, String(out.status));
   // PODIUM_FILL="SELECTOR=VALUE" types into a field (the organizer's token);
   // PODIUM_WAIT_TEXT waits until the page's text contains it (a script's render)
   const fill = process.env.PODIUM_FILL, waitText = process.env.PODIUM_WAIT_TEXT;
   const click = process.env.PODIUM_CLICK;
-  stage('fill');
+  if (fill) stage('fill');
   for (const f of fill ? fill.split('\n') : []) {
     const eq = f.indexOf('=');
     await page.fill(f.slice(0, eq), f.slice(eq + 1));
