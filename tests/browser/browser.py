@@ -186,7 +186,7 @@ def summary(res):
 
 
 def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_status=None,
-         after_play=None, tick=None, local_storage=None, clicks=None):
+         after_play=None, tick=None, local_storage=None, clicks=None, net_down=None):
     """Play pod's page `path` in Chromium; fail unless it played >= min_seconds
     with no fatal player error, decoding both video and audio. register=(name,
     email) fills the page's registration form first. wait_status=(path, text):
@@ -196,9 +196,13 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     must show that text; tick as run_node's; local_storage (a dict) is set
     in the page's localStorage before its scripts run. clicks=[(selector,
     seconds), ...]: once it has played, each is clicked in turn and the new
-    source played that long (the result's "clicks", see play.mjs)."""
+    source played that long (the result's "clicks", see play.mjs).
+    net_down=(seconds, play): then every request fails for seconds, and it
+    must play again that long (the result's "netDown")."""
     shot = shot_path(t, what)
     env = {}
+    if net_down:
+        env["PODIUM_NET_DOWN"] = "%s,%s" % net_down
     if clicks:
         env["PODIUM_CLICKS"] = ";".join("%s,%s" % c for c in clicks)
     if register:
@@ -209,8 +213,9 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
         env["PODIUM_AFTER_PLAY"] = "|".join(after_play)
     if local_storage:
         env["PODIUM_LOCAL_STORAGE"] = json.dumps(local_storage)
+    budget = h.scaled(timeout) + 30 + (net_down[0] + h.scaled(timeout) if net_down else 0)
     res = run_node("play.mjs", [pod.url(path), shot, min_seconds, h.scaled(timeout)],
-                   h.scaled(timeout) + 30, "play.mjs %s" % path, tmpdir=t.tmp, env=env, tick=tick)
+                   budget, "play.mjs %s" % path, tmpdir=t.tmp, env=env, tick=tick)
     if register:
         h.check(res.get("registered"), "the registration form was not filled: %s" % summary(res))
     h.note("%s: played %.2f s (started after %s s at t=%s), source %s, %sx%s, codecs %s, "

@@ -40,6 +40,13 @@
 // new source began to play and at the end, its seekable range, hls.js's
 // latency, #status, the clicked element's text then and the playlist URLs
 // hls.js asked for since the click ("playlists").
+// Optional: PODIUM_NET_DOWN="SECONDS[,PLAY=2]": once it has played (after
+// the clicks), every request the page makes fails for SECONDS (the
+// attendee's network gone), then it must play PLAY s more within the
+// timeout; "netDown" has the playhead before, the #status texts seen in
+// turn, the playhead where it played again ("resumedAt"), how long after
+// the network came back it was playing ("playingAfter", s, roughly), its
+// source then and window.podium.reconnects.
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -48,6 +55,35 @@ async function statusShowing(page, text, timeout) {
   await page.waitForFunction((t) => (document.getElementById('status') || {}).textContent.includes(t),
                              text, { timeout });
   return page.evaluate(() => document.getElementById('status').textContent);
+}
+
+// Polls the page until its video has played secs more (the playhead
+// advancing while playing, jumps not counted), within the run's timeout;
+// throws on a fatal player error or at the deadline. Returns the page's
+// state then (st) and the playhead where it began to play (startedAt).
+async function playFor(page, secs, what) {
+  const until = Date.now() + timeoutMs;
+  let played = 0, prevT = null, startedAt = null, st;
+  for (;;) {
+    st = await page.evaluate(() => {
+      const v = document.getElementById('video'), hls = window.podium.hls;
+      return { t: v.currentTime, paused: v.paused, readyState: v.readyState, errors: window.podium.errors.slice(),
+               seekable: v.seekable.length ? [v.seekable.start(0), v.seekable.end(v.seekable.length - 1)] : null,
+               latency: hls && Number.isFinite(hls.latency) ? hls.latency : null,
+               source: window.podium.source, status: document.getElementById('status').textContent };
+    });
+    if (st.errors.length) throw new Error('fatal player error(s) ' + what + ': ' + st.errors.join(', '));
+    if (!st.paused && st.readyState >= 2) {
+      if (startedAt === null) startedAt = st.t;
+      if (prevT !== null && st.t > prevT && st.t - prevT < 1.5) played += st.t - prevT;
+      prevT = st.t;
+    } else {
+      prevT = null;
+    }
+    if (played >= secs) return { st, startedAt };
+    if (Date.now() > until) throw new Error(what + ' it played ' + played.toFixed(2) + ' s of ' + secs);
+    await sleep(POLL_MS);
+  }
 }
 
 const [url, shot, minArg, timeoutArg] = process.argv.slice(2);
@@ -64,6 +100,9 @@ const netHold = (process.env.PODIUM_NET_HOLD || '').split(',').map(parseFloat);
 const seekBack = (process.env.PODIUM_SEEK_BACK || '').split(',').map(parseFloat);
 let holdFrom = Infinity;
 let holdUntil = 0;
+const netDown = (process.env.PODIUM_NET_DOWN || '').split(',').filter((x) => x).map(parseFloat);
+let downFrom = Infinity;
+let downUntil = 0;
 
 // Test instrumentation, installed before the page's scripts: records what
 // hls.js reports (non-fatal errors, the codecs it buffers) in window.__podiumTest
@@ -206,7 +245,7 @@ const watchdog = setTimeout(async () => {
   result(out);
   if (b) await b.close();
   process.exit(1);
-}, timeoutMs + 15000 + sampleSeconds * 1000);
+}, timeoutMs + 15000 + sampleSeconds * 1000 + (netDown.length ? netDown[0] * 1000 + timeoutMs : 0));
 
 try {
   b = await openBrowser();
@@ -216,6 +255,12 @@ try {
   page.on('console', (m) => {
     if (m.type() === 'error') out.consoleErrors.push(m.text() + (m.location().url ? ' [' + m.location().url + ']' : ''));
   });
+  if (netDown.length >= 1) {
+    await page.route('**/*', (route) => {
+      const now = Date.now();
+      return now >= downFrom && now < downUntil ? route.abort('internetdisconnected') : route.continue();
+    });
+  }
   if (netHold.length === 2 && netHold.every(Number.isFinite)) {
     await page.route('**/live/**', async (route) => {
       const now = Date.now();
@@ -375,32 +420,32 @@ try {
       const urlsBefore = await page.evaluate(() => window.__podiumTest.playlistUrls.length);
       await page.click(sel);
       await page.waitForFunction((b) => window.podium.source !== b, before);
-      const until = Date.now() + timeoutMs;
-      let played = 0, prevT = null, startedAt = null, st;
-      for (;;) {
-        st = await page.evaluate(() => {
-          const v = document.getElementById('video'), hls = window.podium.hls;
-          return { t: v.currentTime, paused: v.paused, readyState: v.readyState, errors: window.podium.errors.slice(),
-                   seekable: v.seekable.length ? [v.seekable.start(0), v.seekable.end(v.seekable.length - 1)] : null,
-                   latency: hls && Number.isFinite(hls.latency) ? hls.latency : null,
-                   source: window.podium.source, status: document.getElementById('status').textContent };
-        });
-        if (st.errors.length) throw new Error('fatal player error(s) after clicking ' + sel + ': ' + st.errors.join(', '));
-        if (!st.paused && st.readyState >= 2) {
-          if (startedAt === null) startedAt = st.t;
-          if (prevT !== null && st.t > prevT && st.t - prevT < 1.5) played += st.t - prevT;
-          prevT = st.t;
-        } else {
-          prevT = null;
-        }
-        if (played >= parseFloat(secs)) break;
-        if (Date.now() > until) throw new Error('after clicking ' + sel + ' it played ' + played.toFixed(2) + ' s of ' + secs);
-        await sleep(POLL_MS);
-      }
+      const { st, startedAt } = await playFor(page, parseFloat(secs), 'after clicking ' + sel);
       out.clicks.push({ selector: sel, source: st.source, startedAt, currentTime: st.t, seekable: st.seekable,
                         latency: st.latency, status: st.status, label: await page.textContent(sel),
                         playlists: await page.evaluate((k) => window.__podiumTest.playlistUrls.slice(k), urlsBefore) });
     }
+  }
+  if (out.ok && netDown.length >= 1) {
+    // the attendee's network goes for netDown[0] s: every request fails
+    const before = await page.evaluate(() => document.getElementById('video').currentTime);
+    const statuses = [];
+    const noteStatus = async () => {
+      const st = await page.evaluate(() => document.getElementById('status').textContent);
+      if (statuses[statuses.length - 1] !== st) statuses.push(st);
+    };
+    downFrom = Date.now();
+    downUntil = downFrom + netDown[0] * 1000;
+    while (Date.now() < downUntil) {
+      await noteStatus();
+      await sleep(POLL_MS);
+    }
+    const back = Date.now();
+    const { st, startedAt } = await playFor(page, netDown[1] || 2, 'after the network came back');
+    await noteStatus();
+    out.netDown = { seconds: netDown[0], before, statuses, resumedAt: startedAt, currentTime: st.t,
+                    playingAfter: (Date.now() - back) / 1000 - (netDown[1] || 2), source: st.source,
+                    reconnects: await page.evaluate(() => window.podium.reconnects) };
   }
   if (out.ok && process.env.PODIUM_AFTER_PLAY) {
     const [path, ...texts] = process.env.PODIUM_AFTER_PLAY.split('|');
