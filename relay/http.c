@@ -2501,7 +2501,6 @@ LOCAL_TIMES_JS
 "    (s.source === 'api' ? btn('ed', 'edit(\\'' + id + '\\')', 'edit') +\n"
 "      btn('d', 'act(\\'' + id + '\\', \\'delete\\')', 'delete') : '');\n"
 "}\n"
-"// a disk that fills up leaves gaps in every recording: say so in time\n"
 "// a file the API gives with the token (a link cannot send it)\n"
 "async function download(url, name) {\n"
 "  const c = await fetch(url, { headers: { 'Authorization': 'Bearer ' + tok.value } }).catch(() => null);\n"
@@ -2553,6 +2552,7 @@ LOCAL_TIMES_JS
 "  };\n"
 "  p.appendChild(del);\n"
 "}\n"
+"// a disk that fills up leaves gaps in every recording: say so in time\n"
 "function showDisk(d) {\n"
 "  const p = el('disk');\n"
 "  if (!d) { p.textContent = ''; return; }\n"
@@ -3142,8 +3142,9 @@ static json_t *read_registrations(const struct http *h, size_t *skipped)
 static void registration_row(FILE *f, json_t *r)
 {
     static const char *const keys[] = { "registered", "name", "email", "expires", "id" };
-    for (size_t k = 0; k < 5; k++)
-        csv_field(f, json_string_value(json_object_get(r, keys[k])), k == 4);
+    const size_t n = sizeof(keys) / sizeof(keys[0]);
+    for (size_t k = 0; k < n; k++)
+        csv_field(f, json_string_value(json_object_get(r, keys[k])), k + 1 == n);
 }
 
 /* GET /api/v1/registrations: who registered to attend (access =
