@@ -25,6 +25,7 @@
 #include "podium/log.h"
 
 #define SEGBUF_STAGE (64 * 1024)
+#define SEGBUF_DIRECT (4 * 1024)   /* appends this large skip the stage */
 #define SEGBUF_MIN (256 * 1024)     /* first room of a segment on the heap */
 
 /* Opaque of a published buffer. tag marks it as ours for segbuf_fd: any
@@ -134,24 +135,25 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n)
         b->capped = true;
         return false;
     }
-    if (!b->stage) {
-        if (!(b->stage = av_malloc(SEGBUF_STAGE)))
-            return out_of_memory(b, n);
-        b->cap = SEGBUF_STAGE;
-    }
-    if (!b->heap && n > b->cap - (b->len - b->flushed)) {
+    if (!b->heap && (n >= SEGBUF_DIRECT || (b->stage && n > b->cap - (b->len - b->flushed)))) {
         if (!flush(b))
             return false;
         if (b->fd < 0 && !b->heap)
             make_fd(b);                 /* nothing was staged */
-        /* fMP4's media data comes in large writes: no need to stage them */
-        if (!b->heap && n >= b->cap) {
+        /* A muxer's AVIO buffer, or fMP4's media data: staging them would
+         * copy them once more, and write() takes them as they are. */
+        if (!b->heap && n >= SEGBUF_DIRECT) {
             if (!pwrite_all(b->fd, p, n, b->len))
                 return write_failed(b);
             b->len += n;
             b->flushed = b->len;
             return true;
         }
+    }
+    if (!b->stage) {
+        if (!(b->stage = av_malloc(SEGBUF_STAGE)))
+            return out_of_memory(b, n);
+        b->cap = SEGBUF_STAGE;
     }
     if (b->heap && b->len + n > b->cap && !grow_heap(b, b->len + n))
         return out_of_memory(b, n);

@@ -48,7 +48,7 @@
 #define MAX_PTS_OFFSET (10 * SEG_CLOCK)
 #define KEY_WAIT (10 * SEG_CLOCK)        /* give up waiting for a keyframe */
 #define MAX_IN_STREAMS 64
-#define IO_BUF 32768
+#define IO_BUF 65536
 
 struct segmenter {
     pthread_mutex_t lock;                /* everything below */
@@ -569,11 +569,10 @@ static int start_muxer(struct segmenter *s, const char *peer)
         av_free(iobuf);
         goto out_nomem;
     }
-    /* TS packets go straight to the segment buffer; through the AVIO buffer
-     * they would be copied twice. Not for fMP4: movenc patches box sizes by
-     * seeking back inside the AVIO buffer, which has no seek callback. */
-    s->oc->pb->direct = !s->fmp4;
     s->oc->max_delay = MUX_DELAY_US;
+    /* libavformat flushes an output without a seek callback after every
+     * packet; segments and parts flush it themselves when they end */
+    s->oc->flush_packets = 0;
     AVDictionary *opts = NULL;
     if (s->fmp4) {
         /* Fragments only when we flush (parts, segments); the moov is the
@@ -1230,6 +1229,13 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         s->tmp->data += hdr;             /* same buffer, no copy */
         s->tmp->size -= (int)hdr;
     }
+    /* TS packets reach the segment through the AVIO buffer, written to the
+     * memfd a buffer at a time: one call per 188-byte packet costs more than
+     * the copy. SRT subscribers get each packet as it is muxed (direct mode
+     * flushes the buffer first). fMP4 stays buffered: movenc patches box
+     * sizes by seeking back inside the buffer. */
+    if (!s->fmp4)
+        s->oc->pb->direct = pull_count(s->pull) > 0;
     int r = av_write_frame(s->oc, s->tmp);
     s->tmp->side_data = NULL;            /* pkt's, not ours to free */
     s->tmp->side_data_elems = 0;
