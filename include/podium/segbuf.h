@@ -6,8 +6,10 @@
  * once more in the kernel. Falls back to the heap when no memfd can be made
  * (the segment then has no fd). Not thread-safe: one owner at a time.
  *
- * The muxer's small writes are gathered in a staging buffer that stays
- * with b, and reach the memfd by write(), 64 KiB at a time. On this VM the
+ * Appends of 4 KiB and more (a muxer's AVIO buffer) reach the memfd by
+ * write() as they come; smaller ones (TS packets for SRT subscribers, the
+ * tail of a segment) are gathered in a staging buffer that stays with b
+ * and written 64 KiB at a time. On this VM the
  * first write from user space to each freshly mapped page costs about as
  * much as a system call (~2 ms a 1.6 MB segment, resident or not; ~0.3 ms
  * by write()), so no segment's pages are ever touched through a mapping.
