@@ -228,6 +228,22 @@ static void test_memfd_holds_what_was_written(void **state)
     assert_non_null(s);
     expect_fd_pattern(segbuf_fd(s), big);
     av_buffer_unref(&s);
+
+    /* a muxer's AVIO buffer (4 KiB and more) is written as it comes though
+     * the stage has room; anything smaller is staged */
+    const size_t io = 4096;
+    for (size_t i = 0; i < 2 * io; i++)
+        p[i] = byte_at(100 + i);
+    fill(&b, 0, 100);
+    assert_true(segbuf_append(&b, p, io));
+    assert_int_equal(b.flushed, b.len);
+    assert_true(segbuf_append(&b, p + io, io - 1));
+    assert_int_equal(b.flushed, 100 + io);
+    s = segbuf_publish(&b);
+    assert_non_null(s);
+    expect_pattern(s->data, 100 + 2 * io - 1);
+    expect_fd_pattern(segbuf_fd(s), 100 + 2 * io - 1);
+    av_buffer_unref(&s);
     free(p);
     segbuf_free(&b);
 }
