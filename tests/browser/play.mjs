@@ -101,6 +101,7 @@ const seekBack = (process.env.PODIUM_SEEK_BACK || '').split(',').map(parseFloat)
 let holdFrom = Infinity;
 let holdUntil = 0;
 const netDown = (process.env.PODIUM_NET_DOWN || '').split(',').filter((x) => x).map(parseFloat);
+const netPlay = netDown[1] || 2;    // seconds to play once the network is back
 let downFrom = Infinity;
 let downUntil = 0;
 
@@ -441,10 +442,10 @@ try {
       await sleep(POLL_MS);
     }
     const back = Date.now();
-    const { st, startedAt } = await playFor(page, netDown[1] || 2, 'after the network came back');
+    const { st, startedAt } = await playFor(page, netPlay, 'after the network came back');
     await noteStatus();
     out.netDown = { seconds: netDown[0], before, statuses, resumedAt: startedAt, currentTime: st.t,
-                    playingAfter: (Date.now() - back) / 1000 - (netDown[1] || 2), source: st.source,
+                    playingAfter: (Date.now() - back) / 1000 - netPlay, source: st.source,
                     reconnects: await page.evaluate(() => window.podium.reconnects) };
   }
   if (out.ok && process.env.PODIUM_AFTER_PLAY) {
