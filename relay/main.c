@@ -34,6 +34,7 @@
 #include "podium/playlist.h"
 #include "podium/pull.h"
 #include "podium/reload.h"
+#include "podium/segbuf.h"
 #include "podium/segmenter.h"
 #include "podium/session.h"
 #include "podium/store.h"
@@ -758,6 +759,9 @@ int main(int argc, char **argv)
     if (ensure_dir(cfgp->data_dir) < 0 || lock_data_dir(cfgp->data_dir) < 0
         || load_admin_token(cfgp) < 0)
         goto out;
+    /* a segment is built, listed for window segments, then may still be
+     * sent for a while: two segment durations allow for both */
+    segbuf_use_dir(cfgp->data_dir, (cfgp->window + 2) * cfgp->segment_duration);
     app.disk = diskspace_create(cfgp->data_dir);
     if (!app.disk)
         goto out;

@@ -7,8 +7,8 @@ ingest: for each N in --streams, N real-time SRT publishers feed
 alternately (podium run 1, peer run 1, podium run 2, ...).  Measured on the
 server side only: CPU seconds (utime+stime from /proc/PID/stat, all threads,
 sampled when the feeders start and `seconds` later) and peak RSS (Podium:
-VmHWM, or the peak of VmRSS plus the pages of its segment memfds that RSS
-does not show, sampled every 0.5 s, whichever is higher; peer: peak of the
+VmHWM, or the peak of VmRSS plus the pages of its segment files (memfds,
+or unlinked files in data_dir) that RSS does not show, sampled every 0.5 s, whichever is higher; peer: peak of the
 sum of the N VmRSS, sampled every 0.5 s).
 
 Feeders (not measured) are identical for both: one
@@ -163,13 +163,13 @@ def cpu_ticks(root_pids):
 
 
 def rss_kib(pids):
-    """Sum and per-process VmRSS, each with its memfd pages that RSS does
-    not show (Podium's segments; ffmpeg has none)."""
+    """Sum and per-process VmRSS, each with its segment files' pages that
+    RSS does not show (Podium's segments; ffmpeg has none)."""
     tot, per = 0, {}
     for p in descendants(pids):
         st = read_status_kib(p)
         if st and "VmRSS" in st:
-            per[p] = plus_memfd_kib(p, st["VmRSS"])
+            per[p] = plus_segment_kib(p, st["VmRSS"])
             tot += per[p]
     return tot, per
 
@@ -553,7 +553,7 @@ def run_podium(n, r, args, media, procs, work):
             res["viewer_errors"] = sum(v.errors for v in viewers)
             if res["viewer_errors"]:
                 res["problems"].append("viewers: %d failed requests" % res["viewer_errors"])
-        # VmHWM misses the memfd pages of segments that were never mapped
+        # VmHWM misses the pages of segments that were never mapped
         res["peak_rss_kib"] = max(m["hwm_sum_kib"], m["rss_sum_peak_kib"])
         dead, fcpu = feeder_state(fprocs)
         res["feeders_cpu_s"] = fcpu
@@ -824,8 +824,8 @@ def markdown(meta, runs, rows):
           "second and each new segment once; segments downloaded per run: %s"
           % (meta["params"]["viewers"], got))
     w("- %d s per run, runs alternate podium/peer; CPU = utime+stime of the server "
-      "process(es), all threads; Podium RSS = VmHWM or the peak of VmRSS + its memfd "
-      "pages RSS does not show, whichever is higher; ffmpeg RSS = peak of the sum "
+      "process(es), all threads; Podium RSS = VmHWM or the peak of VmRSS + its segment "
+      "files' pages RSS does not show, whichever is higher; ffmpeg RSS = peak of the sum "
       "of the N VmRSS sampled every %.1f s" % (meta["params"]["seconds"], SAMPLE_PERIOD))
     w("- figures: median [min-max] (valid runs)")
     w("")
@@ -1602,56 +1602,88 @@ class HeadRequest(urllib.request.Request):
         return "HEAD"
 
 
-def memfd_kib(pid):
-    """(KiB, KiB mapped): the pages of every memfd the process holds, by
-    descriptor or by mapping, each memfd once; and how many of them its
-    mappings have resident, which VmRSS and RssShmem count already. A
-    segment's memfd is written by write() and its read-only mapping rarely
-    touched, so most of its pages are in the first figure only."""
-    mapped_rss, ranges, inodes = 0, {}, set()
+def podium_segment_home(log_path):
+    """Where Podium keeps its live segments, from its start-up log line:
+    data_dir's page cache, or memfds and why."""
+    try:
+        with open(log_path, errors="replace") as f:
+            for line in f:
+                if "live segments in data_dir" in line:
+                    return "data_dir's page cache (unlinked files)"
+                if "live segments in memfds" in line:
+                    why = re.search(r'why="([^"]*)"', line)
+                    return "memfds (%s)" % (why.group(1) if why else "?")
+    except OSError:
+        pass
+    return "?"
+
+
+def segment_file(name):
+    """Whether a descriptor's or mapping's target is one of Podium's live
+    segments: a memfd, or an unlinked file in data_dir (O_TMPFILE names
+    itself "#inode (deleted)")."""
+    if name.startswith("/memfd:"):
+        return "shmem"
+    base = name.rsplit("/", 1)[-1]
+    if base.startswith("#") and base.endswith(" (deleted)"):
+        return "file"
+    return None
+
+
+def segment_kib(pid):
+    """(KiB, KiB mapped shmem, KiB mapped file): the pages of every segment
+    file the process holds (memfds, and unlinked files in data_dir whose
+    pages sit in the page cache), by descriptor or by mapping, each file
+    once; and how many of them its mappings have resident, which VmRSS
+    counts already (a memfd's in RssShmem, a disk file's in RssFile). A
+    segment is written by write() and its read-only mapping rarely touched,
+    so most of its pages are in the first figure only."""
+    mapped = {"shmem": 0, "file": 0}
+    ranges, inodes = {}, set()
     try:
         with open("/proc/%d/smaps" % pid) as f:
-            memfd = False
+            kind = None
             for line in f:
                 head = line.split(None, 5)
                 if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
-                    memfd = len(head) == 6 and head[5].startswith("/memfd:")
-                    if memfd:
+                    kind = segment_file(head[5].rstrip("\n")) if len(head) == 6 else None
+                    if kind:
                         ranges.setdefault(int(head[4]), head[0])
-                elif memfd and line.startswith("Rss:"):
-                    mapped_rss += int(line.split()[1])
+                elif kind and line.startswith("Rss:"):
+                    mapped[kind] += int(line.split()[1])
         fds = os.listdir("/proc/%d/fd" % pid)
     except OSError:
-        return 0, 0
+        return 0, 0, 0
     total = 0
     paths = ["/proc/%d/fd/%s" % (pid, fd) for fd in fds]
     paths += ["/proc/%d/map_files/%s" % (pid, r) for r in ranges.values()]
     for path in paths:
         try:
-            if not os.readlink(path).startswith("/memfd:"):
+            if not segment_file(os.readlink(path)):
                 continue
             st = os.stat(path)
         except OSError:
             continue
-        if st.st_ino in inodes:
+        if (st.st_dev, st.st_ino) in inodes:
             continue
-        inodes.add(st.st_ino)
+        inodes.add((st.st_dev, st.st_ino))
         total += st.st_blocks * 512
-    return total // 1024, mapped_rss
+    return total // 1024, mapped["shmem"], mapped["file"]
 
 
-def plus_memfd_kib(pid, rss_kib):
-    """An RSS figure of pid (one that counts shared memory) plus the pages
-    of its memfds that RSS does not show."""
-    held, mapped = memfd_kib(pid)
-    return rss_kib - mapped + held
+def plus_segment_kib(pid, rss_kib, file_rss=True):
+    """An RSS figure of pid plus the pages of its segment files that it
+    does not show; file_rss: whether the figure counts file-backed pages
+    (VmRSS does, RssAnon + RssShmem does not)."""
+    held, shmem, file = segment_kib(pid)
+    return rss_kib - shmem - (file if file_rss else 0) + held
 
 
 def session_memory_kib(pid, st):
-    """Anonymous + shared-memory RSS + the memfd pages RSS does not show:
-    every byte a live session can cost, wherever its segments live (heap or
-    memfd)."""
-    return plus_memfd_kib(pid, st.get("RssAnon", 0) + st.get("RssShmem", 0))
+    """Anonymous + shared-memory RSS + the segment pages RSS does not show:
+    every byte a live session can cost, wherever its segments live (heap,
+    memfd or data_dir's page cache)."""
+    return plus_segment_kib(pid, st.get("RssAnon", 0) + st.get("RssShmem", 0), file_rss=False)
 
 
 class Viewer(threading.Thread):
@@ -1847,7 +1879,8 @@ def memory(argv):
             mem = session_memory_kib(server.pid, st)
             if mem > res.get("session_mem_max_kib", 0):
                 res["session_mem_max_kib"] = mem
-                # memfd_unmapped: memfd pages RSS does not show
+                # memfd_unmapped: segment pages (memfds or data_dir's page
+                # cache) that RSS does not show; the key kept its old name
                 res["session_mem_max_detail_kib"] = dict(st, memfd_unmapped=mem - st.get(
                     "RssAnon", 0) - st.get("RssShmem", 0))
             if not res.get("rss_max_detail_kib") or st["VmRSS"] >= res["rss_max_detail_kib"]["VmRSS"]:
@@ -1925,6 +1958,7 @@ def memory(argv):
             res["problems"].append("podium exit status %s after SIGTERM" % stop[0])
         res["log_errors"], res["log_errors_count"] = log_lines(plog, r"level=(error|fatal)")
         res["log_warnings"], res["log_warnings_count"] = log_lines(plog, r"level=warn")
+        res["segments_in"] = podium_segment_home(plog)
     except RuntimeError as e:
         res["valid"] = False
         res["problems"].append(str(e))
@@ -2016,6 +2050,8 @@ def memory_markdown(meta, s, res, args):
     w("- podium: `%s` (%s, %s build, binary of %s, sha256 %s; work tree at start: %s); "
       "config: segment_duration 2.0, window 6, one data_dir (recording on)"
       % (pm["binary"], pm["version"], pm["build_type"], pm["built"], pm["sha256"][:12], pm["tree"]))
+    w("- Podium's live segments: %s, their pages counted whether mapped or not"
+      % res.get("segments_in", "?"))
     w("- media: `%s` %.1f s, %.2f Mbit/s, looped to %.0f media-min per session"
       % (rel(meta["media"]["path"]), meta["media"]["duration_s"],
          meta["media"]["bit_rate"] / 1e6, args.minutes))
@@ -2057,8 +2093,8 @@ def memory_markdown(meta, s, res, args):
           % mib((mx["RssAnon"] - idle["RssAnon"]) / args.streams))
     if "session_mem_per_session_kib" in s:
         d = res.get("session_mem_max_detail_kib", {})
-        w("| **(anonymous + shmem RSS + memfd pages RSS does not show) at its max - idle, / "
-          "sessions** (at the max: anon %s, shmem %s, memfd pages not in RSS %s MiB, whole "
+        w("| **(anonymous + shmem RSS + segment pages RSS does not show) at its max - idle, / "
+          "sessions** (at the max: anon %s, shmem %s, segment pages not in RSS %s MiB, whole "
           "process) | **%s** |"
           % (mib(d.get("RssAnon")), mib(d.get("RssShmem")), mib(d.get("memfd_unmapped")),
              mib(s["session_mem_per_session_kib"])))
@@ -2079,7 +2115,7 @@ def memory_markdown(meta, s, res, args):
         for key, label in (("rss_per_session_kib", "whole-process RSS per session"),
                            ("rss_marginal_per_session_kib", "RSS above idle per session"),
                            ("session_mem_per_session_kib",
-                            "session memory (anon + shmem + memfd pages not in RSS) above idle")):
+                            "session memory (anon + shmem + segment pages not in RSS) above idle")):
             if s.get(key) is not None:
                 verdict.append("%s %s the budget (%.1f vs %.1f MiB)" % (
                     label, "within" if s[key] <= s["budget_kib"] else "OVER",

@@ -28,7 +28,7 @@ the live playlist listed also recorded; ffprobe reads a few recordings end
 to end (every video frame there, no error output).
 
 Measured alongside: Podium CPU (utime+stime, all threads) per stream-minute,
-VmHWM and VmRSS (with the segment memfd pages RSS does not show), Podium
+VmHWM and VmRSS (with the segment file pages RSS does not show), Podium
 threads by CPU, the feeder's CPU, whole-machine busy cores, UDP drops on
 Podium's SRT socket, SRT loss seen by the API, and Podium log lines at
 warn/error.
@@ -503,7 +503,7 @@ def run(args, res, work, logdir, procs):
                 last_step = cur
             if now >= next_rss:
                 st = bench.read_status_kib(server.pid) or {}
-                rss = bench.plus_memfd_kib(server.pid, st.get("VmRSS", 0))
+                rss = bench.plus_segment_kib(server.pid, st.get("VmRSS", 0))
                 rss_peak = max(rss_peak, rss)
                 if not series or now - t0 >= series[-1][0] + 10:
                     series.append([round(now - t0, 1), rss])
@@ -743,7 +743,7 @@ def markdown(meta, res, s, args):
           % s["podium_cpu_per_stream_min"])
         w("| Podium CPU, cores | %.2f | | |" % (res["podium_cpu_s"] / res["wall_s"]))
     if "hwm_mib" in s:
-        w("| Podium peak memory (VmRSS + segment memfd pages it does not show, every %.0f s) "
+        w("| Podium peak memory (VmRSS + segment file pages it does not show, every %.0f s) "
           "MiB / per session above idle; VmHWM MiB | %.0f / %.2f; %.0f | | |"
           % (RSS_PERIOD, res["rss_peak_kib"] / 1024, s["rss_per_session_mib"], s["hwm_mib"]))
     if "feeder_cpu_per_stream_min" in s:

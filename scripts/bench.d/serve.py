@@ -22,8 +22,8 @@ latency, and every error wrk counts (connect/read/write/timeout and non-2xx
 responses).  Server CPU is utime+stime of the server process over the run.
 
 With --nginx-tmpfs a second nginx serves the same bytes from tmpfs
-(/dev/shm): shmem pages, as Podium's memfds are, which sendfile looks up one
-by one (filemap_get_entry) where it reads an ext4 file's page cache in
+(/dev/shm): shmem pages, as Podium's memfds are (its segments' home when
+data_dir is not on ext4, xfs or btrfs), which sendfile looks up one by one (filemap_get_entry) where it reads an ext4 file's page cache in
 batches.  The ratio against it separates what serving from memory costs the
 kernel's sendfile path from what the HTTP server adds.
 
@@ -150,7 +150,8 @@ def parse_args(argv):
     ap.add_argument("--only", choices=("podium", "nginx"), help="run one server only")
     ap.add_argument("--nginx-tmpfs", action="store_true",
                     help="also run nginx serving the same bytes from tmpfs (/dev/shm), "
-                    "shmem pages as Podium's memfds")
+                    "shmem pages as Podium's memfds (its segments when data_dir is not on "
+                    "ext4, xfs or btrfs)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: --runs 1 --seconds 3 (explicit options still win)")
     ap.add_argument("--podium", default=os.path.join(bench.BUILD, "podium"),
@@ -252,7 +253,8 @@ def start_podium(args, procs, work):
                               bench.rel(args.logdir)))
     # the window must not move once the feeder is gone
     time.sleep(1.0)
-    return server, http_port, {"fed_s": round(fed_for, 1)}
+    return server, http_port, {"fed_s": round(fed_for, 1),
+                               "segments_in": bench.podium_segment_home(plog)}
 
 
 def pick_targets(http_port):
@@ -413,11 +415,12 @@ def markdown(meta, runs, rows, args):
           "publishers)" % (pm["binary"], pm["version"], pm["build_type"], pm["built"],
                            pm["sha256"][:12], pm["tree"], meta.get("fed_s", "?"),
                            meta["feeder_cmd"]))
+        w("- Podium's live segments: %s" % meta.get("segments_in", "?"))
     w("- nginx: %s, 1 worker, sendfile on, access_log off, the same bytes as files "
       "(config: `%s`)" % (meta.get("nginx_version", "?"), meta.get("nginx_conf", "?")))
     if meta.get("nginx_tmpfs_root"):
         w("- nginx (tmpfs): the same nginx, config and bytes, the files in `%s` (tmpfs: "
-          "shmem pages, as Podium's memfds)" % meta["nginx_tmpfs_root"])
+          "shmem pages, as Podium's segment memfds)" % meta["nginx_tmpfs_root"])
     for t in TARGETS:
         b = meta["targets"].get(t)
         if b and (t in args.targets or "player" in args.targets):

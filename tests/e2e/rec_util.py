@@ -426,6 +426,25 @@ def try_mount_tmpfs(d, size):
     return True
 
 
+def try_mount_ext4(d, image, size_mib):
+    """Mount a new ext4 of size_mib on d from a loop image; False (with a
+    note) when not possible (not root, no mkfs.ext4, no loop device)."""
+    if os.geteuid() != 0 or not (shutil.which("mount") and shutil.which("mkfs.ext4")):
+        h.note("ext4 variant skipped: not root, or no mount(8) / mkfs.ext4")
+        return False
+    os.makedirs(d, exist_ok=True)
+    with open(image, "wb") as f:
+        f.truncate(size_mib << 20)
+    for argv in (["mkfs.ext4", "-q", "-F", image], ["mount", "-o", "loop", image, d]):
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            h.note("ext4 variant skipped: %s failed: %s"
+                   % (argv[0], r.stdout.decode(errors="replace").strip()))
+            return False
+    _mounts.append(d)
+    return True
+
+
 def remount_tmpfs(d, size):
     r = subprocess.run(["mount", "-o", "remount,size=%s" % size, d],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

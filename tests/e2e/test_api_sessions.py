@@ -21,7 +21,7 @@
   answers (also under <id>/end, /recording, /register); unknown action -> 404;
 - DELETE -> 204, then GET/PATCH/DELETE -> 404, playlist 404; a session
   deleted while live lets go of its segments in memory at once (counted as
-  Podium's segment memfds);
+  Podium's segment files: memfds, or unlinked files in data_dir);
 - DATA_DIR/sessions.json (0600, no temp files left) mirrors the API sessions;
 - an API-created session accepts a publisher with its passphrase (segments
   appear, ffprobe reads them), a wrong passphrase is refused; after a PATCH of
@@ -218,14 +218,18 @@ def refused(pod, sid, passphrase, what, log_text=None):
 
 
 def segment_fds(pod):
-    """Segments held in memory: each is a memfd (relay/segbuf.c)."""
+    """Segments held in memory: each is a memfd or an unlinked file in
+    data_dir, which O_TMPFILE names "#inode (deleted)" (relay/segbuf.c)."""
     fd_dir = "/proc/%d/fd" % pod.proc.pid
+    unlinked = os.path.realpath(pod.data_dir) + "/#"
     n = 0
     for name in os.listdir(fd_dir):
         try:
-            n += os.readlink(os.path.join(fd_dir, name)).startswith("/memfd:podium-segment")
+            target = os.readlink(os.path.join(fd_dir, name))
         except OSError:
-            pass                     # closed while listing
+            continue                 # closed while listing
+        n += target.startswith("/memfd:podium-segment") or (
+            target.startswith(unlinked) and target.endswith(" (deleted)"))
     return n
 
 
@@ -239,14 +243,14 @@ def deleted_media_let_go(pod):
     pub = pod.publish(MEM_SID, duration=60, passphrase=MEM_PASS)
     wait_playlist(pod, MEM_SID, "session to delete", min_segments=3)
     held = segment_fds(pod)
-    h.check(held >= base + 3, "%d segment memfds with 3 segments of %s listed, %d before it: "
+    h.check(held >= base + 3, "%d segment files with 3 segments of %s listed, %d before it: "
             "the count does not see its segments" % (held, MEM_SID, base))
     expect_status(call(pod, "DELETE", "/api/v1/sessions/%s" % MEM_SID), 204, "DELETE %s" % MEM_SID)
     pub.wait(10)
     h.wait_for(lambda: segment_fds(pod) <= base, 10,
-               "the deleted session's segments let go: %d memfds before it, %d while it was live"
+               "the deleted session's segments let go: %d files before it, %d while it was live"
                % (base, held))
-    h.note("deleted live session: segment memfds %d -> %d -> %d" % (base, held, segment_fds(pod)))
+    h.note("deleted live session: segment files %d -> %d -> %d" % (base, held, segment_fds(pod)))
 
 
 def check_url_passphrases(pod, secrets):

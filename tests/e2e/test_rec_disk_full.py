@@ -13,11 +13,16 @@ Simulated (PODIUM_TEST_FAULT_ENOSPC flag file; always runs):
   before the fault are byte-identical to what they were before; the recording
   decodes.
 
-Real (tmpfs of 1 MiB as data_dir, when running as root and mount works; else
-skipped with a note): the same session fills the disk for real; then the tmpfs
-is grown and the recording resumes after a DISCONTINUITY; the playlist stays
-valid (every listed segment complete) and decodes."""
+Real, on two filesystems as data_dir (each when running as root and mount
+works; else skipped with a note): a tmpfs of 1 MiB, where live segments live
+in memfds; and an ext4 loop image with 1 MiB left, where they live in
+data_dir's page cache until the disk refuses them, then in memfds (a warn
+line says so). The same session fills the disk for real; the live playlist
+keeps advancing and every live segment downloads; then space comes back and
+the recording resumes after a DISCONTINUITY; the playlist stays valid (every
+listed segment complete) and decodes."""
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -159,62 +164,90 @@ def simulated(t):
     pod.stop()
 
 
-def real_tmpfs(t):
-    mnt = t.path("tmpfs")
-    if not ru.try_mount_tmpfs(mnt, "1m"):
+def ext4_filler(mnt, leave):
+    """A file taking all but leave bytes of the filesystem at mnt."""
+    path = os.path.join(mnt, "filler")
+    st = os.statvfs(mnt)
+    size = st.f_bavail * st.f_frsize - leave
+    r = subprocess.run(["fallocate", "-l", str(size), path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    h.check(r.returncode == 0, "fallocate of %d bytes on the ext4 failed: %s"
+            % (size, r.stdout.decode(errors="replace")))
+    return path
+
+
+def real_disk(t, kind):
+    mnt = t.path(kind)
+    if kind == "tmpfs":
+        if not ru.try_mount_tmpfs(mnt, "1m"):
+            return
+    elif not ru.try_mount_ext4(mnt, t.path("ext4.img"), 48):
         return
     try:
         data = os.path.join(mnt, "data")
+        filler = ext4_filler(mnt, 1 << 20) if kind == "ext4" else None
         pod = ru.podium(t, {SID: {"title": "Panel", "passphrase": PASS}}, close_after=CLOSE_AFTER,
                         data_dir=data)
+        home = "data_dir's page cache" if kind == "ext4" else "memfds"
+        h.check(pod.log_lines_matching(lambda f, l: f.get("msg", "").startswith("live segments in " + home)),
+                "%s: no \"live segments in %s\" line at start-up" % (kind, home))
         pod.publish(SID, duration=60)
         w = pod.watch(SID, allow_endlist=True)
         rj = ru.wait_rec(pod, SID, lambda r: r.get("write_errors", 0) > 0, 30,
-                         "a real ENOSPC on the 1 MiB tmpfs (recording.write_errors > 0)")
-        h.note("tmpfs: disk full after %d recorded segments; gaps %r" % (rj.get("segments"), rj.get("gaps")))
+                         "a real ENOSPC on the %s with 1 MiB free (recording.write_errors > 0)" % kind)
+        h.note("%s: disk full after %d recorded segments; gaps %r" % (kind, rj.get("segments"), rj.get("gaps")))
         live_at_fault = h.wait_for(lambda: w.newest() is not None and (w.newest(),), 5,
                                    "the live playlist to be polled")[0]
         h.wait_for(lambda: w.newest() >= live_at_fault + 2, 10,
-                   "the live playlist to advance while the tmpfs is full")
-        ru.remount_tmpfs(mnt, "64m")
-        h.note("tmpfs: grown to 64 MiB")
+                   "the live playlist to advance while the %s is full" % kind)
+        if kind == "ext4":
+            h.wait_for(lambda: pod.log_lines_matching(
+                lambda f, l: f.get("level") == "warn" and "live segments kept in memfds" in f.get("msg", "")
+                and f.get("err") == ENOSPC_REASON), 10,
+                "a warn line saying live segments moved to memfds as the ext4 filled")
+            os.unlink(filler)
+            h.note("ext4: filler removed")
+        else:
+            ru.remount_tmpfs(mnt, "64m")
+            h.note("tmpfs: grown to 64 MiB")
         n_before = ru.rec_json(pod, SID).get("segments", 0)
         ru.wait_rec(pod, SID, lambda r: r.get("segments", 0) >= n_before + 3, 15,
-                    "3 more recorded segments after the tmpfs was grown")
+                    "3 more recorded segments after space came back")
         end_session(pod)
         w.stop()
         w.assert_ok()
         rj = ru.rec_json(pod, SID)
         gaps = rj.get("gaps") or []
-        h.check(gaps, "tmpfs: no gap listed after a real ENOSPC: %r" % rj)
+        h.check(gaps, "%s: no gap listed after a real ENOSPC: %r" % (kind, rj))
         h.check(all(g.get("reason") == ENOSPC_REASON for g in gaps),
-                "tmpfs: gap reasons %r, expected %r" % ([g.get("reason") for g in gaps], ENOSPC_REASON))
+                "%s: gap reasons %r, expected %r" % (kind, [g.get("reason") for g in gaps], ENOSPC_REASON))
         text = ru.disk_text(pod, SID)
         folder = ru.rec_dir(pod, SID)
-        pl = ru.check_rec_playlist(text, "tmpfs recording playlist", folder=folder, ended=True)
+        pl = ru.check_rec_playlist(text, "%s recording playlist" % kind, folder=folder, ended=True)
         seqs = [ru.uri_seq(s.uri) for s in pl.segments]
         # Every gap is followed by a DISCONTINUITY on the next recorded segment.
         for g in gaps:
             after = g["after_seq"]
-            h.check(after in seqs, "tmpfs: gap after_seq %d not in the recording %r" % (after, seqs))
+            h.check(after in seqs, "%s: gap after_seq %d not in the recording %r" % (kind, after, seqs))
             i = seqs.index(after)
             h.check(i + 1 < len(seqs) and pl.segments[i + 1].disc,
-                    "tmpfs: no #EXT-X-DISCONTINUITY right after the gap after %d.ts:\n%s" % (after, text))
+                    "%s: no #EXT-X-DISCONTINUITY right after the gap after %d.ts:\n%s" % (kind, after, text))
             h.check(seqs[i + 1] == after + g["segments_lost"] + 1,
-                    "tmpfs: after %d.ts the recording continues with %d.ts, but the gap lost %d segments"
-                    % (after, seqs[i + 1], g["segments_lost"]))
+                    "%s: after %d.ts the recording continues with %d.ts, but the gap lost %d segments"
+                    % (kind, after, seqs[i + 1], g["segments_lost"]))
         for a, b in zip(pl.segments, pl.segments[1:]):
             if ru.uri_seq(b.uri) != ru.uri_seq(a.uri) + 1:
-                h.check(b.disc, "tmpfs: %s follows %s (segments missing) without #EXT-X-DISCONTINUITY"
-                        % (b.uri, a.uri))
+                h.check(b.disc, "%s: %s follows %s (segments missing) without #EXT-X-DISCONTINUITY"
+                        % (kind, b.uri, a.uri))
         leftovers = [n for n in os.listdir(folder) if n.endswith(".tmp")]
-        h.check(not leftovers, "tmpfs: partial .tmp files left after ENOSPC: %r" % leftovers)
+        h.check(not leftovers, "%s: partial .tmp files left after ENOSPC: %r" % (kind, leftovers))
         for q in seqs:
             if w.segment_path(q):
                 h.check(ru.sha256(w.segment_path(q)) == ru.sha256(os.path.join(folder, "%d.ts" % q)),
-                        "tmpfs: %d.ts on disk differs from the bytes /live/ served (partial write kept?)" % q)
-        ru.decode(ru.local_copy(folder, text, t.path("tmpfs-copy")), "tmpfs recording", allow_disc_noise=True)
-        h.note("tmpfs: PASS (%d segments recorded, gaps %r)" % (len(seqs), gaps))
+                        "%s: %d.ts on disk differs from the bytes /live/ served (partial write kept?)" % (kind, q))
+        ru.decode(ru.local_copy(folder, text, t.path(kind + "-copy")), "%s recording" % kind,
+                  allow_disc_noise=True)
+        h.note("%s: PASS (%d segments recorded, gaps %r)" % (kind, len(seqs), gaps))
         pod.stop()
     finally:
         # Unmount now if nothing runs on it any more; otherwise (failure path)
@@ -225,7 +258,7 @@ def real_tmpfs(t):
 
 
 def main(t):
-    h.parallel(lambda: simulated(t), lambda: real_tmpfs(t))
+    h.parallel(lambda: simulated(t), lambda: real_disk(t, "tmpfs"), lambda: real_disk(t, "ext4"))
 
 
 if __name__ == "__main__":

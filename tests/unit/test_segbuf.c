@@ -1,9 +1,12 @@
-/* Unit tests: segbuf (segment bytes in a memfd). The published buffer, its
- * memfd and a duplicate of that fd must all show the same bytes, for as
- * long as any of them is held, and nobody may change them. */
+/* Unit tests: segbuf (segment bytes in a memfd, or an unlinked file in
+ * data_dir). The published buffer, its file and a duplicate of that fd
+ * must all show the same bytes, for as long as any of them is held, and
+ * nobody may change them. The disk tests run last: segbuf_use_dir holds
+ * for the rest of the process. */
 #define _GNU_SOURCE
 #include "unit.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "podium/segbuf.h"
@@ -377,6 +381,174 @@ static void test_refused_write_keeps_the_rest(void **state)
     segbuf_free(&b);
 }
 
+/* What segbuf_use_dir logged, caught on its way to stderr, and its answer. */
+static bool use_dir_said(const char *dir, double lifetime, char *said, size_t len)
+{
+    int saved = dup(STDERR_FILENO), cap = memfd_create("stderr", MFD_CLOEXEC);
+    assert_true(saved >= 0 && cap >= 0);
+    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
+    bool ok = segbuf_use_dir(dir, lifetime);
+    ssize_t n = pread(cap, said, len - 1, 0);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(cap);
+    said[n > 0 ? n : 0] = '\0';
+    return ok;
+}
+
+static bool is_memfd(int fd)
+{
+    char link[64], target[256];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    return strncmp(target, "/memfd:", 7) == 0;
+}
+
+static char disk_dir[64];
+
+/* Names in dir other than . and .. */
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* Segments go to data_dir's page cache only where sendfile reads it well
+ * and the kernel would not write them back before they are gone; each
+ * refusal says why. */
+static void test_use_dir_chooses(void **state)
+{
+    (void)state;
+    char said[1024];
+    struct statfs fs;
+    if (statfs("/dev/shm", &fs) == 0 && fs.f_type == 0x01021994) {
+        assert_false(use_dir_said("/dev/shm", 16, said, sizeof(said)));
+        if (!strstr(said, "live segments in memfds") || !strstr(said, "not ext4, xfs or btrfs"))
+            fail_msg("tmpfs refused without the reason: %s", said);
+    }
+    assert_false(use_dir_said("/nonexistent/podium", 16, said, sizeof(said)));
+    assert_non_null(strstr(said, "No such file or directory"));
+
+    snprintf(disk_dir, sizeof(disk_dir), "/tmp/podium-unit-segbuf-XXXXXX");
+    assert_non_null(mkdtemp(disk_dir));
+    assert_int_equal(statfs(disk_dir, &fs), 0);
+    if (fs.f_type != 0xEF53 && fs.f_type != 0x58465342 && fs.f_type != 0x9123683E) {
+        print_message("skipping the disk cases: /tmp is not ext4, xfs or btrfs\n");
+        assert_int_equal(rmdir(disk_dir), 0);
+        return;
+    }
+    assert_false(use_dir_said(disk_dir, 1e6, said, sizeof(said)));
+    assert_non_null(strstr(said, "outlive vm.dirty_expire_centisecs"));
+    assert_true(use_dir_said(disk_dir, 16, said, sizeof(said)));
+    assert_non_null(strstr(said, "live segments in data_dir's page cache"));
+}
+
+/* Segments in data_dir: unlinked files nobody else can reach, read back
+ * whole through the mapping and the descriptor, after the buffer too. */
+static void test_disk_segments(void **state)
+{
+    (void)state;
+    struct segbuf b;
+    segbuf_init(&b, 64 << 20, NULL);
+    fill(&b, 0, 5000);                         /* staged only: no file yet */
+    assert_int_equal(b.fd, -1);
+    fill(&b, 5000, 1600 * 1000);
+    if (!b.disk) {
+        assert_true(is_memfd(b.fd));
+        skip();                                /* test_use_dir_chooses said why */
+    }
+    assert_false(is_memfd(b.fd));
+    AVBufferRef *seg = segbuf_publish(&b);
+    assert_non_null(seg);
+    expect_pattern(seg->data, 1600 * 1000);
+    int fd = segbuf_fd(seg);
+    expect_fd_pattern(fd, 1600 * 1000);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_nlink, 0);          /* in no directory */
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(entries(disk_dir), 0);    /* which stays empty */
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    av_buffer_unref(&seg);
+    expect_fd_pattern(dup, 1600 * 1000);
+    close(dup);
+
+    /* a muxer's AVIO buffer goes straight in, and so does a segment's first */
+    uint8_t *p = malloc(300 * 1000);
+    assert_non_null(p);
+    for (size_t i = 0; i < 300 * 1000; i++)
+        p[i] = byte_at(i);
+    assert_true(segbuf_append(&b, p, 300 * 1000));
+    assert_true(b.disk);
+    assert_int_equal(b.flushed, b.len);
+    seg = segbuf_publish(&b);
+    assert_non_null(seg);
+    expect_fd_pattern(segbuf_fd(seg), 300 * 1000);
+    av_buffer_unref(&seg);
+    free(p);
+    segbuf_free(&b);
+}
+
+/* The disk refuses bytes (full, failing; here a descriptor that cannot
+ * write): the segment moves to a memfd with every byte, says so, and the
+ * segments right after it stay in memory. */
+static void test_disk_refusal_moves_to_memory(void **state)
+{
+    (void)state;
+    struct segbuf b;
+    segbuf_init(&b, 64 << 20, "unit-talk");
+    fill(&b, 0, 200 * 1000);
+    if (!b.disk)
+        skip();
+    assert_true(b.flushed > 0);
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", b.fd);
+    int ro = open(link, O_RDONLY | O_CLOEXEC);
+    assert_true(ro >= 0);
+    close(b.fd);
+    b.fd = ro;
+
+    int saved = dup(STDERR_FILENO), cap = memfd_create("stderr", MFD_CLOEXEC);
+    assert_true(saved >= 0 && cap >= 0);
+    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
+    fill(&b, 200 * 1000, 900 * 1000);          /* staged, then written */
+    char said[512] = "";
+    ssize_t n_said = pread(cap, said, sizeof(said) - 1, 0);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(cap);
+    assert_true(n_said > 0);
+    if (!strstr(said, "session=unit-talk") || !strstr(said, "kept in memfds")
+        || !strstr(said, "Bad file descriptor"))
+        fail_msg("the move to memory was not said: %s", said);
+    assert_false(b.overflow);
+    assert_false(b.disk);
+    assert_true(is_memfd(b.fd));
+    AVBufferRef *seg = segbuf_publish(&b);
+    assert_non_null(seg);
+    expect_pattern(seg->data, 900 * 1000);
+    expect_fd_pattern(segbuf_fd(seg), 900 * 1000);
+    av_buffer_unref(&seg);
+
+    fill(&b, 0, 100 * 1000);                   /* the next waits out the pause */
+    assert_false(b.disk);
+    assert_true(is_memfd(b.fd));
+    seg = segbuf_publish(&b);
+    const int sealed = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    assert_true((fcntl(segbuf_fd(seg), F_GET_SEALS) & sealed) == sealed);
+    av_buffer_unref(&seg);
+    segbuf_free(&b);
+    assert_int_equal(rmdir(disk_dir), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +560,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_idle_lets_go),
         cmocka_unit_test(test_heap_when_no_memfd),
         cmocka_unit_test(test_refused_write_keeps_the_rest),
+        cmocka_unit_test(test_use_dir_chooses),
+        cmocka_unit_test(test_disk_segments),
+        cmocka_unit_test(test_disk_refusal_moves_to_memory),
     };
     return unit_main(argc, argv, "segbuf", tests, UNIT_LEN(tests));
 }
