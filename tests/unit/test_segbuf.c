@@ -315,6 +315,30 @@ static void test_heap_when_no_memfd(void **state)
     segbuf_free(&b);
 }
 
+/* stderr caught in a memfd, so a test can read the log lines it made. */
+struct caught {
+    int saved, cap;
+};
+
+static struct caught catch_stderr(void)
+{
+    struct caught c = { dup(STDERR_FILENO), memfd_create("stderr", MFD_CLOEXEC) };
+    assert_true(c.saved >= 0 && c.cap >= 0);
+    assert_int_equal(dup2(c.cap, STDERR_FILENO), STDERR_FILENO);
+    return c;
+}
+
+/* Puts stderr back and returns what was caught in said (NUL-terminated). */
+static ssize_t release_stderr(struct caught c, char *said, size_t len)
+{
+    ssize_t n = pread(c.cap, said, len - 1, 0);
+    assert_int_equal(dup2(c.saved, STDERR_FILENO), STDERR_FILENO);
+    close(c.saved);
+    close(c.cap);
+    said[n > 0 ? n : 0] = '\0';
+    return n;
+}
+
 /* A memfd that refuses bytes (here: past RLIMIT_FSIZE) costs the bytes
  * not yet in it, says so (naming the buffer's session), and leaves the
  * rest of the segment whole; a
@@ -333,22 +357,15 @@ static void test_refused_write_keeps_the_rest(void **state)
     segbuf_init(&b, 8 << 20, "unit-talk");
     uint8_t piece[188];
     size_t off = 0;
-    /* the log line, caught on its way to stderr */
-    int saved = dup(STDERR_FILENO), cap = memfd_create("stderr", MFD_CLOEXEC);
-    assert_true(saved >= 0 && cap >= 0);
-    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
+    struct caught c = catch_stderr();          /* the log line */
     for (; off < 400 * 1000; off += sizeof(piece)) {
         for (size_t i = 0; i < sizeof(piece); i++)
             piece[i] = byte_at(off + i);
         if (!segbuf_append(&b, piece, sizeof(piece)))
             break;
     }
-    char said[512] = "";
-    ssize_t n_said = pread(cap, said, sizeof(said) - 1, 0);
-    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-    close(saved);
-    close(cap);
-    assert_true(n_said > 0);
+    char said[512];
+    assert_true(release_stderr(c, said, sizeof(said)) > 0);
     if (!strstr(said, "session=unit-talk") || !strstr(said, "memfd refused"))
         fail_msg("the lost bytes' log line does not name its session: %s", said);
     assert_true(off < 400 * 1000);
@@ -384,15 +401,9 @@ static void test_refused_write_keeps_the_rest(void **state)
 /* What segbuf_use_dir logged, caught on its way to stderr, and its answer. */
 static bool use_dir_said(const char *dir, double lifetime, char *said, size_t len)
 {
-    int saved = dup(STDERR_FILENO), cap = memfd_create("stderr", MFD_CLOEXEC);
-    assert_true(saved >= 0 && cap >= 0);
-    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
+    struct caught c = catch_stderr();
     bool ok = segbuf_use_dir(dir, lifetime);
-    ssize_t n = pread(cap, said, len - 1, 0);
-    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-    close(saved);
-    close(cap);
-    said[n > 0 ? n : 0] = '\0';
+    release_stderr(c, said, len);
     return ok;
 }
 
@@ -516,16 +527,10 @@ static void test_disk_refusal_moves_to_memory(void **state)
     close(b.fd);
     b.fd = ro;
 
-    int saved = dup(STDERR_FILENO), cap = memfd_create("stderr", MFD_CLOEXEC);
-    assert_true(saved >= 0 && cap >= 0);
-    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
+    struct caught c = catch_stderr();
     fill(&b, 200 * 1000, 900 * 1000);          /* staged, then written */
-    char said[512] = "";
-    ssize_t n_said = pread(cap, said, sizeof(said) - 1, 0);
-    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-    close(saved);
-    close(cap);
-    assert_true(n_said > 0);
+    char said[512];
+    assert_true(release_stderr(c, said, sizeof(said)) > 0);
     if (!strstr(said, "session=unit-talk") || !strstr(said, "kept in memfds")
         || !strstr(said, "Bad file descriptor"))
         fail_msg("the move to memory was not said: %s", said);
