@@ -855,7 +855,8 @@ static json_t *session_json(struct http *h, struct session *s, bool organizer)
     json_t *gaps = json_array();
     for (size_t i = 0; i < rs.n_gaps; i++) {
         json_t *g = json_object();
-        json_object_set_new(g, "after_seq", json_integer((json_int_t)rs.gaps[i].after_seq));
+        json_object_set_new(g, "after_seq", rs.gaps[i].at_start ? json_null()
+                            : json_integer((json_int_t)rs.gaps[i].after_seq));
         json_object_set_new(g, "segments_lost", json_integer((json_int_t)rs.gaps[i].lost));
         json_object_set_new(g, "reason", json_string(rs.gaps[i].reason));
         json_array_append_new(gaps, g);

@@ -503,13 +503,17 @@ static void start_gap(struct recorder *r, const char *reason)
 {
     if (!r->in_gap) {
         struct rec_gap *g = &r->gaps[r->n_gaps < REC_GAPS_KEPT ? r->n_gaps++ : REC_GAPS_KEPT - 1];
+        g->at_start = r->n == 0;
         g->after_seq = r->n ? r->e[r->n - 1].seq : 0;
         g->lost = 0;
         snprintf(g->reason, sizeof(g->reason), "%s", reason);
         r->in_gap = true;
         r->gaps_total++;
-        log_msg(LV_ERROR, r->id, "\"recording gap: segment not written, live continues\" reason=\"%s\" after_seq=%llu",
-                reason, (unsigned long long)g->after_seq);
+        char after[24] = "none";     /* nothing recorded yet: not "after 0" */
+        if (!g->at_start)
+            snprintf(after, sizeof(after), "%llu", (unsigned long long)g->after_seq);
+        log_msg(LV_ERROR, r->id, "\"recording gap: segment not written, live continues\" reason=\"%s\" after_seq=%s",
+                reason, after);
     }
     r->gaps[r->n_gaps - 1].lost++;
 }

@@ -73,6 +73,7 @@ uint64_t rec_next_seq(struct recorder *r);
 
 struct rec_gap {
     uint64_t after_seq;             /* last segment written before the gap */
+    bool at_start;                  /* none was: after_seq means nothing */
     uint64_t lost;                  /* segments not recorded */
     char reason[48];
 };

@@ -356,6 +356,44 @@ static void test_failed_append_cut_back(void **state)
     free(healed);
 }
 
+/* A gap before anything was recorded follows no segment: at_start says
+ * so (the API shows after_seq null), not "after 0.ts". A later gap
+ * follows the last segment recorded. */
+static void test_gap_before_first_segment(void **state)
+{
+    struct fixture *f = *state;
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = SEG_BYTES / 2;       /* no segment file fits */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    record(f, 0, 2.0);
+    record(f, 1, 2.0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    record(f, 2, 2.0);
+
+    struct rec_stats st;
+    rec_get_stats(f->r, &st);
+    assert_int_equal(st.gaps_total, 1);
+    assert_int_equal(st.n_gaps, 1);
+    assert_true(st.gaps[0].at_start);
+    assert_int_equal(st.gaps[0].lost, 2);
+    assert_int_equal(st.segments, 1);
+    char *text = slurp(f->playlist);
+    assert_non_null(strstr(text, "\n2.ts\n"));
+    assert_null(strstr(text, "DISCONTINUITY\n#"));   /* nothing before it to break from */
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    record(f, 3, 2.0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    rec_get_stats(f->r, &st);
+    assert_int_equal(st.n_gaps, 2);
+    assert_false(st.gaps[1].at_start);
+    assert_int_equal(st.gaps[1].after_seq, 2);
+    free(text);
+}
+
 /* A crash can leave the last append torn; recovery keeps every complete
  * entry, drops the torn one, and appending goes on after it. */
 static void test_recovery_drops_torn_entry(void **state)
@@ -606,6 +644,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_entries_appended_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_change_rewrites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_append_cut_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap_before_first_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_finalize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fmp4_rewrite_keeps_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_drops_torn_entry, setup, teardown),
