@@ -13,8 +13,9 @@
  * Why a disk filesystem's page cache and not only memfds: sendfile looks
  * shmem pages up one at a time and gets no large folios here
  * (shmem_enabled=never), while it reads an ext4 file's page cache in
- * batches. Serving one 0.9 MB segment to 100 connections, 1.13x nginx's
- * req/s from unlinked ext4 files against 0.85x from memfds (2026-12-07).
+ * batches. Serving one 0.9 MB segment to 100 connections, 1.03-1.09x
+ * nginx's req/s from unlinked ext4 files against 0.69-0.77x from memfds
+ * (2026-12-07, scripts/bench.d/FINDINGS.md).
  * An unlinked file that is closed before the kernel's dirty expiry is
  * never written to the disk. */
 #define _GNU_SOURCE
@@ -130,6 +131,11 @@ static bool pwrite_all(int fd, const uint8_t *p, size_t n, size_t off)
     return true;
 }
 
+static int new_memfd(void)
+{
+    return memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
 static long long now_s(void)
 {
     struct timespec t;
@@ -153,7 +159,7 @@ static bool to_memory(struct segbuf *b)
 {
     int err = errno;
     disk_refused(b->owner, err);
-    int fd = memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int fd = new_memfd();
     off_t in = 0;
     while (fd >= 0 && (size_t)in < b->flushed) {
         ssize_t r = sendfile(fd, b->fd, &in, b->flushed - (size_t)in);
@@ -223,7 +229,7 @@ static void make_fd(struct segbuf *b)
         }
         disk_refused(b->owner, errno);
     }
-    b->fd = memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    b->fd = new_memfd();
     if (b->fd >= 0)
         return;
     if (!atomic_exchange(&warned, true))

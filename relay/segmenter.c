@@ -1230,9 +1230,9 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
         s->tmp->size -= (int)hdr;
     }
     /* TS packets reach the segment through the AVIO buffer, written to the
-     * memfd a buffer at a time: a callback per 188-byte packet was 13% of
-     * the packet path's instructions. SRT subscribers get each packet as it is muxed (direct mode
-     * flushes the buffer first). fMP4 stays buffered: movenc patches box
+     * segment's file a buffer at a time: a callback per 188-byte packet was
+     * 13% of the packet path's instructions. SRT subscribers get each
+     * packet as it is muxed (direct mode flushes the buffer first). fMP4 stays buffered: movenc patches box
      * sizes by seeking back inside the buffer. */
     if (!s->fmp4)
         s->oc->pb->direct = pull_count(s->pull) > 0;
