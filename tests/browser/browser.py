@@ -186,7 +186,7 @@ def summary(res):
 
 
 def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_status=None,
-         after_play=None, tick=None, local_storage=None, clicks=None, net_down=None):
+         after_play=None, tick=None, local_storage=None, clicks=None, net_down=None, media_errors=None):
     """Play pod's page `path` in Chromium; fail unless it played >= min_seconds
     with no fatal player error, decoding both video and audio. register=(name,
     email) fills the page's registration form first. wait_status=(path, text):
@@ -198,11 +198,15 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
     seconds), ...]: once it has played, each is clicked in turn and the new
     source played that long (the result's "clicks", see play.mjs).
     net_down=(seconds, play): then every request fails for seconds, and it
-    must play again that long (the result's "netDown")."""
+    must play again that long (the result's "netDown"). media_errors=(n,
+    play): then n times the player's media fails to decode, and it must play
+    again that long each time (the result's "mediaErrors")."""
     shot = shot_path(t, what)
     env = {}
     if net_down:
         env["PODIUM_NET_DOWN"] = "%s,%s" % net_down
+    if media_errors:
+        env["PODIUM_MEDIA_ERRORS"] = "%s,%s" % media_errors
     if clicks:
         env["PODIUM_CLICKS"] = ";".join("%s,%s" % c for c in clicks)
     if register:
@@ -213,7 +217,8 @@ def play(t, pod, path, what, min_seconds=3, timeout=30, register=None, wait_stat
         env["PODIUM_AFTER_PLAY"] = "|".join(after_play)
     if local_storage:
         env["PODIUM_LOCAL_STORAGE"] = json.dumps(local_storage)
-    budget = h.scaled(timeout) + 30 + (net_down[0] + h.scaled(timeout) if net_down else 0)
+    budget = (h.scaled(timeout) + 30 + (net_down[0] + h.scaled(timeout) if net_down else 0)
+              + (media_errors[0] * h.scaled(timeout) if media_errors else 0))
     res = run_node("play.mjs", [pod.url(path), shot, min_seconds, h.scaled(timeout)],
                    budget, "play.mjs %s" % path, tmpdir=t.tmp, env=env, tick=tick)
     if register:

@@ -42,11 +42,22 @@
 // hls.js asked for since the click ("playlists").
 // Optional: PODIUM_NET_DOWN="SECONDS[,PLAY=2]": once it has played (after
 // the clicks), every request the page makes fails for SECONDS (the
-// attendee's network gone), then it must play PLAY s more within the
-// timeout; "netDown" has the playhead before, the #status texts seen in
-// turn, the playhead where it played again ("resumedAt"), how long after
-// the network came back it was playing ("playingAfter", s, roughly), its
-// source then and window.podium.reconnects.
+// attendee's network gone; once the page has let its player go, the browser
+// says it is offline too, and online at the end), then it must play PLAY s
+// more within the timeout; "netDown" has the playhead before, the #status
+// texts seen in turn, the playhead where it played again ("resumedAt"), how
+// long after the network came back it was playing ("playingAfter", s,
+// roughly), its source then, window.podium.reconnects, the waits the page
+// chose before each retry (window.podium.waits) and how many retries the
+// browser's "online" event brought forward (onlineRetries).
+// Optional: PODIUM_MEDIA_ERRORS="N,PLAY": once it has played (after the
+// network test), N times in turn: the browser refuses every append to the
+// player's SourceBuffers until hls.js reports a fatal error (what a browser
+// does with media it cannot take), then the page must play PLAY s more
+// within the timeout. "mediaErrors" has, for each, the fatal hls.js errors
+// it caused, the appends refused, the #status texts seen, where it played
+// again, window.podium.recoveries, reconnects and waits after it, and
+// whether the page made a new player.
 import { writeFileSync } from 'node:fs';
 import { onSignal, openBrowser, result, sleep } from './launch.mjs';
 
@@ -102,6 +113,7 @@ let holdFrom = Infinity;
 let holdUntil = 0;
 const netDown = (process.env.PODIUM_NET_DOWN || '').split(',').filter((x) => x).map(parseFloat);
 const netPlay = netDown[1] || 2;    // seconds to play once the network is back
+const mediaErrors = (process.env.PODIUM_MEDIA_ERRORS || '').split(',').filter((x) => x).map(parseFloat);
 let downFrom = Infinity;
 let downUntil = 0;
 
@@ -123,8 +135,20 @@ function instrument(hlsConfig) {
     },
   });
   const rec = { seeks, warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0,
-                fragsBuffered: 0, playlistUrls: [] };
+                fragsBuffered: 0, playlistUrls: [], failAppends: false, appendsFailed: 0 };
   window.__podiumTest = rec;
+  // PODIUM_MEDIA_ERRORS: the browser refuses the player's media (as with a
+  // frame it cannot take) until hls.js reports a fatal error
+  if (typeof SourceBuffer !== 'undefined') {
+    const append = SourceBuffer.prototype.appendBuffer;
+    SourceBuffer.prototype.appendBuffer = function () {
+      if (rec.failAppends) {
+        rec.appendsFailed++;
+        throw new DOMException('refused by the test', 'InvalidStateError');
+      }
+      return append.apply(this, arguments);
+    };
+  }
   let podium;
   Object.defineProperty(window, 'podium', {
     configurable: true,
@@ -145,6 +169,7 @@ function instrument(hlsConfig) {
           try {
             const E = window.Hls.Events;
             h.on(E.ERROR, (e, d) => {
+              if (d.fatal) rec.failAppends = false;
               if (!d.fatal && rec.warnings.length < 50) rec.warnings.push(d.details);
               if (rec.warningInfo.length < 50) {
                 rec.warningInfo.push({ details: d.details, fatal: !!d.fatal, at: Math.round(performance.now()),
@@ -246,7 +271,8 @@ const watchdog = setTimeout(async () => {
   result(out);
   if (b) await b.close();
   process.exit(1);
-}, timeoutMs + 15000 + sampleSeconds * 1000 + (netDown.length ? netDown[0] * 1000 + timeoutMs : 0));
+}, timeoutMs + 15000 + sampleSeconds * 1000 + (netDown.length ? netDown[0] * 1000 + timeoutMs : 0)
+   + (mediaErrors.length ? mediaErrors[0] * timeoutMs : 0));
 
 try {
   b = await openBrowser();
@@ -437,16 +463,58 @@ try {
     };
     downFrom = Date.now();
     downUntil = downFrom + netDown[0] * 1000;
+    // the browser notices only later that it is offline: hls.js waits for
+    // the network then, rather than give up, and the page would have
+    // nothing to retry
+    let offline = false;
     while (Date.now() < downUntil) {
       await noteStatus();
+      if (!offline && await page.evaluate(() => window.podium.reconnects > 0)) {
+        await page.context().setOffline(true);
+        offline = true;
+      }
       await sleep(POLL_MS);
     }
+    if (offline) await page.context().setOffline(false);
     const back = Date.now();
     const { st, startedAt } = await playFor(page, netPlay, 'after the network came back');
     await noteStatus();
     out.netDown = { seconds: netDown[0], before, statuses, resumedAt: startedAt, currentTime: st.t,
                     playingAfter: (Date.now() - back) / 1000 - netPlay, source: st.source,
-                    reconnects: await page.evaluate(() => window.podium.reconnects) };
+                    ...await page.evaluate(() => ({ reconnects: window.podium.reconnects, waits: window.podium.waits,
+                                                    onlineRetries: window.podium.onlineRetries })) };
+  }
+  if (out.ok && mediaErrors.length >= 1) {
+    out.mediaErrors = [];
+    for (let k = 0; k < mediaErrors[0]; k++) {
+      const before = await page.evaluate(() => {
+        const rec = window.__podiumTest;
+        rec.hlsBefore = window.podium.hls;
+        rec.failAppends = true;
+        rec.appendsFailed = 0;
+        return { fatal: rec.warningInfo.filter((w) => w.fatal).length };
+      });
+      // until hls.js has given up: the page's own recovery is what is tested
+      await page.waitForFunction(() => !window.__podiumTest.failAppends, null, { timeout: timeoutMs });
+      const statuses = [];
+      const watcher = setInterval(async () => {
+        const st = await page.evaluate(() => document.getElementById('status').textContent).catch(() => null);
+        if (st !== null && statuses[statuses.length - 1] !== st) statuses.push(st);
+      }, 100);
+      let played;
+      try {
+        played = await playFor(page, mediaErrors[1] || 2, 'after media error ' + (k + 1));
+      } finally {
+        clearInterval(watcher);
+      }
+      out.mediaErrors.push({ statuses, resumedAt: played.startedAt, status: played.st.status, source: played.st.source,
+                             ...await page.evaluate((n) => ({
+                               fatal: window.__podiumTest.warningInfo.filter((w) => w.fatal).slice(n).map((w) => w.details),
+                               recoveries: window.podium.recoveries, reconnects: window.podium.reconnects,
+                               newPlayer: window.podium.hls !== window.__podiumTest.hlsBefore,
+                               appendsFailed: window.__podiumTest.appendsFailed, waits: window.podium.waits,
+                             }), before.fatal) });
+    }
   }
   if (out.ok && process.env.PODIUM_AFTER_PLAY) {
     const [path, ...texts] = process.env.PODIUM_AFTER_PLAY.split('|');

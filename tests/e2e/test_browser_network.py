@@ -9,7 +9,10 @@ after a few retries (~3 s), a fatal network error: the page must not leave a
 dead player saying "Player error", but say it lost the connection, keep
 asking, and once the network is back play the live talk again (>= 3 s more,
 no fatal player error, window.podium.reconnects >= 1, "Live" again) within
-15 s of it. A published recording resumes where the attendee was instead
+6 s of it. Its retries wait 2 s, then 4, 8 (to 30), each a random 0.5-1.5x
+of that (attendees who lost the server together must not come back in
+lockstep), and the browser's "online" event brings the pending one forward
+(the browser says it is offline once the page has let its player go). A published recording resumes where the attendee was instead
 (hls.js retries a recording's segments for ~30 s before it gives up: not
 run here)."""
 import os
@@ -46,8 +49,29 @@ def main(t):
     h.check(statuses and statuses[-1] == "Live", "after the network came back the page says %r" % statuses[-1:])
     h.check(nd.get("source") == "/live/%s/index.m3u8" % SID,
             "after the network came back the player plays %r, expected the live playlist" % nd.get("source"))
-    h.check((nd.get("playingAfter") or 99) <= 15,
+    waits = nd.get("waits") or []
+    h.note("the page's waits before each retry (ms): %s; %d retr(ies) brought forward by the browser's "
+           "online event" % (", ".join("%d of %d" % (w["ms"], w["wait"]) for w in waits), nd.get("onlineRetries") or 0))
+    check_waits(waits, 2)
+    h.check((nd.get("onlineRetries") or 0) >= 1,
+            "the page waited out its retry after the browser said the network was back (waits %r)" % waits)
+    h.check((nd.get("playingAfter") or 99) <= h.scaled(6),
             "the talk played again only %.1f s after the network came back" % (nd.get("playingAfter") or -1))
+
+
+def check_waits(waits, at_least):
+    """The page's waits before each retry after failures in a row: 2 s,
+    doubling to 30 s, each a random 0.5-1.5x share of it, so that attendees
+    who lost the server together do not come back together."""
+    h.check(len(waits) >= at_least, "the page retried %d time(s) after a failure, expected >= %d: %r"
+            % (len(waits), at_least, waits))
+    bases = [w["wait"] for w in waits]
+    h.check(bases == [min(2000 * 2 ** i, 30000) for i in range(len(waits))],
+            "the waits do not start at 2 s and double with each failure in a row: %r" % bases)
+    h.check(all(0.5 * w["wait"] <= w["ms"] <= 1.5 * w["wait"] for w in waits),
+            "a wait is outside 0.5-1.5x of its base: %r" % waits)
+    h.check(len({w["ms"] / w["wait"] for w in waits}) > 1,
+            "every wait is the same share of its base (%r): attendees would retry in lockstep" % waits)
 
 
 if __name__ == "__main__":
