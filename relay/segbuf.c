@@ -51,6 +51,7 @@
 
 static int disk_dir = -1;               /* set once, before any segment */
 static _Atomic long long disk_off_until; /* CLOCK_MONOTONIC seconds */
+static _Atomic long long open_said_until; /* the same clock */
 
 /* Opaque of a published buffer. tag marks it as ours for segbuf_fd: any
  * other AVBufferRef has a NULL opaque or one that does not point at it. */
@@ -143,14 +144,31 @@ static long long now_s(void)
     return t.tv_sec;
 }
 
+/* True for the one caller that moves *until, when passed, DISK_PAUSE
+ * seconds on: a thing said once per pause, whoever notices first. */
+static bool pause_begins(_Atomic long long *until)
+{
+    long long now = now_s(), was = atomic_load(until);
+    return was <= now && atomic_compare_exchange_strong(until, &was, now + DISK_PAUSE);
+}
+
 /* The disk refused a segment (full, over quota, failing): segments go to
  * memfds for DISK_PAUSE seconds, and the first to notice says so. */
 static void disk_refused(const char *owner, int err)
 {
-    long long now = now_s(), until = atomic_load(&disk_off_until);
-    if (until <= now && atomic_compare_exchange_strong(&disk_off_until, &until, now + DISK_PAUSE))
+    if (pause_begins(&disk_off_until))
         log_msg(LV_WARN, owner, "\"live segments kept in memfds for %d s: data_dir refused "
                 "their bytes\" err=\"%s\"", DISK_PAUSE, strerror(err));
+}
+
+/* No file could be made for a segment (out of descriptors or inodes, the
+ * directory gone): not the disk refusing bytes, so no pause: the next
+ * segment tries again. Said once per DISK_PAUSE seconds. */
+static void no_disk_file(const char *owner, int err)
+{
+    if (pause_begins(&open_said_until))
+        log_msg(LV_WARN, owner, "\"live segments kept in memfds: no file can be made in data_dir\" "
+                "err=\"%s\"", strerror(err));
 }
 
 /* Moves the bytes already in b's disk file into a new memfd, which takes
@@ -227,7 +245,7 @@ static void make_fd(struct segbuf *b)
             b->disk = true;
             return;
         }
-        disk_refused(b->owner, errno);
+        no_disk_file(b->owner, errno);
     }
     b->fd = new_memfd();
     if (b->fd >= 0)

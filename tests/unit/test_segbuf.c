@@ -508,6 +508,46 @@ static void test_disk_segments(void **state)
     segbuf_free(&b);
 }
 
+/* No file can be made in data_dir (here the directory is gone: EPERM; out of
+ * descriptors or inodes alike): the segment is a memfd, the log says why
+ * without blaming the disk for bytes, and nothing pauses the disk: the
+ * next segment made once data_dir is back is a file there again. */
+static void test_no_file_in_dir(void **state)
+{
+    (void)state;
+    char gone[96], said[1024];
+    snprintf(gone, sizeof(gone), "%s/gone", disk_dir);
+    /* test_use_dir_chooses said why when there is no disk_dir to use */
+    if (mkdir(gone, 0700) < 0)
+        skip();
+    bool usable = use_dir_said(gone, 16, said, sizeof(said));
+    assert_int_equal(rmdir(gone), 0);
+    if (!usable)
+        skip();
+
+    struct segbuf b;
+    segbuf_init(&b, 64 << 20, "unit-talk");
+    struct caught c = catch_stderr();
+    fill(&b, 0, 200 * 1000);
+    assert_true(release_stderr(c, said, sizeof(said)) > 0);
+    if (!strstr(said, "session=unit-talk") || !strstr(said, "no file can be made in data_dir")
+        || !strstr(said, "err=\"") || strstr(said, "refused"))
+        fail_msg("the memfd's reason was not said as it is: %s", said);
+    assert_false(b.disk);
+    assert_true(is_memfd(b.fd));
+    AVBufferRef *seg = segbuf_publish(&b);
+    assert_non_null(seg);
+    expect_fd_pattern(segbuf_fd(seg), 200 * 1000);
+    av_buffer_unref(&seg);
+
+    assert_true(use_dir_said(disk_dir, 16, said, sizeof(said)));
+    fill(&b, 0, 200 * 1000);
+    assert_true(b.disk);
+    seg = segbuf_publish(&b);
+    av_buffer_unref(&seg);
+    segbuf_free(&b);
+}
+
 /* The disk refuses bytes (full, failing; here a descriptor that cannot
  * write): the segment moves to a memfd with every byte, says so, and the
  * segments right after it stay in memory. */
@@ -567,6 +607,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refused_write_keeps_the_rest),
         cmocka_unit_test(test_use_dir_chooses),
         cmocka_unit_test(test_disk_segments),
+        cmocka_unit_test(test_no_file_in_dir),
         cmocka_unit_test(test_disk_refusal_moves_to_memory),
     };
     return unit_main(argc, argv, "segbuf", tests, UNIT_LEN(tests));
