@@ -761,7 +761,7 @@ int main(int argc, char **argv)
         goto out;
     /* a segment is built, listed for window segments, then may still be
      * sent for a while: two segment durations allow for both */
-    segbuf_use_dir(cfgp->data_dir, (cfgp->window + 2) * cfgp->segment_duration);
+    segbuf_use_dir(cfgp->data_dir, cfgp->segment_duration, cfgp->window + 2);
     app.disk = diskspace_create(cfgp->data_dir);
     if (!app.disk)
         goto out;

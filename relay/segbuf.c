@@ -50,6 +50,7 @@
 #define BTRFS_MAGIC 0x9123683E
 
 static int disk_dir = -1;               /* set once, before any segment */
+static double disk_seg_dur, disk_rounds, disk_expiry; /* set with it */
 static _Atomic long long disk_off_until; /* CLOCK_MONOTONIC seconds */
 static _Atomic long long open_said_until; /* the same clock */
 
@@ -93,8 +94,9 @@ static const char *disk_unfit(int dir, double lifetime)
     return NULL;
 }
 
-bool segbuf_use_dir(const char *dir, double lifetime)
+bool segbuf_use_dir(const char *dir, double segment_duration, double rounds)
 {
+    double lifetime = rounds * segment_duration;
     int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     const char *why = fd < 0 ? strerror(errno) : disk_unfit(fd, lifetime);
     if (why) {
@@ -107,6 +109,9 @@ bool segbuf_use_dir(const char *dir, double lifetime)
     if (disk_dir >= 0)
         close(disk_dir);
     disk_dir = fd;
+    disk_seg_dur = segment_duration;
+    disk_rounds = rounds;
+    disk_expiry = dirty_expiry();
     log_msg(LV_INFO, NULL, "\"live segments in data_dir's page cache (unlinked files)\" path=%s "
             "lifetime_s=%.0f", dir, lifetime);
     return true;
@@ -137,11 +142,16 @@ static int new_memfd(void)
     return memfd_create("podium-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 }
 
-static long long now_s(void)
+static double now_mono(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec;
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static long long now_s(void)
+{
+    return (long long)now_mono();
 }
 
 /* True for the one caller that moves *until, when passed, DISK_PAUSE
@@ -231,15 +241,35 @@ static bool out_of_memory(struct segbuf *b, size_t n)
     return false;
 }
 
+/* Whether b's next segment leaves the window before the kernel would
+ * write it back: it lives about disk_rounds times as long as the last one
+ * took to build, which keyframes further apart than segment_duration
+ * make longer. Said once per run of segments that would not. */
+static bool short_lived(struct segbuf *b)
+{
+    double life = disk_rounds * (b->span > disk_seg_dur ? b->span : disk_seg_dur);
+    if (life < disk_expiry) {
+        b->long_said = false;
+        return true;
+    }
+    if (!b->long_said)
+        log_msg(LV_INFO, b->owner, "\"live segments in memfds: as long as they are, they would "
+                "outlive vm.dirty_expire_centisecs\" segment_s=%.1f lifetime_s=%.0f "
+                "expiry_s=%.0f", b->span, life, disk_expiry);
+    b->long_said = true;
+    return false;
+}
+
 /* Makes the segment's file: unlinked in data_dir when segbuf_use_dir
- * allowed it and the disk has not refused bytes lately, else a memfd, else,
+ * allowed it, the segment is short enough and the disk has not refused
+ * bytes lately, else a memfd, else,
  * when none can be made, moves the segment to the heap: the staging
  * buffer, which then holds it whole, grows. */
 static void make_fd(struct segbuf *b)
 {
     static atomic_bool warned;
     b->disk = false;
-    if (disk_dir >= 0 && now_s() >= atomic_load(&disk_off_until)) {
+    if (disk_dir >= 0 && now_s() >= atomic_load(&disk_off_until) && short_lived(b)) {
         b->fd = openat(disk_dir, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
         if (b->fd >= 0) {
             b->disk = true;
@@ -296,6 +326,8 @@ bool segbuf_append(struct segbuf *b, const void *p, size_t n)
         b->capped = true;
         return false;
     }
+    if (b->len == 0)
+        b->begun = now_mono();
     if (!b->heap && (n >= SEGBUF_DIRECT || (b->stage && n > b->cap - (b->len - b->flushed)))) {
         if (!flush(b))
             return false;
@@ -420,8 +452,10 @@ AVBufferRef *segbuf_publish(struct segbuf *b)
     size_t len = b->len;
     AVBufferRef *ref = !len ? NULL : b->heap ? publish_heap(b) : publish_fd(b);
     segbuf_reset(b);
-    if (ref)
+    if (ref) {
         b->hint = len;
+        b->span = now_mono() - b->begun;
+    }
     return ref;
 }
 

@@ -37,15 +37,20 @@ struct segbuf {
     bool heap;                  /* no file: the segment is at stage whole */
     bool overflow;              /* an append failed since the last reset */
     bool capped;                /* one of them because it would have passed max */
+    bool long_said;             /* said that its segments outlive the dirty expiry */
+    double begun;               /* when the segment's first byte came (monotonic s) */
+    double span;                /* how long the last segment took to build, s */
     const char *owner;          /* session id for log lines (not owned), or NULL */
 };
 
 /* Lets later segments live in unlinked files in dir (data_dir) when its
- * filesystem is ext4, xfs or btrfs and a segment's lifetime in seconds,
- * from its first byte to the window letting go of it, is shorter than the
- * kernel's dirty expiry; logs which it chose. Call before any segment is
- * made. False: segments stay in memfds. */
-bool segbuf_use_dir(const char *dir, double lifetime);
+ * filesystem is ext4, xfs or btrfs and a segment's lifetime, from its
+ * first byte to the window letting go of it, rounds times its length
+ * (segment_duration, or as long as the buffer's last segment took to
+ * build, when longer: keyframes far apart), is shorter than the kernel's
+ * dirty expiry; logs which it chose. Call before any segment is made.
+ * False: segments stay in memfds. */
+bool segbuf_use_dir(const char *dir, double segment_duration, double rounds);
 
 /* An empty buffer that never grows beyond max bytes; nothing is allocated
  * until the first append. owner (may be NULL) must outlive b: its log lines

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "podium/segbuf.h"
@@ -399,10 +400,10 @@ static void test_refused_write_keeps_the_rest(void **state)
 }
 
 /* What segbuf_use_dir logged, caught on its way to stderr, and its answer. */
-static bool use_dir_said(const char *dir, double lifetime, char *said, size_t len)
+static bool use_dir_said(const char *dir, double seg_dur, double rounds, char *said, size_t len)
 {
     struct caught c = catch_stderr();
-    bool ok = segbuf_use_dir(dir, lifetime);
+    bool ok = segbuf_use_dir(dir, seg_dur, rounds);
     release_stderr(c, said, len);
     return ok;
 }
@@ -440,11 +441,11 @@ static void test_use_dir_chooses(void **state)
     char said[1024];
     struct statfs fs;
     if (statfs("/dev/shm", &fs) == 0 && fs.f_type == 0x01021994) {
-        assert_false(use_dir_said("/dev/shm", 16, said, sizeof(said)));
+        assert_false(use_dir_said("/dev/shm", 2, 8, said, sizeof(said)));
         if (!strstr(said, "live segments in memfds") || !strstr(said, "not ext4, xfs or btrfs"))
             fail_msg("tmpfs refused without the reason: %s", said);
     }
-    assert_false(use_dir_said("/nonexistent/podium", 16, said, sizeof(said)));
+    assert_false(use_dir_said("/nonexistent/podium", 2, 8, said, sizeof(said)));
     assert_non_null(strstr(said, "No such file or directory"));
 
     snprintf(disk_dir, sizeof(disk_dir), "/tmp/podium-unit-segbuf-XXXXXX");
@@ -455,9 +456,9 @@ static void test_use_dir_chooses(void **state)
         assert_int_equal(rmdir(disk_dir), 0);
         return;
     }
-    assert_false(use_dir_said(disk_dir, 1e6, said, sizeof(said)));
+    assert_false(use_dir_said(disk_dir, 1e6, 1, said, sizeof(said)));
     assert_non_null(strstr(said, "outlive vm.dirty_expire_centisecs"));
-    assert_true(use_dir_said(disk_dir, 16, said, sizeof(said)));
+    assert_true(use_dir_said(disk_dir, 2, 8, said, sizeof(said)));
     assert_non_null(strstr(said, "live segments in data_dir's page cache"));
 }
 
@@ -520,7 +521,7 @@ static void test_no_file_in_dir(void **state)
     /* test_use_dir_chooses said why when there is no disk_dir to use */
     if (mkdir(gone, 0700) < 0)
         skip();
-    bool usable = use_dir_said(gone, 16, said, sizeof(said));
+    bool usable = use_dir_said(gone, 2, 8, said, sizeof(said));
     assert_int_equal(rmdir(gone), 0);
     if (!usable)
         skip();
@@ -540,12 +541,65 @@ static void test_no_file_in_dir(void **state)
     expect_fd_pattern(segbuf_fd(seg), 200 * 1000);
     av_buffer_unref(&seg);
 
-    assert_true(use_dir_said(disk_dir, 16, said, sizeof(said)));
+    assert_true(use_dir_said(disk_dir, 2, 8, said, sizeof(said)));
     fill(&b, 0, 200 * 1000);
     assert_true(b.disk);
     seg = segbuf_publish(&b);
     av_buffer_unref(&seg);
     segbuf_free(&b);
+}
+
+/* The kernel's dirty expiry, s: what a disk segment's lifetime is held to. */
+static double expiry_s(void)
+{
+    FILE *f = fopen("/proc/sys/vm/dirty_expire_centisecs", "re");
+    int cs = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &cs), 1);
+    fclose(f);
+    return cs / 100.0;
+}
+
+/* A segment that took long to build (keyframes far apart) would outlive
+ * the dirty expiry: the next one is a memfd, said once with the session;
+ * once segments are short again they go back to the disk. Here a segment
+ * lives rounds x its length, 0.01 s, a quarter of the expiry; one that
+ * takes 0.06 s to build would live 1.5 times the expiry. */
+static void test_long_segments_in_memory(void **state)
+{
+    (void)state;
+    char said[1024];
+    const double rounds = expiry_s() / 0.04;
+    if (!use_dir_said(disk_dir, 0.01, rounds, said, sizeof(said)))
+        skip();                                /* test_use_dir_chooses said why */
+    struct segbuf b;
+    segbuf_init(&b, 64 << 20, "unit-talk");
+    fill(&b, 0, 200 * 1000);
+    assert_true(b.disk);                       /* no segment before it: 0.01 s long */
+    const struct timespec slow = { 0, 60 * 1000 * 1000 };
+    nanosleep(&slow, NULL);                    /* the segment is that long to build */
+    AVBufferRef *seg = segbuf_publish(&b);
+    av_buffer_unref(&seg);
+
+    struct caught c = catch_stderr();
+    fill(&b, 0, 200 * 1000);
+    release_stderr(c, said, sizeof(said));
+    if (!strstr(said, "session=unit-talk") || !strstr(said, "would outlive vm.dirty_expire_centisecs"))
+        fail_msg("the long segment's memfd was not said: %s", said);
+    assert_false(b.disk);
+    assert_true(is_memfd(b.fd));
+    seg = segbuf_publish(&b);                  /* built at once */
+    expect_fd_pattern(segbuf_fd(seg), 200 * 1000);
+    av_buffer_unref(&seg);
+
+    c = catch_stderr();
+    fill(&b, 0, 200 * 1000);
+    assert_int_equal(release_stderr(c, said, sizeof(said)), 0);
+    assert_true(b.disk);
+    seg = segbuf_publish(&b);
+    av_buffer_unref(&seg);
+    segbuf_free(&b);
+    assert_true(use_dir_said(disk_dir, 2, 8, said, sizeof(said)));
 }
 
 /* The disk refuses bytes (full, failing; here a descriptor that cannot
@@ -608,6 +662,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_use_dir_chooses),
         cmocka_unit_test(test_disk_segments),
         cmocka_unit_test(test_no_file_in_dir),
+        cmocka_unit_test(test_long_segments_in_memory),
         cmocka_unit_test(test_disk_refusal_moves_to_memory),
     };
     return unit_main(argc, argv, "segbuf", tests, UNIT_LEN(tests));
