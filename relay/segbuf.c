@@ -262,9 +262,9 @@ static bool short_lived(struct segbuf *b)
 
 /* Makes the segment's file: unlinked in data_dir when segbuf_use_dir
  * allowed it, the segment is short enough and the disk has not refused
- * bytes lately, else a memfd, else,
- * when none can be made, moves the segment to the heap: the staging
- * buffer, which then holds it whole, grows. */
+ * bytes lately, else a memfd, else, when none can be made, moves the
+ * segment to the heap: the staging buffer, which then holds it whole,
+ * grows. */
 static void make_fd(struct segbuf *b)
 {
     static atomic_bool warned;
