@@ -135,7 +135,7 @@ function instrument(hlsConfig) {
     },
   });
   const rec = { seeks, warnings: [], warningInfo: [], firstBuffered: [], timeline: [], codecs: null, levelsLoaded: 0,
-                fragsBuffered: 0, playlistUrls: [], failAppends: false, appendsFailed: 0 };
+                fragsBuffered: 0, playlistUrls: [], failAppends: false, appendsFailed: 0, fatal: [] };
   window.__podiumTest = rec;
   // PODIUM_MEDIA_ERRORS: the browser refuses the player's media (as with a
   // frame it cannot take) until hls.js reports a fatal error
@@ -169,7 +169,10 @@ function instrument(hlsConfig) {
           try {
             const E = window.Hls.Events;
             h.on(E.ERROR, (e, d) => {
-              if (d.fatal) rec.failAppends = false;
+              if (d.fatal) {
+                rec.failAppends = false;
+                rec.fatal.push(d.details);  // all of them: warningInfo keeps the first 50
+              }
               if (!d.fatal && rec.warnings.length < 50) rec.warnings.push(d.details);
               if (rec.warningInfo.length < 50) {
                 rec.warningInfo.push({ details: d.details, fatal: !!d.fatal, at: Math.round(performance.now()),
@@ -492,7 +495,7 @@ try {
         rec.hlsBefore = window.podium.hls;
         rec.failAppends = true;
         rec.appendsFailed = 0;
-        return { fatal: rec.warningInfo.filter((w) => w.fatal).length };
+        return { fatal: rec.fatal.length };
       });
       // until hls.js has given up: the page's own recovery is what is tested
       await page.waitForFunction(() => !window.__podiumTest.failAppends, null, { timeout: timeoutMs });
@@ -509,7 +512,7 @@ try {
       }
       out.mediaErrors.push({ statuses, resumedAt: played.startedAt, status: played.st.status, source: played.st.source,
                              ...await page.evaluate((n) => ({
-                               fatal: window.__podiumTest.warningInfo.filter((w) => w.fatal).slice(n).map((w) => w.details),
+                               fatal: window.__podiumTest.fatal.slice(n),
                                recoveries: window.podium.recoveries, reconnects: window.podium.reconnects,
                                newPlayer: window.podium.hls !== window.__podiumTest.hlsBefore,
                                appendsFailed: window.__podiumTest.appendsFailed, waits: window.podium.waits,

@@ -43,9 +43,9 @@ def main(t):
     errs = res.get("mediaErrors") or []
     for i, e in enumerate(errs):
         h.note("media error %d: %d append(s) refused; hls.js said %r; the page said %r; playing again from %.2f s; "
-               "%d recover(ies), %d new player(s)" % (i + 1, e.get("appendsFailed") or 0, e.get("fatal"),
-                                                     e.get("statuses"), e.get("resumedAt") or -1,
-                                                     e.get("recoveries") or 0, e.get("reconnects") or 0))
+               "%d recover(ies) and %d reconnect(s) so far; a new player: %s"
+               % (i + 1, e.get("appendsFailed") or 0, e.get("fatal"), e.get("statuses"), e.get("resumedAt") or -1,
+                  e.get("recoveries") or 0, e.get("reconnects") or 0, e.get("newPlayer")))
     h.check(len(errs) == 2, "expected two media errors, the run reports %d" % len(errs))
     for i, e in enumerate(errs):
         h.check(e.get("fatal") and all(f == "bufferAppendError" for f in e["fatal"]),
