@@ -317,6 +317,41 @@ static void test_map_audio_back_step(void **state)
     assert_int_equal(prev, ORIGIN_OUT + 19 * 1920);
 }
 
+/* ffmpeg -stream_loop -c copy beside video: each loop's first audio frame
+ * comes 1 tick after the last one. Moved after it, the audio would fall a
+ * frame further behind the picture every loop (1 s after 45 loops of a
+ * 60 s file); dropped, it keeps its input time to the frame, loop after
+ * loop, and no frame overlaps another. Alone (test_map_audio_back_step),
+ * the audio is moved instead: there is no picture to keep up with. */
+static void test_map_looped_audio_beside_video(void **state)
+{
+    (void)state;
+    struct tl a = { .origin_in = 1000000, .default_gap = 1920 };
+    a.t.contiguous = true;
+    a.line.tracks = 2;
+    int64_t in = a.origin_in, prev = map(&a, in, 0, false);
+    int dropped = 0;
+    for (int loop = 0; loop < 60; loop++) {
+        for (int k = 1; k <= 100; k++) {
+            a.t.dur = 1920;
+            in += k == 1 ? 1 : 1920;           /* a loop's first frame: 1 tick on */
+            int64_t out = map(&a, in, prev, true);
+            if (out == SEG_STALE) {
+                dropped++;
+                continue;
+            }
+            if (out < prev + 1920)
+                fail_msg("loop %d frame %d at %lld overlaps the one at %lld", loop, k, (long long)out,
+                         (long long)prev);
+            if (out - in != ORIGIN_OUT - a.origin_in)
+                fail_msg("loop %d frame %d: %lld ticks off its input time", loop, k,
+                         (long long)(out - in - (ORIGIN_OUT - a.origin_in)));
+            prev = out;
+        }
+    }
+    assert_int_equal(dropped, 60);
+}
+
 static void test_map_jitter(void **state)
 {
     (void)state;
@@ -732,6 +767,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_map_jitter),
         cmocka_unit_test(test_map_jump_keeps_av_sync),
         cmocka_unit_test(test_map_audio_back_step),
+        cmocka_unit_test(test_map_looped_audio_beside_video),
         cmocka_unit_test(test_map_stale_audio),
         cmocka_unit_test(test_map_gap),
         cmocka_unit_test(test_cutter_init),
