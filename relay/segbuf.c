@@ -77,15 +77,17 @@ static double dirty_expiry(void)
     return cs > 0 ? cs / 100.0 : 30.0;
 }
 
-/* Why segments cannot live in dir's page cache, or NULL when they can. */
-static const char *disk_unfit(int dir, double lifetime)
+/* Why segments living lifetime seconds cannot live in dir's page cache,
+ * whose dirty pages the kernel writes back after expiry seconds, or NULL
+ * when they can. */
+static const char *disk_unfit(int dir, double lifetime, double expiry)
 {
     struct statfs fs;
     if (fstatfs(dir, &fs) < 0)
         return strerror(errno);
     if (fs.f_type != EXT4_MAGIC && fs.f_type != XFS_MAGIC && fs.f_type != BTRFS_MAGIC)
         return "not ext4, xfs or btrfs";
-    if (lifetime >= dirty_expiry())
+    if (lifetime >= expiry)
         return "segments outlive vm.dirty_expire_centisecs: the kernel would write them to disk";
     int fd = openat(dir, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -96,9 +98,9 @@ static const char *disk_unfit(int dir, double lifetime)
 
 bool segbuf_use_dir(const char *dir, double segment_duration, double rounds)
 {
-    double lifetime = rounds * segment_duration;
+    double lifetime = rounds * segment_duration, expiry = dirty_expiry();
     int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    const char *why = fd < 0 ? strerror(errno) : disk_unfit(fd, lifetime);
+    const char *why = fd < 0 ? strerror(errno) : disk_unfit(fd, lifetime, expiry);
     if (why) {
         log_msg(LV_INFO, NULL, "\"live segments in memfds, not data_dir's page cache\" path=%s "
                 "why=\"%s\"", dir, why);
@@ -111,7 +113,7 @@ bool segbuf_use_dir(const char *dir, double segment_duration, double rounds)
     disk_dir = fd;
     disk_seg_dur = segment_duration;
     disk_rounds = rounds;
-    disk_expiry = dirty_expiry();
+    disk_expiry = expiry;
     log_msg(LV_INFO, NULL, "\"live segments in data_dir's page cache (unlinked files)\" path=%s "
             "lifetime_s=%.0f", dir, lifetime);
     return true;
