@@ -13,6 +13,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
+# ffmpeg's TS muxer sends audio in PES runs 0.2-0.3 s behind the video it goes with:
+# a publisher cut off just after a keyframe may leave a tail segment with no audio frame.
+AUDIO_LAG = 0.5
+
 SESSIONS = {"keynote": {"title": "Keynote", "passphrase": "keynote-secret-123"},
             "panel": {"title": "Panel", "passphrase": "panel-secret-98765"}}
 
@@ -28,7 +32,8 @@ def check_one_discontinuity(w, first_new_seq, what):
             "%s: #EXT-X-DISCONTINUITY is before %d.ts, expected before %d.ts, the new publisher's first segment"
             % (what, d[0], first_new_seq))
     for q in seqs:
-        h.check_segment(w.segment_path(q))
+        tail = q == first_new_seq - 1 and w.segs[q].duration < AUDIO_LAG
+        h.check_segment(w.segment_path(q), audio_may_be_empty=tail)
 
 
 def reconnect(t, pod):
