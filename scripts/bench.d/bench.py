@@ -2162,7 +2162,7 @@ LAT_POLL_S = 0.005
 PART_RE = re.compile(r'#EXT-X-PART:(.*)')
 ATTR_RE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 PART_URI_RE = re.compile(r'(\d+)\.(\d+)\.m4s$')
-LAT_KINDS = ("podium", "podium-ts", "peer")
+LAT_KINDS = ("podium", "podium-ts", "peer", "floor")
 SEG_URI_RE = re.compile(r'(\d+)\.(?:m4s|ts)$')
 
 
@@ -2178,6 +2178,9 @@ def latency_args(argv):
     ap.add_argument("--only", choices=LAT_KINDS, help="run one side only")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
+    ap.add_argument("--sink", default=os.path.join(BUILD, "tests", "srt_sink"),
+                    help="libsrt alone, the floor run: tests/bench/srt_sink (default "
+                    "build/tests/srt_sink; built if missing)")
     ap.add_argument("--tmpdir", default=None, help="where the work directory goes")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--json", help="result file (default build/bench-results/latency-<timestamp>.json)")
@@ -2215,6 +2218,13 @@ def latency_feeder_argv(url, seconds):
             "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
             "-c:a", "aac", "-progress", "pipe:1", "-stats_period", "0.1",
             "-f", "mpegts", url]
+
+
+def latency_tee_argv(urls, seconds):
+    """The same encode, each packet sent to every url in turn (tee muxer)."""
+    argv = latency_feeder_argv(urls[0], seconds)[:-3]
+    return argv + ["-map", "0:v", "-map", "1:a", "-f", "tee",
+                   "|".join("[f=mpegts]" + u for u in urls)]
 
 
 def latency_peer_argv(port, out_dir):
@@ -2534,6 +2544,91 @@ def lat_run_peer(r, args, procs, work):
     return res
 
 
+def read_keyframes(path):
+    """srt_sink --keyframes lines "<monotonic s> <PTS>" -> [(t_end, handed over at)],
+    t_end = PTS - the first keyframe's (media time 0, where the first segment
+    begins), in seconds."""
+    with open(path) as f:
+        keys = [(float(a), int(b)) for a, b in (line.split() for line in f if line.strip())]
+    return [(((pts - keys[0][1]) % (1 << 33)) / 90000.0, t) for t, pts in keys]
+
+
+def beside_samples(segs, keys):
+    """Podium's TS segments [(uri, EXTINF, T_avail)] against the keyframes
+    libsrt handed srt_sink from the same feeder: per segment, T_avail - when
+    its closing keyframe (the one at its cumulative EXTINF) was handed over."""
+    out, acc = [], 0.0
+    for _, d, t in segs:
+        acc += d
+        near = min(keys, key=lambda k: abs(k[0] - acc), default=None)
+        if near is not None and abs(near[0] - acc) < 0.02:
+            out.append((round(acc, 4), t - near[1]))
+    return out
+
+
+def lat_run_floor(r, args, procs, work):
+    """Podium (TS segments) beside libsrt alone (srt_sink, a thread blocked
+    per connection as Podium's), one feeder sending the same packets to both
+    (ffmpeg's tee muxer): per segment, the time from libsrt handing over the
+    first TS packet of its closing keyframe, the earliest any server on
+    libsrt could list it, to Podium listing it. No T0 is involved."""
+    res = {"kind": "floor", "run": r, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="lat-floor-r%d-" % r, dir=work)
+    feeder = None
+    try:
+        data_dir = os.path.join(tmp, "data")
+        os.makedirs(data_dir)
+        conf = os.path.join(tmp, "podium.ini")
+        with open(conf, "w") as f:
+            f.write(latency_config(data_dir, ts=True))
+        plog = os.path.join(args.logdir, "floor-podium-r%d.log" % r)
+        server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
+        srt_port, http_port = podium_ports(plog, server, time.monotonic() + PODIUM_START_DEADLINE)
+        creds = os.path.join(tmp, "sessions")
+        with open(creds, "w") as f:
+            f.write("s1 %s\n" % passphrase(1))
+        keys = os.path.join(tmp, "keyframes")
+        out = os.path.join(args.logdir, "floor-r%d.log" % r)
+        sink = procs.start([args.sink_bin, "--blocking", "--latency", str(SRT_LATENCY_US // 1000),
+                            "--keyframes", keys, creds], out, "srt_sink")
+        deadline = time.monotonic() + LISTENER_DEADLINE
+        port = None
+        while port is None:
+            with open(out, errors="replace") as f:
+                m = re.search(r"^port=(\d+)$", f.read(), re.M)
+            port = int(m.group(1)) if m else None
+            if port is None and (sink.poll() is not None or time.monotonic() > deadline):
+                raise RuntimeError("srt_sink did not listen (log %s)" % rel(out))
+            time.sleep(0.05)
+        time.sleep(0.5)
+        feeder = Feeder(latency_tee_argv([feed_url(srt_port, 1), feed_url(port, 1)], args.seconds),
+                        os.path.join(args.logdir, "feeder-floor-r%d.log" % r))
+        url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
+        segs = follow_peer(lambda: read_url_text(url), feeder, time.monotonic() + args.seconds + 10.0)
+        feeder.p.wait(timeout=5)
+        feeder_result(res, feeder)
+        Procs.stop([sink], 3.0)
+        kf = read_keyframes(keys)
+        res["samples"] = beside_samples(segs, kf)
+        if segs and kf:
+            res["first_segment_s"] = segs[0][2] - kf[0][1]
+        if not res["samples"]:
+            res["valid"] = False
+            res["problems"].append("no segment matched a keyframe: %d segments, %d keyframes (log %s)"
+                                   % (len(segs), len(kf), rel(out)))
+        Procs.stop([server], PODIUM_STOP_GRACE)
+    except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError) as e:
+        res["valid"] = False
+        res["problems"].append(str(e))
+    finally:
+        if feeder:
+            feeder.stop()
+        procs.stop_all()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return res
+
+
 def pctl(vals, q):
     """q-quantile, linear interpolation between closest ranks."""
     v = sorted(vals)
@@ -2589,6 +2684,13 @@ def latency_markdown(meta, runs, summ):
       "%d run(s) x %g s per side, alternating; all samples of all valid runs pooled; "
       "excluded: media before the warm-up and the last part/segment of each run "
       "(closed by the end of the stream)" % (meta["params"]["runs"], meta["params"]["seconds"]))
+    w("- Podium TS after libsrt hands over (bar 5): one feeder sends the same packets to "
+      "Podium (TS) and to libsrt alone, `tests/bench/srt_sink --blocking --keyframes` (a "
+      "thread blocked per connection, as Podium's), which notes when libsrt hands over "
+      "each video keyframe's first TS packet: the earliest any server on libsrt could "
+      "list the segment that keyframe closes. Sample = first poll listing the segment "
+      "(every 5 ms) - that moment for its closing keyframe; no T0 involved. Feeder: "
+      "the command above with `-map 0:v -map 1:a -f tee '[f=mpegts]PODIUM|[f=mpegts]SINK'`")
     w("- second block: after %g s of media, once ffmpeg's input probe "
       "(analyzeduration, 5 s by default) is over: the peer writes nothing during the probe, "
       "then its first segments all at once" % LAT_STEADY_S)
@@ -2599,7 +2701,8 @@ def latency_markdown(meta, runs, summ):
     for key, after in (("all", wu), ("steady", max(wu, LAT_STEADY_S))):
         for kind, label, unit in (("podium", "Podium LL-HLS", "part 0.2 s"),
                                   ("podium-ts", "Podium HLS (TS)", "segment 1 s"),
-                                  ("peer", "ffmpeg -f hls", "segment 1 s")):
+                                  ("peer", "ffmpeg -f hls", "segment 1 s"),
+                                  ("floor", "Podium TS after libsrt hands over", "closing keyframe")):
             s = summ[key].get(kind)
             if not s:
                 w("| %s | %g s | %s | n/a | n/a | n/a | 0 | |" % (label, after, unit))
@@ -2619,10 +2722,12 @@ def latency_markdown(meta, runs, summ):
     if any(first.values()):
         w("First segment listed, after the first keyframe left the feeder (media time 0), "
           "per run, s: Podium TS %s; ffmpeg %s. (Includes the SRT latency, %d ms; "
-          "segment_duration 1 s.)" % (
-              ", ".join("%.3f" % v for v in first.get("podium-ts", [])) or "n/a",
-              ", ".join("%.3f" % v for v in first.get("peer", [])) or "n/a",
-              SRT_LATENCY_US // 1000))
+          "segment_duration 1 s.) **Podium TS beside libsrt alone: the first segment listed "
+          "%s s after libsrt handed over the first keyframe** (bar 5: segment_duration + 0.1 s)."
+          % (", ".join("%.3f" % v for v in first.get("podium-ts", [])) or "n/a",
+             ", ".join("%.3f" % v for v in first.get("peer", [])) or "n/a",
+             SRT_LATENCY_US // 1000,
+             ", ".join("%.3f" % v for v in first.get("floor", [])) or "n/a"))
         w("")
     notes = []
     for x in runs:
@@ -2653,6 +2758,7 @@ def latency(argv):
     json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "latency-%s.json" % stamp))
     final_logs = os.path.splitext(json_path)[0] + "-logs"
     src_bin = None if args.only == "peer" else ensure_built(args.podium, "--podium")
+    sink_bin = None if args.only not in (None, "floor") else ensure_built(args.sink, "--sink")
     work = tempfile.mkdtemp(prefix="bench-latency-", dir=args.tmpdir)
     args.logdir = os.path.join(work, "logs")
     args.final_logdir = final_logs
@@ -2661,6 +2767,7 @@ def latency(argv):
     if src_bin:
         args.podium_bin = os.path.join(work, "podium")
         shutil.copy2(src_bin, args.podium_bin)
+    args.sink_bin = sink_bin and snapshot(sink_bin, os.path.join(work, "srt_sink"))
     meta = {"date": now.isoformat(timespec="seconds"),
             "command": os.environ.get("PODIUM_BENCH_CMDLINE")
             or cmdline([sys.argv[0], "latency"] + argv),
@@ -2684,6 +2791,8 @@ def latency(argv):
                     continue
                 if kind == "peer":
                     x = lat_run_peer(r, args, procs, work)
+                elif kind == "floor":
+                    x = lat_run_floor(r, args, procs, work)
                 else:
                     x = lat_run_podium(r, args, procs, work, kind)
                 runs.append(x)
@@ -2707,7 +2816,7 @@ def latency(argv):
     summ["first_segment_s"] = {
         k: [round(x["first_segment_s"], 3) for x in runs
             if x["kind"] == k and x["valid"] and "first_segment_s" in x]
-        for k in ("podium-ts", "peer")}
+        for k in ("podium-ts", "peer", "floor")}
     write_json(json_path, {"meta": meta, "summary": summ, "runs": runs})
     shutil.copytree(args.logdir, final_logs, dirs_exist_ok=True)
     text = latency_markdown(meta, runs, summ)
