@@ -2840,7 +2840,7 @@ ALL_PLAN = (
     ("ingest", ["--streams", "16", "--seconds", "20", "--runs", "3", "--only", "podium",
                 "--viewers", "1"]),                          # ~1.5 min
     ("serve", ["--runs", "3", "--seconds", "8"]),            # ~4 min
-    ("latency", ["--seconds", "30", "--runs", "2"]),         # ~3 min
+    ("latency", ["--seconds", "30", "--runs", "2"]),         # ~5.5 min
     ("memory", ["--minutes", "20"]),                         # ~3 min
     ("scale", ["--seconds", "120"]),                         # ~4 min
 )
