@@ -674,14 +674,19 @@ def run_peer(n, r, args, media, procs, work):
 
 @contextlib.contextmanager
 def run_guard(res, procs, tmp, keep):
-    """The end of every run: a RuntimeError makes it invalid (with why),
-    and whatever it started is stopped and its temp dir removed."""
+    """The end of every run: a RuntimeError or a timed-out wait makes it
+    invalid (with why), and whatever it started is stopped and its temp dir
+    removed. Yields a list for what procs does not hold (latency's Feeder):
+    each is stop()ped first."""
+    held = []
     try:
-        yield
-    except RuntimeError as e:
+        yield held
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
         res["valid"] = False
         res["problems"].append(str(e))
     finally:
+        for x in held:
+            x.stop()
         procs.stop_all()
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -695,6 +700,19 @@ def floor_argv(args, creds):
     elif mode is None:   # pollMS
         mode = ["--poll", args.floor_mode[4:]]
     return argv + mode + [creds]
+
+
+def sink_port(sink, out):
+    """The port srt_sink prints once listening (its log out)."""
+    deadline = time.monotonic() + LISTENER_DEADLINE
+    while True:
+        with open(out, errors="replace") as f:
+            m = re.search(r"^port=(\d+)$", f.read(), re.M)
+        if m:
+            return int(m.group(1))
+        if sink.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("srt_sink did not start (rc %s, log %s)" % (sink.poll(), rel(out)))
+        time.sleep(0.05)
 
 
 def run_floor(n, r, args, media, procs, work):
@@ -711,15 +729,7 @@ def run_floor(n, r, args, media, procs, work):
         out = os.path.join(args.logdir, "floor-n%d-r%d.log" % (n, r))
         res["log"] = rel(os.path.join(args.final_logdir, os.path.basename(out)))
         sink = procs.start(floor_argv(args, creds), out, "srt_sink")
-        deadline = time.monotonic() + LISTENER_DEADLINE
-        port = None
-        while port is None:
-            with open(out, errors="replace") as f:
-                m = re.search(r"^port=(\d+)$", f.read(), re.M)
-            port = int(m.group(1)) if m else None
-            if port is None and (sink.poll() is not None or time.monotonic() > deadline):
-                raise RuntimeError("srt_sink did not start (rc %s)" % sink.poll())
-            time.sleep(0.05)
+        port = sink_port(sink, out)
 
         def starter(k):
             return lambda: procs.start(
@@ -2443,8 +2453,7 @@ def lat_run_podium(r, args, procs, work, kind="podium"):
     ts = kind == "podium-ts"
     res = {"kind": kind, "run": r, "valid": True, "problems": []}
     tmp = tempfile.mkdtemp(prefix="lat-%s-r%d-" % (kind, r), dir=work)
-    feeder = None
-    try:
+    with run_guard(res, procs, tmp, args.keep) as held:
         data_dir = os.path.join(tmp, "data")
         os.makedirs(data_dir)
         conf = os.path.join(tmp, "podium.ini")
@@ -2458,6 +2467,7 @@ def lat_run_podium(r, args, procs, work, kind="podium"):
         time.sleep(0.5)
         feeder = Feeder(latency_feeder_argv(feed_url(srt_port, 1), args.seconds),
                         os.path.join(args.logdir, "feeder-%s-r%d.log" % (kind, r)))
+        held.append(feeder)
         stop_at = time.monotonic() + args.seconds + 10.0
         if ts:
             url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
@@ -2486,23 +2496,13 @@ def lat_run_podium(r, args, procs, work, kind="podium"):
         res["podium_exit"] = {"rc": stop[0], "seconds": stop[1], "killed": stop[2]}
         res["log_errors"], res["log_errors_count"] = log_lines(plog, r"level=(error|fatal)")
         res["log_warnings"], res["log_warnings_count"] = log_lines(plog, r"level=warn")
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        res["valid"] = False
-        res["problems"].append(str(e))
-    finally:
-        if feeder:
-            feeder.stop()
-        procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
     return res
 
 
 def lat_run_peer(r, args, procs, work):
     res = {"kind": "peer", "run": r, "valid": True, "problems": []}
     tmp = tempfile.mkdtemp(prefix="lat-peer-r%d-" % r, dir=work)
-    feeder = None
-    try:
+    with run_guard(res, procs, tmp, args.keep) as held:
         port = free_udp_ports(1)[0]
         out = os.path.join(tmp, "hls")
         os.makedirs(out)
@@ -2518,6 +2518,7 @@ def lat_run_peer(r, args, procs, work):
         time.sleep(0.5)
         feeder = Feeder(latency_feeder_argv(feed_url(port, 1), args.seconds),
                         os.path.join(args.logdir, "feeder-peer-r%d.log" % r))
+        held.append(feeder)
         stop_at = time.monotonic() + args.seconds + 10.0
         path = os.path.join(out, "index.m3u8")
         segs = follow_peer(lambda: read_file_text(path), feeder, stop_at)
@@ -2532,15 +2533,6 @@ def lat_run_peer(r, args, procs, work):
             res["valid"] = False
             res["problems"].append("no segments seen in %s" % out)
         Procs.stop([server], 5.0)
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        res["valid"] = False
-        res["problems"].append(str(e))
-    finally:
-        if feeder:
-            feeder.stop()
-        procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
     return res
 
 
@@ -2574,8 +2566,7 @@ def lat_run_floor(r, args, procs, work):
     libsrt could list it, to Podium listing it. No T0 is involved."""
     res = {"kind": "floor", "run": r, "valid": True, "problems": []}
     tmp = tempfile.mkdtemp(prefix="lat-floor-r%d-" % r, dir=work)
-    feeder = None
-    try:
+    with run_guard(res, procs, tmp, args.keep) as held:
         data_dir = os.path.join(tmp, "data")
         os.makedirs(data_dir)
         conf = os.path.join(tmp, "podium.ini")
@@ -2591,18 +2582,11 @@ def lat_run_floor(r, args, procs, work):
         out = os.path.join(args.logdir, "floor-r%d.log" % r)
         sink = procs.start([args.sink_bin, "--blocking", "--latency", str(SRT_LATENCY_US // 1000),
                             "--keyframes", keys, creds], out, "srt_sink")
-        deadline = time.monotonic() + LISTENER_DEADLINE
-        port = None
-        while port is None:
-            with open(out, errors="replace") as f:
-                m = re.search(r"^port=(\d+)$", f.read(), re.M)
-            port = int(m.group(1)) if m else None
-            if port is None and (sink.poll() is not None or time.monotonic() > deadline):
-                raise RuntimeError("srt_sink did not listen (log %s)" % rel(out))
-            time.sleep(0.05)
+        port = sink_port(sink, out)
         time.sleep(0.5)
         feeder = Feeder(latency_tee_argv([feed_url(srt_port, 1), feed_url(port, 1)], args.seconds),
                         os.path.join(args.logdir, "feeder-floor-r%d.log" % r))
+        held.append(feeder)
         url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
         segs = follow_peer(lambda: read_url_text(url), feeder, time.monotonic() + args.seconds + 10.0)
         feeder.p.wait(timeout=5)
@@ -2617,15 +2601,6 @@ def lat_run_floor(r, args, procs, work):
             res["problems"].append("no segment matched a keyframe: %d segments, %d keyframes (log %s)"
                                    % (len(segs), len(kf), rel(out)))
         Procs.stop([server], PODIUM_STOP_GRACE)
-    except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError) as e:
-        res["valid"] = False
-        res["problems"].append(str(e))
-    finally:
-        if feeder:
-            feeder.stop()
-        procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
     return res
 
 
