@@ -1800,13 +1800,63 @@ def memory_args(argv):
                     help="attendees per session fetching every segment (default 0)")
     ap.add_argument("--podium", default=os.path.join(BUILD, "podium"),
                     help="podium binary (default build/podium; built if missing)")
+    ap.add_argument("--floor", action="store_true",
+                    help="then libsrt alone (tests/bench/srt_sink, a thread blocked per "
+                    "connection), the same sessions fed at --rate and at 1x: what the "
+                    "feed rate costs libsrt itself")
+    ap.add_argument("--floor-seconds", type=float, default=60.0,
+                    help="wall seconds per floor run (default 60)")
+    ap.add_argument("--sink", default=os.path.join(BUILD, "tests", "srt_sink"),
+                    help="srt_sink binary for --floor (default build/tests/srt_sink)")
     ap.add_argument("--tmpdir", default=None, help="work directory parent (default $TMPDIR or /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (incl. recordings)")
     ap.add_argument("--json", help="result file (default build/bench-results/memory-<timestamp>.json)")
     a = ap.parse_args(argv)
     if a.minutes <= 0 or a.streams < 1 or a.rate <= 0 or a.viewers < 0:
         ap.error("minutes, streams and rate must be positive")
+    if a.floor_seconds < 20:
+        ap.error("--floor-seconds must be at least 20 (the first 10 s are not counted)")
     return a
+
+
+MEM_FLOOR_SKIP_S = 10.0
+
+
+def memory_floor(args, media, rate, work, logdir, procs):
+    """libsrt alone: srt_sink taking args.streams sessions fed at rate for
+    args.floor_seconds of wall time; its VmRSS every second, the first
+    MEM_FLOOR_SKIP_S left out (connections and buffers settling)."""
+    res = {"rate": rate, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="floor-x%g-" % rate, dir=work)
+    with run_guard(res, procs, tmp, False):
+        creds = os.path.join(tmp, "sessions")
+        with open(creds, "w") as f:
+            f.writelines("s%d %s\n" % (k, passphrase(k)) for k in range(1, args.streams + 1))
+        out = os.path.join(logdir, "floor-x%g.log" % rate)
+        sink = procs.start([args.sink_bin, "--blocking", "--latency", str(SRT_LATENCY_US // 1000),
+                            creds], out, "srt_sink")
+        port = sink_port(sink, out)
+        t0 = time.monotonic()
+        fprocs = [procs.start(memory_feeder_argv(media, feed_url(port, k), rate,
+                                                 rate * args.floor_seconds),
+                              os.path.join(logdir, "feeder-floor-x%g-s%d.log" % (rate, k)),
+                              "feeder s%d" % k) for k in range(1, args.streams + 1)]
+        rss = []
+        while any(p.poll() is None for p in fprocs):
+            if time.monotonic() - t0 > args.floor_seconds * 1.5 + 30:
+                raise RuntimeError("floor feeders still running after %.0f s" % (time.monotonic() - t0))
+            st = read_status_kib(sink.pid, ("VmRSS",))
+            if st is None:
+                raise RuntimeError("srt_sink exited (log %s)" % rel(out))
+            if time.monotonic() - t0 >= MEM_FLOOR_SKIP_S:
+                rss.append(st["VmRSS"])
+            time.sleep(MEM_SAMPLE_PERIOD)
+        bad = [(p.bench_name, p.returncode) for p in fprocs if p.returncode != 0]
+        if bad or not rss:
+            raise RuntimeError("floor at %gx: feeders failed %s, %d samples" % (rate, bad, len(rss)))
+        res.update({"rss_median_kib": statistics.median(rss), "rss_max_kib": max(rss),
+                    "samples": len(rss)})
+    return res
 
 
 MEM_SAMPLE_PERIOD = 1.0
@@ -1825,6 +1875,7 @@ def memory(argv):
     json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "memory-%s.json" % stamp))
     final_logs = os.path.splitext(json_path)[0] + "-logs"
     src_bin = ensure_built(args.podium, "--podium")
+    sink_bin = args.floor and ensure_built(args.sink, "--sink")
     media_src, minfo = ensure_media()
     minfo["path"] = media_src
     n = args.streams
@@ -1835,11 +1886,13 @@ def memory(argv):
     media = snapshot(media_src, os.path.join(work, os.path.basename(media_src)))
     pbin = os.path.join(work, "podium")
     shutil.copy2(src_bin, pbin)
+    args.sink_bin = sink_bin and snapshot(sink_bin, os.path.join(work, "srt_sink"))
     meta = {"date": now.isoformat(timespec="seconds"),
             "command": os.environ.get("PODIUM_BENCH_CMDLINE")
             or cmdline([sys.argv[0], "memory"] + argv),
             "params": {"minutes": args.minutes, "streams": n, "rate": args.rate,
-                       "viewers": args.viewers},
+                       "viewers": args.viewers, "floor": args.floor,
+                       "floor_seconds": args.floor_seconds},
             "host": host_info(),
             "podium": dict(binary_meta(src_bin), version=podium_version(pbin)),
             "media": minfo,
@@ -1969,6 +2022,12 @@ def memory(argv):
         res["log_errors"], res["log_errors_count"] = log_lines(plog, r"level=(error|fatal)")
         res["log_warnings"], res["log_warnings_count"] = log_lines(plog, r"level=warn")
         res["segments_in"] = podium_segment_home(plog)
+        if args.floor:
+            res["floor"] = []
+            for rate in (args.rate, 1.0):
+                log("libsrt alone (srt_sink): %d session(s) at %gx for %.0f s"
+                    % (n, rate, args.floor_seconds))
+                res["floor"].append(memory_floor(args, media, rate, work, logdir, procs))
     except RuntimeError as e:
         res["valid"] = False
         res["problems"].append(str(e))
@@ -2137,6 +2196,23 @@ def memory_markdown(meta, s, res, args):
                                s["paired_over_max_kib"] / 1024))
         w("Verdict: " + "; ".join(verdict) + ".")
         w("")
+    fl = [x for x in res.get("floor", []) if x.get("valid") and "rss_median_kib" in x]
+    if len(fl) == 2:
+        grow = (fl[0]["rss_median_kib"] - fl[1]["rss_median_kib"]) / args.streams
+        w("libsrt alone (`tests/bench/srt_sink --blocking`, the same listener, passphrases and "
+          "SRT latency, the payload discarded), %d session(s), %.0f s each way, VmRSS median "
+          "[max] after the first %.0f s: **%.0f [%.0f] KiB at %gx, %.0f [%.0f] KiB at 1x: the "
+          "feed rate costs libsrt itself %+.0f KiB per session** (its receive buffer holds the "
+          "packets of the SRT latency, %g times as many at %gx)."
+          % (args.streams, args.floor_seconds, MEM_FLOOR_SKIP_S,
+             fl[0]["rss_median_kib"], fl[0]["rss_max_kib"], fl[0]["rate"],
+             fl[1]["rss_median_kib"], fl[1]["rss_max_kib"], grow,
+             fl[0]["rate"], fl[0]["rate"]))
+        w("")
+    for x in res.get("floor", []):
+        if not x.get("valid"):
+            w("libsrt alone at %gx: INVALID: %s" % (x["rate"], "; ".join(x["problems"])))
+            w("")
     w("Recording: %s segments, %.0f MB in data_dir at the end; Podium exit: %s." % (
         ",".join(str(x) for x in res.get("recording_segments", [])) or "?",
         res.get("disk_bytes", 0) / 1e6, res.get("podium_exit", "?")))
@@ -2816,7 +2892,7 @@ ALL_PLAN = (
                 "--viewers", "1"]),                          # ~1.5 min
     ("serve", ["--runs", "3", "--seconds", "8"]),            # ~4 min
     ("latency", ["--seconds", "30", "--runs", "2"]),         # ~5.5 min
-    ("memory", ["--minutes", "20"]),                         # ~3 min
+    ("memory", ["--minutes", "20", "--floor"]),              # ~5 min
     ("scale", ["--seconds", "120"]),                         # ~4 min
 )
 
