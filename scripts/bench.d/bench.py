@@ -2248,7 +2248,7 @@ LAT_POLL_S = 0.005
 PART_RE = re.compile(r'#EXT-X-PART:(.*)')
 ATTR_RE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 PART_URI_RE = re.compile(r'(\d+)\.(\d+)\.m4s$')
-LAT_KINDS = ("podium", "podium-ts", "peer", "floor")
+LAT_KINDS = ("podium", "podium-ts", "peer", "floor", "floor-ll")
 SEG_URI_RE = re.compile(r'(\d+)\.(?:m4s|ts)$')
 
 
@@ -2523,6 +2523,32 @@ def feeder_result(res, feeder):
                                                        first_line(feeder.log_path)))
 
 
+def lat_start_podium(args, procs, tmp, ts, plog):
+    """Podium with latency_config(ts) in tmp, its log plog: (proc, SRT port,
+    HTTP port)."""
+    data_dir = os.path.join(tmp, "data")
+    os.makedirs(data_dir)
+    conf = os.path.join(tmp, "podium.ini")
+    with open(conf, "w") as f:
+        f.write(latency_config(data_dir, ts))
+    server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
+    srt_port, http_port = podium_ports(plog, server, time.monotonic() + PODIUM_START_DEADLINE)
+    return server, srt_port, http_port
+
+
+def follow_live(http_port, feeder, seconds, ts):
+    """Podium's live playlist until the feeder is done. ts: the segments
+    [(uri, EXTINF, T_avail)], polled every 5 ms; else (parts, EXTINFs) by
+    blocking reloads (follow_podium). Returns (that, counters)."""
+    stop_at = time.monotonic() + seconds + 10.0
+    if ts:
+        url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
+        segs = follow_peer(lambda: read_url_text(url), feeder, stop_at)
+        return segs, {"segments": len(segs)}
+    parts, extinf, st = follow_podium(http_port, feeder, stop_at)
+    return (parts, extinf), st
+
+
 def lat_run_podium(r, args, procs, work, kind="podium"):
     """kind podium: LL-HLS parts by blocking reloads; podium-ts: TS segments,
     the playlist polled every 5 ms like the peer's file."""
@@ -2530,36 +2556,24 @@ def lat_run_podium(r, args, procs, work, kind="podium"):
     res = {"kind": kind, "run": r, "valid": True, "problems": []}
     tmp = tempfile.mkdtemp(prefix="lat-%s-r%d-" % (kind, r), dir=work)
     with run_guard(res, procs, tmp, args.keep) as held:
-        data_dir = os.path.join(tmp, "data")
-        os.makedirs(data_dir)
-        conf = os.path.join(tmp, "podium.ini")
-        with open(conf, "w") as f:
-            f.write(latency_config(data_dir, ts))
         plog = os.path.join(args.logdir, "%s-r%d.log" % (kind, r))
         res["log"] = rel(os.path.join(args.final_logdir, os.path.basename(plog)))
-        server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
-        srt_port, http_port = podium_ports(plog, server, time.monotonic() + PODIUM_START_DEADLINE)
+        server, srt_port, http_port = lat_start_podium(args, procs, tmp, ts, plog)
         res["ports"] = {"srt": srt_port, "http": http_port}
         time.sleep(0.5)
         feeder = Feeder(latency_feeder_argv(feed_url(srt_port, 1), args.seconds),
                         os.path.join(args.logdir, "feeder-%s-r%d.log" % (kind, r)))
         held.append(feeder)
-        stop_at = time.monotonic() + args.seconds + 10.0
-        if ts:
-            url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
-            segs = follow_peer(lambda: read_url_text(url), feeder, stop_at)
-            st = {"segments": len(segs)}
-        else:
-            parts, extinf, st = follow_podium(http_port, feeder, stop_at)
-        feeder.p.wait(timeout=max(0.1, stop_at - time.monotonic()) + 5)
+        got, st = follow_live(http_port, feeder, args.seconds, ts)
+        feeder.p.wait(timeout=5)
         res["http"] = st
         feeder_result(res, feeder)
         if feeder.t0 is not None and ts:
-            res["samples"] = peer_samples(segs, feeder.t0)
-            if segs:
-                res["first_segment_s"] = segs[0][2] - feeder.t0
+            res["samples"] = peer_samples(got, feeder.t0)
+            if got:
+                res["first_segment_s"] = got[0][2] - feeder.t0
         elif feeder.t0 is not None:
-            samples, info = podium_samples(parts, extinf, feeder.t0)
+            samples, info = podium_samples(*got, feeder.t0)
             res.update(info)
             res["samples"] = samples
         if not res.get("samples"):
@@ -2612,70 +2626,106 @@ def lat_run_peer(r, args, procs, work):
     return res
 
 
-def read_keyframes(path):
-    """srt_sink --keyframes lines "<monotonic s> <PTS>" -> [(t_end, handed over at)],
-    t_end = PTS - the first keyframe's (media time 0, where the first segment
-    begins), in seconds."""
+def read_frames(path):
+    """srt_sink --frames lines "<monotonic s> <PTS> <key>" -> [(t_end, handed
+    over at, key)], t_end = PTS - the first keyframe's (media time 0, where
+    the first segment begins), in seconds; frames before it left out."""
     with open(path) as f:
-        keys = [(float(a), int(b)) for a, b in (line.split() for line in f if line.strip())]
-    return [(((pts - keys[0][1]) % (1 << 33)) / 90000.0, t) for t, pts in keys]
+        rows = [(float(a), int(b), c == "1") for a, b, c in (l.split() for l in f if l.strip())]
+    first = next((i for i, r in enumerate(rows) if r[2]), None)
+    if first is None:
+        return []
+    p0 = rows[first][1]
+    return [(((pts - p0) % (1 << 33)) / 90000.0, t, key) for t, pts, key in rows[first:]]
 
 
-def beside_samples(segs, keys):
-    """Podium's TS segments [(uri, EXTINF, T_avail)] against the keyframes
+def nearest(frames, t_end, tol):
+    """The frame whose t_end is within tol of t_end, or None."""
+    f = min(frames, key=lambda k: abs(k[0] - t_end), default=None)
+    return f if f is not None and abs(f[0] - t_end) < tol else None
+
+
+def beside_samples(segs, frames):
+    """Podium's TS segments [(uri, EXTINF, T_avail)] against the frames
     libsrt handed srt_sink from the same feeder: per segment, T_avail - when
     its closing keyframe (the one at its cumulative EXTINF) was handed over."""
+    keys = [f for f in frames if f[2]]
     out, acc = [], 0.0
     for _, d, t in segs:
         acc += d
-        near = min(keys, key=lambda k: abs(k[0] - acc), default=None)
-        if near is not None and abs(near[0] - acc) < 0.02:
-            out.append((round(acc, 4), t - near[1]))
+        k = nearest(keys, acc, 0.02)
+        if k is not None:
+            out.append((round(acc, 4), t - k[1]))
     return out
 
 
-def lat_run_floor(r, args, procs, work):
-    """Podium (TS segments) beside libsrt alone (srt_sink, a thread blocked
-    per connection as Podium's), one feeder sending the same packets to both
-    (ffmpeg's tee muxer): per segment, the time from libsrt handing over the
-    first TS packet of its closing keyframe, the earliest any server on
-    libsrt could list it, to Podium listing it. No T0 is involved."""
-    res = {"kind": "floor", "run": r, "valid": True, "problems": []}
-    tmp = tempfile.mkdtemp(prefix="lat-floor-r%d-" % r, dir=work)
+def beside_part_samples(parts, extinf, frames):
+    """Podium's LL-HLS parts (follow_podium) against the same frames: per
+    part, T_avail - when the frame that closes it was handed over. Each
+    segment's start is snapped to its keyframe, so rounded EXTINFs do not
+    add up; a part ends at its segment's start + the parts so far."""
+    keys = [f for f in frames if f[2]]
+    frame_s = min((b[0] - a[0] for a, b in zip(frames, frames[1:]) if b[0] > a[0]), default=0.033)
+    out, start = [], 0.0
+    for s in sorted({q for q, _ in parts} | set(extinf)):
+        k = nearest(keys, start, 0.02)
+        if k is not None:
+            start = k[0]
+        acc = start
+        for i in sorted(i for q, i in parts if q == s):
+            d, t = parts[(s, i)]
+            acc += d
+            f = nearest(frames, acc, frame_s / 2)
+            if f is not None:
+                out.append((round(acc, 4), t - f[1]))
+        seg = extinf.get(s)
+        start += seg if seg is not None else sum(parts[(s, i)][0] for q, i in parts if q == s)
+    return out
+
+
+def lat_run_floor(r, args, procs, work, kind="floor"):
+    """Podium beside libsrt alone (srt_sink, a thread blocked per connection
+    as Podium's), one feeder sending the same packets to both (ffmpeg's tee
+    muxer). floor: TS segments, per segment the time from libsrt handing
+    over the first TS packet of its closing keyframe, the earliest any server
+    on libsrt could list it, to Podium listing it; floor-ll: LL-HLS parts by
+    blocking reloads, per part the same from the frame that closes it. No T0
+    is involved."""
+    ts = kind == "floor"
+    res = {"kind": kind, "run": r, "valid": True, "problems": []}
+    tmp = tempfile.mkdtemp(prefix="lat-%s-r%d-" % (kind, r), dir=work)
     with run_guard(res, procs, tmp, args.keep) as held:
-        data_dir = os.path.join(tmp, "data")
-        os.makedirs(data_dir)
-        conf = os.path.join(tmp, "podium.ini")
-        with open(conf, "w") as f:
-            f.write(latency_config(data_dir, ts=True))
-        plog = os.path.join(args.logdir, "floor-podium-r%d.log" % r)
-        server = procs.start([args.podium_bin, "-c", conf], plog, "podium")
-        srt_port, http_port = podium_ports(plog, server, time.monotonic() + PODIUM_START_DEADLINE)
+        plog = os.path.join(args.logdir, "%s-podium-r%d.log" % (kind, r))
+        server, srt_port, http_port = lat_start_podium(args, procs, tmp, ts, plog)
         creds = os.path.join(tmp, "sessions")
         with open(creds, "w") as f:
             f.write("s1 %s\n" % passphrase(1))
-        keys = os.path.join(tmp, "keyframes")
-        out = os.path.join(args.logdir, "floor-r%d.log" % r)
+        frames_path = os.path.join(tmp, "frames")
+        out = os.path.join(args.logdir, "%s-r%d.log" % (kind, r))
         sink = procs.start([args.sink_bin, "--blocking", "--latency", str(SRT_LATENCY_US // 1000),
-                            "--keyframes", keys, creds], out, "srt_sink")
+                            "--frames", frames_path, creds], out, "srt_sink")
         port = sink_port(sink, out)
         time.sleep(0.5)
         feeder = Feeder(latency_tee_argv([feed_url(srt_port, 1), feed_url(port, 1)], args.seconds),
-                        os.path.join(args.logdir, "feeder-floor-r%d.log" % r))
+                        os.path.join(args.logdir, "feeder-%s-r%d.log" % (kind, r)))
         held.append(feeder)
-        url = "http://127.0.0.1:%d/live/s1/index.m3u8" % http_port
-        segs = follow_peer(lambda: read_url_text(url), feeder, time.monotonic() + args.seconds + 10.0)
+        got, _ = follow_live(http_port, feeder, args.seconds, ts)
         feeder.p.wait(timeout=5)
         feeder_result(res, feeder)
         Procs.stop([sink], 3.0)
-        kf = read_keyframes(keys)
-        res["samples"] = beside_samples(segs, kf)
-        if segs and kf:
-            res["first_segment_s"] = segs[0][2] - kf[0][1]
+        frames = read_frames(frames_path)
+        if ts:
+            res["samples"] = beside_samples(got, frames)
+            if got and frames:
+                res["first_segment_s"] = got[0][2] - frames[0][1]
+            seen = "%d segments" % len(got)
+        else:
+            res["samples"] = beside_part_samples(*got, frames)
+            seen = "%d parts" % len(got[0])
         if not res["samples"]:
             res["valid"] = False
-            res["problems"].append("no segment matched a keyframe: %d segments, %d keyframes (log %s)"
-                                   % (len(segs), len(kf), rel(out)))
+            res["problems"].append("no %s matched a frame: %s, %d frames (log %s)"
+                                   % ("segment" if ts else "part", seen, len(frames), rel(out)))
         Procs.stop([server], PODIUM_STOP_GRACE)
     return res
 
@@ -2736,12 +2786,14 @@ def latency_markdown(meta, runs, summ):
       "excluded: media before the warm-up and the last part/segment of each run "
       "(closed by the end of the stream)" % (meta["params"]["runs"], meta["params"]["seconds"]))
     w("- Podium TS after libsrt hands over (bar 5): one feeder sends the same packets to "
-      "Podium (TS) and to libsrt alone, `tests/bench/srt_sink --blocking --keyframes` (a "
+      "Podium (TS) and to libsrt alone, `tests/bench/srt_sink --blocking --frames` (a "
       "thread blocked per connection, as Podium's), which notes when libsrt hands over "
       "each video keyframe's first TS packet: the earliest any server on libsrt could "
       "list the segment that keyframe closes. Sample = first poll listing the segment "
       "(every 5 ms) - that moment for its closing keyframe; no T0 involved. Feeder: "
-      "the command above with `-map 0:v -map 1:a -f tee '[f=mpegts]PODIUM|[f=mpegts]SINK'`")
+      "the command above with `-map 0:v -map 1:a -f tee '[f=mpegts]PODIUM|[f=mpegts]SINK'`. "
+      "Podium LL-HLS after libsrt hands over: the same with LL-HLS parts (blocking "
+      "reloads), per part from the frame that closes it")
     w("- second block: after %g s of media, once ffmpeg's input probe "
       "(analyzeduration, 5 s by default) is over: the peer writes nothing during the probe, "
       "then its first segments all at once" % LAT_STEADY_S)
@@ -2753,7 +2805,8 @@ def latency_markdown(meta, runs, summ):
         for kind, label, unit in (("podium", "Podium LL-HLS", "part 0.2 s"),
                                   ("podium-ts", "Podium HLS (TS)", "segment 1 s"),
                                   ("peer", "ffmpeg -f hls", "segment 1 s"),
-                                  ("floor", "Podium TS after libsrt hands over", "closing keyframe")):
+                                  ("floor", "Podium TS after libsrt hands over", "closing keyframe"),
+                                  ("floor-ll", "Podium LL-HLS after libsrt hands over", "closing frame")):
             s = summ[key].get(kind)
             if not s:
                 w("| %s | %g s | %s | n/a | n/a | n/a | 0 | |" % (label, after, unit))
@@ -2809,7 +2862,7 @@ def latency(argv):
     json_path = os.path.abspath(args.json or os.path.join(RESULTS_DIR, "latency-%s.json" % stamp))
     final_logs = os.path.splitext(json_path)[0] + "-logs"
     src_bin = None if args.only == "peer" else ensure_built(args.podium, "--podium")
-    sink_bin = None if args.only not in (None, "floor") else ensure_built(args.sink, "--sink")
+    sink_bin = None if args.only not in (None, "floor", "floor-ll") else ensure_built(args.sink, "--sink")
     work = tempfile.mkdtemp(prefix="bench-latency-", dir=args.tmpdir)
     args.logdir = os.path.join(work, "logs")
     args.final_logdir = final_logs
@@ -2842,8 +2895,8 @@ def latency(argv):
                     continue
                 if kind == "peer":
                     x = lat_run_peer(r, args, procs, work)
-                elif kind == "floor":
-                    x = lat_run_floor(r, args, procs, work)
+                elif kind in ("floor", "floor-ll"):
+                    x = lat_run_floor(r, args, procs, work, kind)
                 else:
                     x = lat_run_podium(r, args, procs, work, kind)
                 runs.append(x)
@@ -2891,7 +2944,7 @@ ALL_PLAN = (
     ("ingest", ["--streams", "16", "--seconds", "20", "--runs", "3", "--only", "podium",
                 "--viewers", "1"]),                          # ~1.5 min
     ("serve", ["--runs", "3", "--seconds", "8"]),            # ~4 min
-    ("latency", ["--seconds", "30", "--runs", "2"]),         # ~5.5 min
+    ("latency", ["--seconds", "30", "--runs", "2"]),         # ~6.5 min
     ("memory", ["--minutes", "20", "--floor"]),              # ~5 min
     ("scale", ["--seconds", "120"]),                         # ~4 min
 )

@@ -7,7 +7,7 @@
  * this libsrt can avoid.
  *
  *   srt_sink [--blocking | --poll MS | --batch MS] [--port N] [--latency MS]
- *            [--keyframes FILE] SESSIONS_FILE
+ *            [--frames FILE] SESSIONS_FILE
  *
  * SESSIONS_FILE: one "<session> <passphrase>" per line. Prints "port=N"
  * once listening (--port 0, the default, takes an ephemeral port). On
@@ -21,11 +21,12 @@
  * connections instead of one per message per connection. --batch MS: a
  * thread per connection, as --blocking, that reads it dry every MS ms.
  *
- * --keyframes FILE (with --blocking): for each video keyframe's first TS
- * packet (a PES start whose adaptation field sets random_access_indicator,
- * as ffmpeg's muxer does) appends "<CLOCK_MONOTONIC s> <PTS>" to FILE the
- * moment libsrt hands it over: scripts/bench latency's floor, the earliest
- * a server could list the segment that keyframe closes. */
+ * --frames FILE (with --blocking): for each video frame's first TS packet
+ * (a video PES start) appends "<CLOCK_MONOTONIC s> <PTS> <key>" to FILE the
+ * moment libsrt hands it over, key 1 for a keyframe (its adaptation field
+ * sets random_access_indicator, as ffmpeg's muxer does): scripts/bench
+ * latency's floor, the earliest a server could list the segment or part
+ * that frame closes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -63,8 +64,8 @@ struct sink {
     SRTSOCKET socks[MAX_SESSIONS];   /* accepted, for the loss totals at exit */
     atomic_int n_socks;
     atomic_ullong packets, bytes;
-    FILE *keyframes;  /* --keyframes */
-    pthread_mutex_t keyframes_lock;
+    FILE *frames;     /* --frames */
+    pthread_mutex_t frames_lock;
 };
 
 struct reader_arg {
@@ -133,33 +134,41 @@ static void count(struct sink *s, int n)
 
 #define TS_PACKET 188
 
-/* The PTS of a video keyframe's PES starting in this TS packet, or -1. */
-static long long keyframe_pts(const uint8_t *p)
+/* The PTS of a video PES starting in this TS packet, or -1; *key: whether
+ * the packet marks a random access point. */
+static long long frame_pts(const uint8_t *p, int *key)
 {
-    if (p[0] != 0x47 || !(p[1] & 0x40) || !(p[3] & 0x20) || !(p[3] & 0x10))
-        return -1;                       /* not a PES start with an adaptation field */
-    int af = p[4];
-    if (af < 1 || 5 + af + 14 > TS_PACKET || !(p[5] & 0x40))
-        return -1;                       /* no random_access_indicator */
-    const uint8_t *h = p + 5 + af;
+    if (p[0] != 0x47 || !(p[1] & 0x40) || !(p[3] & 0x10))
+        return -1;                       /* not a PES start */
+    int at = 4;
+    *key = 0;
+    if (p[3] & 0x20) {                   /* adaptation field */
+        at = 5 + p[4];
+        *key = p[4] > 0 && (p[5] & 0x40);
+    }
+    if (at + 14 > TS_PACKET)
+        return -1;
+    const uint8_t *h = p + at;
     if (h[0] || h[1] || h[2] != 1 || (h[3] & 0xf0) != 0xe0 || !(h[7] & 0x80))
         return -1;                       /* not a video PES with a PTS */
     return ((long long)(h[9] & 0x0e) << 29) | ((long long)h[10] << 22)
            | ((long long)(h[11] & 0xfe) << 14) | ((long long)h[12] << 7) | (h[13] >> 1);
 }
 
-static void note_keyframes(struct sink *s, const uint8_t *buf, int n)
+static void note_frames(struct sink *s, const uint8_t *buf, int n)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     for (int off = 0; off + TS_PACKET <= n; off += TS_PACKET) {
-        long long pts = keyframe_pts(buf + off);
+        int key;
+        long long pts = frame_pts(buf + off, &key);
         if (pts < 0)
             continue;
-        pthread_mutex_lock(&s->keyframes_lock);
-        fprintf(s->keyframes, "%lld.%06ld %lld\n", (long long)now.tv_sec, now.tv_nsec / 1000, pts);
-        fflush(s->keyframes);
-        pthread_mutex_unlock(&s->keyframes_lock);
+        pthread_mutex_lock(&s->frames_lock);
+        fprintf(s->frames, "%lld.%06ld %lld %d\n", (long long)now.tv_sec, now.tv_nsec / 1000,
+                pts, key);
+        fflush(s->frames);
+        pthread_mutex_unlock(&s->frames_lock);
     }
 }
 
@@ -171,8 +180,8 @@ static void *blocking_reader(void *opaque)
     free(opaque);
     while ((n = srt_recvmsg(a.sock, buf, sizeof(buf))) > 0) {
         count(a.sink, n);
-        if (a.sink->keyframes)
-            note_keyframes(a.sink, (const uint8_t *)buf, n);
+        if (a.sink->frames)
+            note_frames(a.sink, (const uint8_t *)buf, n);
     }
     return NULL;
 }
@@ -319,7 +328,7 @@ static void print_summary(struct sink *s)
 static int usage(const char *argv0)
 {
     fprintf(stderr, "usage: %s [--blocking | --poll MS | --batch MS] [--port N] [--latency MS] "
-            "[--keyframes FILE] SESSIONS_FILE\n", argv0);
+            "[--frames FILE] SESSIONS_FILE\n", argv0);
     return 2;
 }
 
@@ -328,7 +337,7 @@ int main(int argc, char **argv)
     struct sink sink = { .epoll_id = -1, .listener = SRT_INVALID_SOCK };
     struct sink *s = &sink;
     int port = 0, latency = 120, i;
-    const char *creds = NULL, *keyframes = NULL;
+    const char *creds = NULL, *frames = NULL;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--blocking") == 0)
             s->blocking = true;
@@ -340,21 +349,21 @@ int main(int argc, char **argv)
             port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--latency") == 0 && i + 1 < argc)
             latency = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--keyframes") == 0 && i + 1 < argc)
-            keyframes = argv[++i];
+        else if (strcmp(argv[i], "--frames") == 0 && i + 1 < argc)
+            frames = argv[++i];
         else if (argv[i][0] != '-' && !creds)
             creds = argv[i];
         else
             return usage(argv[0]);
     }
     if (!creds || port < 0 || port > 65535 || latency < 0 || s->poll_ms < 0
-        || (s->blocking && s->poll_ms > 0) || (keyframes && (!s->blocking || s->batch_ms > 0)))
+        || (s->blocking && s->poll_ms > 0) || (frames && (!s->blocking || s->batch_ms > 0)))
         return usage(argv[0]);
-    if (keyframes && !(s->keyframes = fopen(keyframes, "a"))) {
-        fprintf(stderr, "srt_sink: cannot open %s: %s\n", keyframes, strerror(errno));
+    if (frames && !(s->frames = fopen(frames, "a"))) {
+        fprintf(stderr, "srt_sink: cannot open %s: %s\n", frames, strerror(errno));
         return 1;
     }
-    pthread_mutex_init(&s->keyframes_lock, NULL);
+    pthread_mutex_init(&s->frames_lock, NULL);
     if (load_creds(s, creds) < 0) {
         fprintf(stderr, "srt_sink: no sessions in %s\n", creds);
         return 1;
