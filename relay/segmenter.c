@@ -45,6 +45,7 @@
 #define MAX_STEP (2 * SEG_CLOCK)         /* a larger dts step is a jump ... */
 #define CLOCK_SLACK SEG_CLOCK            /* ... unless it lands near the clock */
 #define STALE_MAX SEG_CLOCK              /* audio back by less is a stale frame */
+#define JITTER_MAX (SEG_CLOCK / 10)      /* back by less: jitter or an overlap, not stale */
 #define MAX_PTS_OFFSET (10 * SEG_CLOCK)
 #define KEY_WAIT (10 * SEG_CLOCK)        /* give up waiting for a keyframe */
 #define MAX_IN_STREAMS 64
@@ -223,7 +224,7 @@ int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
     }
 
     int64_t d = seg_wrap_diff(in, t->last_in);
-    if (t->contiguous && tl->tracks > 1 && d <= -SEG_CLOCK / 10 && d > -STALE_MAX
+    if (t->contiguous && tl->tracks > 1 && d <= -JITTER_MAX && d > -STALE_MAX
         && !in_epoch(tl, in))
         /* Audio back by a frame or a few while no other track jumped: a
          * PES repeated, or late around a loss. Re-anchored, all later audio
@@ -231,7 +232,7 @@ int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
          * seen with 75 publishers on 2 cores). A reset the audio sees first
          * loses the frames until the video's jump sets the epoch. */
         return SEG_STALE;
-    if (t->contiguous && d > -SEG_CLOCK / 10 && d < (t->dur > 0 ? t->dur / 2 : 1)) {
+    if (t->contiguous && d > -JITTER_MAX && d < (t->dur > 0 ? t->dur / 2 : 1)) {
         /* Audio back over more than half its last frame (ffmpeg looping a
          * file sends each loop's first frame 1 tick after the last one, an
          * encoder restarting): those samples were played. Beside video the
@@ -247,7 +248,7 @@ int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
             t->gap = d;
     } else if (d > 0 && tl->have_clock && llabs(t->last_out + d - tl->clock) <= CLOCK_SLACK) {
         out = t->last_out + d;               /* a stall the other tracks saw too */
-    } else if (d <= 0 && d > -SEG_CLOCK / 10) {
+    } else if (d <= 0 && d > -JITTER_MAX) {
         /* Jitter: keep dts increasing, and keep last_in so the next frame's
          * step absorbs the back-step instead of drifting by it. */
         out = ++t->last_out;
@@ -1121,10 +1122,10 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
          * stale (a repeat, or late); one over the frame before it is what a
          * looped or concatenated file sends, expected */
         int64_t step = seg_wrap_diff(raw, t->last_in);
-        if (step <= -SEG_CLOCK / 10 && s->stale++ == 0)
+        if (step <= -JITTER_MAX && s->stale++ == 0)
             log_msg(LV_WARN, s->id, "\"audio frame older than the one before it, dropped\" "
                     "stream=%d step_s=%.3f", o, (double)step / SEG_CLOCK);
-        else if (step > -SEG_CLOCK / 10 && s->overlapped++ == 0)
+        else if (step > -JITTER_MAX && s->overlapped++ == 0)
             log_msg(LV_INFO, s->id, "\"audio frame over the one before it, dropped: the audio keeps "
                     "its time to the picture\" stream=%d step_s=%.3f", o, (double)step / SEG_CLOCK);
         goto out_unlock;

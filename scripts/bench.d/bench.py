@@ -2631,7 +2631,7 @@ def read_frames(path):
     over at, key)], t_end = PTS - the first keyframe's (media time 0, where
     the first segment begins), in seconds; frames before it left out."""
     with open(path) as f:
-        rows = [(float(a), int(b), c == "1") for a, b, c in (l.split() for l in f if l.strip())]
+        rows = [(float(a), int(b), c == "1") for a, b, c in (line.split() for line in f if line.strip())]
     first = next((i for i, r in enumerate(rows) if r[2]), None)
     if first is None:
         return []
