@@ -140,6 +140,12 @@ int fuzz_init(void)
         "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /a HTTP/1.1\r\n\r\n",
         "GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        /* runs of answerable requests, so that a mutation that spoils one
+         * leaves the others to be answered before the hand-over */
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /s.ts HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /s.ts HTTP/1.1\r\nHost: x\r\n\r\nGET /s.ts HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /s.ts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /a HTTP/1.1\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
         fuzz_add_seed(seeds[i], strlen(seeds[i]));
