@@ -64,7 +64,7 @@ static AVBufferRef *lookup(void *cls, const struct livesend_req *r, char *header
     if (r->path_len == 0 || r->path[0] != '/')
         fail("lookup got a path that does not start with /");
     for (size_t i = 0; i < r->path_len; i++)
-        if (r->path[i] <= ' ' || r->path[i] > '~' || r->path[i] == '%' || r->path[i] == '?')
+        if (r->path[i] <= ' ' || r->path[i] > '~' || strchr("%#?", r->path[i]))
             fail("lookup got a path byte the parser should have refused");
     AVBufferRef *b = path_is(r, "/a") ? small : path_is(r, "/s.ts") ? seg : NULL;
     snprintf(headers, cap, "Cache-Control: no-cache\r\n");
