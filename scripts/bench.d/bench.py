@@ -2666,20 +2666,22 @@ def beside_part_samples(parts, extinf, frames):
     add up; a part ends at its segment's start + the parts so far."""
     keys = [f for f in frames if f[2]]
     frame_s = min((b[0] - a[0] for a, b in zip(frames, frames[1:]) if b[0] > a[0]), default=0.033)
+    by_seg = {}
+    for q, i in sorted(parts):
+        by_seg.setdefault(q, []).append(parts[(q, i)])
     out, start = [], 0.0
-    for s in sorted({q for q, _ in parts} | set(extinf)):
+    for s in sorted(set(by_seg) | set(extinf)):
         k = nearest(keys, start, 0.02)
         if k is not None:
             start = k[0]
         acc = start
-        for i in sorted(i for q, i in parts if q == s):
-            d, t = parts[(s, i)]
+        for d, t in by_seg.get(s, []):
             acc += d
             f = nearest(frames, acc, frame_s / 2)
             if f is not None:
                 out.append((round(acc, 4), t - f[1]))
         seg = extinf.get(s)
-        start += seg if seg is not None else sum(parts[(s, i)][0] for q, i in parts if q == s)
+        start += seg if seg is not None else sum(d for d, _ in by_seg.get(s, []))
     return out
 
 
