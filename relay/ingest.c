@@ -75,6 +75,7 @@ struct ingest_conn {
     char peer[64];
     int slot;
     int rcvtimeo;                 /* SRTO_RCVTIMEO set on sock, -1: none */
+    int32_t msgno;                /* of the last message read, SRT_MSGNO_NONE */
     /* Only used when the demuxer offers less room than one SRT message. */
     uint8_t stash[LIVE_PAYLOAD_MAX];
     size_t stash_off, stash_len;
@@ -333,6 +334,7 @@ static struct ingest_conn *conn_new(struct ingest *ing, SRTSOCKET sock,
     pthread_mutex_lock(&ing->lock);
     c->slot = -1;
     c->rcvtimeo = -1;
+    c->msgno = SRT_MSGNO_NONE;
     for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++) {
         if (!ing->conns[i]) {
             ing->conns[i] = c;
@@ -564,6 +566,86 @@ void ingest_stop(struct ingest **ping, int timeout_ms)
     *ping = NULL;
 }
 
+/* How often a closed publisher's last messages are looked for: they come
+ * due one by one over the latency, and this runs once per publisher. */
+#define CLOSED_POLL_MS 10
+#define TS_PACKET 188
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One srt_recvmsg2. libsrt 1.5.1's call blocked when the publisher closes
+ * copies the next message into buf, then fails with SRT_ECONNLOST and
+ * drops that message, a hole in the talk's last second (seen with a peer
+ * closing after its last message: the failed call's msgno was the next
+ * one, buf held its bytes, and no later read returned it). The length is
+ * lost with it; TS packets tell it: each sync byte position is cleared
+ * before the call, and the message ends at the first one not rewritten.
+ * A libsrt that does not do this leaves msgno unset and nothing is taken. */
+static int recv_once(struct ingest_conn *c, char *buf, int len)
+{
+    int marks = (len < LIVE_PAYLOAD_MAX ? len : LIVE_PAYLOAD_MAX) / TS_PACKET;
+    for (int i = 0; i < marks; i++)
+        buf[i * TS_PACKET] = 0;
+    SRT_MSGCTRL mc = srt_msgctrl_default;
+    int n = srt_recvmsg2(c->sock, buf, len, &mc);
+    if (n == SRT_ERROR && srt_getlasterror(NULL) == SRT_ECONNLOST
+        && mc.msgno > SRT_MSGNO_CONTROL && mc.msgno != c->msgno) {
+        int k = 0;
+        while (k < marks && buf[k * TS_PACKET] == 0x47)
+            k++;
+        if (k > 0) {
+            log_msg(LV_DEBUG, c->session->id, "\"message taken from a failed read\" peer=%s "
+                    "msgno=%d bytes=%d", c->peer, mc.msgno, k * TS_PACKET);
+            n = k * TS_PACKET;
+            srt_clearlasterror();
+        }
+    }
+    if (n > 0) {
+        if (mc.msgno == c->msgno && mc.msgno > SRT_MSGNO_CONTROL)
+            return 0;                     /* had it already (see above) */
+        c->msgno = mc.msgno;
+    }
+    return n;
+}
+
+/* srt_recvmsg, and after the publisher closed, its last messages too.
+ * When an encoder stops (OBS: Stop Streaming), libsrt reports the
+ * connection lost at once and hands over only messages whose play time
+ * has come; the last latency's worth (120 ms by default, seconds for a
+ * speaker far away) stays in its buffer and goes with the socket: the end
+ * of every talk was cut from its recording. Those messages are read as
+ * their time comes. A socket this side closed (takeover, an organizer's
+ * end, shutdown) is gone from libsrt's table by then: SRTO_RCVDATA fails
+ * and nothing waits. Returns what srt_recvmsg would, never 0. */
+static int recv_msg(struct ingest_conn *c, char *buf, int len)
+{
+    int n;
+    while ((n = recv_once(c, buf, len)) == 0) {
+    }
+    if (n != SRT_ERROR || srt_getlasterror(NULL) != SRT_ECONNLOST)
+        return n;
+    int latency = 0, optlen = sizeof(latency);
+    if (srt_getsockflag(c->sock, SRTO_RCVLATENCY, &latency, &optlen) == SRT_ERROR)
+        return SRT_ERROR;
+    int64_t deadline = mono_ms() + latency + 2 * CLOSED_POLL_MS;
+    for (;;) {
+        int pending = 0;
+        optlen = sizeof(pending);
+        if (srt_getsockflag(c->sock, SRTO_RCVDATA, &pending, &optlen) == SRT_ERROR
+            || pending <= 0 || mono_ms() >= deadline)
+            return SRT_ERROR;
+        struct timespec ts = { 0, CLOSED_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+        if ((n = recv_once(c, buf, len)) > 0)
+            return n;
+    }
+}
+
 int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len, int timeout_ms)
 {
     /* Only while a publisher is probed; then back to blocking for good,
@@ -581,10 +663,10 @@ int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len, int timeou
     }
     int n;
     if (len >= LIVE_PAYLOAD_MAX) {
-        n = srt_recvmsg(c->sock, (char *)buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+        n = recv_msg(c, (char *)buf, (int)(len > INT32_MAX ? INT32_MAX : len));
     } else {
         /* Rare: the demuxer's buffer has less room than one message. */
-        n = srt_recvmsg(c->sock, (char *)c->stash, sizeof(c->stash));
+        n = recv_msg(c, (char *)c->stash, sizeof(c->stash));
         if (n > 0) {
             c->stash_len = (size_t)n;
             c->stash_off = 0;

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""A talk's last second is in its recording.
+
+A speaker far away streams with a long SRT latency; when the encoder stops,
+libsrt reports the connection lost at once, while the last latency's worth
+of messages still waits in its receive buffer for its play time. Podium
+reads those as they come due. Two speakers, one after the other:
+
+- ffmpeg (what OBS is built on) with a 1 s latency sends a 6 s file with -c
+  copy and exits; before, its recording ended a second early (31 of 180
+  video frames missing), now it lacks at most what ffmpeg itself never sent
+  (its close drops what libsrt has not sent yet: ~75 ms measured, and with
+  it the muxer's last audio PES, 12 frames; the check allows 0.5 s);
+- srt-live-transmit sends the same file paced, and closes when told; libsrt
+  1.5.1's read blocked at that moment copies the next message out and then
+  fails, dropping it: reading on without taking that message left a hole in
+  the last second, and a picture that decoded with errors;
+- both recordings, once finalized, decode without an error."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import rec_util as ru  # noqa: E402
+
+FAR, PACED = "farspeaker", "lightning"
+SECONDS = 6
+LATENCY_US = 1000000
+ALLOWED_S = 0.5          # what a sender itself may drop at its close
+FPS, AUDIO_FPS = 30, 48000 / 1024.0
+
+
+def packet_counts(src, what, headers=None):
+    """{codec_type: packets} of src, counted by ffprobe."""
+    args = []
+    if headers:
+        args += ["-headers", "".join("%s: %s\r\n" % kv for kv in headers.items())]
+    j = h.ffprobe_json(args + ["-count_packets", "-show_entries", "stream=codec_type,nb_read_packets",
+                               src], timeout=60, what="ffprobe -count_packets of " + what)
+    return {s["codec_type"]: int(s["nb_read_packets"]) for s in j["streams"]}
+
+
+def check_recording(pod, sid, sent, who):
+    """The finalized recording of sid holds what was sent, less the last
+    video frame and ALLOWED_S, and decodes cleanly."""
+    vod = pod.url("/vod/%s/index.m3u8" % sid)
+    got = packet_counts(vod, "the recording of " + sid, headers=ru.AUTH)
+    h.note("%s's recording: %r (sent %r)" % (who, got, sent))
+    video_min = sent["video"] - 1 - int(ALLOWED_S * FPS)
+    audio_min = sent["audio"] - int(ALLOWED_S * AUDIO_FPS)
+    h.check(got.get("video", 0) >= video_min and got.get("audio", 0) >= audio_min,
+            "%s's recording holds %d of the %d video frames and %d of the %d audio frames sent, "
+            "expected at least %d and %d: the end of the talk is missing"
+            % (who, got.get("video", 0), sent["video"], got.get("audio", 0), sent["audio"],
+               video_min, audio_min))
+    ru.decode(vod, "%s's recording over HTTP" % who, headers=ru.AUTH)
+
+
+def main(t):
+    src = t.path("talk.ts")
+    rc, _, err = h.run_capture(h.ffmpeg_cmd(src, duration=SECONDS), 60, "ffmpeg making the talk")
+    h.check(rc == 0, "ffmpeg making the talk exited %d: %s" % (rc, err[-800:]))
+    sent = packet_counts(src, "the file sent")
+
+    pod = ru.podium(t, {FAR: {"title": "From far away", "passphrase": "far-away-passphrase-27"},
+                        PACED: {"title": "Lightning", "passphrase": "lightning-passphrase-8"}},
+                    close_after=2)
+    url = pod.srt_url(FAR).replace("latency=120000", "latency=%d" % LATENCY_US)
+    h.check("latency=%d" % LATENCY_US in url, "the publisher URL %s has no 1 s latency" % url)
+    pub = t.publisher(url, duration=None, label=FAR, input_file=src, copy=True)
+    pub.wait_ok(SECONDS + 20)
+    ru.wait_no_publisher(pod, FAR)
+    ru.wait_finalized(pod, FAR, 15)
+    check_recording(pod, FAR, sent, "ffmpeg")
+
+    with open(src, "rb") as f:
+        ru.send_recorded(t, pod, PACED, f.read(), SECONDS)
+    check_recording(pod, PACED, sent, "srt-live-transmit")
+
+
+if __name__ == "__main__":
+    h.run(main)
