@@ -270,8 +270,14 @@ int rec_write_atomic(const char *path, const void *data, size_t len)
     return r < 0 ? r : fsync_parent(path);
 }
 
+/* Called for every segment (the folder may have been removed under a
+ * running recording): one mkdir when the folder is there, 6 before. */
 static int mkdirs(const char *path)
 {
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -errno;
     char buf[PATH_MAX];
     snprintf(buf, sizeof(buf), "%s", path);
     for (char *p = buf + 1; *p; p++) {
