@@ -36,14 +36,18 @@ whole cost.  The wrk CPU column (wrk's own rusage) shows that work.
 """
 
 import argparse
+import heapq
 import json
 import os
 import resource
+import selectors
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -131,6 +135,115 @@ http {{
 """
 
 
+class SlowClients:
+    """--slow N: N attendees on slow links beside wrk's connections. Each
+    is a keep-alive connection with a small receive buffer that asks for the
+    live segment again as soon as it has read the last, and reads it at
+    `rate` bytes/s, as a player on a link a little faster than the stream
+    does. The server's socket to each stays full, so every response meets
+    a full send buffer many times over: what the default runs never do
+    (there, every response leaves in one call). Run by one thread of this
+    process; its CPU is the same for both servers."""
+
+    CHUNK = 16 * 1024
+
+    def __init__(self, port, path, n, rate, rcvbuf):
+        self.port, self.n, self.rate, self.rcvbuf = port, n, float(rate), rcvbuf
+        self.request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.clients = []
+
+    def _connect(self, c):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        sock.connect(("127.0.0.1", self.port))
+        sock.setblocking(False)
+        sock.sendall(self.request)
+        c.update(sock=sock, head=b"", left=None)
+
+    def start(self):
+        for i in range(self.n):
+            c = {"id": i, "bytes": 0, "responses": 0, "errors": 0}
+            self._connect(c)
+            self.clients.append(c)
+        self.t0 = time.monotonic()
+        self.thread.start()
+        return self
+
+    def _take(self, c, data):
+        """Counts data; at a response's end asks for the next. Returns False
+        when the connection must be made again."""
+        c["bytes"] += len(data)
+        if c["left"] is None:
+            c["head"] += data
+            end = c["head"].find(b"\r\n\r\n")
+            if end < 0:
+                return True
+            head, data = c["head"][:end].decode("latin-1"), c["head"][end + 4:]
+            c["head"] = b""
+            length = [l.split(":", 1)[1] for l in head.split("\r\n")[1:]
+                      if l.lower().startswith("content-length:")]
+            if not head.startswith("HTTP/1.1 200") or not length:
+                c["errors"] += 1
+                return False
+            c["left"] = int(length[0])
+        c["left"] -= len(data)
+        if c["left"] <= 0:
+            if c["left"] < 0:            # more than the body: nothing was pipelined
+                c["errors"] += 1
+                return False
+            c["responses"] += 1
+            c["left"] = None
+            c["sock"].sendall(self.request)
+        return True
+
+    def _run(self):
+        sel = selectors.DefaultSelector()
+        for c in self.clients:
+            sel.register(c["sock"], selectors.EVENT_READ, c)
+        resting = []                     # (due, id) of clients over their rate
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            while resting and resting[0][0] <= now:
+                c = self.clients[heapq.heappop(resting)[1]]
+                sel.register(c["sock"], selectors.EVENT_READ, c)
+            wait = min(0.01, resting[0][0] - now) if resting else 0.01
+            for key, _ in sel.select(max(0.0, wait)):
+                c = key.data
+                try:
+                    data = c["sock"].recv(self.CHUNK)
+                    ok = bool(data) and self._take(c, data)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data, ok = b"", False
+                if not ok:
+                    if not data:
+                        c["errors"] += 1
+                    sel.unregister(c["sock"])
+                    c["sock"].close()
+                    self._connect(c)
+                    sel.register(c["sock"], selectors.EVENT_READ, c)
+                    continue
+                sel.unregister(c["sock"])
+                heapq.heappush(resting, (now + len(data) / self.rate, c["id"]))
+        sel.close()
+
+    def stop(self):
+        """Stops reading, closes every connection; returns the figures."""
+        self.stopping.set()
+        self.thread.join(10)
+        secs = time.monotonic() - self.t0
+        for c in self.clients:
+            c["sock"].close()
+        rates = [c["bytes"] / secs for c in self.clients]
+        return {"clients": self.n, "target_kib_s": self.rate / 1024,
+                "median_kib_s": statistics.median(rates) / 1024, "min_kib_s": min(rates) / 1024,
+                "responses": sum(c["responses"] for c in self.clients),
+                "errors": sum(c["errors"] for c in self.clients)}
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="scripts/bench serve",
@@ -152,6 +265,15 @@ def parse_args(argv):
                     help="also run nginx serving the same bytes from tmpfs (/dev/shm), "
                     "shmem pages as Podium's memfds (its segments when data_dir is not on "
                     "ext4, xfs or btrfs)")
+    ap.add_argument("--slow", type=int, default=0, metavar="N",
+                    help="N slow attendees beside wrk in every run: keep-alive connections "
+                    "with a small receive buffer, each reading the live segment over and over "
+                    "at --slow-kbps (default 0: none)")
+    ap.add_argument("--slow-kbps", type=int, default=4000,
+                    help="each slow attendee's read rate in kbit/s (default 4000: a link a "
+                    "little faster than the 3.3 Mbps stream)")
+    ap.add_argument("--slow-rcvbuf", type=int, default=32 * 1024,
+                    help="each slow attendee's SO_RCVBUF in bytes (default 32768)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: --runs 1 --seconds 3 (explicit options still win)")
     ap.add_argument("--podium", default=os.path.join(bench.BUILD, "podium"),
@@ -169,6 +291,8 @@ def parse_args(argv):
         ap.error("--targets: any of " + ", ".join(TARGETS))
     if not a.connections or min(a.connections) < 1 or a.runs < 1 or a.seconds < 1:
         ap.error("connections, runs and seconds must be positive")
+    if a.slow < 0 or a.slow_kbps < 1 or a.slow_rcvbuf < 1024:
+        ap.error("--slow must be >= 0, --slow-kbps >= 1, --slow-rcvbuf >= 1024")
     return a
 
 
@@ -342,11 +466,16 @@ def run_wrk(args, port, target, conns, seconds, server_pid):
         "wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds,
         "--timeout", "5s", "--latency", "-s", args.lua[target],
         "http://127.0.0.1:%d%s" % (port, args.paths[target]), "--", str(conns // threads)]
+    slow = (SlowClients(port, args.paths["segment"], args.slow, args.slow_kbps * 1000 / 8.0,
+                        args.slow_rcvbuf).start() if args.slow else None)
     c0 = bench.cpu_ticks([server_pid])
     m0 = bench.machine_busy_ticks()
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        slow_stats = slow.stop() if slow else None
     wall = time.monotonic() - t0
     k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     c1 = bench.cpu_ticks([server_pid])
@@ -356,6 +485,8 @@ def run_wrk(args, port, target, conns, seconds, server_pid):
            # wrk is the only child reaped during the run
            "wrk_cpu_s": (k1.ru_utime + k1.ru_stime) - (k0.ru_utime + k0.ru_stime),
            "machine_busy_cores": round((m1 - m0) / bench.CLK_TCK / wall, 3)}
+    if slow_stats:
+        res["slow"] = slow_stats
     line = [l for l in r.stdout.splitlines() if l.startswith("WRKJSON ")]
     if r.returncode != 0 or not line:
         res["error"] = (r.stderr or r.stdout).strip()[-500:]
@@ -383,6 +514,8 @@ def summarize(runs, args):
                                ("req_s", "mib_s", "p99_us", "p50_us", "errors",
                                 "cpu_us_per_req", "wrk_cpu_us_per_req",
                                "machine_busy_cores")}
+                for k in ("median_kib_s", "min_kib_s", "responses", "errors"):
+                    row[server]["slow_" + k] = [x["slow"][k] for x in sel if "slow" in x]
                 row[server]["failed"] = len([x for x in runs if x["target"] == t
                                              and x["connections"] == c
                                              and x["server"] == server and "req_s" not in x])
@@ -475,6 +608,24 @@ def markdown(meta, runs, rows, args):
                 bench.fmt_ratio(m["cpu_us_per_req"], n["cpu_us_per_req"]),
                 bench.fmt_ratio(m["wrk_cpu_us_per_req"], n["wrk_cpu_us_per_req"])))
     w("")
+    if args.slow:
+        w("Slow attendees beside wrk in every run: %d keep-alive connections, SO_RCVBUF %d, each "
+          "reading the segment over and over at %d kbit/s (%.0f KiB/s); their rate is what each "
+          "read over the run (median of the clients, and the slowest), per run: median [min-max]"
+          % (args.slow, args.slow_rcvbuf, args.slow_kbps, args.slow_kbps * 1000 / 8.0 / 1024))
+        w("")
+        w("| target | conns | server | slow median KiB/s | slowest KiB/s | segments read | errors |")
+        w("| --- | --: | --- | --: | --: | --: | --: |")
+        for row in rows:
+            for server in SERVERS:
+                x = row[server]
+                if x["slow_median_kib_s"]:
+                    w("| %s | %d | %s | %s | %s | %s | %d |" % (
+                        row["target"], row["connections"], LABELS[server],
+                        bench.fmt_stat(x["slow_median_kib_s"], 0),
+                        bench.fmt_stat(x["slow_min_kib_s"], 0),
+                        bench.fmt_stat(x["slow_responses"], 0), sum(x["slow_errors"])))
+        w("")
     notes = ["- " + p for p in meta.get("problems", [])]
     for x in runs:
         if "req_s" not in x:
@@ -521,7 +672,9 @@ def main(argv):
             or bench.cmdline([sys.argv[0], "serve"] + argv),
             "params": {"connections": args.connections, "seconds": args.seconds,
                        "runs": args.runs, "threads": args.threads, "targets": args.targets,
-                       "only": args.only, "nginx_tmpfs": args.nginx_tmpfs},
+                       "only": args.only, "nginx_tmpfs": args.nginx_tmpfs,
+                       "slow": args.slow, "slow_kbps": args.slow_kbps,
+                       "slow_rcvbuf": args.slow_rcvbuf},
             "host": bench.host_info(),
             "podium": dict(bench.binary_meta(src_bin),
                            version=bench.podium_version(args.podium_bin)),
@@ -575,9 +728,14 @@ def main(argv):
                         runs.append(x)
                         if "req_s" in x:
                             bench.log("%-6s %-8s c%-4d run %d: %8.0f req/s %7.0f MiB/s "
-                                      "p99 %7.2f ms errors %d cpu %.1f us/req" % (
+                                      "p99 %7.2f ms errors %d cpu %.1f us/req%s" % (
                                           name, t, c, r, x["req_s"], x["mib_s"],
-                                          x["p99_us"] / 1e3, x["errors"], x["cpu_us_per_req"]))
+                                          x["p99_us"] / 1e3, x["errors"], x["cpu_us_per_req"],
+                                          "; slow: median %.0f KiB/s, slowest %.0f, %d "
+                                          "segments, %d errors" % (
+                                              x["slow"]["median_kib_s"], x["slow"]["min_kib_s"],
+                                              x["slow"]["responses"], x["slow"]["errors"])
+                                          if "slow" in x else ""))
                         else:
                             bench.log("%-6s %-8s c%-4d run %d: FAILED %s"
                                       % (name, t, c, r, x.get("error")))
@@ -602,5 +760,6 @@ def main(argv):
     bench.publish_results(json_path, {"meta": meta, "summary": rows, "runs": runs},
                           markdown(meta, runs, rows, args), args.logdir, final_logs,
                           work, args.keep)
-    bad = meta["problems"] or any("req_s" not in x or x["errors"] for x in runs)
+    bad = meta["problems"] or any("req_s" not in x or x["errors"] or x.get("slow", {}).get("errors")
+                                  for x in runs)
     return 1 if rc or bad or meta.get("interrupted") else 0
