@@ -140,10 +140,12 @@ class SlowClients:
     is a keep-alive connection with a small receive buffer that asks for the
     live segment again as soon as it has read the last, and reads it at
     `rate` bytes/s, as a player on a link a little faster than the stream
-    does. The server's socket to each stays full, so every response meets
-    a full send buffer many times over: what the default runs never do
-    (there, every response leaves in one call). Run by one thread of this
-    process; its CPU is the same for both servers."""
+    does: what attendees on slow links cost the fast ones. On loopback it
+    does not make the server wait for a socket: the kernel's send buffer
+    (autotuned up to tcp_wmem's 4 MiB) takes the whole segment at once,
+    as for wrk (livesend counters, 2026-12-07: every response of 200 slow
+    attendees and wrk's 100 connections left in one sendfile). Run by one
+    thread of this process; its CPU is the same for both servers."""
 
     CHUNK = 16 * 1024
 
