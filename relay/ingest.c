@@ -589,28 +589,30 @@ static int64_t mono_ms(void)
 static int recv_once(struct ingest_conn *c, char *buf, int len)
 {
     int marks = (len < LIVE_PAYLOAD_MAX ? len : LIVE_PAYLOAD_MAX) / TS_PACKET;
-    for (int i = 0; i < marks; i++)
-        buf[i * TS_PACKET] = 0;
-    SRT_MSGCTRL mc = srt_msgctrl_default;
-    int n = srt_recvmsg2(c->sock, buf, len, &mc);
-    if (n == SRT_ERROR && srt_getlasterror(NULL) == SRT_ECONNLOST
-        && mc.msgno > SRT_MSGNO_CONTROL && mc.msgno != c->msgno) {
-        int k = 0;
-        while (k < marks && buf[k * TS_PACKET] == 0x47)
-            k++;
-        if (k > 0) {
-            log_msg(LV_DEBUG, c->session->id, "\"message taken from a failed read\" peer=%s "
-                    "msgno=%d bytes=%d", c->peer, mc.msgno, k * TS_PACKET);
-            n = k * TS_PACKET;
-            srt_clearlasterror();
+    for (;;) {
+        for (int i = 0; i < marks; i++)
+            buf[i * TS_PACKET] = 0;
+        SRT_MSGCTRL mc = srt_msgctrl_default;
+        int n = srt_recvmsg2(c->sock, buf, len, &mc);
+        if (n == SRT_ERROR && srt_getlasterror(NULL) == SRT_ECONNLOST
+            && mc.msgno > SRT_MSGNO_CONTROL && mc.msgno != c->msgno) {
+            int k = 0;
+            while (k < marks && buf[k * TS_PACKET] == 0x47)
+                k++;
+            if (k > 0) {
+                log_msg(LV_DEBUG, c->session->id, "\"message taken from a failed read\" "
+                        "peer=%s msgno=%d bytes=%d", c->peer, mc.msgno, k * TS_PACKET);
+                n = k * TS_PACKET;
+                srt_clearlasterror();
+            }
         }
+        if (n <= 0 || mc.msgno <= SRT_MSGNO_CONTROL || mc.msgno != c->msgno) {
+            if (n > 0)
+                c->msgno = mc.msgno;
+            return n;
+        }
+        /* had it already: a libsrt that both fails and keeps the message */
     }
-    if (n > 0) {
-        if (mc.msgno == c->msgno && mc.msgno > SRT_MSGNO_CONTROL)
-            return 0;                     /* had it already (see above) */
-        c->msgno = mc.msgno;
-    }
-    return n;
 }
 
 /* srt_recvmsg, and after the publisher closed, its last messages too.
@@ -621,12 +623,10 @@ static int recv_once(struct ingest_conn *c, char *buf, int len)
  * of every talk was cut from its recording. Those messages are read as
  * their time comes. A socket this side closed (takeover, an organizer's
  * end, shutdown) is gone from libsrt's table by then: SRTO_RCVDATA fails
- * and nothing waits. Returns what srt_recvmsg would, never 0. */
+ * and nothing waits. Returns what srt_recvmsg would. */
 static int recv_msg(struct ingest_conn *c, char *buf, int len)
 {
-    int n;
-    while ((n = recv_once(c, buf, len)) == 0) {
-    }
+    int n = recv_once(c, buf, len);
     if (n != SRT_ERROR || srt_getlasterror(NULL) != SRT_ECONNLOST)
         return n;
     int latency = 0, optlen = sizeof(latency);
