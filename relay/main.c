@@ -609,7 +609,9 @@ static void on_subscriber(struct session *s, int sock, const char *peer, void *o
  * so a garbage stream cannot flood the log. */
 static void av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
 {
-    enum log_level lv = level <= AV_LOG_ERROR ? LV_WARN : LV_DEBUG;
+    /* After a publisher's input ended, its torn last frame is expected
+     * (the Opus parser, say, finds no header in it): debug, not warn. */
+    enum log_level lv = level <= AV_LOG_ERROR && !pipeline_input_ended() ? LV_WARN : LV_DEBUG;
     if (level > AV_LOG_WARNING || !log_enabled(lv) || !log_quota_take(&av_quota, time(NULL)))
         return;
     char line[512], esc[4 * sizeof(line)];

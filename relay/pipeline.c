@@ -94,6 +94,15 @@ struct input {
     unsigned ahead_n;
 };
 
+/* Set when this thread's input ends, until the demuxer has handed out
+ * what it held. */
+static _Thread_local bool input_ended;
+
+bool pipeline_input_ended(void)
+{
+    return input_ended;
+}
+
 static int read_cb(void *opaque, uint8_t *buf, int len, int timeout_ms)
 {
     int n = ingest_conn_read(opaque, buf, (size_t)len, timeout_ms);
@@ -132,7 +141,7 @@ static int input_read_raw(struct input *in, uint8_t *buf, int len)
         return AVERROR_EXIT;
     }
     if (n < 0)
-        in->eof = true;
+        in->eof = input_ended = true;
     return n;
 }
 
@@ -256,7 +265,7 @@ static bool sniff_input(struct input *in)
             break;
         }
         if (r <= 0) {
-            in->eof = true;
+            in->eof = input_ended = true;
             break;
         }
         if (!sn.bytes) {
@@ -468,6 +477,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
     AVPacket *pkt = NULL, *held = NULL, *tail = NULL;
+    input_ended = false;
     struct input in = { .read = read, .opaque = opaque, .video_pid = -1 };
     uint8_t *iobuf = av_malloc(IO_BUFFER_SIZE);
     char err[AV_ERROR_MAX_STRING_SIZE];
@@ -622,6 +632,7 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
         if (r == PIPE_STOP)
             break;
     }
+    input_ended = false;                 /* the demuxer is done; the sink's words count */
     if (tail->buf)
         log_torn(id, peer);
     if (ret < 0 && ret != AVERROR_EOF)

@@ -52,4 +52,9 @@ int pipeline_run(const char *id, uint32_t gen, const char *peer, pipeline_read_f
  * closed here. Returns 0 or -1. */
 int pipeline_spawn(struct ingest_conn *conn, pipeline_sink_fn sink_of);
 
+/* Whether the input pipeline_run reads on the calling thread has ended and
+ * the demuxer is handing out what it held: what libav then says about the
+ * last frames (cut short when an encoder stops) is expected. */
+bool pipeline_input_ended(void);
+
 #endif
