@@ -318,9 +318,12 @@ static int deliver(const struct pipeline_sink *sink, uint32_t gen, AVPacket *pkt
     while (off < size && ret != PIPE_STOP) {
         size_t len = framing_adts_frame(data + off, size - off, &rate);
         if (!len) {
-            if (off == 0)                /* not ADTS: pass it on as it is */
+            /* not ADTS: pass it on as it is; an ADTS frame cut short (what
+             * an encoder's close leaves of its last PES) would break the
+             * MP4 export's decoding: drop it, alone or as a tail */
+            if (off == 0 && !framing_adts_header(data, size))
                 return sink->packet(sink->opaque, gen, pkt, st);
-            break;                       /* a torn tail: drop it */
+            break;
         }
         AVRational fr = { 1, rate };
         int64_t at = av_rescale_q(samples, fr, st->time_base);
