@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "podium/clock.h"
 #include "podium/log.h"
 #include "podium/pull.h"
 
@@ -571,13 +572,6 @@ void ingest_stop(struct ingest **ping, int timeout_ms)
 #define CLOSED_POLL_MS 10
 #define TS_PACKET 188
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One srt_recvmsg2. libsrt 1.5.1's call blocked when the publisher closes
  * copies the next message into buf, then fails with SRT_ECONNLOST and
  * drops that message, a hole in the talk's last second (seen with a peer
@@ -632,12 +626,12 @@ static int recv_msg(struct ingest_conn *c, char *buf, int len)
     int latency = 0, optlen = sizeof(latency);
     if (srt_getsockflag(c->sock, SRTO_RCVLATENCY, &latency, &optlen) == SRT_ERROR)
         return SRT_ERROR;
-    int64_t deadline = mono_ms() + latency + 2 * CLOSED_POLL_MS;
+    int64_t deadline = clock_mono_ms() + latency + 2 * CLOSED_POLL_MS;
     for (;;) {
         int pending = 0;
         optlen = sizeof(pending);
         if (srt_getsockflag(c->sock, SRTO_RCVDATA, &pending, &optlen) == SRT_ERROR
-            || pending <= 0 || mono_ms() >= deadline)
+            || pending <= 0 || clock_mono_ms() >= deadline)
             return SRT_ERROR;
         struct timespec ts = { 0, CLOSED_POLL_MS * 1000000L };
         nanosleep(&ts, NULL);
