@@ -386,7 +386,15 @@ static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
     }
     char old_peer[sizeof(c->peer)];
     int old = session_attach(s, sock, peer, &c->gen, old_peer, sizeof(old_peer));
-    if (old != NO_PUBLISHER) {
+    if (old != NO_PUBLISHER && srt_getsockstate(old) == SRTS_BROKEN) {
+        /* Its speaker stopped and came back within the latency: the old
+         * connection still reads its last messages (recv_msg), and closing
+         * it would cut them from the recording. It ends on its own within
+         * its latency: before the new stream's first message is due, when
+         * the speaker asks for the same latency again. */
+        log_msg(LV_INFO, s->id, "\"publisher reconnected: the previous connection's last "
+                "messages are still read\" peer=%s new_peer=%s", old_peer, peer);
+    } else if (old != NO_PUBLISHER) {
         log_msg(LV_INFO, s->id, "\"publisher takeover: closing previous connection\" peer=%s "
                 "new_peer=%s", old_peer, peer);
         srt_close(old);
@@ -720,8 +728,12 @@ void ingest_conn_close(struct ingest_conn **pc)
         return;
     struct ingest *ing = c->ing;
     bool current = session_detach(c->session, c->gen);
-    log_msg(LV_INFO, c->session->id, "\"publisher disconnected\" peer=%s%s", c->peer,
-            current ? "" : " reason=\"taken over\"");
+    /* replaced by a takeover (closed by accept_one), or by its own speaker
+     * back while it read its last messages (left broken) */
+    const char *why = current ? ""
+                      : srt_getsockstate(c->sock) == SRTS_BROKEN ? " reason=reconnected"
+                                                                  : " reason=\"taken over\"";
+    log_msg(LV_INFO, c->session->id, "\"publisher disconnected\" peer=%s%s", c->peer, why);
     srt_close(c->sock);
     pthread_mutex_lock(&ing->lock);
     ing->conns[c->slot] = NULL;

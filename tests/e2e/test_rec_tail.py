@@ -20,7 +20,12 @@ reads those as they come due. Two speakers, one after the other:
   the first TS packet of its last audio PES, then null packets for what
   srt-live-transmit drops at its close): libav's complaint about it ("Error
   parsing Ogg TS header") is a debug line, not a warning (before: warn, and
-  test_audio_codecs failed on it once the tail was read)."""
+  test_audio_codecs failed on it once the tail was read);
+- a speaker with a 2 s latency who stops and starts again at once: the
+  second connection arrives while the first one's last messages are still
+  read. Before, it was taken for a takeover, the old connection closed and
+  its last 2 s cut from the recording; now the old one reads on, and the
+  recording holds both takes whole."""
 import os
 import sys
 
@@ -28,9 +33,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import rec_util as ru  # noqa: E402
 
-FAR, PACED, OPUS = "farspeaker", "lightning", "opus"
+FAR, PACED, OPUS, AGAIN = "farspeaker", "lightning", "opus", "again"
 SECONDS = 6
 LATENCY_US = 1000000
+AGAIN_LATENCY_US, AGAIN_SECONDS = 2000000, 3
 ALLOWED_S = 0.5          # what a sender itself may drop at its close
 FPS, AUDIO_FPS = 30, 48000 / 1024.0
 TS = 188
@@ -48,14 +54,14 @@ def packet_counts(src, what, headers=None):
     return {s["codec_type"]: int(s["nb_read_packets"]) for s in j["streams"]}
 
 
-def check_recording(pod, sid, sent, who):
+def check_recording(pod, sid, sent, who, takes=1):
     """The finalized recording of sid holds what was sent, less the last
-    video frame and ALLOWED_S, and decodes cleanly."""
+    video frame and ALLOWED_S of each take, and decodes cleanly."""
     vod = pod.url("/vod/%s/index.m3u8" % sid)
     got = packet_counts(vod, "the recording of " + sid, headers=ru.AUTH)
     h.note("%s's recording: %r (sent %r)" % (who, got, sent))
-    video_min = sent["video"] - 1 - int(ALLOWED_S * FPS)
-    audio_min = sent["audio"] - int(ALLOWED_S * AUDIO_FPS)
+    video_min = sent["video"] - takes * (1 + int(ALLOWED_S * FPS))
+    audio_min = sent["audio"] - takes * int(ALLOWED_S * AUDIO_FPS)
     h.check(got.get("video", 0) >= video_min and got.get("audio", 0) >= audio_min,
             "%s's recording holds %d of the %d video frames and %d of the %d audio frames sent, "
             "expected at least %d and %d: the end of the talk is missing"
@@ -86,6 +92,39 @@ def torn_opus(t):
     return b"".join(pkts[:cut]) + NULL_PACKET * 7 * 30
 
 
+def far_url(pod, sid, latency_us):
+    url = pod.srt_url(sid).replace("latency=120000", "latency=%d" % latency_us)
+    h.check("latency=%d" % latency_us in url, "the publisher URL %s has no %d us latency" % (url, latency_us))
+    return url
+
+
+def check_comeback(t, pod):
+    """Two takes of a short file, the second started as soon as the first
+    ffmpeg exited."""
+    short = t.path("again.ts")
+    rc, _, err = h.run_capture(h.ffmpeg_cmd(short, duration=AGAIN_SECONDS), 60, "ffmpeg making the take")
+    h.check(rc == 0, "ffmpeg making the take exited %d: %s" % (rc, err[-800:]))
+    both = {k: 2 * v for k, v in packet_counts(short, "the take").items()}
+    url = far_url(pod, AGAIN, AGAIN_LATENCY_US)
+    first = t.publisher(url, duration=None, label=AGAIN + "-1", input_file=short, copy=True)
+    first.wait_ok(AGAIN_SECONDS + 20)
+    second = t.publisher(url, duration=None, label=AGAIN + "-2", input_file=short, copy=True)
+    second.wait_ok(AGAIN_SECONDS + 20)
+    ru.wait_no_publisher(pod, AGAIN)
+    ru.wait_finalized(pod, AGAIN, 15)
+    check_recording(pod, AGAIN, both, "the speaker who came back", takes=2)
+    back = [f.get("msg") for f in pod.log_records() if f.get("session") == AGAIN
+            and f.get("msg", "").startswith(("publisher takeover", "publisher reconnected"))]
+    gone = [f.get("reason") for f in pod.log_records() if f.get("session") == AGAIN
+            and f.get("msg") == "publisher disconnected"]
+    h.note("the second connection's arrival: %r; disconnect reasons: %r" % (back, gone))
+    h.check(len(back) == 1 and back[0].startswith("publisher reconnected"),
+            "the second take was not logged as the speaker reconnecting while the first one's last "
+            "messages were read (it came too late, or was taken for a takeover): %r" % back)
+    h.check(gone == ["reconnected", None], "disconnect reasons %r, expected the first take's to say "
+            "reconnected and the second's none" % gone)
+
+
 def main(t):
     src = t.path("talk.ts")
     rc, _, err = h.run_capture(h.ffmpeg_cmd(src, duration=SECONDS), 60, "ffmpeg making the talk")
@@ -94,15 +133,16 @@ def main(t):
 
     pod = ru.podium(t, {FAR: {"title": "From far away", "passphrase": "far-away-passphrase-27"},
                         PACED: {"title": "Lightning", "passphrase": "lightning-passphrase-8"},
-                        OPUS: {"title": "Opus", "passphrase": "opus-passphrase-8128"}},
+                        OPUS: {"title": "Opus", "passphrase": "opus-passphrase-8128"},
+                        AGAIN: {"title": "Again", "passphrase": "again-passphrase-2718"}},
                     close_after=2)
-    url = pod.srt_url(FAR).replace("latency=120000", "latency=%d" % LATENCY_US)
-    h.check("latency=%d" % LATENCY_US in url, "the publisher URL %s has no 1 s latency" % url)
+    url = far_url(pod, FAR, LATENCY_US)
     pub = t.publisher(url, duration=None, label=FAR, input_file=src, copy=True)
     pub.wait_ok(SECONDS + 20)
     ru.wait_no_publisher(pod, FAR)
     ru.wait_finalized(pod, FAR, 15)
     check_recording(pod, FAR, sent, "ffmpeg")
+    check_comeback(t, pod)
 
     with open(src, "rb") as f:
         ru.send_recorded(t, pod, PACED, f.read(), SECONDS)
