@@ -663,18 +663,10 @@ int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len, int timeou
         c->stash_off += n;
         return (int)n;
     }
-    int n;
-    if (len >= LIVE_PAYLOAD_MAX) {
-        n = recv_msg(c, (char *)buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-    } else {
-        /* Rare: the demuxer's buffer has less room than one message. */
-        n = recv_msg(c, (char *)c->stash, sizeof(c->stash));
-        if (n > 0) {
-            c->stash_len = (size_t)n;
-            c->stash_off = 0;
-            return ingest_conn_read(c, buf, len, timeout_ms);
-        }
-    }
+    /* Rare: the demuxer's buffer has less room than one message. */
+    bool stash = len < LIVE_PAYLOAD_MAX;
+    int n = stash ? recv_msg(c, (char *)c->stash, sizeof(c->stash))
+                  : recv_msg(c, (char *)buf, (int)(len > INT32_MAX ? INT32_MAX : len));
     if (n == SRT_ERROR && timeout_ms >= 0
         && (srt_getlasterror(NULL) == SRT_ETIMEOUT || srt_getlasterror(NULL) == SRT_EASYNCRCV))
         return INGEST_TIMEOUT;
@@ -683,7 +675,11 @@ int ingest_conn_read(struct ingest_conn *c, uint8_t *buf, size_t len, int timeou
     atomic_fetch_add_explicit(&c->session->bytes_in, (uint_fast64_t)n,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&c->session->packets_in, 1, memory_order_relaxed);
-    return n;
+    if (!stash)
+        return n;
+    c->stash_len = (size_t)n;
+    c->stash_off = 0;
+    return ingest_conn_read(c, buf, len, timeout_ms);
 }
 
 struct session *ingest_conn_session(const struct ingest_conn *c)
