@@ -216,6 +216,14 @@ int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
             out = tl->clock;
         else
             out = tl->origin_out + off;
+        /* Audio the encoder stamped before the first video frame (AAC's
+         * priming, 21 ms), when the publisher began on video: it would
+         * overlap the previous publisher's last frames and step the
+         * recording's timeline back. Dropped, the audio keeps its time
+         * to the picture. Never video: its first frame is the keyframe
+         * the segment starts on. */
+        if (t->contiguous && out < tl->floor)
+            return SEG_STALE;
         t->seen = true;
         t->gap = default_gap > 0 ? default_gap : SEG_CLOCK / 30;
         t->last_in = in;
@@ -1108,6 +1116,7 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
     if (!s->origin_set) {
         s->tl.origin_in = raw;
         s->tl.origin_out = s->timeline_end > 0 ? s->timeline_end : ORIGIN;
+        s->tl.floor = s->timeline_end;
         /* A publisher whose media came in a burst (what a connection had
          * buffered) dated its segments ahead of the clock: the next one
          * goes on from there, as PROGRAM-DATE-TIME must not go back. */
@@ -1116,7 +1125,13 @@ static int sink_packet(void *opaque, uint32_t gen, const AVPacket *pkt,
             s->wall_ms = s->pdt_end_ms;
         s->origin_set = true;
     }
+    bool first = !t->seen;
     int64_t dts = seg_track_map(t, &s->tl, raw, s->default_gap[o]);
+    if (dts == SEG_STALE && first) {
+        log_msg(LV_DEBUG, s->id, "\"frame before the previous publisher's end, dropped\" "
+                "stream=%d", o);
+        goto out_unlock;
+    }
     if (dts == SEG_STALE) {
         /* seg_track_map's two reasons: a frame back by 0.1 s or more is
          * stale (a repeat, or late); one over the frame before it is what a

@@ -81,6 +81,8 @@ struct seg_timeline {
     int64_t origin_in;         /* the publisher's first input dts ... */
     int64_t origin_out;        /* ... and where it landed */
     int64_t clock;             /* latest output dts of any track */
+    int64_t floor;             /* where the previous publisher ended: no
+                                  audio of this one begins before it */
     bool have_clock;
     unsigned tracks;           /* the publisher's tracks (a lone one has no sync to keep) */
     /* The newest re-anchoring after a jump: the tracks that jump after the
@@ -100,7 +102,8 @@ int64_t seg_wrap_diff(int64_t a, int64_t b);
 /* Maps one input dts to the session timeline and advances tl->clock.
  * Returns the output dts, strictly increasing per track; a jump or reset
  * is re-anchored at the clock, or beside another track's re-anchoring;
- * SEG_STALE (nothing changed) for a frame the caller must drop. */
+ * SEG_STALE (nothing changed) for a frame the caller must drop: also an
+ * audio track's first frames while they would land before tl->floor. */
 int64_t seg_track_map(struct seg_track *t, struct seg_timeline *tl, int64_t in,
                       int64_t default_gap);
 

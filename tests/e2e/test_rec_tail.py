@@ -67,9 +67,7 @@ def check_recording(pod, sid, sent, who, takes=1):
             "expected at least %d and %d: the end of the talk is missing"
             % (who, got.get("video", 0), sent["video"], got.get("audio", 0), sent["audio"],
                video_min, audio_min))
-    # between takes the recording has a discontinuity, where ffmpeg's HLS
-    # reader complains of timestamps going back (as in test_rec_reconnect)
-    ru.decode(vod, "%s's recording over HTTP" % who, headers=ru.AUTH, allow_disc_noise=takes > 1)
+    ru.decode(vod, "%s's recording over HTTP" % who, headers=ru.AUTH)
 
 
 def torn_opus(t):

@@ -102,6 +102,34 @@ static void test_map_first_packet_offset(void **state)
                      ORIGIN_OUT + 6000);
 }
 
+/* A publisher after another begins at the previous one's end (floor):
+ * its audio stamped before its first video frame would overlap the last
+ * frames there, so it is dropped until it reaches the floor; video keeps
+ * its place (its first frame is the keyframe a segment starts on). */
+static void test_map_floor(void **state)
+{
+    (void)state;
+    const int64_t in0 = 900000;
+    struct seg_timeline line = { .origin_in = in0, .origin_out = ORIGIN_OUT, .floor = ORIGIN_OUT,
+                                 .tracks = 2 };
+    struct seg_track v = { 0 }, a = { .contiguous = true };
+    assert_int_equal(seg_track_map(&v, &line, in0, 3000), ORIGIN_OUT);
+    assert_true(seg_track_map(&a, &line, in0 - 1920, 1920) == SEG_STALE);
+    assert_false(a.seen);
+    assert_int_equal(seg_track_map(&a, &line, in0 + 60, 1920), ORIGIN_OUT + 60);
+    assert_int_equal(seg_track_map(&a, &line, in0 + 60 + 1920, 1920), ORIGIN_OUT + 60 + 1920);
+    /* video is never held to the floor */
+    struct seg_timeline vline = { .origin_in = in0, .origin_out = ORIGIN_OUT, .floor = ORIGIN_OUT,
+                                  .tracks = 2 };
+    struct seg_track a2 = { .contiguous = true }, v2 = { 0 };
+    assert_int_equal(seg_track_map(&a2, &vline, in0, 1920), ORIGIN_OUT);
+    assert_int_equal(seg_track_map(&v2, &vline, in0 - 3000, 3000), ORIGIN_OUT - 3000);
+    /* the session's first publisher has no floor */
+    struct seg_timeline first = { .origin_in = in0, .origin_out = ORIGIN_OUT, .tracks = 2 };
+    struct seg_track a3 = { .contiguous = true };
+    assert_int_equal(seg_track_map(&a3, &first, in0 - 1920, 1920), ORIGIN_OUT - 1920);
+}
+
 static void test_map_wrap(void **state)
 {
     (void)state;
@@ -760,6 +788,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wrap_diff),
         cmocka_unit_test(test_map_monotonic),
         cmocka_unit_test(test_map_first_packet_offset),
+        cmocka_unit_test(test_map_floor),
         cmocka_unit_test(test_map_wrap),
         cmocka_unit_test(test_map_backward_jump_with_clock),
         cmocka_unit_test(test_map_backward_jump_without_clock),
