@@ -77,6 +77,7 @@ struct ingest_conn {
     int slot;
     int rcvtimeo;                 /* SRTO_RCVTIMEO set on sock, -1: none */
     int32_t msgno;                /* of the last message read, SRT_MSGNO_NONE */
+    atomic_bool taken_over;       /* closed by accept_one for a new publisher */
     /* Only used when the demuxer offers less room than one SRT message. */
     uint8_t stash[LIVE_PAYLOAD_MAX];
     size_t stash_off, stash_len;
@@ -352,6 +353,17 @@ static struct ingest_conn *conn_new(struct ingest *ing, SRTSOCKET sock,
     return c;
 }
 
+/* Tells the connection on sock that a new publisher closes it: it reads
+ * no last messages, and its disconnect line says so. */
+static void mark_taken_over(struct ingest *ing, SRTSOCKET sock)
+{
+    pthread_mutex_lock(&ing->lock);
+    for (int i = 0; i < INGEST_MAX_PUBLISHERS; i++)
+        if (ing->conns[i] && ing->conns[i]->sock == sock)
+            atomic_store(&ing->conns[i]->taken_over, true);
+    pthread_mutex_unlock(&ing->lock);
+}
+
 static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
 {
     char sidbuf[512] = "";
@@ -397,6 +409,7 @@ static void accept_one(struct ingest *ing, SRTSOCKET sock, const char *peer)
     } else if (old != NO_PUBLISHER) {
         log_msg(LV_INFO, s->id, "\"publisher takeover: closing previous connection\" peer=%s "
                 "new_peer=%s", old_peer, peer);
+        mark_taken_over(ing, old);
         srt_close(old);
     }
     int latency = 0, llen = sizeof(latency);
@@ -629,7 +642,7 @@ static int recv_once(struct ingest_conn *c, char *buf, int len)
 static int recv_msg(struct ingest_conn *c, char *buf, int len)
 {
     int n = recv_once(c, buf, len);
-    if (n != SRT_ERROR || srt_getlasterror(NULL) != SRT_ECONNLOST)
+    if (n != SRT_ERROR || srt_getlasterror(NULL) != SRT_ECONNLOST || atomic_load(&c->taken_over))
         return n;
     int latency = 0, optlen = sizeof(latency);
     if (srt_getsockflag(c->sock, SRTO_RCVLATENCY, &latency, &optlen) == SRT_ERROR)
@@ -724,11 +737,10 @@ void ingest_conn_close(struct ingest_conn **pc)
         return;
     struct ingest *ing = c->ing;
     bool current = session_detach(c->session, c->gen);
-    /* replaced by a takeover (closed by accept_one), or by its own speaker
-     * back while it read its last messages (left broken) */
+    /* Taken over while live, or replaced after its publisher left (a
+     * speaker back while this one read its last messages). */
     const char *why = current ? ""
-                      : srt_getsockstate(c->sock) == SRTS_BROKEN ? " reason=reconnected"
-                                                                  : " reason=\"taken over\"";
+                      : atomic_load(&c->taken_over) ? " reason=\"taken over\"" : " reason=reconnected";
     log_msg(LV_INFO, c->session->id, "\"publisher disconnected\" peer=%s%s", c->peer, why);
     srt_close(c->sock);
     pthread_mutex_lock(&ing->lock);
