@@ -636,9 +636,10 @@ static int recv_once(struct ingest_conn *c, char *buf, int len)
  * has come; the last latency's worth (120 ms by default, seconds for a
  * speaker far away) stays in its buffer and goes with the socket: the end
  * of every talk was cut from its recording. Those messages are read as
- * their time comes. A socket this side closed (takeover, an organizer's
- * end, shutdown) is gone from libsrt's table by then: SRTO_RCVDATA fails
- * and nothing waits. Returns what srt_recvmsg would. */
+ * their time comes. A connection closed for a takeover reads nothing
+ * more (taken_over: its socket may still answer for a moment); one closed
+ * for an organizer's end or at shutdown stops where SRTO_RCVDATA fails,
+ * or at the deadline. Returns what srt_recvmsg would. */
 static int recv_msg(struct ingest_conn *c, char *buf, int len)
 {
     int n = recv_once(c, buf, len);
