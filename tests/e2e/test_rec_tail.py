@@ -4,7 +4,7 @@
 A speaker far away streams with a long SRT latency; when the encoder stops,
 libsrt reports the connection lost at once, while the last latency's worth
 of messages still waits in its receive buffer for its play time. Podium
-reads those as they come due. Two speakers, one after the other:
+reads those as they come due. Speakers one after the other:
 
 - ffmpeg (what OBS is built on) with a 1 s latency sends a 6 s file with -c
   copy and exits; before, its recording ended a second early (31 of 180
@@ -70,13 +70,20 @@ def check_recording(pod, sid, sent, who, takes=1):
     ru.decode(vod, "%s's recording over HTTP" % who, headers=ru.AUTH)
 
 
+def make_talk(t, name, seconds, what, extra_out=()):
+    """t's file name: a lavfi talk of `seconds` (H.264 + AAC unless
+    extra_out says otherwise)."""
+    path = t.path(name)
+    rc, _, err = h.run_capture(h.ffmpeg_cmd(path, duration=seconds, extra_out=extra_out), 60,
+                               "ffmpeg making " + what)
+    h.check(rc == 0, "ffmpeg making %s exited %d: %s" % (what, rc, err[-800:]))
+    return path
+
+
 def torn_opus(t):
     """A 4 s H.264 + Opus TS cut after the first packet of its last audio PES
     of two packets or more, padded with 30 messages of null packets."""
-    full = t.path("opus.ts")
-    rc, _, err = h.run_capture(h.ffmpeg_cmd(full, duration=4, extra_out=("-c:a", "libopus")),
-                               60, "ffmpeg making the Opus talk")
-    h.check(rc == 0, "ffmpeg making the Opus talk exited %d: %s" % (rc, err[-800:]))
+    full = make_talk(t, "opus.ts", 4, "the Opus talk", extra_out=("-c:a", "libopus"))
     with open(full, "rb") as f:
         data = f.read()
     pkts = [data[i:i + TS] for i in range(0, len(data) - TS + 1, TS)]
@@ -101,9 +108,7 @@ def far_url(pod, sid, latency_us):
 def check_comeback(t, pod):
     """Two takes of a short file, the second started as soon as the first
     ffmpeg exited."""
-    short = t.path("again.ts")
-    rc, _, err = h.run_capture(h.ffmpeg_cmd(short, duration=AGAIN_SECONDS), 60, "ffmpeg making the take")
-    h.check(rc == 0, "ffmpeg making the take exited %d: %s" % (rc, err[-800:]))
+    short = make_talk(t, "again.ts", AGAIN_SECONDS, "the take")
     both = {k: 2 * v for k, v in packet_counts(short, "the take").items()}
     url = far_url(pod, AGAIN, AGAIN_LATENCY_US)
     first = t.publisher(url, duration=None, label=AGAIN + "-1", input_file=short, copy=True)
@@ -126,9 +131,7 @@ def check_comeback(t, pod):
 
 
 def main(t):
-    src = t.path("talk.ts")
-    rc, _, err = h.run_capture(h.ffmpeg_cmd(src, duration=SECONDS), 60, "ffmpeg making the talk")
-    h.check(rc == 0, "ffmpeg making the talk exited %d: %s" % (rc, err[-800:]))
+    src = make_talk(t, "talk.ts", SECONDS, "the talk")
     sent = packet_counts(src, "the file sent")
 
     pod = ru.podium(t, {FAR: {"title": "From far away", "passphrase": "far-away-passphrase-27"},
